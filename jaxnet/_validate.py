@@ -1,0 +1,198 @@
+"""Argument checks shared by the public functions.
+
+Every check runs in Python before JAX traces anything, so a bad argument is
+reported by name with the expected and the actual value, never as an error
+from deep inside XLA. Shape and dtype checks work on tracers too (shapes are
+static); value checks (NaN/Inf, a permutation) run only on concrete arrays,
+that is when the public function is called outside ``jax.jit``.
+"""
+
+from __future__ import annotations
+
+import numbers
+import operator
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _is_concrete(a) -> bool:
+    return not isinstance(a, jax.core.Tracer)
+
+
+def _shape_dtype(a, name):
+    try:
+        return tuple(a.shape), np.dtype(a.dtype)
+    except (AttributeError, TypeError):
+        raise TypeError(f"{name}: expected an array, got {type(a).__name__}") from None
+
+
+def check_sizes(sizes) -> tuple[int, ...]:
+    """``sizes``: a sequence of at least two positive ints."""
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+        raise TypeError(f"sizes: expected a sequence of ints, got {sizes!r}")
+    out = []
+    for i, s in enumerate(sizes):
+        if isinstance(s, bool) or not isinstance(s, numbers.Integral):
+            raise TypeError(f"sizes[{i}]: expected a positive int, got {s!r}")
+        if s < 1:
+            raise ValueError(f"sizes[{i}]: expected a positive int, got {s}")
+        out.append(operator.index(s))
+    if len(out) < 2:
+        raise ValueError(f"sizes: expected at least 2 layer sizes (input and output), got {list(sizes)!r}")
+    return tuple(out)
+
+
+def check_dtype(dtype) -> np.dtype:
+    """A float dtype that JAX can hold without silent truncation."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype: expected float32 or float64, got {dtype!r}") from None
+    if dt not in FLOAT_DTYPES:
+        raise TypeError(f"dtype: expected float32 or float64, got {dt}")
+    if dt == np.float64 and not jax.config.jax_enable_x64:
+        raise TypeError("dtype: float64 needs jax.config.update('jax_enable_x64', True) "
+                        "before any array is created")
+    return dt
+
+
+@jax.jit
+def _all_finite(a):
+    return jnp.all(jnp.isfinite(a))
+
+
+def _on_host(a) -> bool:
+    if not isinstance(a, jax.Array):
+        return True
+    return all(d.platform == "cpu" for d in a.devices())
+
+
+def check_finite(a, name):
+    """Raises if concrete ``a`` holds NaN/Inf. Host memory is read in place
+    with NumPy (no XLA program to compile); device memory is reduced on the device."""
+    if not _is_concrete(a):
+        return
+    finite = np.isfinite(np.asarray(a)).all() if _on_host(a) else _all_finite(a)
+    if not bool(finite):
+        raise ValueError(f"{name}: contains NaN or Inf")
+
+
+def check_params(params, name="params") -> tuple[tuple[int, ...], np.dtype]:
+    """``params``: a non-empty tuple of ``(w (n_out, n_in), b (n_out,))``.
+
+    Returns the layer sizes and the common float dtype.
+    """
+    if not isinstance(params, (tuple, list)) or len(params) == 0:
+        raise TypeError(f"{name}: expected a non-empty tuple of Layer(w, b), got "
+                        f"{type(params).__name__}{'' if params else ' (empty)'}")
+    sizes, dtype = [], None
+    for l, layer in enumerate(params):
+        try:
+            w, b = layer
+        except (TypeError, ValueError):
+            raise TypeError(f"{name}[{l}]: expected a Layer(w, b), got {type(layer).__name__}") from None
+        ws, wd = _shape_dtype(w, f"{name}[{l}].w")
+        bs, bd = _shape_dtype(b, f"{name}[{l}].b")
+        if len(ws) != 2:
+            raise ValueError(f"{name}[{l}].w: expected shape (n_out, n_in), got {ws}")
+        if bs != (ws[0],):
+            raise ValueError(f"{name}[{l}].b: expected shape ({ws[0]},) to match w {ws}, got {bs}")
+        if l == 0:
+            sizes.append(ws[1])
+        elif ws[1] != sizes[-1]:
+            raise ValueError(f"{name}[{l}].w: expected n_in = {sizes[-1]} (the previous layer's "
+                             f"n_out), got shape {ws}")
+        sizes.append(ws[0])
+        for arr, d, part in ((w, wd, "w"), (b, bd, "b")):
+            if d not in FLOAT_DTYPES:
+                raise TypeError(f"{name}[{l}].{part}: expected float32 or float64, got {d}")
+            if dtype is None:
+                dtype = d
+            elif d != dtype:
+                raise TypeError(f"{name}[{l}].{part}: expected dtype {dtype} like the other "
+                                f"parameters, got {d}")
+            check_finite(arr, f"{name}[{l}].{part}")
+    if 0 in sizes:
+        raise ValueError(f"{name}: layer sizes must be positive, got {tuple(sizes)}")
+    return tuple(sizes), dtype
+
+
+def check_inputs(x, n_in, name="x", allow_int=False) -> int:
+    """``x``: ``(batch, n_in)`` float (or integer when ``allow_int``). Returns batch."""
+    shape, dt = _shape_dtype(x, name)
+    if len(shape) != 2 or shape[1] != n_in:
+        raise ValueError(f"{name}: expected shape (batch, {n_in}), got {shape}")
+    if shape[0] == 0:
+        raise ValueError(f"{name}: expected at least one example, got shape {shape}")
+    if dt.kind == "f":
+        check_finite(x, name)
+    elif not (allow_int and dt.kind in "ui"):
+        kinds = "a float or unsigned/signed integer" if allow_int else "a float"
+        raise TypeError(f"{name}: expected {kinds} dtype, got {dt}")
+    return shape[0]
+
+
+def check_targets(y, batch, n_out, name="y"):
+    """``y``: ``(batch, n_out)`` float, e.g. one-hot."""
+    shape, dt = _shape_dtype(y, name)
+    if dt.kind != "f":
+        raise TypeError(f"{name}: expected float targets of shape ({batch}, {n_out}) "
+                        f"(one-hot for labels: jaxnet.data.one_hot), got dtype {dt}")
+    if shape != (batch, n_out):
+        raise ValueError(f"{name}: expected shape ({batch}, {n_out}), got {shape}")
+    check_finite(y, name)
+
+
+def check_labels(labels, batch, n_classes, name="labels"):
+    """``labels``: ``(batch,)`` integers in ``[0, n_classes)``."""
+    shape, dt = _shape_dtype(labels, name)
+    if dt.kind not in "ui":
+        raise TypeError(f"{name}: expected integer class labels, got dtype {dt}")
+    if shape != (batch,):
+        raise ValueError(f"{name}: expected shape ({batch},), got {shape}")
+    if _is_concrete(labels):
+        lab = np.asarray(labels)
+        if lab.size and (lab.min() < 0 or lab.max() >= n_classes):
+            raise ValueError(f"{name}: expected values in [0, {n_classes}), got "
+                             f"min {lab.min()}, max {lab.max()}")
+
+
+def check_order(order, n, name="order"):
+    """``order``: ``(n,)`` integers, a permutation of ``range(n)``."""
+    shape, dt = _shape_dtype(order, name)
+    if dt.kind not in "ui":
+        raise TypeError(f"{name}: expected an integer permutation, got dtype {dt}")
+    if shape != (n,):
+        raise ValueError(f"{name}: expected shape ({n},) (a permutation of the {n} examples), got {shape}")
+    if _is_concrete(order):
+        o = np.asarray(order)
+        if o.min() < 0 or o.max() >= n:
+            raise ValueError(f"{name}: expected values in [0, {n}), got min {o.min()}, max {o.max()}")
+        counts = np.bincount(o, minlength=n)
+        if counts.max() != 1:
+            dup = int(np.argmax(counts))
+            raise ValueError(f"{name}: expected a permutation of range({n}), but {dup} "
+                             f"appears {counts[dup]} times")
+
+
+def check_positive_scalar(v, name):
+    if _is_concrete(v):
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name}: expected a positive number, got {v!r}") from None
+        if not np.isfinite(f) or f <= 0:
+            raise ValueError(f"{name}: expected a positive finite number, got {f}")
+
+
+def check_batch_size(batch_size, n):
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
+        raise TypeError(f"batch_size: expected a positive int, got {batch_size!r}")
+    if not 1 <= batch_size <= n:
+        raise ValueError(f"batch_size: expected 1 <= batch_size <= {n} (the number of "
+                         f"examples), got {batch_size}")
+    return int(batch_size)
