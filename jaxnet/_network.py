@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 from ._params import Layer, as_layers
 from ._validate import check_inputs, check_params, check_targets
@@ -38,6 +39,16 @@ def sigmoid_prime(z: jax.Array) -> jax.Array:
     return s * (1 - s)
 
 
+def _contract(a, b, a_dim, b_dim):
+    """Σ_k a[.., k, ..] b[.., k, ..] over axis ``a_dim`` of ``a`` and ``b_dim`` of ``b``.
+
+    ``dot_general`` with the contracted axes named, rather than ``a @ b.T``:
+    XLA then reads both operands in place instead of materialising a
+    transpose, which is measurably faster on the CPU (benchmarks/epoch.py).
+    """
+    return lax.dot_general(a, b, (((a_dim,), (b_dim,)), ((), ())))
+
+
 def _compute_dtype(params):
     return params[0].w.dtype
 
@@ -47,7 +58,7 @@ def _forward(params, x):
     a = x.astype(_compute_dtype(params))
     acts = [a]
     for w, b in params:
-        a = sigmoid(a @ w.T + b[None, :])
+        a = sigmoid(_contract(a, w, 1, 1) + b[None, :])          # A W^T + b
         acts.append(a)
     return acts
 
@@ -70,10 +81,10 @@ def _backprop(params, x, y):
     grads = [None] * len(params)
     for l in range(len(params) - 1, -1, -1):
         a_prev = acts[l]
-        grads[l] = Layer(w=delta.T @ a_prev,                               # BP4
+        grads[l] = Layer(w=_contract(delta, a_prev, 0, 0),                 # BP4: Δ^T A
                          b=jnp.sum(delta, axis=0))                         # BP3
         if l > 0:
-            delta = (delta @ params[l].w) * a_prev * (1 - a_prev)         # BP2
+            delta = _contract(delta, params[l].w, 1, 0) * a_prev * (1 - a_prev)  # BP2
     return tuple(grads)
 
 

@@ -74,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the trained parameters here (.npz, jaxnet's format, atomic)")
     t.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                    help="progress bars on stderr (auto: when stderr is a terminal)")
+    t.add_argument("--compile-cache", type=Path, default=None, metavar="FOLDER",
+                   help="JAX's persistent compilation cache, which makes later runs skip "
+                        "most compilation (default: CACHE/xla, CACHE as for the data; "
+                        "'none' disables it)")
     return parser
 
 
@@ -98,6 +102,11 @@ def train(args) -> int:
     import jax.numpy as jnp
 
     from . import data as jdata
+    if str(args.compile_cache) != "none":
+        # A process-wide JAX setting: the CLI owns its process, the library never sets it.
+        jax.config.update("jax_compilation_cache_dir",
+                          str(args.compile_cache or jdata.cache_dir() / "xla"))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
     from ._params import init_params
     from ._progress import ProgressBar
     from ._serialize import save_params

@@ -262,7 +262,7 @@ def load_mnist(*, source=None, cache: Optional[Path] = None, progress: bool = Tr
     path = Path(cache if cache is not None else cache_dir()) / MNIST_CACHE_NAME
     if source is None and path.exists():
         try:
-            with np.load(path, allow_pickle=False) as z:
+            with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
         except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
             raise DataError(f"{path}: unreadable cache file ({e}); delete it and run again") from None

@@ -1,0 +1,183 @@
+"""One epoch of the book's chapter-1 training, every path side by side, in one run.
+
+    python benchmarks/epoch.py [--repeats 5] [--book-epochs 1] [--out benchmarks/results]
+
+784-30-10, sigmoid, quadratic cost, η = 3.0, mini-batch 10, full MNIST
+(50,000 images), float32 unless stated. Each path's gradient is first checked
+against ``jaxnet.autodiff_grad`` (float64) and a path that disagrees is not
+timed. Times are wall-clock seconds per epoch: the median of ``--repeats``
+epochs after a warm-up (compile time reported separately), with min–max.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import jax  # noqa: E402
+
+jax.config.update("jax_enable_x64", True)
+import jax.numpy as jnp  # noqa: E402
+
+import jaxnet  # noqa: E402
+from jaxnet import data  # noqa: E402
+from peers import network_py, numpy_matrix  # noqa: E402
+
+SIZES = [784, 30, 10]
+ETA, BATCH = 3.0, 10
+GRAD_RTOL = 1e-10  # float64 gradient agreement required before timing a path
+
+
+def _check_gradient(name, grad_fn, params64, x, y):
+    ref = jaxnet.autodiff_grad(params64, x, y)
+    got = grad_fn(params64, x, y)
+    worst = max(float(np.max(np.abs(np.asarray(g) - np.asarray(r))) / np.max(np.abs(np.asarray(r))))
+                for g, r in zip(jax.tree.leaves(got), jax.tree.leaves(ref)))
+    if not worst <= GRAD_RTOL:
+        raise SystemExit(f"{name}: gradient disagrees with autodiff_grad (rel {worst:.2e}); not timed")
+    return worst
+
+
+def _time(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--book-epochs", type=int, default=1, help="network.py-style epochs to time")
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    args = ap.parse_args(argv)
+
+    mnist = data.load_mnist(progress=False)
+    images, labels = mnist.train.images, mnist.train.labels
+    n = len(labels)
+    y32 = np.eye(10, dtype=np.float32)[labels]
+    x32 = mnist.train.x
+    key = jax.random.PRNGKey(0)
+    params32 = jaxnet.init_params(key, SIZES)
+    params64 = jax.tree.map(lambda a: a.astype(jnp.float64), params32)
+    order = np.random.default_rng(0).permutation(n).astype(np.int32)
+    xb, yb = x32[:BATCH].astype(np.float64), y32[:BATCH].astype(np.float64)
+
+    def nm_grad(p, x, y):
+        gw, gb = numpy_matrix.gradient([np.asarray(l.w) for l in p], [np.asarray(l.b) for l in p], x, y)
+        return tuple(jaxnet.Layer(w, b) for w, b in zip(gw, gb))
+
+    def book_grad(p, x, y):
+        net = network_py.Network([l.w for l in p], [l.b for l in p])
+        nb = [np.zeros(b.shape) for b in net.biases]
+        nw = [np.zeros(w.shape) for w in net.weights]
+        for xi, yi in network_py.book_format(x, y):
+            db, dw = net.backprop(xi, yi)
+            nb = [a + d for a, d in zip(nb, db)]
+            nw = [a + d for a, d in zip(nw, dw)]
+        return tuple(jaxnet.Layer(w / len(x), b.ravel() / len(x)) for w, b in zip(nw, nb))
+
+    checks = {
+        "jaxnet.backprop": _check_gradient("jaxnet.backprop", jaxnet.backprop, params64, xb, yb),
+        "numpy whole-mini-batch": _check_gradient("numpy", nm_grad, params64, xb, yb),
+        "network.py per-example": _check_gradient("network.py", book_grad, params64, xb, yb),
+    }
+
+    rows = []
+    x_dev, y_dev, order_dev = jax.device_put(images), jax.device_put(y32), jax.device_put(order)
+
+    for grad in ("backprop", "autodiff"):
+        def run(p=params32, grad=grad):
+            return jax.block_until_ready(jaxnet.train_epoch(
+                p, x_dev, y_dev, order_dev, eta=ETA, batch_size=BATCH, x_scale=data.PIXEL_SCALE,
+                grad=grad))
+        t0 = time.perf_counter()
+        jaxnet._train._train_epoch.lower(
+            params32, x_dev, y_dev, order_dev, ETA, data.PIXEL_SCALE, batch_size=BATCH,
+            grad=grad).compile()
+        compile_s = time.perf_counter() - t0
+        run()  # warm-up (first execution)
+        rows.append(dict(path=f"jaxnet.train_epoch (grad={grad})", dtype="float32",
+                         compile_s=compile_s, times=_time(run, args.repeats)))
+
+    w32 = [np.asarray(l.w) for l in params32]
+    b32 = [np.asarray(l.b) for l in params32]
+    numpy_matrix.epoch(w32, b32, x32, y32, order[:1000], ETA, BATCH)  # warm-up
+    rows.append(dict(path="NumPy whole-mini-batch", dtype="float32", compile_s=None,
+                     times=_time(lambda: numpy_matrix.epoch(w32, b32, x32, y32, order, ETA, BATCH),
+                                 max(3, args.repeats // 2))))
+
+    book_data = network_py.book_format(x32, y32)
+    net = network_py.Network(w32, b32)
+    rows.append(dict(path="network.py per-example (NumPy)", dtype="float64", compile_s=None,
+                     times=_time(lambda: net.epoch(book_data, order, ETA, BATCH), args.book_epochs)))
+
+    for r in rows:
+        r["median_s"] = statistics.median(r["times"])
+        r["min_s"], r["max_s"] = min(r["times"]), max(r["times"])
+        r["samples_per_s"] = n / r["median_s"]
+    fastest = min(r["median_s"] for r in rows)
+    for r in rows:
+        r["x_slower_than_fastest"] = r["median_s"] / fastest
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    meta = dict(
+        date=now.isoformat(timespec="seconds"), command=" ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
+        machine=dict(platform=platform.platform(), processor=_cpu_name(), cores=os.cpu_count()),
+        versions=dict(python=platform.python_version(), jax=jax.__version__, numpy=np.__version__),
+        env={k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "XLA_FLAGS")},
+        config=dict(sizes=SIZES, eta=ETA, batch_size=BATCH, n_train=n, repeats=args.repeats),
+        gradient_checks_rel_err=checks, backend=jax.default_backend())
+    result = dict(meta=meta, rows=rows)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = f"{now:%Y-%m-%d}-epoch-{jax.default_backend()}"
+    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=1))
+    md = _markdown(result)
+    (args.out / f"{stem}.md").write_text(md)
+    print(md)
+
+
+def _cpu_name():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _markdown(result):
+    m = result["meta"]
+    lines = [f"# One epoch, 784-30-10, mini-batch 10, η = 3.0, full MNIST ({m['config']['n_train']} images)",
+             "",
+             f"- date: {m['date']}; command: `python benchmarks/{m['command']}`",
+             f"- machine: {m['machine']['processor']}, {m['machine']['cores']} cores, {m['machine']['platform']}",
+             f"- versions: {m['versions']}; backend: {m['backend']}; env: {m['env']}",
+             f"- every path's float64 gradient agreed with jax.grad before timing: "
+             + ", ".join(f"{k} {v:.1e}" for k, v in m["gradient_checks_rel_err"].items()),
+             "",
+             "| path | dtype | s / epoch (median) | min–max | compile s | samples/s | × fastest |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in result["rows"]:
+        comp = "" if r["compile_s"] is None else f"{r['compile_s']:.2f}"
+        lines.append(f"| {r['path']} | {r['dtype']} | {r['median_s']:.3f} | {r['min_s']:.3f}–{r['max_s']:.3f} "
+                     f"| {comp} | {r['samples_per_s']:,.0f} | {r['x_slower_than_fastest']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

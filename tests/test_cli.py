@@ -1,0 +1,55 @@
+"""The command line, run as a user runs it (a subprocess)."""
+
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import jaxnet
+from jaxnet import cli
+
+EPOCH_LINE = re.compile(r"^Epoch (\d+): (\d+) / (\d+)  \((\d+\.\d+) s\)$", re.M)
+
+
+def _run(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "jaxnet", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_defaults_are_the_books_chapter_1_experiment():
+    args = cli.build_parser().parse_args(["train"])
+    assert (args.data, args.sizes, args.eta, args.batch_size, args.epochs, args.init) == \
+           ("mnist", None, 3.0, 10, 30, "large")  # sizes default to INPUT,30,10
+
+
+def test_train_on_the_sample_prints_epochs_and_saves(tmp_path):
+    out = tmp_path / "net.npz"
+    r = _run("train", "--data", "sample", "--epochs", "2", "--seed", "1", "--save", str(out))
+    assert r.returncode == 0, r.stderr
+    epochs = EPOCH_LINE.findall(r.stdout)
+    assert [int(e[0]) for e in epochs] == [0, 1], r.stdout
+    assert all(int(e[2]) == 1000 for e in epochs)
+    assert int(epochs[-1][1]) > 500  # real digits: far above chance after 2 epochs
+    params, meta = jaxnet.load_params(out, with_metadata=True)
+    assert meta["sizes"] == [784, 30, 10] and meta["seed"] == 1
+    # the saved network scores what the last epoch printed
+    from jaxnet import data
+    test = data.load_sample().test
+    assert int(jaxnet.evaluate(params, test.x, test.labels)) == int(epochs[-1][1])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--eta", "-1"], "--eta: expected a positive float"),
+    (["train", "--sizes", "784"], "--sizes: expected at least two positive sizes"),
+    (["train", "--epochs", "x"], "--epochs: expected a non-negative int"),
+    (["train", "--data", "sample", "--sizes", "700,10", "--epochs", "0"], "must start with 784"),
+    (["train", "--data", "/nonexistent/folder"], "neither one of"),
+    (["train", "--data", "sample", "--batch-size", "9999", "--epochs", "0"], "exceeds the 5000"),
+])
+def test_bad_flags_are_clear_errors(argv, message):
+    r = _run(*argv)
+    assert r.returncode != 0
+    assert message in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
