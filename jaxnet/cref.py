@@ -1,0 +1,178 @@
+"""The C reference kernel (``csrc/``) through cffi: the JAX functions' twins.
+
+``feedforward``, ``backprop``, ``sgd_step`` and ``train_epoch`` take the same
+arguments as their JAX namesakes (a tuple of Layers, numpy or JAX arrays) and
+return the same structure as numpy arrays. Every argument is checked here,
+before anything crosses the FFI: dtype, shape against the layer sizes,
+contiguity, finiteness, the order being a permutation; a failure raises
+``ValueError``/``TypeError`` naming the argument, the expected and the actual.
+
+The extension ``jaxnet._cref`` is compiled when jaxnet is installed; without a
+C compiler at that time, importing this module raises ImportError saying
+what to install.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._params import Layer
+from ._validate import (check_batch_size, check_inputs, check_order, check_params,
+                        check_positive_scalar, check_targets)
+
+try:
+    from ._cref import ffi, lib
+except ImportError as e:  # pragma: no cover - depends on how jaxnet was installed
+    raise ImportError(
+        "jaxnet.cref needs the C extension jaxnet._cref, which was not built when jaxnet was "
+        "installed (no C compiler?). Install a C compiler and the Python headers (Debian: "
+        "apt-get install gcc python3-dev), then reinstall jaxnet: "
+        "pip install --force-reinstall --no-deps .") from e
+
+
+class CRefError(RuntimeError):
+    """The C kernel returned an error code (checks here should prevent it)."""
+
+
+_CTYPE = {np.dtype(np.float64): ("double", "f64"), np.dtype(np.float32): ("float", "f32")}
+
+
+def _host(a, name, dtype):
+    """``a`` as a C-contiguous numpy array of ``dtype`` (numpy or JAX input)."""
+    if isinstance(a, np.ndarray) and not a.flags.c_contiguous:
+        raise ValueError(f"{name}: expected a C-contiguous array, got strides {a.strides} for "
+                         f"shape {a.shape} (use np.ascontiguousarray)")
+    return np.ascontiguousarray(np.asarray(a), dtype=dtype)
+
+
+class _Net:
+    """Validated host copies of the parameters and the cffi views of them."""
+
+    def __init__(self, params):
+        self.sizes, self.dtype = check_params(params)
+        self.ctype, self.sfx = _CTYPE[self.dtype]
+        self.w = [_host(l[0], f"params[{i}].w", self.dtype) for i, l in enumerate(params)]
+        self.b = [_host(l[1], f"params[{i}].b", self.dtype) for i, l in enumerate(params)]
+        self.c_sizes = np.asarray(self.sizes, np.int64)
+        self.n_layers = len(self.sizes) - 1
+
+    def ptrs(self, arrays):
+        return ffi.new(f"{self.ctype} *[]", [self.buf(a) for a in arrays])
+
+    def buf(self, a):
+        return ffi.cast(f"{self.ctype} *", ffi.from_buffer(a))
+
+    def work(self, batch):
+        n = ffi.new("size_t *")
+        self.check(lib.jn_work_size(n, ffi.from_buffer("int64_t[]", self.c_sizes),
+                                    self.n_layers, batch), "jn_work_size")
+        return np.empty(n[0], self.dtype)
+
+    def call(self, name, *args):
+        self.check(getattr(lib, f"jn_{name}_{self.sfx}")(*args), f"jn_{name}_{self.sfx}")
+
+    @staticmethod
+    def check(rc, fn):
+        if rc != lib.JN_OK:
+            raise CRefError(f"{fn}: {ffi.string(lib.jn_strerror(rc)).decode()} (code {rc})")
+
+    def layers(self, ws, bs):
+        return tuple(Layer(w, b) for w, b in zip(ws, bs))
+
+
+def _batch(net, x, y=None):
+    m = check_inputs(x, net.sizes[0])
+    xh = _host(x, "x", net.dtype)
+    if y is None:
+        return m, xh, None
+    check_targets(y, m, net.sizes[-1])
+    return m, xh, _host(y, "y", net.dtype)
+
+
+def feedforward(params, x):
+    """Output activations ``(batch, n_L)`` for ``x (batch, n_0)``, as jaxnet.feedforward."""
+    net = _Net(params)
+    m, xh, _ = _batch(net, x)
+    out = np.empty((m, net.sizes[-1]), net.dtype)
+    work = net.work(m)
+    net.call("feedforward", net.buf(out), net.ptrs(net.w), net.ptrs(net.b), net.buf(xh),
+             ffi.from_buffer("int64_t[]", net.c_sizes), net.n_layers, m, net.buf(work), work.size)
+    return out
+
+
+def _backprop(net, xh, yh, m):
+    gw = [np.empty_like(w) for w in net.w]
+    gb = [np.empty_like(b) for b in net.b]
+    work = net.work(m)
+    net.call("backprop", net.ptrs(gw), net.ptrs(gb), net.ptrs(net.w), net.ptrs(net.b),
+             net.buf(xh), net.buf(yh), ffi.from_buffer("int64_t[]", net.c_sizes), net.n_layers,
+             m, net.buf(work), work.size)
+    return net.layers(gw, gb), work
+
+
+def backprop(params, x, y):
+    """Mean gradient of the quadratic cost, as jaxnet.backprop (numpy Layers)."""
+    net = _Net(params)
+    m, xh, yh = _batch(net, x, y)
+    return _backprop(net, xh, yh, m)[0]
+
+
+def backprop_trace(params, x, y) -> dict:
+    """backprop plus its intermediates, for layer-by-layer comparisons.
+
+    Returns ``{"a": [A^0..A^L], "delta": [Δ^1..Δ^L], "grads": Layers}``, each
+    ``A^l (batch, n_l)``, ``Δ^l (batch, n_l)`` (BP1/BP2, including the mean's
+    1/batch).
+    """
+    net = _Net(params)
+    m, xh, yh = _batch(net, x, y)
+    grads, work = _backprop(net, xh, yh, m)
+    a_off = ffi.new("size_t[]", net.n_layers + 1)
+    d_off = ffi.new("size_t[]", net.n_layers)
+    net.check(lib.jn_trace_offsets(a_off, d_off, ffi.from_buffer("int64_t[]", net.c_sizes),
+                                   net.n_layers, m), "jn_trace_offsets")
+    s = net.sizes
+    a = [work[a_off[l]:a_off[l] + m * s[l]].reshape(m, s[l]).copy() for l in range(len(s))]
+    d = [work[d_off[l]:d_off[l] + m * s[l + 1]].reshape(m, s[l + 1]).copy()
+         for l in range(net.n_layers)]
+    return {"a": a, "delta": d, "grads": grads}
+
+
+def sgd_step(params, x, y, eta):
+    """One SGD step ``p − η·∇C``, as jaxnet.sgd_step; returns new numpy Layers."""
+    net = _Net(params)
+    m, xh, yh = _batch(net, x, y)
+    check_positive_scalar(eta, "eta")
+    w, b = [a.copy() for a in net.w], [a.copy() for a in net.b]
+    work = net.work(m)
+    net.call("sgd_step", net.ptrs(w), net.ptrs(b), net.buf(xh), net.buf(yh), float(eta),
+             ffi.from_buffer("int64_t[]", net.c_sizes), net.n_layers, m, net.buf(work), work.size)
+    return net.layers(w, b)
+
+
+def train_epoch(params, x, y, order, *, eta, batch_size):
+    """One epoch of mini-batch SGD over ``order``, as jaxnet.train_epoch.
+
+    Args:
+      params: tuple of Layers (float32 or float64).
+      x: ``(N, n_0)`` float inputs (converted to the parameters' dtype).
+      y: ``(N, n_L)`` float targets.
+      order: ``(N,)`` int permutation of ``range(N)``.
+      eta: learning rate > 0.
+      batch_size: ``1 <= batch_size <= N``; a smaller last mini-batch as the book.
+
+    Returns:
+      New parameters as numpy Layers.
+    """
+    net = _Net(params)
+    n, xh, yh = _batch(net, x, y)
+    check_order(order, n)
+    check_positive_scalar(eta, "eta")
+    batch_size = check_batch_size(batch_size, n)
+    oh = np.ascontiguousarray(np.asarray(order), dtype=np.int64)
+    w, b = [a.copy() for a in net.w], [a.copy() for a in net.b]
+    work = net.work(batch_size)
+    net.call("train_epoch", net.ptrs(w), net.ptrs(b), net.buf(xh), net.buf(yh),
+             ffi.from_buffer("int64_t[]", oh), float(eta), ffi.from_buffer("int64_t[]", net.c_sizes),
+             net.n_layers, n, batch_size, net.buf(work), work.size)
+    return net.layers(w, b)
