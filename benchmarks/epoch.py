@@ -6,7 +6,9 @@
 (50,000 images), float32 unless stated. Each path's gradient is first checked
 against ``jaxnet.autodiff_grad`` (float64) and a path that disagrees is not
 timed. Times are wall-clock seconds per epoch: the median of ``--repeats``
-epochs after a warm-up (compile time reported separately), with min–max.
+epochs after a warm-up (compile time reported separately), with min–max. The C
+kernel's times include jaxnet.cref's argument checks (a NaN scan of x, the
+permutation check), as a user calling it pays them.
 """
 
 from __future__ import annotations
@@ -90,8 +92,10 @@ def main(argv=None):
             nw = [a + d for a, d in zip(nw, dw)]
         return tuple(jaxnet.Layer(w / len(x), b.ravel() / len(x)) for w, b in zip(nw, nb))
 
+    from jaxnet import cref
     checks = {
         "jaxnet.backprop": _check_gradient("jaxnet.backprop", jaxnet.backprop, params64, xb, yb),
+        "C kernel": _check_gradient("C kernel", cref.backprop, params64, xb, yb),
         "numpy whole-mini-batch": _check_gradient("numpy", nm_grad, params64, xb, yb),
         "network.py per-example": _check_gradient("network.py", book_grad, params64, xb, yb),
     }
@@ -112,6 +116,13 @@ def main(argv=None):
         run()  # warm-up (first execution)
         rows.append(dict(path=f"jaxnet.train_epoch (grad={grad})", dtype="float32",
                          compile_s=compile_s, times=_time(run, args.repeats)))
+
+    x64, y64 = x32.astype(np.float64), y32.astype(np.float64)
+    for dtype, p, xx, yy in (("float32", params32, x32, y32), ("float64", params64, x64, y64)):
+        cref.train_epoch(p, xx[:1000], yy[:1000], np.arange(1000), eta=ETA, batch_size=BATCH)
+        rows.append(dict(path="C kernel (jaxnet.cref.train_epoch)", dtype=dtype, compile_s=None,
+                         times=_time(lambda p=p, xx=xx, yy=yy: cref.train_epoch(
+                             p, xx, yy, order, eta=ETA, batch_size=BATCH), args.repeats)))
 
     w32 = [np.asarray(l.w) for l in params32]
     b32 = [np.asarray(l.b) for l in params32]

@@ -53,14 +53,22 @@ def _compute_dtype(params):
     return params[0].w.dtype
 
 
+def _forward_trace(params, x):
+    """``([Z^1..Z^L], [A^0..A^L])``: weighted inputs ``Z^l (m, n_l)`` and
+    activations ``A^l (m, n_l)``, in the params' dtype."""
+    a = x.astype(_compute_dtype(params))
+    zs, acts = [], [a]
+    for w, b in params:
+        z = _contract(a, w, 1, 1) + b[None, :]                    # A W^T + b
+        a = sigmoid(z)
+        zs.append(z)
+        acts.append(a)
+    return zs, acts
+
+
 def _forward(params, x):
     """All activations ``[A^0, ..., A^L]``; ``A^l (m, n_l)`` in the params' dtype."""
-    a = x.astype(_compute_dtype(params))
-    acts = [a]
-    for w, b in params:
-        a = sigmoid(_contract(a, w, 1, 1) + b[None, :])          # A W^T + b
-        acts.append(a)
-    return acts
+    return _forward_trace(params, x)[1]
 
 
 def _feedforward(params, x):
@@ -73,19 +81,26 @@ def _cost(params, x, y):
     return 0.5 * jnp.sum((a - y.astype(a.dtype)) ** 2) / m
 
 
-def _backprop(params, x, y):
-    acts = _forward(params, x)
+def _backprop_trace(params, x, y):
+    """backprop with its intermediates: ``{"z": [Z^1..Z^L], "a": [A^0..A^L],
+    "delta": [Δ^1..Δ^L], "grads": Layers}``; ``Δ^l (m, n_l)`` includes the 1/m."""
+    zs, acts = _forward_trace(params, x)
     a_out = acts[-1]
     m = x.shape[0]
     delta = (a_out - y.astype(a_out.dtype)) / m * a_out * (1 - a_out)     # BP1
-    grads = [None] * len(params)
+    grads, deltas = [None] * len(params), [None] * len(params)
     for l in range(len(params) - 1, -1, -1):
+        deltas[l] = delta
         a_prev = acts[l]
         grads[l] = Layer(w=_contract(delta, a_prev, 0, 0),                 # BP4: Δ^T A
                          b=jnp.sum(delta, axis=0))                         # BP3
         if l > 0:
             delta = _contract(delta, params[l].w, 1, 0) * a_prev * (1 - a_prev)  # BP2
-    return tuple(grads)
+    return {"z": zs, "a": acts, "delta": deltas, "grads": tuple(grads)}
+
+
+def _backprop(params, x, y):
+    return _backprop_trace(params, x, y)["grads"]
 
 
 _feedforward_jit = jax.jit(_feedforward)

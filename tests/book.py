@@ -91,3 +91,34 @@ def cost(weights, biases, xs, ys):
             a = sigmoid(np.dot(w, a) + b)
         total += 0.5 * np.sum((a - y.reshape(-1, 1)) ** 2)
     return total / len(xs)
+
+
+def trace(weights, biases, xs, ys):
+    """Per-example intermediates of network.py's backprop, stacked over the batch.
+
+    Returns ``{"z": [Z^1..Z^L], "a": [A^0..A^L], "delta": [δ^1..δ^L]}``, each
+    ``(m, n_l)``, with the book's per-example δ (no 1/m), and the mean
+    gradient ``"gw"``, ``"gb"``.
+    """
+    L = len(weights)
+    out = {"z": [[] for _ in range(L)], "a": [[] for _ in range(L + 1)],
+           "delta": [[] for _ in range(L)]}
+    for x, y in zip(xs, ys):
+        a = x.reshape(-1, 1)
+        out["a"][0].append(a.ravel())
+        zs, acts = [], [a]
+        for l, (b, w) in enumerate(zip(biases, weights)):
+            z = np.dot(w, a) + b
+            a = sigmoid(z)
+            zs.append(z)
+            acts.append(a)
+            out["z"][l].append(z.ravel())
+            out["a"][l + 1].append(a.ravel())
+        delta = (acts[-1] - y.reshape(-1, 1)) * sigmoid_prime(zs[-1])
+        out["delta"][L - 1].append(delta.ravel())
+        for l in range(2, L + 1):
+            delta = np.dot(weights[-l + 1].transpose(), delta) * sigmoid_prime(zs[-l])
+            out["delta"][L - l].append(delta.ravel())
+    result = {k: [np.array(v) for v in vs] for k, vs in out.items()}
+    result["gb"], result["gw"] = mean_gradient(weights, biases, xs, ys)
+    return result

@@ -53,3 +53,31 @@ def test_bad_flags_are_clear_errors(argv, message):
     assert r.returncode != 0
     assert message in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_check_command_passes_and_prints_every_pair():
+    r = _run("check")
+    assert r.returncode == 0, r.stdout + r.stderr
+    for pair in ("backprop vs jax.grad", "backprop vs C", "jax.grad vs C", "C vs central diff."):
+        assert pair in r.stdout
+    assert "float32" in r.stdout and "epoch" in r.stdout
+    assert re.search(r"^\d+ passed, 0 failed$", r.stdout, re.M), r.stdout
+
+
+def test_check_flags_a_broken_implementation():
+    import io
+    import jax
+    from jaxnet import _check
+
+    def broken(params, x, y):  # BP1 off by 1 %: every gradient scaled
+        return jax.tree.map(lambda g: g * 1.01, jaxnet.backprop(params, x, y))
+
+    out = io.StringIO()
+    rows = _check.run({"backprop": jaxnet.backprop, "broken": broken},
+                      {"backprop": jaxnet.train_epoch,
+                       "broken": lambda p, x, y, o, **k: jax.tree.map(lambda a: a * 1.001, jaxnet.train_epoch(p, x, y, o, **k))},
+                      out=out)
+    failed = [r for r in rows if not r.ok]
+    assert failed and all("broken" in r.pair for r in failed)
+    assert all(r.ok for r in rows if "broken" not in r.pair)
+    assert "FAIL" in out.getvalue()

@@ -1,0 +1,107 @@
+"""Each implementation against the golden state, equation by equation.
+
+tests/golden/golden.npz holds, for a fixed 8-6-5-3 net and a batch of 4,
+every Z, A and δ, the gradients and the parameters after one step, all from
+tests/book.py (the book's per-example algorithm in NumPy, float64). A
+mismatch names the quantity and the equation that produces it.
+"""
+
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxnet
+from jaxnet import cref
+from jaxnet._network import _backprop_trace, _cost, _contract, sigmoid
+from conftest import rel_err
+
+# float64, two implementations of the same per-layer sums: ~1e3·eps64.
+GOLDEN_RTOL = 1e-12
+
+G = dict(np.load(Path(__file__).with_name("golden") / "golden.npz", allow_pickle=False))
+SIZES = G["sizes"].tolist()
+L = len(SIZES) - 1
+M = G["x"].shape[0]
+PARAMS = tuple(jaxnet.Layer(G[f"w{l}"], G[f"b{l}"]) for l in range(L))
+
+
+def _equation(kind, l):
+    """Which of the book's equations computes golden quantity `kind` of layer l (1-based)."""
+    return {"a": "feedforward a = σ(z)", "z": "feedforward z = w a + b",
+            "delta": "BP1 (output δ)" if l == L else "BP2 (δ from the layer above)",
+            "gb": "BP3 (∂C/∂b = δ)", "gw": "BP4 (∂C/∂w = δ aᵀ)", "step": "SGD update"}[kind]
+
+
+def _check(name, kind, l, got, expected):
+    err = rel_err(got, expected)
+    assert err <= GOLDEN_RTOL, (f"{name}: {kind}{l} differs from the golden state by {err:.2e} "
+                                f"(> {GOLDEN_RTOL:.0e}): look at {_equation(kind, l)}")
+
+
+def test_golden_state_is_not_trivial():
+    for l in range(1, L + 1):
+        assert np.max(np.abs(G[f"delta{l}"])) > 1e-3, f"δ{l} ~ 0 would make the test vacuous"
+    assert (G["x"] == 0).any() and (G["x"] != 0).any()  # zero-skipping paths are exercised
+
+
+def _compare_trace(name, a, delta, grads, z=None):
+    for l in range(L + 1):
+        _check(name, "a", l, a[l], G[f"a{l}"])
+    if z is not None:
+        for l in range(1, L + 1):
+            _check(name, "z", l, z[l - 1], G[f"z{l}"])
+    for l in range(L, 0, -1):  # top-down, as backprop computes them
+        # the book's δ is per example; the implementations' carries the mean's 1/m
+        _check(name, "delta", l, np.asarray(delta[l - 1]) * M, G[f"delta{l}"])
+    for l in range(L):
+        _check(name, "gb", l + 1, grads[l].b, G[f"gb{l}"])
+        _check(name, "gw", l + 1, grads[l].w, G[f"gw{l}"])
+
+
+def _compare_step(name, new):
+    for l in range(L):
+        _check(name, "step", l + 1, new[l].w, G[f"w{l}_after"])
+        _check(name, "step", l + 1, new[l].b, G[f"b{l}_after"])
+
+
+def test_jax_backprop_against_golden():
+    t = jax.jit(_backprop_trace)(PARAMS, G["x"], G["y"])
+    _compare_trace("jaxnet.backprop", t["a"], t["delta"], t["grads"], t["z"])
+    _compare_trace("jaxnet.backprop (public)", t["a"], t["delta"], jaxnet.backprop(PARAMS, G["x"], G["y"]))
+    _compare_step("jaxnet.sgd_step", jaxnet.sgd_step(PARAMS, G["x"], G["y"], float(G["eta"])))
+
+
+def test_jax_grad_against_golden():
+    # With an additive perturbation e^l on each Z^l, ∂C/∂e^l at e = 0 is δ^l:
+    # jax.grad recovers the deltas without using any of the BP equations.
+    def cost_perturbed(eps, params, x, y):
+        a = x
+        for (w, b), e in zip(params, eps):
+            a = sigmoid(_contract(a, w, 1, 1) + b[None, :] + e)
+        return 0.5 * jnp.sum((a - y) ** 2) / x.shape[0]
+
+    zeros = [jnp.zeros((M, n)) for n in SIZES[1:]]
+    deltas = jax.grad(cost_perturbed)(zeros, PARAMS, G["x"], G["y"])
+    acts = [G["x"]] + [jaxnet.feedforward(PARAMS[:l], G["x"]) for l in range(1, L + 1)]
+    _compare_trace("jax.grad", acts, deltas, jaxnet.autodiff_grad(PARAMS, G["x"], G["y"]))
+    _compare_step("jax.grad step", jaxnet.sgd_step(PARAMS, G["x"], G["y"], float(G["eta"]),
+                                                   grad="autodiff"))
+    assert float(_cost(PARAMS, G["x"], G["y"])) > 0
+
+
+def test_c_kernel_against_golden():
+    t = cref.backprop_trace(PARAMS, G["x"], G["y"])
+    _compare_trace("C kernel", t["a"], t["delta"], t["grads"])
+    _compare_step("C sgd_step", cref.sgd_step(PARAMS, G["x"], G["y"], float(G["eta"])))
+
+
+def test_a_broken_equation_is_named():
+    # The checker itself must fail, and say where, when one δ is wrong.
+    t = jax.jit(_backprop_trace)(PARAMS, G["x"], G["y"])
+    bad = list(t["delta"])
+    bad[0] = bad[0] * (1 + 1e-6)
+    with pytest.raises(AssertionError, match=r"delta1 .* BP2"):
+        _compare_trace("mutant", t["a"], bad, t["grads"], t["z"])
