@@ -178,7 +178,7 @@ def _markdown(result):
              f"- date: {m['date']}; command: `python benchmarks/{m['command']}`",
              f"- machine: {m['machine']['processor']}, {m['machine']['cores']} cores, {m['machine']['platform']}",
              f"- versions: {m['versions']}; backend: {m['backend']}; env: {m['env']}",
-             f"- every path's float64 gradient agreed with jax.grad before timing: "
+             "- every path's float64 gradient agreed with jax.grad before timing: "
              + ", ".join(f"{k} {v:.1e}" for k, v in m["gradient_checks_rel_err"].items()),
              "",
              "| path | dtype | s / epoch (median) | min–max | compile s | samples/s | × fastest |",

@@ -123,7 +123,7 @@ def run(impls=None, epochs=None, out=sys.stdout) -> list[Row]:
                 rows.append(Row(case, dt, f"{a} vs {b}", *compare(grads[a], grads[b]), tol))
         if dtype == np.float64:
             case, params, x, y = small
-            fd = central_differences(lambda q: _cost(q, x, y), params)
+            fd = central_differences(lambda q, x=x, y=y: _cost(q, x, y), params)
             for n in names:
                 rows.append(Row(case, dt, f"{n} vs central diff.", *compare(impls[n](params, x, y), fd),
                                 FD_RTOL))

@@ -7,6 +7,7 @@ declarations below against the real header.
 """
 
 import os
+import re
 from pathlib import Path
 
 from cffi import FFI
@@ -14,43 +15,19 @@ from cffi import FFI
 CSRC = Path(__file__).resolve().parent.parent / "csrc"
 
 ffibuilder = FFI()
-ffibuilder.cdef("""
-#define JN_MAX_LAYERS 64
-enum { JN_OK = 0, JN_ERR_NULL = 1, JN_ERR_SIZE = 2, JN_ERR_OVERFLOW = 3, JN_ERR_BATCH = 4,
-       JN_ERR_ORDER = 5, JN_ERR_ETA = 6, JN_ERR_WORK = 7 };
-const char *jn_strerror(int code);
-int jn_work_size(size_t *out, const int64_t *sizes, int64_t n_layers, int64_t batch);
-int jn_trace_offsets(size_t *a_off, size_t *delta_off, const int64_t *sizes,
-                     int64_t n_layers, int64_t batch);
-int jn_feedforward_f64(double *out, const double *const *w, const double *const *b,
-                       const double *x, const int64_t *sizes, int64_t n_layers,
-                       int64_t batch, double *work, size_t work_len);
-int jn_feedforward_f32(float *out, const float *const *w, const float *const *b,
-                       const float *x, const int64_t *sizes, int64_t n_layers,
-                       int64_t batch, float *work, size_t work_len);
-int jn_backprop_f64(double *const *gw, double *const *gb, const double *const *w,
-                    const double *const *b, const double *x, const double *y,
-                    const int64_t *sizes, int64_t n_layers, int64_t batch,
-                    double *work, size_t work_len);
-int jn_backprop_f32(float *const *gw, float *const *gb, const float *const *w,
-                    const float *const *b, const float *x, const float *y,
-                    const int64_t *sizes, int64_t n_layers, int64_t batch,
-                    float *work, size_t work_len);
-int jn_sgd_step_f64(double *const *w, double *const *b, const double *x, const double *y,
-                    double eta, const int64_t *sizes, int64_t n_layers, int64_t batch,
-                    double *work, size_t work_len);
-int jn_sgd_step_f32(float *const *w, float *const *b, const float *x, const float *y,
-                    float eta, const int64_t *sizes, int64_t n_layers, int64_t batch,
-                    float *work, size_t work_len);
-int jn_train_epoch_f64(double *const *w, double *const *b, const double *x, const double *y,
-                       const int64_t *order, double eta, const int64_t *sizes,
-                       int64_t n_layers, int64_t n, int64_t batch_size,
-                       double *work, size_t work_len);
-int jn_train_epoch_f32(float *const *w, float *const *b, const float *x, const float *y,
-                       const int64_t *order, float eta, const int64_t *sizes,
-                       int64_t n_layers, int64_t n, int64_t batch_size,
-                       float *work, size_t work_len);
-""")
+
+
+def _declarations(header: str) -> str:
+    """The header's declarations for ``cdef``: its C++ guards, include guard and
+    includes removed (cffi's parser takes plain declarations and integer
+    #defines); the header stays the one place the API is written."""
+    header = re.sub(r"#ifdef __cplusplus.*?#endif", "", header, flags=re.S)
+    keep = [line for line in header.splitlines()
+            if not line.startswith("#") or line.startswith("#define JN_")]
+    return "\n".join(keep)
+
+
+ffibuilder.cdef(_declarations((CSRC / "jaxnet_ref.h").read_text()))
 
 # -O3 vectorises the kernel's axpy loops; no -ffast-math, which would let the
 # compiler assume away NaN. -march=native because the extension is built on

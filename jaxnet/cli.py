@@ -20,7 +20,8 @@ def _sizes(text: str) -> list[int]:
     try:
         sizes = [int(s) for s in text.replace(" ", "").split(",") if s]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated ints like 784,30,10, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated ints like 784,30,10, got {text!r}") from None
     if len(sizes) < 2 or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"expected at least two positive sizes, got {text!r}")
     return sizes
@@ -31,7 +32,8 @@ def _positive(kind):
         try:
             v = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"expected a positive {kind.__name__}, got {text!r}") from None
         if not v > 0 or v != v or v == float("inf"):
             raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
         return v

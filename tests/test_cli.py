@@ -3,8 +3,8 @@
 import re
 import subprocess
 import sys
+import tempfile
 
-import numpy as np
 import pytest
 
 import jaxnet
@@ -14,8 +14,10 @@ EPOCH_LINE = re.compile(r"^Epoch (\d+): (\d+) / (\d+)  \((\d+\.\d+) s\)$", re.M)
 
 
 def _run(*args, timeout=600):
+    # From a neutral folder: run in the repository root, `python -m` would put
+    # the source tree (without the compiled C extension) ahead of the install.
     return subprocess.run([sys.executable, "-m", "jaxnet", *args], capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, cwd=tempfile.gettempdir())
 
 
 def test_defaults_are_the_books_chapter_1_experiment():

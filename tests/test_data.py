@@ -1,7 +1,6 @@
 """Data loading: checksums before unpickling, clean caches, IDX parsing, the sample."""
 
 import gzip
-import hashlib
 import io
 import os
 import pickle
