@@ -51,6 +51,51 @@ def _check_gradient(name, grad_fn, params64, x, y):
     return worst
 
 
+def flops_per_example(sizes):
+    """Matrix-product FLOPs of one example's SGD step (2 per multiply-add):
+    forward Σ_l n_l·n_{l+1}, BP4 the same again, BP2 Σ_{l≥1} n_l·n_{l+1}
+    (no δ for the inputs). Elementwise work (σ, δ products, the update) is
+    not counted."""
+    prods = [a * b for a, b in zip(sizes[:-1], sizes[1:])]
+    return 2 * (2 * sum(prods) + sum(prods[1:]))
+
+
+PEAK_N = 2048
+_NUMPY_PEAK = """
+import time, numpy as np
+a = np.random.default_rng(0).standard_normal((N, N), dtype=np.float32)
+a @ a
+ts = []
+for _ in range(5):
+    t = time.perf_counter(); a @ a; ts.append(time.perf_counter() - t)
+print(sorted(ts)[2])
+"""
+
+
+def matmul_peak():
+    """float32 GFLOP/s of a 2048³ matrix product: JAX (jit) in this process, and
+    NumPy in a subprocess with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset (they
+    slow a current OpenBLAS; unset for that command only) and with them as set."""
+    import subprocess
+    flop = 2 * PEAK_N ** 3
+    a = jnp.asarray(np.random.default_rng(0).standard_normal((PEAK_N, PEAK_N), dtype=np.float32))
+    f = jax.jit(jnp.dot)
+    jax.block_until_ready(f(a, a))
+    ts = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        jax.block_until_ready(f(a, a))
+        ts.append(time.perf_counter() - t0)
+    out = {"jax": flop / statistics.median(ts) / 1e9}
+    code = _NUMPY_PEAK.replace("N, N", f"{PEAK_N}, {PEAK_N}")
+    for label, env in (("numpy (OPENBLAS_* unset)",
+                        {k: v for k, v in os.environ.items() if not k.startswith("OPENBLAS_")}),
+                       ("numpy (environment as set)", dict(os.environ))):
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+        out[label] = flop / float(r.stdout) / 1e9 if r.returncode == 0 else None
+    return out
+
+
 def _time(fn, repeats):
     times = []
     for _ in range(repeats):
@@ -136,8 +181,13 @@ def main(argv=None):
     rows.append(dict(path="network.py per-example (NumPy)", dtype="float64", compile_s=None,
                      times=_time(lambda: net.epoch(book_data, order, ETA, BATCH), args.book_epochs)))
 
+    peak = matmul_peak()
+    best_peak = max(v for v in peak.values() if v)
+    epoch_flop = flops_per_example(SIZES) * n
     for r in rows:
         r["median_s"] = statistics.median(r["times"])
+        r["gflops"] = epoch_flop / r["median_s"] / 1e9
+        r["pct_of_peak"] = 100 * r["gflops"] / best_peak
         r["min_s"], r["max_s"] = min(r["times"]), max(r["times"])
         r["samples_per_s"] = n / r["median_s"]
     fastest = min(r["median_s"] for r in rows)
@@ -151,6 +201,7 @@ def main(argv=None):
         versions=dict(python=platform.python_version(), jax=jax.__version__, numpy=np.__version__),
         env={k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "XLA_FLAGS")},
         config=dict(sizes=SIZES, eta=ETA, batch_size=BATCH, n_train=n, repeats=args.repeats),
+        matmul_peak_gflops=peak, flops_per_example=flops_per_example(SIZES),
         gradient_checks_rel_err=checks, backend=jax.default_backend())
     result = dict(meta=meta, rows=rows)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -180,13 +231,18 @@ def _markdown(result):
              f"- versions: {m['versions']}; backend: {m['backend']}; env: {m['env']}",
              "- every path's float64 gradient agreed with jax.grad before timing: "
              + ", ".join(f"{k} {v:.1e}" for k, v in m["gradient_checks_rel_err"].items()),
+             f"- float32 matmul peak, {PEAK_N}³, same run: "
+             + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in m["matmul_peak_gflops"].items() if v),
+             f"- GFLOP/s counts matrix products only: 2·(2·Σ n_l n_(l+1) + Σ_(l≥1) n_l n_(l+1)) "
+             f"= {m['flops_per_example']:,} FLOP per example; % of the best peak above",
              "",
-             "| path | dtype | s / epoch (median) | min–max | compile s | samples/s | × fastest |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+             "| path | dtype | s / epoch (median) | min–max | compile s | samples/s | GFLOP/s | % peak | × fastest |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in result["rows"]:
         comp = "" if r["compile_s"] is None else f"{r['compile_s']:.2f}"
         lines.append(f"| {r['path']} | {r['dtype']} | {r['median_s']:.3f} | {r['min_s']:.3f}–{r['max_s']:.3f} "
-                     f"| {comp} | {r['samples_per_s']:,.0f} | {r['x_slower_than_fastest']:.1f} |")
+                     f"| {comp} | {r['samples_per_s']:,.0f} | {r['gflops']:.1f} | {r['pct_of_peak']:.0f} "
+                     f"| {r['x_slower_than_fastest']:.1f} |")
     return "\n".join(lines) + "\n"
 
 
