@@ -92,6 +92,9 @@ int jn_work_size(size_t *out, const int64_t *sizes, int64_t n_layers, int64_t ba
     return layout(NULL, NULL, NULL, NULL, out, sizes, n_layers, batch);
 }
 
+/* Inputs are scanned for non-zeros this many at a time (a stack buffer). */
+#define JN_CHUNK 256
+
 #define JN_T double
 #define JN_SFX(name) name##_f64
 #define JN_EXP exp

@@ -50,9 +50,6 @@ static inline int JN_SFX(nonzeros)(int32_t *restrict idx, const JN_T *restrict a
     return c;
 }
 
-/* Inputs are scanned for non-zeros this many at a time (a stack buffer). */
-#define JN_CHUNK 256
-
 /* a_out (batch, n_out) = sigma(a_in (batch, n_in) W^T + b), with W held
  * transposed, wt (n_in, n_out): input-major, so each input adds a scaled
  * row of wt to the output row (an axpy over n_out), and inputs that are
