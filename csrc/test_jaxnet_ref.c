@@ -86,7 +86,7 @@ static double cost(const net64 *n, const double *x, const double *y, int64_t m) 
     int64_t nL = n->sizes[n->n_layers];
     double *out = malloc(sizeof(double) * (size_t)(m * nL));
     int err = jn_feedforward_f64(out, (const double *const *)n->w, (const double *const *)n->b,
-                                 x, n->sizes, n->n_layers, m, work, len);
+                                 x, NULL, n->sizes, n->n_layers, m, work, len);
     CHECK(err == JN_OK, "feedforward: %s", jn_strerror(err));
     double c = 0;
     for (int64_t i = 0; i < m * nL; i++) c += 0.5 * (out[i] - y[i]) * (out[i] - y[i]);
@@ -127,7 +127,7 @@ static void test_gradient_matches_central_differences(void) {
     size_t len;
     double *work = work_for(&n, m, &len);
     int err = jn_backprop_f64(gw, gb, (const double *const *)n.w, (const double *const *)n.b, x, y,
-                              sizes, L, m, work, len);
+                              NULL, sizes, L, m, work, len);
     CHECK(err == JN_OK, "backprop: %s", jn_strerror(err));
     double largest = 0;
     for (int64_t l = 0; l < L; l++) {
@@ -177,9 +177,9 @@ static void test_step_and_epoch_are_consistent(void) {
         gb[l] = malloc(sizeof(double) * (size_t)sizes[l + 1]);
     }
     int err = jn_backprop_f64(gw, gb, (const double *const *)a.w, (const double *const *)a.b, x, y,
-                              sizes, L, B, work, len);
+                              NULL, sizes, L, B, work, len);
     CHECK(err == JN_OK, "backprop: %s", jn_strerror(err));
-    err = jn_sgd_step_f64(a.w, a.b, x, y, eta, sizes, L, B, work, len);
+    err = jn_sgd_step_f64(a.w, a.b, NULL, NULL, x, y, eta, NULL, sizes, L, B, work, len);
     CHECK(err == JN_OK, "sgd_step: %s", jn_strerror(err));
     for (int64_t l = 0; l < L; l++) {
         size_t nw = (size_t)(sizes[l] * sizes[l + 1]);
@@ -193,7 +193,7 @@ static void test_step_and_epoch_are_consistent(void) {
 
     /* an epoch == the sequence of steps on the gathered mini-batches */
     net64 e = copy_net(&start), s = copy_net(&start);
-    err = jn_train_epoch_f64(e.w, e.b, x, y, order, eta, sizes, L, N, B, work, len);
+    err = jn_train_epoch_f64(e.w, e.b, NULL, NULL, x, y, order, eta, NULL, sizes, L, N, B, work, len);
     CHECK(err == JN_OK, "train_epoch: %s", jn_strerror(err));
     double xb[5 * 7], yb[5 * 3];
     for (int64_t k = 0; k < N; k += B) {
@@ -202,7 +202,7 @@ static void test_step_and_epoch_are_consistent(void) {
             memcpy(xb + r * 7, x + order[k + r] * 7, sizeof(double) * 7);
             memcpy(yb + r * 3, y + order[k + r] * 3, sizeof(double) * 3);
         }
-        err = jn_sgd_step_f64(s.w, s.b, xb, yb, eta, sizes, L, mb, work, len);
+        err = jn_sgd_step_f64(s.w, s.b, NULL, NULL, xb, yb, eta, NULL, sizes, L, mb, work, len);
         CHECK(err == JN_OK, "sgd_step: %s", jn_strerror(err));
     }
     for (int64_t l = 0; l < L; l++) {
@@ -244,9 +244,9 @@ static void test_float32_agrees_with_float64(void) {
     double *work = work_for(&n, m, &len);
     float *workf = malloc(sizeof(float) * len);
     int err = jn_backprop_f64(gw, gb, (const double *const *)n.w, (const double *const *)n.b, x, y,
-                              sizes, L, m, work, len);
+                              NULL, sizes, L, m, work, len);
     CHECK(err == JN_OK, "backprop f64: %s", jn_strerror(err));
-    err = jn_backprop_f32(gwf, gbf, (const float *const *)wf, (const float *const *)bf, xf, yf, sizes,
+    err = jn_backprop_f32(gwf, gbf, (const float *const *)wf, (const float *const *)bf, xf, yf, NULL, sizes,
                           L, m, workf, len);
     CHECK(err == JN_OK, "backprop f32: %s", jn_strerror(err));
     for (int64_t l = 0; l < L; l++) {
@@ -283,32 +283,118 @@ static void test_errors_are_reported(void) {
     double x[4 * 3] = {0}, y[4 * 2] = {0};
     double *work = work_for(&n, 4, &len);
     int64_t order[4] = {0, 1, 2, 3};
-    CHECK(jn_train_epoch_f64(n.w, n.b, x, y, order, 1.0, ok, 1, 4, 2, work, len) == JN_OK, "good epoch");
+    CHECK(jn_train_epoch_f64(n.w, n.b, NULL, NULL, x, y, order, 1.0, NULL, ok, 1, 4, 2, work, len) == JN_OK, "good epoch");
     order[2] = 4;
-    CHECK(jn_train_epoch_f64(n.w, n.b, x, y, order, 1.0, ok, 1, 4, 2, work, len) == JN_ERR_ORDER, "order >= n");
+    CHECK(jn_train_epoch_f64(n.w, n.b, NULL, NULL, x, y, order, 1.0, NULL, ok, 1, 4, 2, work, len) == JN_ERR_ORDER, "order >= n");
     order[2] = -1;
-    CHECK(jn_train_epoch_f64(n.w, n.b, x, y, order, 1.0, ok, 1, 4, 2, work, len) == JN_ERR_ORDER, "order < 0");
+    CHECK(jn_train_epoch_f64(n.w, n.b, NULL, NULL, x, y, order, 1.0, NULL, ok, 1, 4, 2, work, len) == JN_ERR_ORDER, "order < 0");
     order[2] = 2;
-    CHECK(jn_train_epoch_f64(n.w, n.b, x, y, order, 1.0, ok, 1, 4, 5, work, len) == JN_ERR_BATCH, "batch > n");
-    CHECK(jn_train_epoch_f64(n.w, n.b, x, y, order, 1.0, ok, 1, 4, 0, work, len) == JN_ERR_BATCH, "batch 0");
-    CHECK(jn_train_epoch_f64(n.w, n.b, x, y, order, NAN, ok, 1, 4, 2, work, len) == JN_ERR_ETA, "NaN eta");
+    CHECK(jn_train_epoch_f64(n.w, n.b, NULL, NULL, x, y, order, 1.0, NULL, ok, 1, 4, 5, work, len) == JN_ERR_BATCH, "batch > n");
+    CHECK(jn_train_epoch_f64(n.w, n.b, NULL, NULL, x, y, order, 1.0, NULL, ok, 1, 4, 0, work, len) == JN_ERR_BATCH, "batch 0");
+    CHECK(jn_train_epoch_f64(n.w, n.b, NULL, NULL, x, y, order, NAN, NULL, ok, 1, 4, 2, work, len) == JN_ERR_ETA, "NaN eta");
     size_t len2;
     CHECK(jn_work_size(&len2, ok, 1, 2) == JN_OK, "work size for batch 2");
-    CHECK(jn_train_epoch_f64(n.w, n.b, x, y, order, 1.0, ok, 1, 4, 2, work, len2) == JN_OK, "exact work");
-    CHECK(jn_train_epoch_f64(n.w, n.b, x, y, order, 1.0, ok, 1, 4, 2, work, len2 - 1) == JN_ERR_WORK, "small work");
-    CHECK(jn_train_epoch_f64(n.w, n.b, NULL, y, order, 1.0, ok, 1, 4, 2, work, len) == JN_ERR_NULL, "NULL x");
+    CHECK(jn_train_epoch_f64(n.w, n.b, NULL, NULL, x, y, order, 1.0, NULL, ok, 1, 4, 2, work, len2) == JN_OK, "exact work");
+    CHECK(jn_train_epoch_f64(n.w, n.b, NULL, NULL, x, y, order, 1.0, NULL, ok, 1, 4, 2, work, len2 - 1) == JN_ERR_WORK, "small work");
+    CHECK(jn_train_epoch_f64(n.w, n.b, NULL, NULL, NULL, y, order, 1.0, NULL, ok, 1, 4, 2, work, len) == JN_ERR_NULL, "NULL x");
     double *nullw[1] = {NULL};
-    CHECK(jn_sgd_step_f64(nullw, n.b, x, y, 1.0, ok, 1, 2, work, len) == JN_ERR_NULL, "NULL w[0]");
+    CHECK(jn_sgd_step_f64(nullw, n.b, NULL, NULL, x, y, 1.0, NULL, ok, 1, 2, work, len) == JN_ERR_NULL, "NULL w[0]");
     const int64_t many[JN_MAX_LAYERS + 2] = {0};
-    CHECK(jn_feedforward_f64(x, (const double *const *)n.w, (const double *const *)n.b, x, many,
+    CHECK(jn_feedforward_f64(x, (const double *const *)n.w, (const double *const *)n.b, x, NULL, many,
                              JN_MAX_LAYERS + 1, 1, work, len) == JN_ERR_SIZE, "too many layers");
+    const jn_config bad_cost = {7, JN_ACT_SIGMOID, JN_REG_L2, 0, 1, 0},
+                    bad_act = {JN_COST_QUADRATIC, -1, JN_REG_L2, 0, 1, 0},
+                    bad_reg = {JN_COST_QUADRATIC, JN_ACT_SIGMOID, 2, 0, 1, 0},
+                    neg_lmbda = {JN_COST_QUADRATIC, JN_ACT_SIGMOID, JN_REG_L2, -1, 1, 0},
+                    nan_lmbda = {JN_COST_QUADRATIC, JN_ACT_SIGMOID, JN_REG_L2, NAN, 1, 0},
+                    zero_n = {JN_COST_QUADRATIC, JN_ACT_SIGMOID, JN_REG_L2, 1, 0, 0},
+                    big_mu = {JN_COST_QUADRATIC, JN_ACT_SIGMOID, JN_REG_L2, 0, 1, 1.5},
+                    nan_mu = {JN_COST_QUADRATIC, JN_ACT_SIGMOID, JN_REG_L2, 0, 1, NAN};
+    const jn_config *bad[] = {&bad_cost, &bad_act, &bad_reg, &neg_lmbda, &nan_lmbda, &zero_n,
+                              &big_mu, &nan_mu};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(jn_train_epoch_f64(n.w, n.b, NULL, NULL, x, y, order, 1.0, bad[i], ok, 1, 4, 2, work,
+                                 len) == JN_ERR_CONFIG, "bad config %zu", i);
+    CHECK(jn_sgd_step_f64(n.w, n.b, n.w, NULL, x, y, 1.0, NULL, ok, 1, 2, work, len) == JN_ERR_NULL,
+          "vw without vb");
     CHECK(strcmp(jn_strerror(JN_ERR_ORDER), "an order entry is outside [0, n)") == 0, "strerror");
     CHECK(strcmp(jn_strerror(12345), "unknown error code") == 0, "unknown code");
     free(work);
     free_net(&n);
 }
 
+/* With velocities: mu = 0 gives the plain step (and v = the step taken); two
+ * momentum steps give p2 = p0 + v1 + v2 with v2 = mu v1 - eta g(p1), checked
+ * against gradients from jn_backprop, L2 term included. */
+static void test_momentum_and_regularisation(void) {
+    const int64_t sizes[] = {5, 4, 3}, L = 2, B = 3;
+    net64 p = make_net(sizes, L), plain = copy_net(&p), zero = copy_net(&p), vel = copy_net(&p);
+    double x[3 * 5], y[3 * 3];
+    for (int i = 0; i < 15; i++) x[i] = uniform();
+    for (int i = 0; i < 9; i++) y[i] = uniform() < 0.3;
+    for (int64_t l = 0; l < L; l++) {
+        memset(vel.w[l], 0, sizeof(double) * (size_t)(sizes[l] * sizes[l + 1]));
+        memset(vel.b[l], 0, sizeof(double) * (size_t)sizes[l + 1]);
+    }
+    size_t len;
+    double *work = work_for(&p, B, &len);
+    const double eta = 0.7;
+    for (int reg = JN_REG_L2; reg <= JN_REG_L1; reg++) {
+        const jn_config c0 = {JN_COST_CROSS_ENTROPY, JN_ACT_TANH, reg, 2.0, 50.0, 0.0};
+        int err = jn_sgd_step_f64(plain.w, plain.b, NULL, NULL, x, y, eta, &c0, sizes, L, B, work, len);
+        err |= jn_sgd_step_f64(zero.w, zero.b, vel.w, vel.b, x, y, eta, &c0, sizes, L, B, work, len);
+        CHECK(err == JN_OK, "steps");
+        for (int64_t l = 0; l < L; l++) {
+            size_t nw = (size_t)(sizes[l] * sizes[l + 1]);
+            CHECK(rel_diff(zero.w[l], plain.w[l], nw) <= F64_RTOL, "mu=0 velocity step == plain step");
+            CHECK(rel_diff(zero.b[l], plain.b[l], (size_t)sizes[l + 1]) <= F64_RTOL, "biases too");
+        }
+    }
+    /* two momentum steps against the formula */
+    const jn_config cm = {JN_COST_LOG_LIKELIHOOD, JN_ACT_RELU, JN_REG_L2, 1.5, 20.0, 0.8};
+    net64 q = copy_net(&p), v = copy_net(&vel), p1 = copy_net(&p);
+    for (int64_t l = 0; l < L; l++) {
+        memset(v.w[l], 0, sizeof(double) * (size_t)(sizes[l] * sizes[l + 1]));
+        memset(v.b[l], 0, sizeof(double) * (size_t)sizes[l + 1]);
+    }
+    double *g1w[2], *g1b[2], *g2w[2], *g2b[2];
+    for (int64_t l = 0; l < L; l++) {
+        g1w[l] = malloc(sizeof(double) * (size_t)(sizes[l] * sizes[l + 1]));
+        g2w[l] = malloc(sizeof(double) * (size_t)(sizes[l] * sizes[l + 1]));
+        g1b[l] = malloc(sizeof(double) * (size_t)sizes[l + 1]);
+        g2b[l] = malloc(sizeof(double) * (size_t)sizes[l + 1]);
+    }
+    int err = jn_backprop_f64(g1w, g1b, (const double *const *)p.w, (const double *const *)p.b, x, y,
+                              &cm, sizes, L, B, work, len);
+    for (int64_t l = 0; l < L; l++) {   /* p1 = p0 + v1, v1 = -eta g(p0) */
+        for (int64_t i = 0; i < sizes[l] * sizes[l + 1]; i++) p1.w[l][i] -= eta * g1w[l][i];
+        for (int64_t i = 0; i < sizes[l + 1]; i++) p1.b[l][i] -= eta * g1b[l][i];
+    }
+    err |= jn_backprop_f64(g2w, g2b, (const double *const *)p1.w, (const double *const *)p1.b, x, y,
+                           &cm, sizes, L, B, work, len);
+    err |= jn_sgd_step_f64(q.w, q.b, v.w, v.b, x, y, eta, &cm, sizes, L, B, work, len);
+    err |= jn_sgd_step_f64(q.w, q.b, v.w, v.b, x, y, eta, &cm, sizes, L, B, work, len);
+    CHECK(err == JN_OK, "momentum steps");
+    for (int64_t l = 0; l < L; l++) {
+        size_t nw = (size_t)(sizes[l] * sizes[l + 1]);
+        double *expect = malloc(sizeof(double) * nw);
+        for (size_t i = 0; i < nw; i++) {
+            double v1 = -eta * g1w[l][i], v2 = cm.momentum * v1 - eta * g2w[l][i];
+            expect[i] = p.w[l][i] + v1 + v2;
+        }
+        double r = rel_diff(q.w[l], expect, nw);
+        CHECK(r <= F64_RTOL, "momentum layer %lld: rel %.3e", (long long)l, r);
+        CHECK(rel_diff(q.w[l], p.w[l], nw) > 1e-6, "momentum did not move w");
+        free(expect);
+        free(g1w[l]); free(g1b[l]); free(g2w[l]); free(g2b[l]);
+    }
+    free(work);
+    free_net(&p); free_net(&plain); free_net(&zero); free_net(&vel); free_net(&q); free_net(&v);
+    free_net(&p1);
+}
+
 int main(void) {
+    test_momentum_and_regularisation();
     test_gradient_matches_central_differences();
     test_step_and_epoch_are_consistent();
     test_float32_agrees_with_float64();

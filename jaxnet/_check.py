@@ -1,8 +1,11 @@
 """``jaxnet check``: the three implementations (and finite differences) side by side.
 
 Runs the hand-derived backprop, ``jax.grad`` and the C kernel on real MNIST
-batches and on a random net, in float64 and float32, then a whole epoch from
-the same start and order, and prints for every pair the largest absolute and
+batches and on a random net, in float64 and float32; then every cost × hidden
+activation pair on the random net, each regularisation (none, L2, L1) meeting
+every cost and every activation (float64, central differences included); then
+whole epochs from the same start and order (chapter 1, and chapter 3 with
+cross-entropy, tanh, L2 and momentum), and prints for every pair the largest absolute and
 relative difference, the tensor where it occurs, and the tolerance.
 """
 
@@ -93,7 +96,6 @@ def run(impls=None, epochs=None, out=sys.stdout) -> list[Row]:
     import jax
     import jaxnet
     from . import data
-    from ._network import _cost
 
     missing = None
     if impls is None:
@@ -116,6 +118,8 @@ def run(impls=None, epochs=None, out=sys.stdout) -> list[Row]:
         small = ("random 5-4-3-2 batch 7", p, rng.uniform(size=(7, 5)).astype(dtype),
                  np.eye(2, dtype=dtype)[rng.integers(0, 2, 7)])
         cases.append(small)
+        if dtype == np.float64:
+            small64 = small
         for case, params, x, y in cases:
             x, y = x.astype(dtype), y.astype(dtype)
             grads = {n: f(params, x, y) for n, f in impls.items()}
@@ -123,23 +127,74 @@ def run(impls=None, epochs=None, out=sys.stdout) -> list[Row]:
                 rows.append(Row(case, dt, f"{a} vs {b}", *compare(grads[a], grads[b]), tol))
         if dtype == np.float64:
             case, params, x, y = small
-            fd = central_differences(lambda q, x=x, y=y: _cost(q, x, y), params)
+            fd = central_differences(lambda q, x=x, y=y: jaxnet.cost(q, x, y), params)
             for n in names:
                 rows.append(Row(case, dt, f"{n} vs central diff.", *compare(impls[n](params, x, y), fd),
                                 FD_RTOL))
 
+    # Chapter 3: every cost x hidden activation x regularisation, float64, 5-4-3-2.
+    rows += _chapter3_rows(impls, pairs, small64)
+
     # Whole epochs from the same start and order: 500 steps on the sample.
     order = np.random.default_rng(0).permutation(len(sample.train))
+    # η = 0.1: at η = 0.5 this tanh net's trajectory is chaotic (float64 rounding
+    # differences of 1e-15 grow to O(1) within 500 steps, between any two
+    # implementations, the two JAX ones included); at 0.1 they stay ~1e-15.
+    ch3 = dict(eta=0.1, cost="cross_entropy", activation="tanh", lmbda=5.0, momentum=0.5)
     for dtype, tol in ((np.float64, EPOCH64_RTOL), (np.float32, EPOCH32_RTOL)):
-        params = jaxnet.init_params(jax.random.PRNGKey(5), [784, 30, 10], dtype=dtype)
         x, y = sample.train.x.astype(dtype), sample.train.y().astype(dtype)
-        ends = {n: f(params, x, y, order, eta=3.0, batch_size=10) for n, f in epochs.items()}
-        enames = list(ends)
-        for i, a in enumerate(enames):
-            for b in enames[i + 1:]:
-                rows.append(Row("epoch, 5000 MNIST, eta 3, batch 10", np.dtype(dtype).name,
-                                f"{a} vs {b}", *compare(ends[a], ends[b]), tol))
+        for label, kw in (("epoch, 5000 MNIST, eta 3, batch 10", dict(eta=3.0)),
+                          ("epoch, 5000 MNIST, cross-entropy, tanh, eta 0.1, L2 5, momentum 0.5", ch3)):
+            params = jaxnet.init_params(jax.random.PRNGKey(5), [784, 30, 10], dtype=dtype,
+                                        init="scaled" if "cost" in kw else "large")
+            if "momentum" in kw:
+                kw = dict(kw, velocity=jaxnet.init_velocity(params))
+            ends = {n: f(params, x, y, order, batch_size=10, **kw) for n, f in epochs.items()}
+            if "velocity" in kw:
+                ends = {n: e[0] for n, e in ends.items()}
+            enames = list(ends)
+            for i, a in enumerate(enames):
+                for b in enames[i + 1:]:
+                    rows.append(Row(label, np.dtype(dtype).name, f"{a} vs {b}",
+                                    *compare(ends[a], ends[b]), tol))
     _print(rows, out, missing)
+    return rows
+
+
+def _jitted_cost(params, x, y, kw):
+    """The cost as one compiled function of the parameters (central differences
+    call it ~100 times; the public, validating jaxnet.cost costs ~20 ms a call)."""
+    import jax
+
+    from ._network import _cost, _model_args
+    m = _model_args(params, kw["cost"], kw["activation"], kw.get("lmbda"), kw.get("n"),
+                    kw.get("reg", "l2"))
+    return jax.jit(lambda q: _cost(q, x, y, m["cost"], m["activation"], m["lmbda"], m["n"],
+                                   m["reg"]))
+
+
+def _chapter3_rows(impls, pairs, small):
+    import jaxnet
+    rows = []
+    case, params, x, y = small
+    # A Latin square: each cost meets each activation once and each regularisation
+    # once (9 compiled configurations, ~2 s each here; the test suite runs all 27).
+    regs = (None, "l2", "l1")
+    for i, cost in enumerate(jaxnet.COSTS):
+        for j, act in enumerate(jaxnet.ACTIVATIONS):
+            for reg in (regs[(i + j) % 3],):
+                kw = dict(cost=cost, activation=act)
+                if reg:
+                    kw.update(lmbda=2.0, n=50, reg=reg)
+                label = f"5-4-3-2 {cost}, {act}, {reg or 'no reg'}"
+                grads = {n: f(params, x, y, **kw) for n, f in impls.items()}
+                for a, b in pairs:
+                    rows.append(Row(label, "float64", f"{a} vs {b}", *compare(grads[a], grads[b]),
+                                    F64_RTOL))
+                fd = central_differences(_jitted_cost(params, x, y, kw), params)
+                first = next(iter(impls))
+                rows.append(Row(label, "float64", f"{first} vs central diff.",
+                                *compare(grads[first], fd), FD_RTOL))
     return rows
 
 

@@ -1,10 +1,18 @@
-"""Saving and loading parameters in jaxnet's own format (no pickle).
+"""Saving and loading parameters: jaxnet's own format and the book's network2 JSON.
 
-A ``.npz`` archive (written with ``numpy.savez``, read with
+jaxnet's format: a ``.npz`` archive (written with ``numpy.savez``, read with
 ``allow_pickle=False``) holding ``w0, b0, w1, b1, ...`` and ``meta``: UTF-8
 JSON bytes ``{"format": "jaxnet.params", "version": 1, "sizes": [...],
-"dtype": "float32", ...}`` plus any metadata the caller adds. Files are
-written atomically: an existing file is replaced only by a complete new one.
+"dtype": "float32", "cost": "quadratic", "activation": "sigmoid", ...}`` plus
+any metadata the caller adds.
+
+network2's format (``network2.save`` / ``network2.load``): JSON
+``{"sizes": [...], "weights": [w as nested lists (n_out, n_in)], "biases":
+[b as columns (n_out, 1)], "cost": "QuadraticCost" | "CrossEntropyCost"}``.
+network2 knows only sigmoid neurons and those two costs.
+
+Every file is written atomically: an existing file is replaced only by a
+complete new one.
 """
 
 from __future__ import annotations
@@ -16,26 +24,30 @@ from pathlib import Path
 import numpy as np
 
 from ._atomic import atomic_write
+from ._model import check_activation, check_cost
 from ._params import Layer
-from ._validate import check_params
+from ._validate import check_dtype, check_params
 
 FORMAT = "jaxnet.params"
 VERSION = 1
 
 
-def save_params(path, params, *, metadata: dict | None = None) -> Path:
+def save_params(path, params, *, cost="quadratic", activation="sigmoid",
+                metadata: dict | None = None) -> Path:
     """Writes ``params`` (a tuple of Layers) to ``path`` atomically.
 
     Args:
       path: destination file; ``.npz`` is the conventional suffix.
       params: tuple of ``Layer(w (n_out, n_in), b (n_out,))``, finite.
+      cost, activation: the model the parameters belong to (stored in the metadata).
       metadata: optional JSON-serialisable dict stored beside the arrays.
 
     Returns:
       The path written.
     """
     sizes, dtype = check_params(params)
-    meta = {"format": FORMAT, "version": VERSION, "sizes": list(sizes), "dtype": dtype.name}
+    meta = {"format": FORMAT, "version": VERSION, "sizes": list(sizes), "dtype": dtype.name,
+            "cost": check_cost(cost), "activation": check_activation(activation)}
     if metadata:
         clash = set(metadata) & set(meta)
         if clash:
@@ -93,6 +105,13 @@ def load_params(path, *, with_metadata: bool = False):
         raise _corrupt(path, f"bad sizes {sizes!r}")
     if dtype not in ("float32", "float64"):
         raise _corrupt(path, f"bad dtype {dtype!r}")
+    # Files from before chapter 3 have no cost/activation: they are the book's chapter 1.
+    meta.setdefault("cost", "quadratic")
+    meta.setdefault("activation", "sigmoid")
+    try:
+        check_cost(meta["cost"]), check_activation(meta["activation"])
+    except ValueError as e:
+        raise _corrupt(path, str(e)) from None
     expected = {"meta"} | {f"{p}{l}" for l in range(len(sizes) - 1) for p in "wb"}
     if set(data) != expected:
         raise _corrupt(path, f"entries {sorted(data)}, expected {sorted(expected)}")
@@ -109,3 +128,93 @@ def load_params(path, *, with_metadata: bool = False):
         params.append(Layer(w, b))
     params = tuple(params)
     return (params, meta) if with_metadata else params
+
+
+_NETWORK2_COSTS = {"quadratic": "QuadraticCost", "cross_entropy": "CrossEntropyCost"}
+
+
+def save_network2(path, params, *, cost="quadratic", activation="sigmoid") -> Path:
+    """Writes ``params`` in network2.py's JSON layout, loadable by ``network2.load``.
+
+    Args:
+      path: destination file.
+      params: tuple of Layers (float32 values are written exactly, as float64 numbers).
+      cost: ``"quadratic"`` or ``"cross_entropy"`` (network2's two costs).
+      activation: must be ``"sigmoid"``, network2's only neuron.
+
+    Raises:
+      ValueError: a cost or activation network2 cannot represent.
+    """
+    sizes, _ = check_params(params)
+    cost, activation = check_cost(cost), check_activation(activation)
+    if cost not in _NETWORK2_COSTS or activation != "sigmoid":
+        raise ValueError(f"network2's format holds sigmoid networks with the quadratic or "
+                         f"cross-entropy cost; got cost={cost!r}, activation={activation!r} "
+                         "(use save_params)")
+    doc = {"sizes": list(sizes),
+           "weights": [np.asarray(w, np.float64).tolist() for w, _ in params],
+           "biases": [np.asarray(b, np.float64).reshape(-1, 1).tolist() for _, b in params],
+           "cost": _NETWORK2_COSTS[cost]}
+    path = Path(path)
+    with atomic_write(path, "w") as f:
+        json.dump(doc, f)
+    return path
+
+
+def _bad_network2(path, why):
+    return ValueError(f"{path}: not a valid network2 file ({why})")
+
+
+def load_network2(path, *, dtype=None):
+    """Reads a file written by network2.py's ``save`` (or :func:`save_network2`).
+
+    Returns:
+      ``(params, cost)``: a tuple of Layers of numpy arrays in ``dtype``
+      (default: float64 when ``jax_enable_x64`` is on, else float32) and
+      ``"quadratic"`` or ``"cross_entropy"``. The activation is sigmoid.
+
+    Raises:
+      ValueError: truncated or malformed JSON, missing keys, shapes that do
+        not match ``sizes``, non-finite numbers, an unknown cost.
+    """
+    import jax
+    dtype = check_dtype(dtype if dtype is not None
+                        else "float64" if jax.config.jax_enable_x64 else "float32")
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except FileNotFoundError:
+        raise
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise _bad_network2(path, f"unreadable JSON: {e}") from None
+    if not isinstance(doc, dict):
+        raise _bad_network2(path, f"expected a JSON object, got {type(doc).__name__}")
+    missing = {"sizes", "weights", "biases", "cost"} - set(doc)
+    if missing:
+        raise _bad_network2(path, f"missing keys {sorted(missing)}")
+    sizes = doc["sizes"]
+    if (not isinstance(sizes, list) or len(sizes) < 2
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes)):
+        raise _bad_network2(path, f"bad sizes {sizes!r}")
+    costs = {v: k for k, v in _NETWORK2_COSTS.items()}
+    if doc["cost"] not in costs:
+        raise _bad_network2(path, f"unknown cost {doc['cost']!r}, expected one of {sorted(costs)}")
+    ws, bs = doc["weights"], doc["biases"]
+    if not (isinstance(ws, list) and isinstance(bs, list)
+            and len(ws) == len(bs) == len(sizes) - 1):
+        raise _bad_network2(path, f"expected {len(sizes) - 1} weight and bias arrays")
+    params = []
+    for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        try:
+            w = np.array(ws[l], dtype=np.float64)
+            b = np.array(bs[l], dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise _bad_network2(path, f"layer {l}: not a numeric array ({e})") from None
+        if w.shape != (n_out, n_in) or b.shape != (n_out, 1):
+            raise _bad_network2(path, f"layer {l}: shapes {w.shape}, {b.shape}, expected "
+                                      f"{(n_out, n_in)}, {(n_out, 1)} from sizes {sizes}")
+        if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
+            raise _bad_network2(path, f"layer {l}: contains NaN or Inf")
+        params.append(Layer(w.astype(dtype), b.reshape(-1).astype(dtype)))
+    return tuple(params), costs[doc["cost"]]

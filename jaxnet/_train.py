@@ -12,13 +12,17 @@ from jax import lax
 import numpy as np
 
 from ._autodiff import _autodiff_grad
-from ._network import _backprop, _feedforward
+from ._model import check_activation, check_cost
+from ._network import _MODEL_DOC, _REG_DOC, _backprop, _cost, _feedforward, _model_args
 from ._params import as_layers
-from ._validate import (check_batch_size, check_inputs, check_labels, check_order,
-                        check_params, check_positive_scalar, check_targets)
+from ._validate import (check_batch_size, check_inputs, check_labels, check_momentum,
+                        check_order, check_params, check_positive_scalar, check_targets,
+                        check_velocity)
 
 #: Gradient implementations a training step can use, by name.
 GRADIENTS = {"backprop": _backprop, "autodiff": _autodiff_grad}
+
+_STATIC = ("grad", "cost", "activation", "reg")
 
 
 def _check_grad(grad):
@@ -26,36 +30,83 @@ def _check_grad(grad):
         raise ValueError(f"grad: expected one of {tuple(GRADIENTS)}, got {grad!r}")
 
 
-def _step(params, x, y, eta, grad):
-    g = GRADIENTS[grad](params, x, y)
-    return jax.tree.map(lambda p, d: p - eta * d, params, g)
+def init_velocity(params):
+    """Zero momentum state for :func:`sgd_step` / :func:`train_epoch`: a tuple of
+    Layers shaped and typed like ``params``."""
+    check_params(params)
+    return jax.tree.map(lambda p: np.zeros(np.shape(p), np.dtype(p.dtype)), as_layers(params))
 
 
-@partial(jax.jit, static_argnames=("grad",))
-def _sgd_step(params, x, y, eta, grad="backprop"):
-    eta = jnp.asarray(eta, params[0].w.dtype)
-    return _step(params, x, y, eta, grad)
+def _step(params, velocity, x, y, eta, mu, grad, model):
+    """One update. Without velocity: ``p − η∇C`` (with L2 this is the book's
+    ``(1 − ηλ/n)w − η∇C0``). With velocity (the book's momentum):
+    ``v' = μv − η∇C``, ``p' = p + v'``, biases included."""
+    g = GRADIENTS[grad](params, x, y, **model)
+    if velocity is None:
+        return jax.tree.map(lambda p, d: p - eta * d, params, g), None
+    velocity = jax.tree.map(lambda v, d: mu * v - eta * d, velocity, g)
+    return jax.tree.map(lambda p, v: p + v, params, velocity), velocity
 
 
-def sgd_step(params, x, y, eta, *, grad: str = "backprop"):
+def _model(params, cost, activation, lmbda, n, reg, grad):
+    """Validated model keywords for the jitted functions: static names and traced λ, n."""
+    _check_grad(grad)
+    return _model_args(params, cost, activation, lmbda, n, reg)
+
+
+@partial(jax.jit, static_argnames=_STATIC)
+def _sgd_step(params, velocity, x, y, eta, mu, lmbda, n, grad="backprop", cost="quadratic",
+              activation="sigmoid", reg="l2"):
+    dtype = params[0].w.dtype
+    eta = jnp.asarray(eta, dtype)
+    mu = None if mu is None else jnp.asarray(mu, dtype)
+    model = dict(cost=cost, activation=activation, lmbda=lmbda, n=n, reg=reg)
+    return _step(params, velocity, x, y, eta, mu, grad, model)
+
+
+def sgd_step(params, x, y, eta, *, cost="quadratic", activation="sigmoid", lmbda=None, n=None,
+             reg="l2", momentum=0.0, velocity=None, grad: str = "backprop"):
     """One mini-batch update ``p − η·∇C`` (the book's ``w − (η/m)·Σ_x ∇C_x``).
 
     Args:
       params: tuple of ``Layer(w (n_out, n_in), b (n_out,))``.
       x: ``(m, n_0)`` float mini-batch.
       y: ``(m, n_L)`` float targets.
-      eta: learning rate η > 0 (a traced scalar: new values do not recompile).
+      eta: learning rate η > 0 (a traced scalar: new values do not recompile).{model}{reg}
+      momentum: μ in [0, 1]; needs ``velocity``.
+      velocity: momentum state (:func:`init_velocity`, then what the last call
+        returned); with it the update is ``v' = μv − η∇C, p' = p + v'``.
       grad: ``"backprop"`` (BP1–BP4 by hand) or ``"autodiff"`` (``jax.grad``).
 
     Returns:
-      The updated parameters, same structure, shapes and dtype.
+      The updated parameters (same structure, shapes and dtype); with
+      ``velocity``, the pair ``(params, velocity)``.
     """
     sizes, _ = check_params(params)
     m = check_inputs(x, sizes[0])
     check_targets(y, m, sizes[-1])
     check_positive_scalar(eta, "eta")
-    _check_grad(grad)
-    return _sgd_step(as_layers(params), x, y, eta, grad=grad)
+    mu = _check_momentum(momentum, velocity, params)
+    model = _model(params, cost, activation, lmbda, n, reg, grad)
+    p, v = _sgd_step(as_layers(params), None if velocity is None else as_layers(velocity), x, y,
+                     eta, mu, model["lmbda"], model["n"], grad=grad, cost=model["cost"],
+                     activation=model["activation"], reg=model["reg"])
+    return p if velocity is None else (p, v)
+
+
+def _check_momentum(momentum, velocity, params):
+    check_momentum(momentum)
+    if velocity is None:
+        if _nonzero(momentum):
+            raise ValueError(f"momentum={momentum} needs velocity= (start from "
+                             "jaxnet.init_velocity(params))")
+        return None
+    check_velocity(velocity, params)
+    return momentum
+
+
+def _nonzero(v):
+    return isinstance(v, jax.core.Tracer) or float(v) != 0
 
 
 def _minibatch(x, y, idx, x_scale, dtype):
@@ -75,40 +126,47 @@ def _minibatch(x, y, idx, x_scale, dtype):
 _PROGRESS_REPORTS = 20
 
 
-@partial(jax.jit, static_argnames=("batch_size", "grad", "progress"))
+@partial(jax.jit, static_argnames=("batch_size", "progress") + _STATIC)
 def _train_epoch(params, x, y, order, eta, x_scale, *, batch_size, grad="backprop",
-                 progress=None):
+                 progress=None, cost="quadratic", activation="sigmoid", reg="l2", lmbda=None,
+                 velocity=None, momentum=None):
     dtype = params[0].w.dtype
     eta = jnp.asarray(eta, dtype)
     if x_scale is not None:
         x_scale = jnp.asarray(x_scale, dtype)
     n = order.shape[0]
+    model = dict(cost=cost, activation=activation, reg=reg, lmbda=None, n=None)
+    if lmbda is not None:
+        model.update(lmbda=jnp.asarray(lmbda, dtype), n=jnp.asarray(n, dtype))
+    mu = None if momentum is None else jnp.asarray(momentum, dtype)
     n_full, rem = divmod(n, batch_size)
     n_steps = n_full + (rem > 0)
     every = max(1, n_full // _PROGRESS_REPORTS)
 
-    def body(p, step_and_idx):
+    def body(carry, step_and_idx):
+        p, v = carry
         i, idx = step_and_idx
         xb, yb = _minibatch(x, y, idx, x_scale, dtype)
-        p = _step(p, xb, yb, eta, grad)
+        p, v = _step(p, v, xb, yb, eta, mu, grad, model)
         if progress is not None:
             lax.cond((i + 1) % every == 0,
                      lambda i: jax.debug.callback(progress, i + 1, n_steps),
                      lambda i: None, i)
-        return p, None
+        return (p, v), None
 
     full = order[: n_full * batch_size].reshape(n_full, batch_size)
-    params, _ = lax.scan(body, params, (jnp.arange(n_full), full))
+    (params, velocity), _ = lax.scan(body, (params, velocity), (jnp.arange(n_full), full))
     if rem:
         # The book's last, smaller mini-batch: the remaining `rem` examples.
         xb, yb = _minibatch(x, y, order[n_full * batch_size:], x_scale, dtype)
-        params = _step(params, xb, yb, eta, grad)
+        params, velocity = _step(params, velocity, xb, yb, eta, mu, grad, model)
         if progress is not None:
             jax.debug.callback(progress, n_steps, n_steps)
-    return params
+    return params, velocity
 
 
-def train_epoch(params, x, y, order, *, eta, batch_size, x_scale=None,
+def train_epoch(params, x, y, order, *, eta, batch_size, x_scale=None, cost="quadratic",
+                activation="sigmoid", lmbda=None, reg="l2", momentum=0.0, velocity=None,
                 grad: str = "backprop", progress: Optional[Callable] = None):
     """One epoch of mini-batch SGD as a single compiled program.
 
@@ -116,7 +174,7 @@ def train_epoch(params, x, y, order, *, eta, batch_size, x_scale=None,
     (``lax.scan`` over the full mini-batches); when ``batch_size`` does not
     divide ``N``, the last ``N mod batch_size`` examples form a final, smaller
     mini-batch, exactly as network.py does. Shapes depend only on ``N`` and
-    ``batch_size``, so new orders, η or parameter values never recompile.
+    ``batch_size``, so new orders, η, λ, μ or parameter values never recompile.
 
     Args:
       params: tuple of ``Layer(w (n_out, n_in), b (n_out,))``.
@@ -126,13 +184,18 @@ def train_epoch(params, x, y, order, *, eta, batch_size, x_scale=None,
       order: ``(N,)`` int, a permutation of ``range(N)``.
       eta: learning rate η > 0.
       batch_size: mini-batch size, ``1 <= batch_size <= N``.
-      x_scale: float factor for integer ``x`` (``1/256`` for jaxnet.data's images).
+      x_scale: float factor for integer ``x`` (``1/256`` for jaxnet.data's images).{model}
+      lmbda: regularisation strength λ ≥ 0; n in λ/n is ``N``, the training-set size.
+      reg: ``"l2"`` or ``"l1"``.
+      momentum: μ in [0, 1]; needs ``velocity``.
+      velocity: momentum state (:func:`init_velocity` at the start).
       grad: ``"backprop"`` (BP1–BP4) or ``"autodiff"`` (``jax.grad``).
       progress: optional hashable callable ``progress(steps_done, n_steps)``,
         called from the host about 20 times an epoch.
 
     Returns:
-      The parameters after the epoch, same structure, shapes and dtype.
+      The parameters after the epoch, same structure, shapes and dtype; with
+      ``velocity``, the pair ``(params, velocity)``.
     """
     sizes, _ = check_params(params)
     n = check_inputs(x, sizes[0], allow_int=True)
@@ -145,27 +208,38 @@ def train_epoch(params, x, y, order, *, eta, batch_size, x_scale=None,
     check_order(order, n)
     check_positive_scalar(eta, "eta")
     batch_size = check_batch_size(batch_size, n)
-    _check_grad(grad)
-    return _train_epoch(as_layers(params), x, y, order, eta, x_scale,
-                        batch_size=batch_size, grad=grad, progress=progress)
+    mu = _check_momentum(momentum, velocity, params)
+    model = _model(params, cost, activation, lmbda, n, reg, grad)
+    p, v = _train_epoch(as_layers(params), x, y, order, eta, x_scale, batch_size=batch_size,
+                        grad=grad, progress=progress, cost=model["cost"],
+                        activation=model["activation"], reg=model["reg"], lmbda=model["lmbda"],
+                        velocity=None if velocity is None else as_layers(velocity), momentum=mu)
+    return p if velocity is None else (p, v)
 
 
-@jax.jit
-def _evaluate(params, x, labels, x_scale):
-    x = x.astype(params[0].w.dtype)
-    if x_scale is not None:
-        x = x * jnp.asarray(x_scale, x.dtype)
-    predicted = jnp.argmax(_feedforward(params, x), axis=1)
+sgd_step.__doc__ = sgd_step.__doc__.format(model=_MODEL_DOC, reg=_REG_DOC)
+train_epoch.__doc__ = train_epoch.__doc__.format(model=_MODEL_DOC)
+
+
+def _scaled(x, x_scale, dtype):
+    x = x.astype(dtype)
+    return x if x_scale is None else x * jnp.asarray(x_scale, dtype)
+
+
+@partial(jax.jit, static_argnames=("cost", "activation"))
+def _evaluate(params, x, labels, x_scale, cost="quadratic", activation="sigmoid"):
+    x = _scaled(x, x_scale, params[0].w.dtype)
+    predicted = jnp.argmax(_feedforward(params, x, cost, activation), axis=1)
     return jnp.sum(predicted == labels.astype(predicted.dtype))
 
 
-def evaluate(params, x, labels, *, x_scale=None):
+def evaluate(params, x, labels, *, x_scale=None, cost="quadratic", activation="sigmoid"):
     """How many examples the network classifies correctly.
 
     Args:
       params: tuple of Layers.
       x: ``(N, n_0)`` float inputs (or integer with ``x_scale``, as in train_epoch).
-      labels: ``(N,)`` int class labels in ``[0, n_L)``.
+      labels: ``(N,)`` int class labels in ``[0, n_L)``.{model}
 
     Returns:
       A scalar int array: ``Σ [argmax_j a^L_j(x) == label]`` (ties go to the
@@ -174,25 +248,51 @@ def evaluate(params, x, labels, *, x_scale=None):
     sizes, _ = check_params(params)
     n = check_inputs(x, sizes[0], allow_int=x_scale is not None)
     check_labels(labels, n, sizes[-1])
-    return _evaluate(as_layers(params), x, labels, x_scale)
+    return _evaluate(as_layers(params), x, labels, x_scale, cost=check_cost(cost),
+                     activation=check_activation(activation))
+
+
+evaluate.__doc__ = evaluate.__doc__.format(model=_MODEL_DOC)
+
+
+@partial(jax.jit, static_argnames=("cost", "activation", "reg"))
+def _monitor(params, x, labels, x_scale, lmbda, n, cost="quadratic", activation="sigmoid",
+             reg="l2"):
+    """(correct, total cost) on a whole data set in one program: the cost is
+    network2's ``total_cost`` with the regularisation term over the **training**
+    set size ``n`` (network2 divides by the evaluated set's size instead)."""
+    dtype = params[0].w.dtype
+    xs = _scaled(x, x_scale, dtype)
+    y = jax.nn.one_hot(labels, params[-1].w.shape[0], dtype=dtype)
+    predicted = jnp.argmax(_feedforward(params, xs, cost, activation), axis=1)
+    correct = jnp.sum(predicted == labels.astype(predicted.dtype))
+    total = _cost(params, xs, y, cost, activation, lmbda, n, reg)
+    return correct, total
 
 
 def _all_finite(params):
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in jax.tree.leaves(params)]))
 
 
-@partial(jax.jit, static_argnames=("batch_size", "grad", "progress"))
-def _shuffled_epoch(params, key, x, y, eta, x_scale, *, batch_size, grad, progress):
+@partial(jax.jit, static_argnames=("batch_size", "progress") + _STATIC)
+def _shuffled_epoch(params, velocity, key, x, y, eta, x_scale, lmbda, momentum, *, batch_size,
+                    grad, progress, cost, activation, reg):
     """The fit loop's epoch: shuffle with ``key``, train, check finiteness — one program.
 
-    Returns ``(params, next_key, all_finite)``; the shuffle is
+    Returns ``(params, velocity, next_key, all_finite)``; the shuffle is
     ``permutation(split(key)[1], N)``, so epoch e's order is reproducible.
     """
     key, sub = jax.random.split(key)
     order = jax.random.permutation(sub, y.shape[0]).astype(jnp.int32)
-    params = _train_epoch(params, x, y, order, eta, x_scale, batch_size=batch_size,
-                          grad=grad, progress=progress)
-    return params, key, _all_finite(params)
+    params, velocity = _train_epoch(params, x, y, order, eta, x_scale, batch_size=batch_size,
+                                    grad=grad, progress=progress, cost=cost,
+                                    activation=activation, reg=reg, lmbda=lmbda,
+                                    velocity=velocity, momentum=momentum)
+    return params, velocity, key, _all_finite(params)
+
+
+#: What fit can monitor each epoch (network2's four flags).
+MONITORS = ("eval_accuracy", "eval_cost", "train_accuracy", "train_cost")
 
 
 class EpochRecord(NamedTuple):
@@ -200,11 +300,16 @@ class EpochRecord(NamedTuple):
 
     Attributes:
       epoch: 0-based, as the book prints it.
-      correct: examples of the evaluation data classified correctly (None
-        without evaluation data).
+      correct: evaluation examples classified correctly (None unless
+        ``eval_accuracy`` is monitored).
       total: size of the evaluation data (None without it).
-      seconds: wall time of the epoch's training program (excludes evaluation).
-      eval_seconds: wall time of the evaluation.
+      seconds: wall time of the epoch's training program (excludes monitoring).
+      eval_seconds: wall time of the monitoring.
+      eta: the learning rate the epoch trained with (the schedule may lower it).
+      eval_cost: total cost on the evaluation data (regularisation over the
+        training-set size), or None.
+      train_correct, train_total: accuracy on the training data, or None.
+      train_cost: total cost on the training data, or None.
     """
 
     epoch: int
@@ -212,30 +317,46 @@ class EpochRecord(NamedTuple):
     total: Optional[int]
     seconds: float
     eval_seconds: float
+    eta: float = None
+    eval_cost: Optional[float] = None
+    train_correct: Optional[int] = None
+    train_total: Optional[int] = None
+    train_cost: Optional[float] = None
 
     @property
     def accuracy(self) -> Optional[float]:
-        return None if self.total is None else self.correct / self.total
+        return None if self.correct is None else self.correct / self.total
+
+    @property
+    def train_accuracy(self) -> Optional[float]:
+        return None if self.train_correct is None else self.train_correct / self.train_total
 
 
 class FitResult(NamedTuple):
     """``params``: the trained parameters; ``history``: one EpochRecord per
-    epoch; ``compile_seconds``: time to compile the epoch program."""
+    epoch; ``compile_seconds``: time to compile the epoch and monitoring
+    programs; ``velocity``: the momentum state (None without momentum);
+    ``stopped``: why training ended before ``epochs`` (None if it did not)."""
 
     params: tuple
     history: list
     compile_seconds: float
+    velocity: Optional[tuple] = None
+    stopped: Optional[str] = None
 
 
 def fit(key, params, x, labels, *, epochs: int = 30, eta: float = 3.0,
-        batch_size: int = 10, x_scale=None, eval_data=None, grad: str = "backprop",
-        on_epoch: Optional[Callable[[EpochRecord], None]] = None,
+        batch_size: int = 10, x_scale=None, eval_data=None, cost="quadratic",
+        activation="sigmoid", lmbda=None, reg="l2", momentum=0.0, monitor=None,
+        early_stop: Optional[int] = None, schedule: Optional[int] = None,
+        grad: str = "backprop", on_epoch: Optional[Callable[[EpochRecord], None]] = None,
         progress: Optional[Callable] = None) -> FitResult:
-    """Mini-batch SGD for ``epochs`` epochs, evaluating after each (network.py's SGD).
+    """Mini-batch SGD for ``epochs`` epochs, monitoring after each (network2's SGD).
 
     Each epoch is one compiled program (compiled once, before the first
     epoch): ``key, k = split(key)``, ``order = permutation(k, N)``, then
-    :func:`train_epoch` over ``order``.
+    :func:`train_epoch` over ``order``. Monitoring is one compiled program
+    per data set (batched forward pass and cost).
 
     Args:
       key: JAX PRNG key for the shuffles.
@@ -245,13 +366,22 @@ def fit(key, params, x, labels, *, epochs: int = 30, eta: float = 3.0,
       epochs, eta, batch_size: as in the book.
       x_scale: factor for integer inputs (``1/256`` for jaxnet.data images).
       eval_data: optional ``(x_eval (M, n_0), labels_eval (M,))``, same input
-        dtype convention as ``x``.
+        dtype convention as ``x``.{model}
+      lmbda, reg: regularisation (n in λ/n is ``N``); see :func:`train_epoch`.
+      momentum: μ in [0, 1]; the velocity starts at zero and is returned.
+      monitor: any of ``MONITORS`` (default: ``("eval_accuracy",)`` with
+        eval_data, else nothing).
+      early_stop: stop after this many epochs without a new best evaluation
+        accuracy (needs eval_data).
+      schedule: the book's learning-rate schedule: after this many epochs
+        without a new best evaluation accuracy, halve η; stop instead of
+        going below η/128 (needs eval_data).
       grad: ``"backprop"`` or ``"autodiff"``.
       on_epoch: called with each EpochRecord as soon as it is known.
       progress: as in :func:`train_epoch`.
 
     Returns:
-      FitResult(params, history, compile_seconds).
+      FitResult(params, history, compile_seconds, velocity, stopped).
 
     Raises:
       FloatingPointError: if the parameters stop being finite (η too large).
@@ -265,7 +395,17 @@ def fit(key, params, x, labels, *, epochs: int = 30, eta: float = 3.0,
         raise ValueError(f"epochs: expected a non-negative int, got {epochs!r}")
     check_positive_scalar(eta, "eta")
     batch_size = check_batch_size(batch_size, n)
-    _check_grad(grad)
+    model = _model(params, cost, activation, lmbda, n, reg, grad)
+    check_momentum(momentum)
+    monitor = _check_monitor(monitor, eval_data)
+    for name, v in (("early_stop", early_stop), ("schedule", schedule)):
+        if v is not None:
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name}: expected a positive int (epochs without "
+                                 f"improvement), got {v!r}")
+            if "eval_accuracy" not in monitor:
+                raise ValueError(f"{name} watches the evaluation accuracy: pass eval_data "
+                                 "(and keep 'eval_accuracy' in monitor)")
     if eval_data is not None:
         ex, el = eval_data
         m = check_inputs(ex, sizes[0], name="eval_data x", allow_int=x_scale is not None)
@@ -273,36 +413,86 @@ def fit(key, params, x, labels, *, epochs: int = 30, eta: float = 3.0,
         ex, el = jax.device_put(ex), jax.device_put(el)
 
     params = as_layers(params)
+    velocity = init_velocity(params) if _nonzero(momentum) else None
+    mu = jnp.asarray(momentum, dtype) if velocity is not None else None
     x = jax.device_put(x)
+    labels_dev = jax.device_put(labels)
     # One-hot on the host: no extra XLA program to compile.
     y = jax.device_put(np.eye(sizes[-1], dtype=dtype)[np.asarray(labels)])
     eta_a = jnp.asarray(eta, dtype)
     scale_a = None if x_scale is None else jnp.asarray(x_scale, dtype)
+    static = dict(cost=model["cost"], activation=model["activation"], reg=model["reg"])
+    lm, n_a = model["lmbda"], model["n"]
 
     # Compile everything once, up front, so the epochs' times are pure run time.
     t0 = time.perf_counter()
-    epoch_fn = _shuffled_epoch.lower(params, key, x, y, eta_a, scale_a, batch_size=batch_size,
-                                     grad=grad, progress=progress).compile()
-    eval_fn = (_evaluate.lower(params, ex, el, scale_a).compile()
-               if eval_data is not None else None)
+    epoch_fn = _shuffled_epoch.lower(params, velocity, key, x, y, eta_a, scale_a, lm, mu,
+                                     batch_size=batch_size, grad=grad, progress=progress,
+                                     **static).compile()
+    monitors = {}
+    if {"eval_accuracy", "eval_cost"} & monitor:
+        monitors["eval"] = (_monitor.lower(params, ex, el, scale_a, lm, n_a, **static).compile(),
+                            ex, el)
+    if {"train_accuracy", "train_cost"} & monitor:
+        monitors["train"] = (_monitor.lower(params, x, labels_dev, scale_a, lm, n_a,
+                                            **static).compile(), x, labels_dev)
     compile_seconds = time.perf_counter() - t0
 
-    history = []
+    history, stopped = [], None
+    best, since_best, eta_now = -1, 0, float(eta)
     for epoch in range(epochs):
         t0 = time.perf_counter()
-        params, key, finite = jax.block_until_ready(
-            epoch_fn(params, key, x, y, eta_a, scale_a))
+        params, velocity, key, finite = jax.block_until_ready(
+            epoch_fn(params, velocity, key, x, y, jnp.asarray(eta_now, dtype), scale_a, lm, mu))
         seconds = time.perf_counter() - t0
         if not bool(finite):
             raise FloatingPointError(f"epoch {epoch}: the parameters became NaN or Inf "
-                                     f"(eta={eta} is probably too large)")
-        correct = total = None
+                                     f"(eta={eta_now} is probably too large)")
         t0 = time.perf_counter()
-        if eval_fn is not None:
-            correct = int(eval_fn(params, ex, el, scale_a))
-            total = int(el.shape[0])
-        record = EpochRecord(epoch, correct, total, seconds, time.perf_counter() - t0)
+        got = {k: (int(c), float(t), int(xx.shape[0]))
+               for k, (fn, xx, ll) in monitors.items()
+               for c, t in [fn(params, xx, ll, scale_a, lm, n_a)]}
+        ev, tr = got.get("eval"), got.get("train")
+        record = EpochRecord(
+            epoch,
+            correct=ev[0] if ev and "eval_accuracy" in monitor else None,
+            total=ev[2] if ev and "eval_accuracy" in monitor else None,
+            seconds=seconds, eval_seconds=time.perf_counter() - t0, eta=eta_now,
+            eval_cost=ev[1] if ev and "eval_cost" in monitor else None,
+            train_correct=tr[0] if tr and "train_accuracy" in monitor else None,
+            train_total=tr[2] if tr and "train_accuracy" in monitor else None,
+            train_cost=tr[1] if tr and "train_cost" in monitor else None)
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
-    return FitResult(params, history, compile_seconds)
+        if record.correct is not None:
+            if record.correct > best:
+                best, since_best = record.correct, 0
+            else:
+                since_best += 1
+        if early_stop is not None and since_best >= early_stop:
+            stopped = f"early stop: no better evaluation accuracy in {early_stop} epochs"
+            break
+        if schedule is not None and since_best >= schedule:
+            if eta_now / 2 < float(eta) / 128:
+                stopped = (f"schedule: eta would fall below eta/128 = {float(eta) / 128:g} "
+                           f"after {schedule} epochs without improvement")
+                break
+            eta_now, since_best = eta_now / 2, 0
+    return FitResult(params, history, compile_seconds, velocity, stopped)
+
+
+def _check_monitor(monitor, eval_data):
+    if monitor is None:
+        return {"eval_accuracy"} if eval_data is not None else set()
+    if isinstance(monitor, str):
+        monitor = (monitor,)
+    bad = [m for m in monitor if m not in MONITORS]
+    if bad:
+        raise ValueError(f"monitor: expected names from {MONITORS}, got {bad}")
+    if eval_data is None and {"eval_accuracy", "eval_cost"} & set(monitor):
+        raise ValueError("monitor: eval_accuracy and eval_cost need eval_data")
+    return set(monitor)
+
+
+fit.__doc__ = fit.__doc__.format(model=_MODEL_DOC)

@@ -196,3 +196,50 @@ def check_batch_size(batch_size, n):
         raise ValueError(f"batch_size: expected 1 <= batch_size <= {n} (the number of "
                          f"examples), got {batch_size}")
     return int(batch_size)
+
+
+def check_reg_strength(lmbda, n):
+    """``(lmbda, n)`` for a regularised cost, or ``(None, None)`` when λ is None or 0.
+
+    λ must be finite and ≥ 0; with λ > 0, ``n`` (the training-set size in λ/n)
+    must be a positive int."""
+    if lmbda is None:
+        return None, None
+    if _is_concrete(lmbda):
+        try:
+            f = float(lmbda)
+        except (TypeError, ValueError):
+            raise TypeError(f"lmbda: expected a non-negative number, got {lmbda!r}") from None
+        if not np.isfinite(f) or f < 0:
+            raise ValueError(f"lmbda: expected a finite number >= 0, got {f}")
+        if f == 0:
+            return None, None
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"n: regularisation (lmbda={lmbda}) needs n, the training-set size "
+                         f"in lambda/n, as a positive int; got {n!r}")
+    return lmbda, int(n)
+
+
+def check_momentum(mu):
+    """μ in [0, 1] (0: plain SGD; the book's momentum co-efficient)."""
+    if _is_concrete(mu):
+        try:
+            f = float(mu)
+        except (TypeError, ValueError):
+            raise TypeError(f"momentum: expected a number in [0, 1], got {mu!r}") from None
+        if not 0 <= f <= 1:
+            raise ValueError(f"momentum: expected a number in [0, 1], got {f}")
+
+
+def check_velocity(velocity, params):
+    """The momentum state must mirror ``params``: same structure, shapes and dtype."""
+    import jax
+    ps, vs = jax.tree.structure(params), jax.tree.structure(velocity)
+    if ps != vs:
+        raise ValueError(f"velocity: expected the same structure as params ({ps}), got {vs}")
+    for i, (p, v) in enumerate(zip(jax.tree.leaves(params), jax.tree.leaves(velocity))):
+        shape, dtype = _shape_dtype(v, "velocity")
+        if shape != np.shape(p) or dtype != np.dtype(p.dtype):
+            raise ValueError(f"velocity leaf {i}: expected shape {np.shape(p)} and dtype "
+                             f"{np.dtype(p.dtype)} like params, got {shape} {dtype}")
+        check_finite(v, f"velocity leaf {i}")

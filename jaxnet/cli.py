@@ -40,6 +40,51 @@ def _positive(kind):
     return parse
 
 
+COSTS = ("quadratic", "cross-entropy", "log-likelihood")
+ACTIVATIONS = ("sigmoid", "tanh", "relu")
+MONITORS = ("eval_accuracy", "eval_cost", "train_accuracy", "train_cost")
+
+
+def _choice(choices):
+    def parse(text):
+        t = text.replace("_", "-").lower()
+        if t not in choices:
+            raise argparse.ArgumentTypeError(f"expected one of {', '.join(choices)}, got {text!r}")
+        return t
+    return parse
+
+
+def _non_negative_float(text):
+    try:
+        v = float(text)
+    except ValueError:
+        v = -1.0
+    if not (v >= 0 and v != float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return v
+
+
+def _unit_float(text):
+    try:
+        v = float(text)
+    except ValueError:
+        v = -1.0
+    if not 0 <= v <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return v
+
+
+def _monitors(text):
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if names == ["all"]:
+        return MONITORS
+    bad = [n for n in names if n not in MONITORS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"expected names from {', '.join(MONITORS)} or 'all', "
+                                         f"got {text!r}")
+    return tuple(names)
+
+
 def _non_negative_int(text):
     try:
         v = int(text)
@@ -54,7 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jaxnet", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a network (default: the book's chapter-1 run)",
-                       description="Mini-batch SGD on a sigmoid network with the quadratic cost.")
+                       description="Mini-batch SGD (network.py and network2.py): the defaults are the "
+                                   "book's chapter-1 run; --cost, --activation, --lmbda, "
+                                   "--momentum, --early-stop and --schedule add chapter 3.")
     t.add_argument("--data", default="mnist", metavar="NAME|FOLDER",
                    help="mnist (the book's, fetched on first use), fashion-mnist (Debian's "
                         "dataset-fashion-mnist), sample (shipped, 5000 training images), or a "
@@ -70,10 +117,33 @@ def build_parser() -> argparse.ArgumentParser:
                    help="large: N(0,1) as network.py; scaled: weights N(0,1/n_in) (default large)")
     t.add_argument("--grad", choices=("backprop", "autodiff"), default="backprop",
                    help="gradient: hand-derived BP1-BP4, or jax.grad (default backprop)")
+    t.add_argument("--cost", type=_choice(COSTS), default="quadratic", metavar="NAME",
+                   help="quadratic (chapter 1), cross-entropy (sigmoid output) or "
+                        "log-likelihood (softmax output) (default quadratic)")
+    t.add_argument("--activation", type=_choice(ACTIVATIONS), default="sigmoid", metavar="NAME",
+                   help="hidden neurons: sigmoid, tanh or relu (default sigmoid)")
+    t.add_argument("--lmbda", type=_non_negative_float, default=0.0, metavar="LAMBDA",
+                   help="regularisation strength; the decay is eta*lambda/n with n the "
+                        "training-set size (default 0: none)")
+    t.add_argument("--reg", choices=("l2", "l1"), default="l2",
+                   help="regularisation of the weights (default l2)")
+    t.add_argument("--momentum", type=_unit_float, default=0.0, metavar="MU",
+                   help="momentum co-efficient mu in [0, 1] (default 0: plain SGD)")
+    t.add_argument("--early-stop", type=_positive(int), default=None, metavar="N",
+                   help="stop after N epochs without a better accuracy on the --eval split")
+    t.add_argument("--schedule", type=_positive(int), default=None, metavar="N",
+                   help="halve eta after N epochs without a better --eval accuracy; stop "
+                        "before it falls below eta/128 (the book's schedule)")
+    t.add_argument("--monitor", type=_monitors, default=("eval_accuracy",), metavar="LIST",
+                   help="comma-separated from eval_accuracy, eval_cost, train_accuracy, "
+                        "train_cost, or 'all' (network2's four flags; default eval_accuracy)")
     t.add_argument("--eval", choices=("test", "validation"), default="test",
                    help="which split to report each epoch (default test)")
     t.add_argument("--save", type=Path, default=None, metavar="FILE",
-                   help="write the trained parameters here (.npz, jaxnet's format, atomic)")
+                   help="write the trained parameters here (atomic)")
+    t.add_argument("--save-format", choices=("jaxnet", "network2"), default="jaxnet",
+                   help="jaxnet: .npz with metadata; network2: the book's JSON, loadable by "
+                        "network2.load (sigmoid, quadratic or cross-entropy only)")
     t.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                    help="progress bars on stderr (auto: when stderr is a terminal)")
     t.add_argument("--compile-cache", type=Path, default=None, metavar="FOLDER",
@@ -117,7 +187,7 @@ def train(args) -> int:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
     from ._params import init_params
     from ._progress import ProgressBar
-    from ._serialize import save_params
+    from ._serialize import save_network2, save_params
     from ._train import fit
 
     show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
@@ -147,8 +217,20 @@ def train(args) -> int:
     dtype = jnp.float64 if args.dtype == "float64" else jnp.float32
     key_init, key_fit = jax.random.split(jax.random.PRNGKey(args.seed))
     params = init_params(key_init, sizes, dtype=dtype, init=args.init)
+    if args.save and args.save_format == "network2" and (
+            args.cost == "log-likelihood" or args.activation != "sigmoid"):
+        print("jaxnet: error: --save-format network2 holds sigmoid networks with the quadratic "
+              "or cross-entropy cost only", file=sys.stderr)
+        return 2
+    extras = [f"{k}={v}" for k, v in (("cost", args.cost), ("activation", args.activation))
+              if v not in ("quadratic", "sigmoid")]
+    if args.lmbda:
+        extras.append(f"lmbda={args.lmbda} ({args.reg})")
+    if args.momentum:
+        extras.append(f"momentum={args.momentum}")
     print(f"jaxnet: {'-'.join(map(str, sizes))} network, eta={args.eta}, batch {args.batch_size}, "
-          f"{args.epochs} epochs, {args.dtype}, {len(d.train)} training / {len(split)} "
+          f"{args.epochs} epochs, {args.dtype}, {', '.join(extras + [''])}"
+          f"{len(d.train)} training / {len(split)} "
           f"{args.eval} examples, {jax.default_backend()}", flush=True)
 
     bar = ProgressBar() if show else None
@@ -156,7 +238,18 @@ def train(args) -> int:
     def on_epoch(r):
         if bar:
             bar.clear()
-        print(f"Epoch {r.epoch}: {r.correct} / {r.total}  ({r.seconds:.2f} s)", flush=True)
+        parts = []
+        if r.correct is not None:
+            parts.append(f"{r.correct} / {r.total}")
+        if r.eval_cost is not None:
+            parts.append(f"{args.eval} cost {r.eval_cost:.4f}")
+        if r.train_correct is not None:
+            parts.append(f"training {r.train_correct} / {r.train_total}")
+        if r.train_cost is not None:
+            parts.append(f"training cost {r.train_cost:.4f}")
+        if r.eta != args.eta:
+            parts.append(f"eta {r.eta:g}")
+        print(f"Epoch {r.epoch}: {', '.join(parts) or 'done'}  ({r.seconds:.2f} s)", flush=True)
         if bar and r.epoch + 1 < args.epochs:
             bar.start(f"Epoch {r.epoch + 1}")
 
@@ -166,20 +259,28 @@ def train(args) -> int:
     try:
         result = fit(key_fit, params, d.train.images, d.train.labels, epochs=args.epochs,
                      eta=args.eta, batch_size=args.batch_size, x_scale=jdata.PIXEL_SCALE,
-                     eval_data=(split.images, split.labels), grad=args.grad,
-                     on_epoch=on_epoch, progress=bar)
+                     eval_data=(split.images, split.labels), cost=args.cost,
+                     activation=args.activation, lmbda=args.lmbda, reg=args.reg,
+                     momentum=args.momentum, monitor=args.monitor, early_stop=args.early_stop,
+                     schedule=args.schedule, grad=args.grad, on_epoch=on_epoch, progress=bar)
     except FloatingPointError as e:
         print(f"jaxnet: error: {e}", file=sys.stderr)
         return 1
     total = time.perf_counter() - t0
-    best = max((r.correct for r in result.history), default=None)
+    best = max((r.correct for r in result.history if r.correct is not None), default=None)
+    if result.stopped:
+        print(f"stopped after {len(result.history)} epochs: {result.stopped}")
     print(f"compile {result.compile_seconds:.2f} s, total {total:.2f} s"
           + (f", best {best} / {split.images.shape[0]}" if best is not None else ""))
     if args.save:
-        save_params(args.save, result.params,
-                    metadata={"eta": args.eta, "epochs": args.epochs,
-                              "batch_size": args.batch_size, "seed": args.seed,
-                              "data": args.data, "init": args.init})
+        if args.save_format == "network2":
+            save_network2(args.save, result.params, cost=args.cost)
+        else:
+            save_params(args.save, result.params, cost=args.cost, activation=args.activation,
+                        metadata={"eta": args.eta, "epochs": args.epochs,
+                                  "batch_size": args.batch_size, "seed": args.seed,
+                                  "data": args.data, "init": args.init, "lmbda": args.lmbda,
+                                  "reg": args.reg, "momentum": args.momentum})
         print(f"saved parameters to {args.save}")
     return 0
 

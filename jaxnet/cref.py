@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._model import check_activation, check_cost, check_reg
 from ._params import Layer
-from ._validate import (check_batch_size, check_inputs, check_order, check_params,
-                        check_positive_scalar, check_targets)
+from ._validate import (check_batch_size, check_inputs, check_momentum, check_order,
+                        check_params, check_positive_scalar, check_reg_strength, check_targets,
+                        check_velocity)
 
 try:
     from ._cref import ffi, lib
@@ -80,6 +82,38 @@ class _Net:
         return tuple(Layer(w, b) for w, b in zip(ws, bs))
 
 
+_COST = {"quadratic": "JN_COST_QUADRATIC", "cross_entropy": "JN_COST_CROSS_ENTROPY",
+         "log_likelihood": "JN_COST_LOG_LIKELIHOOD"}
+_ACT = {"sigmoid": "JN_ACT_SIGMOID", "tanh": "JN_ACT_TANH", "relu": "JN_ACT_RELU"}
+_REG = {"l2": "JN_REG_L2", "l1": "JN_REG_L1"}
+
+
+def _config(cost="quadratic", activation="sigmoid", lmbda=None, n=None, reg="l2", momentum=0.0):
+    """A validated ``jn_config`` (checked here, so the C side's JN_ERR_CONFIG never fires)."""
+    cfg = ffi.new("jn_config *")
+    cfg.cost = getattr(lib, _COST[check_cost(cost)])
+    cfg.activation = getattr(lib, _ACT[check_activation(activation)])
+    cfg.reg = getattr(lib, _REG[check_reg(reg)])
+    lmbda, n = check_reg_strength(lmbda, n)
+    cfg.lmbda, cfg.n_train = (0.0, 1.0) if lmbda is None else (float(lmbda), float(n))
+    check_momentum(momentum)
+    cfg.momentum = float(momentum)
+    return cfg
+
+
+def _velocity(net, velocity, momentum):
+    """Host copies of the velocity (vw, vb) lists, or (None, None) without one."""
+    if velocity is None:
+        if float(momentum) != 0:
+            raise ValueError(f"momentum={momentum} needs velocity= (start from "
+                             "jaxnet.init_velocity(params))")
+        return None, None
+    check_velocity(velocity, net.layers(net.w, net.b))
+    vw = [_host(l[0], f"velocity[{i}].w", net.dtype).copy() for i, l in enumerate(velocity)]
+    vb = [_host(l[1], f"velocity[{i}].b", net.dtype).copy() for i, l in enumerate(velocity)]
+    return vw, vb
+
+
 def _batch(net, x, y=None):
     m = check_inputs(x, net.sizes[0])
     xh = _host(x, "x", net.dtype)
@@ -89,35 +123,41 @@ def _batch(net, x, y=None):
     return m, xh, _host(y, "y", net.dtype)
 
 
-def feedforward(params, x):
+def _null_ptrs(net, arrays):
+    return ffi.NULL if arrays is None else net.ptrs(arrays)
+
+
+def feedforward(params, x, *, cost="quadratic", activation="sigmoid"):
     """Output activations ``(batch, n_L)`` for ``x (batch, n_0)``, as jaxnet.feedforward."""
     net = _Net(params)
     m, xh, _ = _batch(net, x)
+    cfg = _config(cost, activation)
     out = np.empty((m, net.sizes[-1]), net.dtype)
     work = net.work(m)
-    net.call("feedforward", net.buf(out), net.ptrs(net.w), net.ptrs(net.b), net.buf(xh),
+    net.call("feedforward", net.buf(out), net.ptrs(net.w), net.ptrs(net.b), net.buf(xh), cfg,
              ffi.from_buffer("int64_t[]", net.c_sizes), net.n_layers, m, net.buf(work), work.size)
     return out
 
 
-def _backprop(net, xh, yh, m):
+def _backprop(net, xh, yh, m, cfg):
     gw = [np.empty_like(w) for w in net.w]
     gb = [np.empty_like(b) for b in net.b]
     work = net.work(m)
     net.call("backprop", net.ptrs(gw), net.ptrs(gb), net.ptrs(net.w), net.ptrs(net.b),
-             net.buf(xh), net.buf(yh), ffi.from_buffer("int64_t[]", net.c_sizes), net.n_layers,
-             m, net.buf(work), work.size)
+             net.buf(xh), net.buf(yh), cfg, ffi.from_buffer("int64_t[]", net.c_sizes),
+             net.n_layers, m, net.buf(work), work.size)
     return net.layers(gw, gb), work
 
 
-def backprop(params, x, y):
-    """Mean gradient of the quadratic cost, as jaxnet.backprop (numpy Layers)."""
+def backprop(params, x, y, *, cost="quadratic", activation="sigmoid", lmbda=None, n=None,
+             reg="l2"):
+    """Mean gradient of the (regularised) cost, as jaxnet.backprop (numpy Layers)."""
     net = _Net(params)
     m, xh, yh = _batch(net, x, y)
-    return _backprop(net, xh, yh, m)[0]
+    return _backprop(net, xh, yh, m, _config(cost, activation, lmbda, n, reg))[0]
 
 
-def backprop_trace(params, x, y) -> dict:
+def backprop_trace(params, x, y, *, cost="quadratic", activation="sigmoid") -> dict:
     """backprop plus its intermediates, for layer-by-layer comparisons.
 
     Returns ``{"a": [A^0..A^L], "delta": [Δ^1..Δ^L], "grads": Layers}``, each
@@ -126,7 +166,7 @@ def backprop_trace(params, x, y) -> dict:
     """
     net = _Net(params)
     m, xh, yh = _batch(net, x, y)
-    grads, work = _backprop(net, xh, yh, m)
+    grads, work = _backprop(net, xh, yh, m, _config(cost, activation))
     a_off = ffi.new("size_t[]", net.n_layers + 1)
     d_off = ffi.new("size_t[]", net.n_layers)
     net.check(lib.jn_trace_offsets(a_off, d_off, ffi.from_buffer("int64_t[]", net.c_sizes),
@@ -138,19 +178,26 @@ def backprop_trace(params, x, y) -> dict:
     return {"a": a, "delta": d, "grads": grads}
 
 
-def sgd_step(params, x, y, eta):
-    """One SGD step ``p − η·∇C``, as jaxnet.sgd_step; returns new numpy Layers."""
+def sgd_step(params, x, y, eta, *, cost="quadratic", activation="sigmoid", lmbda=None, n=None,
+             reg="l2", momentum=0.0, velocity=None):
+    """One SGD step, as jaxnet.sgd_step: ``p − η·∇C``, or with ``velocity``
+    ``v' = μv − η∇C, p' = p + v'`` returning ``(params, velocity)``; numpy Layers."""
     net = _Net(params)
     m, xh, yh = _batch(net, x, y)
     check_positive_scalar(eta, "eta")
+    cfg = _config(cost, activation, lmbda, n, reg, momentum)
+    vw, vb = _velocity(net, velocity, momentum)
     w, b = [a.copy() for a in net.w], [a.copy() for a in net.b]
     work = net.work(m)
-    net.call("sgd_step", net.ptrs(w), net.ptrs(b), net.buf(xh), net.buf(yh), float(eta),
-             ffi.from_buffer("int64_t[]", net.c_sizes), net.n_layers, m, net.buf(work), work.size)
-    return net.layers(w, b)
+    net.call("sgd_step", net.ptrs(w), net.ptrs(b), _null_ptrs(net, vw), _null_ptrs(net, vb),
+             net.buf(xh), net.buf(yh), float(eta), cfg, ffi.from_buffer("int64_t[]", net.c_sizes),
+             net.n_layers, m, net.buf(work), work.size)
+    p = net.layers(w, b)
+    return p if velocity is None else (p, net.layers(vw, vb))
 
 
-def train_epoch(params, x, y, order, *, eta, batch_size):
+def train_epoch(params, x, y, order, *, eta, batch_size, cost="quadratic", activation="sigmoid",
+                lmbda=None, reg="l2", momentum=0.0, velocity=None):
     """One epoch of mini-batch SGD over ``order``, as jaxnet.train_epoch.
 
     Args:
@@ -160,19 +207,25 @@ def train_epoch(params, x, y, order, *, eta, batch_size):
       order: ``(N,)`` int permutation of ``range(N)``.
       eta: learning rate > 0.
       batch_size: ``1 <= batch_size <= N``; a smaller last mini-batch as the book.
+      cost, activation, lmbda, reg, momentum, velocity: as jaxnet.train_epoch
+        (n in λ/n is N).
 
     Returns:
-      New parameters as numpy Layers.
+      New parameters as numpy Layers; with ``velocity``, ``(params, velocity)``.
     """
     net = _Net(params)
     n, xh, yh = _batch(net, x, y)
     check_order(order, n)
     check_positive_scalar(eta, "eta")
     batch_size = check_batch_size(batch_size, n)
+    cfg = _config(cost, activation, lmbda, n, reg, momentum)
+    vw, vb = _velocity(net, velocity, momentum)
     oh = np.ascontiguousarray(np.asarray(order), dtype=np.int64)
     w, b = [a.copy() for a in net.w], [a.copy() for a in net.b]
     work = net.work(batch_size)
-    net.call("train_epoch", net.ptrs(w), net.ptrs(b), net.buf(xh), net.buf(yh),
-             ffi.from_buffer("int64_t[]", oh), float(eta), ffi.from_buffer("int64_t[]", net.c_sizes),
-             net.n_layers, n, batch_size, net.buf(work), work.size)
-    return net.layers(w, b)
+    net.call("train_epoch", net.ptrs(w), net.ptrs(b), _null_ptrs(net, vw), _null_ptrs(net, vb),
+             net.buf(xh), net.buf(yh), ffi.from_buffer("int64_t[]", oh), float(eta), cfg,
+             ffi.from_buffer("int64_t[]", net.c_sizes), net.n_layers, n, batch_size,
+             net.buf(work), work.size)
+    p = net.layers(w, b)
+    return p if velocity is None else (p, net.layers(vw, vb))

@@ -49,12 +49,35 @@ def test_train_on_the_sample_prints_epochs_and_saves(tmp_path):
     (["train", "--data", "sample", "--sizes", "700,10", "--epochs", "0"], "must start with 784"),
     (["train", "--data", "/nonexistent/folder"], "neither one of"),
     (["train", "--data", "sample", "--batch-size", "9999", "--epochs", "0"], "exceeds the 5000"),
+    (["train", "--cost", "hinge"], "--cost: expected one of quadratic, cross-entropy"),
+    (["train", "--activation", "gelu"], "--activation: expected one of sigmoid, tanh, relu"),
+    (["train", "--momentum", "2"], "--momentum: expected a number in [0, 1]"),
+    (["train", "--lmbda", "-1"], "--lmbda: expected a finite number >= 0"),
+    (["train", "--monitor", "test_cost"], "--monitor: expected names from"),
+    (["train", "--data", "sample", "--epochs", "0", "--activation", "relu", "--save", "x.json",
+      "--save-format", "network2"], "network2 holds sigmoid networks"),
 ])
 def test_bad_flags_are_clear_errors(argv, message):
     r = _run(*argv)
     assert r.returncode != 0
     assert message in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_train_chapter3_flags_monitor_and_save_network2(tmp_path):
+    out = tmp_path / "net.json"
+    r = _run("train", "--data", "sample", "--epochs", "2", "--cost", "cross-entropy",
+             "--eta", "0.5", "--lmbda", "5", "--momentum", "0.3", "--monitor", "all",
+             "--eval", "validation", "--save", str(out), "--save-format", "network2")
+    assert r.returncode == 0, r.stderr
+    lines = re.findall(r"^Epoch (\d+): (\d+) / 1000, validation cost ([\d.]+), training "
+                       r"(\d+) / 5000, training cost ([\d.]+)  \(", r.stdout, re.M)
+    assert [int(l[0]) for l in lines] == [0, 1], r.stdout
+    params, cost = jaxnet.load_network2(out, dtype="float32")  # as trained: same argmaxes
+    assert cost == "cross_entropy"
+    from jaxnet import data
+    val = data.load_sample().validation
+    assert int(jaxnet.evaluate(params, val.x, val.labels, cost=cost)) == int(lines[-1][1])
 
 
 def test_check_command_passes_and_prints_every_pair():
@@ -71,8 +94,8 @@ def test_check_flags_a_broken_implementation():
     import jax
     from jaxnet import _check
 
-    def broken(params, x, y):  # BP1 off by 1 %: every gradient scaled
-        return jax.tree.map(lambda g: g * 1.01, jaxnet.backprop(params, x, y))
+    def broken(params, x, y, **model):  # BP1 off by 1 %: every gradient scaled
+        return jax.tree.map(lambda g: g * 1.01, jaxnet.backprop(params, x, y, **model))
 
     out = io.StringIO()
     rows = _check.run({"backprop": jaxnet.backprop, "broken": broken},

@@ -105,3 +105,41 @@ def test_a_broken_equation_is_named():
     bad[0] = bad[0] * (1 + 1e-6)
     with pytest.raises(AssertionError, match=r"delta1 .* BP2"):
         _compare_trace("mutant", t["a"], bad, t["grads"], t["z"])
+
+
+# --- chapter 3: golden_ch3.npz, from tests/network2.py ---------------------------------
+
+G3 = dict(np.load(Path(__file__).with_name("golden") / "golden_ch3.npz", allow_pickle=False))
+CH3 = {  # must match tests/golden/make_golden_ch3.py
+    "ce_tanh_l2_momentum": dict(cost="cross_entropy", activation="tanh", reg="l2", lmbda=5.0,
+                                momentum=0.9, eta=0.5),
+    "ll_relu_l1": dict(cost="log_likelihood", activation="relu", reg="l1", lmbda=2.0,
+                       momentum=0.0, eta=0.25),
+    "quad_sigmoid_momentum": dict(cost="quadratic", activation="sigmoid", reg="l2", lmbda=0.0,
+                                  momentum=0.5, eta=3.0),
+}
+P3 = tuple(jaxnet.Layer(G3[f"w{l}"], G3[f"b{l}"]) for l in range(L))
+N3 = int(G3["n_train"])
+
+
+@pytest.mark.parametrize("name", list(CH3))
+@pytest.mark.parametrize("impl", ["backprop", "autodiff", "C"])
+def test_chapter3_against_golden(name, impl):
+    c = CH3[name]
+    model = dict(cost=c["cost"], activation=c["activation"], reg=c["reg"], lmbda=c["lmbda"], n=N3)
+    x, y = G3["x"], G3["y"]
+    grad = {"backprop": jaxnet.backprop, "autodiff": jaxnet.autodiff_grad, "C": cref.backprop}[impl]
+    step = {"backprop": jaxnet.sgd_step, "C": cref.sgd_step,
+            "autodiff": lambda *a, **k: jaxnet.sgd_step(*a, grad="autodiff", **k)}[impl]
+    g = grad(P3, x, y, **model)
+    for l in range(L):
+        _check(f"{impl} {name}", "gw", l + 1, g[l].w, G3[f"{name}/gw{l}"])
+        _check(f"{impl} {name}", "gb", l + 1, g[l].b, G3[f"{name}/gb{l}"])
+    p, v = P3, jaxnet.init_velocity(P3)
+    for _ in range(2):
+        p, v = step(p, x, y, c["eta"], **model, momentum=c["momentum"], velocity=v)
+    for l in range(L):
+        _check(f"{impl} {name}", "step", l + 1, p[l].w, G3[f"{name}/w{l}_after2"])
+        _check(f"{impl} {name}", "step", l + 1, p[l].b, G3[f"{name}/b{l}_after2"])
+    moved = max(rel_err(p[l].w, P3[l].w) for l in range(L))
+    assert moved > 1e-3, "two steps barely moved the parameters: a vacuous golden state"

@@ -134,3 +134,84 @@ def test_fit_epoch_replays_with_train_epoch(sample):
         p = jaxnet.train_epoch(p, images, y, jax.random.permutation(sub, 200), eta=3.0,
                                batch_size=10, x_scale=1 / 256)
     assert_trees_close(got, p, EPOCH_RTOL)
+
+
+# --- chapter 3 in the fit loop ----------------------------------------------------------
+
+def test_fit_with_momentum_and_l2_replays_with_train_epoch(sample):
+    images, labels = sample.train.images[:200], sample.train.labels[:200]
+    params = jaxnet.init_params(jax.random.PRNGKey(0), [784, 30, 10], dtype=jnp.float64,
+                                init="scaled")
+    kw = dict(eta=0.5, cost="cross_entropy", lmbda=5.0, momentum=0.6)
+    key = jax.random.PRNGKey(9)
+    res = jaxnet.fit(key, params, images, labels, epochs=2, batch_size=10, x_scale=1 / 256, **kw)
+    y = np.eye(10)[labels]
+    p, v = params, jaxnet.init_velocity(params)
+    for _ in range(2):
+        key, sub = jax.random.split(key)
+        p, v = jaxnet.train_epoch(p, images, y, jax.random.permutation(sub, 200), batch_size=10,
+                                  x_scale=1 / 256, velocity=v, **kw)
+    assert_trees_close(res.params, p, EPOCH_RTOL, "params")
+    assert_trees_close(res.velocity, v, EPOCH_RTOL, "velocity")
+    assert rel_err(v[0].w, np.zeros_like(v[0].w)) > 0  # the velocity is carried, not reset
+
+
+def test_fit_monitors_network2s_four_quantities(sample):
+    tr, ev = sample.train, sample.validation
+    params = jaxnet.init_params(jax.random.PRNGKey(0), [784, 30, 10], dtype=jnp.float64)
+    kw = dict(cost="cross_entropy", lmbda=5.0)
+    res = jaxnet.fit(jax.random.PRNGKey(1), params, tr.images, tr.labels, epochs=2, eta=0.5,
+                     batch_size=10, x_scale=1 / 256, eval_data=(ev.images, ev.labels),
+                     monitor=jaxnet.MONITORS, **kw)
+    r = res.history[-1]
+    p = res.params
+    n = len(tr.labels)
+    # Independently: the cost over each whole set with λ/n over the training set's size.
+    assert r.eval_cost == pytest.approx(float(jaxnet.cost(p, ev.x.astype(np.float64), ev.y().astype(np.float64),
+                                                          n=n, **kw)), rel=1e-12)
+    assert r.train_cost == pytest.approx(float(jaxnet.cost(p, tr.x.astype(np.float64), tr.y().astype(np.float64),
+                                                           n=n, **kw)), rel=1e-12)
+    assert r.correct == int(jaxnet.evaluate(p, ev.x, ev.labels))
+    assert r.train_correct == int(jaxnet.evaluate(p, tr.x, tr.labels)) and r.train_total == n
+    # network2 would divide λ by the validation set's size (1000): a different number.
+    wrong = float(jaxnet.cost(p, ev.x.astype(np.float64), ev.y().astype(np.float64), n=1000, **kw))
+    assert r.eval_cost != pytest.approx(wrong, rel=1e-3)
+
+
+def test_early_stopping_and_the_learning_rate_schedule():
+    # η so small that the parameters cannot change in float64 (η·∇ far below an
+    # ulp of w): the evaluation accuracy never improves after epoch 0.
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(40, 5))
+    labels = rng.integers(0, 3, 40)
+    params = tuple(jaxnet.Layer(rng.standard_normal((o, i)) + 4.0, rng.standard_normal(o) + 4.0)
+                   for i, o in ((5, 4), (4, 3)))
+    common = dict(eta=1e-30, batch_size=8, eval_data=(x, labels))
+    res = jaxnet.fit(jax.random.PRNGKey(0), params, x, labels, epochs=50, early_stop=3, **common)
+    assert len(res.history) == 4 and "early stop" in res.stopped  # epoch 0 best, then 3 without
+    with count_compiles() as n_compiles:
+        res = jaxnet.fit(jax.random.PRNGKey(0), params, x, labels, epochs=50, schedule=2, **common)
+    # epochs 0..2 at η, then η/2 for two epochs, ..., η/128 for two, then stop:
+    # 1 + 2 + 7·2 = 17 epochs; halving η never recompiles (η is traced).
+    etas = [r.eta for r in res.history]
+    assert etas == [1e-30] * 3 + [1e-30 / 2 ** k for k in range(1, 8) for _ in range(2)], etas
+    assert "eta/128" in res.stopped
+    assert n_compiles[0] <= 3  # the epoch program and the evaluation, compiled once up front
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(early_stop=2), "early_stop watches the evaluation accuracy"),
+    (dict(schedule=0, eval_data="set below"), "schedule: expected a positive int"),
+    (dict(monitor=("eval_cost",)), "eval_accuracy and eval_cost need eval_data"),
+    (dict(monitor=("test_cost",)), "monitor: expected names from"),
+    (dict(momentum=2.0), r"momentum: expected a number in \[0, 1\]"),
+    (dict(cost="hinge"), "cost: expected one of"),
+])
+def test_fit_rejects_bad_chapter3_arguments(kw, match):
+    rng = np.random.default_rng(0)
+    x, labels = rng.uniform(size=(20, 5)), rng.integers(0, 3, 20)
+    params = jaxnet.init_params(jax.random.PRNGKey(0), [5, 4, 3], dtype=jnp.float64)
+    if kw.get("eval_data") == "set below":
+        kw = dict(kw, eval_data=(x, labels))
+    with pytest.raises(ValueError, match=match):
+        jaxnet.fit(jax.random.PRNGKey(0), params, x, labels, epochs=1, eta=1.0, batch_size=5, **kw)
