@@ -22,6 +22,15 @@ class Network:
         self.weights = [np.array(w, np.float64) for w in weights]
         self.biases = [np.array(b, np.float64).reshape(-1, 1) for b in biases]
 
+    def feedforward(self, a):
+        for b, w in zip(self.biases, self.weights):
+            a = sigmoid(np.dot(w, a) + b)
+        return a
+
+    def evaluate(self, test_data):
+        """The book's count of correct answers; test_data: list of (x (784, 1), label int)."""
+        return sum(int(np.argmax(self.feedforward(x)) == y) for x, y in test_data)
+
     def backprop(self, x, y):
         nabla_b = [np.zeros(b.shape) for b in self.biases]
         nabla_w = [np.zeros(w.shape) for w in self.weights]
@@ -60,7 +69,37 @@ class Network:
             self.update_mini_batch(data[k:k + batch_size], eta)
 
 
+def main(argv=None):
+    """The whole book experiment as network.py runs it, for the cold-start benchmark:
+    ``python benchmarks/peers/network_py.py CACHE.npz [--epochs 30]`` where CACHE.npz
+    is jaxnet's verified MNIST cache (uint8 pixels; x = k/256 as in the book's file)."""
+    import argparse
+    import random
+    ap = argparse.ArgumentParser(description=main.__doc__.split("\n")[0])
+    ap.add_argument("npz")
+    ap.add_argument("--epochs", type=int, default=30)
+    args = ap.parse_args(argv)
+    d = np.load(args.npz)
+    onehot = np.eye(10)[d["train_labels"]]
+    training_data = book_format(d["train_images"] / 256.0, onehot)
+    test_data = [(x.reshape(-1, 1) / 256.0, int(y))
+                 for x, y in zip(d["test_images"], d["test_labels"])]
+    rng = np.random.default_rng(0)
+    net = Network([rng.standard_normal((30, 784)), rng.standard_normal((10, 30))],
+                  [rng.standard_normal(30), rng.standard_normal(10)])
+    random.seed(0)
+    order = list(range(len(training_data)))
+    for j in range(args.epochs):
+        random.shuffle(order)
+        net.epoch(training_data, order, 3.0, 10)
+        print(f"Epoch {j}: {net.evaluate(test_data)} / {len(test_data)}", flush=True)
+
+
 def book_format(x, y):
     """(N, n_in), (N, n_out) arrays → the book's list of column-vector pairs (float64)."""
     return [(xi.reshape(-1, 1).astype(np.float64), yi.reshape(-1, 1).astype(np.float64))
             for xi, yi in zip(x, y)]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""The benchmark harness: it refuses to time a wrong gradient, counts FLOPs right, and runs."""
+
+import json
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxnet
+from jaxnet import Layer, bench
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+
+def _net(sizes=(6, 5, 3), m=4, seed=0):
+    rng = np.random.default_rng(seed)
+    params = tuple(Layer(jnp.asarray(rng.standard_normal((o, i))), jnp.asarray(rng.standard_normal(o)))
+                   for i, o in zip(sizes[:-1], sizes[1:]))
+    x = rng.random((m, sizes[0]))
+    y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], m)]
+    return params, x, y
+
+
+def test_flops_per_example_matches_a_hand_count():
+    # 784-30-10: forward 784·30 + 30·10 = 23,820 multiply-adds; BP4 (δ·aᵀ) the same again;
+    # BP2 propagates δ through w² only: 30·10 = 300. Total 47,940 multiply-adds = 95,880 FLOP.
+    assert bench.flops_per_example([784, 30, 10]) == 95_880
+    # 2-3-4-5: forward 6 + 12 + 20 = 38; BP4 38; BP2 through w², w³: 12 + 20 = 32 → 108 → 216.
+    assert bench.flops_per_example([2, 3, 4, 5]) == 216
+
+
+def _impl(gradient, prepare=None):
+    def never(*a):
+        raise AssertionError("prepare must not run for a refused implementation")
+    return bench.Implementation("test path", "float64", gradient, prepare or never)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (lambda p, x, y: jax.tree.map(lambda g: g * (1 + 1e-6), jaxnet.autodiff_grad(p, x, y)),
+     r"differs from jax.grad by 1\.00e-06"),
+    (lambda p, x, y: jax.tree.map(jnp.zeros_like, p), r"differs from jax.grad by 1\.00e\+00"),
+    (lambda p, x, y: jaxnet.autodiff_grad(p, x, y)[:1], r"gradient failed"),
+    (lambda p, x, y: jax.tree.map(lambda g: g.T, jaxnet.autodiff_grad(p, x, y)),
+     r"differs from jax.grad by inf"),
+])
+def test_a_disagreeing_gradient_is_refused_and_not_timed(bad, match):
+    params, x, y = _net()
+    with pytest.raises(bench.GradientMismatch, match=match):
+        bench.check_gradient(_impl(bad), params, x, y)
+    task = bench.Task(np.zeros((4, 6), np.uint8), np.zeros(4, np.int32), np.arange(4, dtype=np.int32),
+                      (6, 5, 3), 1.0, 2, 1.0)
+    row = bench.measure(_impl(bad), params, task, repeats=3, check_batch=(params, x, y))
+    assert row.refused and not row.times
+    assert "not timed" in bench.table([row.summary()])
+
+
+def test_a_zero_reference_gradient_is_not_a_pass():
+    # Saturated output with targets equal to it gives a zero gradient: nothing would be checked.
+    params, x, y = _net()
+    params = (params[0], Layer(jnp.zeros((3, 5)), jnp.full(3, 50.0)))  # σ(50) == 1.0 in float64
+    with pytest.raises(bench.GradientMismatch, match="zero everywhere"):
+        bench.check_gradient(_impl(jaxnet.backprop), params, x, np.ones((4, 3)))
+
+
+def test_every_peer_and_jaxnet_path_passes_the_check():
+    import run
+    impls, _ = run.implementations()
+    params, x, y = _net(seed=3)
+    for key, impl in impls.items():
+        assert bench.check_gradient(impl, params, x, y) <= bench.GRAD_RTOL, key
+    assert {"jax", "jax-grad", "c32", "c64", "numpy", "book"} <= set(impls)
+
+
+def test_measure_times_the_requested_epochs():
+    calls = []
+
+    def prepare(params, task):
+        return (lambda: calls.append(1)), 0.5
+    params, x, y = _net()
+    task = bench.Task(np.zeros((4, 6), np.uint8), np.zeros(4, np.int32), np.arange(4, dtype=np.int32),
+                      (6, 5, 3), 1.0, 2, 1.0)
+    row = bench.measure(_impl(jaxnet.backprop, prepare), params, task, repeats=3,
+                        check_batch=(params, x, y))
+    assert len(calls) == 4 and len(row.times) == 3  # one warm-up, three timed
+    s = row.summary(peak_gflops=10.0)
+    assert s["compile_s"] == 0.5 and s["samples_per_s"] == pytest.approx(4 / s["median_s"])
+    assert s["gflops"] == pytest.approx(bench.flops_per_example((6, 5, 3)) * 4 / s["median_s"] / 1e9)
+
+
+def test_jaxnet_bench_command_checks_and_times_every_path(tmp_path, capsys):
+    from jaxnet.cli import main
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--data", "sample", "--repeats", "1", "--no-peak", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    names = [r["name"] for r in doc["rows"]]
+    assert names == ["jaxnet train_epoch (manual deltas)", "jaxnet train_epoch (jax.grad)",
+                     "C kernel (jaxnet.cref, float32)", "C kernel (jaxnet.cref, float64)"]
+    for r in doc["rows"]:
+        assert r["refused"] is None and r["grad_rel_err"] <= bench.GRAD_RTOL
+        assert len(r["times"]) == 1 and r["times"][0] > 0 and r["n_examples"] == 5000
+    table = capsys.readouterr().out
+    assert all(n in table for n in names) and "not timed" not in table
