@@ -1,6 +1,7 @@
 """jaxnet: Michael Nielsen's sigmoid network in pure JAX, checked three ways."""
 
 from ._autodiff import autodiff_grad as autodiff_grad
+from ._checkpoint import CheckpointError as CheckpointError
 from ._model import ACTIVATIONS as ACTIVATIONS
 from ._model import COSTS as COSTS
 from ._model import REGULARIZATIONS as REGULARIZATIONS
@@ -13,6 +14,10 @@ from ._params import INIT_SCHEMES as INIT_SCHEMES
 from ._params import Layer as Layer
 from ._params import init_params as init_params
 from ._params import layer_sizes as layer_sizes
+from ._optimizer import train_epoch_with as train_epoch_with
+from ._population import PopulationResult as PopulationResult
+from ._population import fit_population as fit_population
+from ._population import init_population as init_population
 from ._serialize import load_network2 as load_network2
 from ._serialize import load_params as load_params
 from ._serialize import save_network2 as save_network2

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import signal
+import threading
 import time
 from functools import partial
+from pathlib import Path
 from typing import Callable, NamedTuple, Optional
 
 import jax
@@ -109,27 +114,35 @@ def _nonzero(v):
     return isinstance(v, jax.core.Tracer) or float(v) != 0
 
 
-def _minibatch(x, y, idx, x_scale, dtype):
+def _minibatch(x, y, idx, x_scale, dtype, batch_sharding=None):
     """Rows ``idx`` of the training set, converted to the compute dtype.
 
     ``x`` may be stored compactly (uint8 pixels) and is scaled here, one
     mini-batch at a time, so the epoch never materialises a float copy of the
-    training set.
+    training set. With ``batch_sharding`` (data parallelism) the mini-batch's
+    rows are split across the mesh's devices; XLA then partitions the
+    forward and backward products by rows and sums the gradient across
+    devices (an all-reduce), while the replicated parameters stay identical
+    on every device.
     """
     xb = jnp.take(x, idx, axis=0).astype(dtype)
     if x_scale is not None:
         xb = xb * x_scale
-    return xb, jnp.take(y, idx, axis=0).astype(dtype)
+    yb = jnp.take(y, idx, axis=0).astype(dtype)
+    if batch_sharding is not None:
+        xb = lax.with_sharding_constraint(xb, batch_sharding)
+        yb = lax.with_sharding_constraint(yb, batch_sharding)
+    return xb, yb
 
 
 # How often a progress callback fires during an epoch.
 _PROGRESS_REPORTS = 20
 
 
-@partial(jax.jit, static_argnames=("batch_size", "progress") + _STATIC)
+@partial(jax.jit, static_argnames=("batch_size", "progress", "batch_sharding") + _STATIC)
 def _train_epoch(params, x, y, order, eta, x_scale, *, batch_size, grad="backprop",
                  progress=None, cost="quadratic", activation="sigmoid", reg="l2", lmbda=None,
-                 velocity=None, momentum=None):
+                 velocity=None, momentum=None, batch_sharding=None):
     dtype = params[0].w.dtype
     eta = jnp.asarray(eta, dtype)
     if x_scale is not None:
@@ -146,7 +159,7 @@ def _train_epoch(params, x, y, order, eta, x_scale, *, batch_size, grad="backpro
     def body(carry, step_and_idx):
         p, v = carry
         i, idx = step_and_idx
-        xb, yb = _minibatch(x, y, idx, x_scale, dtype)
+        xb, yb = _minibatch(x, y, idx, x_scale, dtype, batch_sharding)
         p, v = _step(p, v, xb, yb, eta, mu, grad, model)
         if progress is not None:
             lax.cond((i + 1) % every == 0,
@@ -158,16 +171,39 @@ def _train_epoch(params, x, y, order, eta, x_scale, *, batch_size, grad="backpro
     (params, velocity), _ = lax.scan(body, (params, velocity), (jnp.arange(n_full), full))
     if rem:
         # The book's last, smaller mini-batch: the remaining `rem` examples.
-        xb, yb = _minibatch(x, y, order[n_full * batch_size:], x_scale, dtype)
+        xb, yb = _minibatch(x, y, order[n_full * batch_size:], x_scale, dtype,
+                            batch_sharding if rem % _mesh_size(batch_sharding) == 0 else None)
         params, velocity = _step(params, velocity, xb, yb, eta, mu, grad, model)
         if progress is not None:
             jax.debug.callback(progress, n_steps, n_steps)
     return params, velocity
 
 
+def _mesh_size(sharding):
+    return 1 if sharding is None else sharding.mesh.size
+
+
+def _data_parallel(mesh, batch_size, arrays):
+    """(batch sharding, arrays replicated on the mesh) for data parallelism."""
+    from jax.sharding import NamedSharding, PartitionSpec
+    if len(mesh.axis_names) != 1:
+        raise ValueError(f"mesh: expected a 1-D mesh (one axis over which mini-batches are "
+                         f"split), got axes {mesh.axis_names}")
+    if batch_size % mesh.size:
+        raise ValueError(f"batch_size: {batch_size} does not split evenly over the mesh's "
+                         f"{mesh.size} devices")
+    # XLA partitions the epoch itself (GSPMD): the mesh's axis must be Auto, which
+    # jax.make_mesh does not give by default in recent JAX; same devices, Auto axis.
+    from jax.sharding import AxisType, Mesh
+    mesh = Mesh(mesh.devices, mesh.axis_names, axis_types=(AxisType.Auto,))
+    replicated = NamedSharding(mesh, PartitionSpec())
+    return (NamedSharding(mesh, PartitionSpec(mesh.axis_names[0])),
+            [None if a is None else jax.device_put(a, replicated) for a in arrays])
+
+
 def train_epoch(params, x, y, order, *, eta, batch_size, x_scale=None, cost="quadratic",
                 activation="sigmoid", lmbda=None, reg="l2", momentum=0.0, velocity=None,
-                grad: str = "backprop", progress: Optional[Callable] = None):
+                grad: str = "backprop", progress: Optional[Callable] = None, mesh=None):
     """One epoch of mini-batch SGD as a single compiled program.
 
     The examples are visited in ``order``, ``batch_size`` at a time
@@ -192,6 +228,11 @@ def train_epoch(params, x, y, order, *, eta, batch_size, x_scale=None, cost="qua
       grad: ``"backprop"`` (BP1–BP4) or ``"autodiff"`` (``jax.grad``).
       progress: optional hashable callable ``progress(steps_done, n_steps)``,
         called from the host about 20 times an epoch.
+      mesh: a 1-D ``jax.sharding.Mesh`` for data parallelism: every mini-batch
+        is split across its devices (``batch_size`` must divide evenly), the
+        parameters and the data are replicated, and XLA sums the gradients
+        across devices. Across hosts, the same call with a mesh over
+        ``jax.devices()`` after ``jax.distributed.initialize``.
 
     Returns:
       The parameters after the epoch, same structure, shapes and dtype; with
@@ -210,10 +251,16 @@ def train_epoch(params, x, y, order, *, eta, batch_size, x_scale=None, cost="qua
     batch_size = check_batch_size(batch_size, n)
     mu = _check_momentum(momentum, velocity, params)
     model = _model(params, cost, activation, lmbda, n, reg, grad)
-    p, v = _train_epoch(as_layers(params), x, y, order, eta, x_scale, batch_size=batch_size,
+    params = as_layers(params)
+    velocity = None if velocity is None else as_layers(velocity)
+    batch_sharding = None
+    if mesh is not None:
+        batch_sharding, (params, velocity, x, y, order) = _data_parallel(
+            mesh, batch_size, [params, velocity, x, y, order])
+    p, v = _train_epoch(params, x, y, order, eta, x_scale, batch_size=batch_size,
                         grad=grad, progress=progress, cost=model["cost"],
                         activation=model["activation"], reg=model["reg"], lmbda=model["lmbda"],
-                        velocity=None if velocity is None else as_layers(velocity), momentum=mu)
+                        velocity=velocity, momentum=mu, batch_sharding=batch_sharding)
     return p if velocity is None else (p, v)
 
 
@@ -350,7 +397,8 @@ def fit(key, params, x, labels, *, epochs: int = 30, eta: float = 3.0,
         activation="sigmoid", lmbda=None, reg="l2", momentum=0.0, monitor=None,
         early_stop: Optional[int] = None, schedule: Optional[int] = None,
         grad: str = "backprop", on_epoch: Optional[Callable[[EpochRecord], None]] = None,
-        progress: Optional[Callable] = None) -> FitResult:
+        progress: Optional[Callable] = None, checkpoint=None, checkpoint_every: int = 1,
+        resume: bool = False) -> FitResult:
     """Mini-batch SGD for ``epochs`` epochs, monitoring after each (network2's SGD).
 
     Each epoch is one compiled program (compiled once, before the first
@@ -379,6 +427,14 @@ def fit(key, params, x, labels, *, epochs: int = 30, eta: float = 3.0,
       grad: ``"backprop"`` or ``"autodiff"``.
       on_epoch: called with each EpochRecord as soon as it is known.
       progress: as in :func:`train_epoch`.
+      checkpoint: a file to save the loop's whole state to (parameters,
+        momentum, PRNG key, epoch, history, schedule) every
+        ``checkpoint_every`` epochs and at the end, atomically. While a
+        checkpoint is set, SIGINT (Ctrl-C) and SIGTERM finish the current
+        epoch, save, and return with ``stopped`` saying so.
+      resume: continue from ``checkpoint`` if it exists (its run must match
+        this one: sizes, dtype, data, hyper-parameters; else CheckpointError).
+        The result is identical to an uninterrupted run.
 
     Returns:
       FitResult(params, history, compile_seconds, velocity, stopped).
@@ -387,14 +443,8 @@ def fit(key, params, x, labels, *, epochs: int = 30, eta: float = 3.0,
       FloatingPointError: if the parameters stop being finite (η too large).
     """
     sizes, dtype = check_params(params)
-    n = check_inputs(x, sizes[0], allow_int=True)
-    if np.dtype(x.dtype).kind in "ui" and x_scale is None:
-        raise TypeError(f"x: integer inputs ({x.dtype}) need x_scale")
-    check_labels(labels, n, sizes[-1])
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"epochs: expected a non-negative int, got {epochs!r}")
+    n, batch_size = _check_training_set(x, labels, sizes, x_scale, epochs, batch_size)
     check_positive_scalar(eta, "eta")
-    batch_size = check_batch_size(batch_size, n)
     model = _model(params, cost, activation, lmbda, n, reg, grad)
     check_momentum(momentum)
     monitor = _check_monitor(monitor, eval_data)
@@ -440,46 +490,112 @@ def fit(key, params, x, labels, *, epochs: int = 30, eta: float = 3.0,
 
     history, stopped = [], None
     best, since_best, eta_now = -1, 0, float(eta)
-    for epoch in range(epochs):
-        t0 = time.perf_counter()
-        params, velocity, key, finite = jax.block_until_ready(
-            epoch_fn(params, velocity, key, x, y, jnp.asarray(eta_now, dtype), scale_a, lm, mu))
-        seconds = time.perf_counter() - t0
-        if not bool(finite):
-            raise FloatingPointError(f"epoch {epoch}: the parameters became NaN or Inf "
-                                     f"(eta={eta_now} is probably too large)")
-        t0 = time.perf_counter()
-        got = {k: (int(c), float(t), int(xx.shape[0]))
-               for k, (fn, xx, ll) in monitors.items()
-               for c, t in [fn(params, xx, ll, scale_a, lm, n_a)]}
-        ev, tr = got.get("eval"), got.get("train")
-        record = EpochRecord(
-            epoch,
-            correct=ev[0] if ev and "eval_accuracy" in monitor else None,
-            total=ev[2] if ev and "eval_accuracy" in monitor else None,
-            seconds=seconds, eval_seconds=time.perf_counter() - t0, eta=eta_now,
-            eval_cost=ev[1] if ev and "eval_cost" in monitor else None,
-            train_correct=tr[0] if tr and "train_accuracy" in monitor else None,
-            train_total=tr[2] if tr and "train_accuracy" in monitor else None,
-            train_cost=tr[1] if tr and "train_cost" in monitor else None)
-        history.append(record)
-        if on_epoch is not None:
-            on_epoch(record)
-        if record.correct is not None:
-            if record.correct > best:
-                best, since_best = record.correct, 0
-            else:
-                since_best += 1
-        if early_stop is not None and since_best >= early_stop:
-            stopped = f"early stop: no better evaluation accuracy in {early_stop} epochs"
-            break
-        if schedule is not None and since_best >= schedule:
-            if eta_now / 2 < float(eta) / 128:
-                stopped = (f"schedule: eta would fall below eta/128 = {float(eta) / 128:g} "
-                           f"after {schedule} epochs without improvement")
+    start = 0
+    if checkpoint is not None:
+        from ._checkpoint import load_checkpoint, save_checkpoint
+        config = dict(sizes=list(sizes), dtype=np.dtype(dtype).name, n=n,
+                      labels_sha256=hashlib.sha256(np.ascontiguousarray(labels)).hexdigest(),
+                      eta=float(eta), batch_size=batch_size, x_scale=None if x_scale is None
+                      else float(x_scale), cost=static["cost"], activation=static["activation"],
+                      lmbda=float(lmbda or 0), reg=static["reg"], momentum=float(momentum),
+                      grad=grad, monitor=sorted(monitor), early_stop=early_stop,
+                      schedule=schedule, eval_size=None if eval_data is None else int(el.shape[0]))
+        if resume and Path(checkpoint).exists():
+            ck = load_checkpoint(checkpoint, config)
+            params = as_layers(ck["params"])
+            velocity = None if ck["velocity"] is None else as_layers(ck["velocity"])
+            key, start = jnp.asarray(ck["key"]), ck["epoch"]
+            history = [EpochRecord(**r) for r in ck["history"]]
+            best, since_best, eta_now = (ck["schedule_state"][k]
+                                         for k in ("best", "since_best", "eta"))
+            stopped = ck["schedule_state"].get("stopped")
+
+        def save(next_epoch):
+            save_checkpoint(checkpoint, params=params, velocity=velocity, key=key,
+                            epoch=next_epoch, history=history, config=config,
+                            schedule_state=dict(best=best, since_best=since_best, eta=eta_now,
+                                                stopped=stopped))
+    with _signals_deferred(checkpoint is not None) as signalled:
+        for epoch in range(start, epochs if stopped is None else start):
+            t0 = time.perf_counter()
+            params, velocity, key, finite = jax.block_until_ready(
+                epoch_fn(params, velocity, key, x, y, jnp.asarray(eta_now, dtype), scale_a, lm,
+                         mu))
+            seconds = time.perf_counter() - t0
+            if not bool(finite):
+                raise FloatingPointError(f"epoch {epoch}: the parameters became NaN or Inf "
+                                         f"(eta={eta_now} is probably too large)")
+            t0 = time.perf_counter()
+            got = {k: (int(c), float(t), int(xx.shape[0]))
+                   for k, (fn, xx, ll) in monitors.items()
+                   for c, t in [fn(params, xx, ll, scale_a, lm, n_a)]}
+            ev, tr = got.get("eval"), got.get("train")
+            record = EpochRecord(
+                epoch,
+                correct=ev[0] if ev and "eval_accuracy" in monitor else None,
+                total=ev[2] if ev and "eval_accuracy" in monitor else None,
+                seconds=seconds, eval_seconds=time.perf_counter() - t0, eta=eta_now,
+                eval_cost=ev[1] if ev and "eval_cost" in monitor else None,
+                train_correct=tr[0] if tr and "train_accuracy" in monitor else None,
+                train_total=tr[2] if tr and "train_accuracy" in monitor else None,
+                train_cost=tr[1] if tr and "train_cost" in monitor else None)
+            history.append(record)
+            if on_epoch is not None:
+                on_epoch(record)
+            if record.correct is not None:
+                if record.correct > best:
+                    best, since_best = record.correct, 0
+                else:
+                    since_best += 1
+            if early_stop is not None and since_best >= early_stop:
+                stopped = f"early stop: no better evaluation accuracy in {early_stop} epochs"
+            elif schedule is not None and since_best >= schedule:
+                if eta_now / 2 < float(eta) / 128:
+                    stopped = (f"schedule: eta would fall below eta/128 = {float(eta) / 128:g} "
+                               f"after {schedule} epochs without improvement")
+                else:
+                    eta_now, since_best = eta_now / 2, 0
+            last = stopped is not None or epoch + 1 == epochs
+            if checkpoint is not None and (signalled or last
+                                           or (epoch + 1 - start) % checkpoint_every == 0):
+                save(epoch + 1)
+            if stopped is not None:
                 break
-            eta_now, since_best = eta_now / 2, 0
+            if signalled:
+                name = signal.Signals(signalled[0]).name
+                stopped = (f"interrupted by {name} after epoch {epoch}; checkpoint saved to "
+                           f"{checkpoint} (resume=True continues)")
+                break
     return FitResult(params, history, compile_seconds, velocity, stopped)
+
+
+@contextlib.contextmanager
+def _signals_deferred(active: bool):
+    """While active (and in the main thread): SIGINT and SIGTERM are recorded in the
+    yielded list instead of interrupting, so the loop can finish its epoch and save."""
+    received = []
+    if not active or threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    old = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in old:
+        signal.signal(sig, lambda signum, frame: received.append(signum))
+    try:
+        yield received
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _check_training_set(x, labels, sizes, x_scale, epochs, batch_size):
+    """Checks a fit loop's data and epoch count; returns ``(N, batch_size)``."""
+    n = check_inputs(x, sizes[0], allow_int=True)
+    if np.dtype(x.dtype).kind in "ui" and x_scale is None:
+        raise TypeError(f"x: integer inputs ({x.dtype}) need x_scale")
+    check_labels(labels, n, sizes[-1])
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"epochs: expected a non-negative int, got {epochs!r}")
+    return n, check_batch_size(batch_size, n)
 
 
 def _check_monitor(monitor, eval_data):

@@ -85,6 +85,15 @@ def _monitors(text):
     return tuple(names)
 
 
+def _floats(parse_one):
+    def parse(text):
+        try:
+            return [parse_one(t) for t in text.split(",") if t.strip()] or [parse_one("")]
+        except argparse.ArgumentTypeError as e:
+            raise argparse.ArgumentTypeError(f"in {text!r}: {e}") from None
+    return parse
+
+
 def _non_negative_int(text):
     try:
         v = int(text)
@@ -144,18 +153,56 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--save-format", choices=("jaxnet", "network2"), default="jaxnet",
                    help="jaxnet: .npz with metadata; network2: the book's JSON, loadable by "
                         "network2.load (sigmoid, quadratic or cross-entropy only)")
+    t.add_argument("--checkpoint", type=Path, default=None, metavar="FILE",
+                   help="save the whole training state here after every epoch (atomic); "
+                        "Ctrl-C or SIGTERM then finishes the epoch, saves and exits")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from --checkpoint if it exists (same data and flags)")
+    t.add_argument("--plot", type=Path, default=None, metavar="FILE",
+                   help="draw the learning curves (accuracy and cost per epoch, as monitored) "
+                        "to this PNG (needs matplotlib: the plot extra)")
     t.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                    help="progress bars on stderr (auto: when stderr is a terminal)")
     t.add_argument("--compile-cache", type=Path, default=None, metavar="FOLDER",
                    help="JAX's persistent compilation cache, which makes later runs skip "
                         "most compilation (default: CACHE/xla, CACHE as for the data; "
                         "'none' disables it)")
+    sw = sub.add_parser("sweep", help="train a population at once (seeds x eta x lambda x mu)",
+                        description="Trains every combination of --seeds, --eta, --lmbda and "
+                                    "--momentum as one population (jax.vmap: one compiled "
+                                    "program per epoch for all members), then prints each "
+                                    "configuration's mean +- std and best accuracy over seeds.")
+    for a in t._actions:  # the train flags, with lists where a sweep varies them
+        if a.dest in ("help", "save", "save_format", "early_stop", "schedule", "monitor",
+                      "progress", "seed", "eta", "lmbda", "momentum", "compile_cache", "plot",
+                      "checkpoint", "resume"):
+            continue
+        kw = dict(default=a.default, help=a.help, metavar=a.metavar)
+        if a.choices is not None:
+            kw["choices"] = a.choices
+        if a.type is not None:
+            kw["type"] = a.type
+        sw.add_argument(*a.option_strings, **kw)
+    sw.add_argument("--seeds", type=_positive(int), default=3, help="seeds per configuration "
+                    "(0..N-1; default 3)")
+    sw.add_argument("--eta", type=_floats(_positive(float)), default=[3.0], metavar="LIST",
+                    help="learning rates, comma-separated (default 3.0)")
+    sw.add_argument("--lmbda", type=_floats(_non_negative_float), default=[0.0], metavar="LIST",
+                    help="regularisation strengths, comma-separated (default 0)")
+    sw.add_argument("--momentum", type=_floats(_unit_float), default=[0.0], metavar="LIST",
+                    help="momentum co-efficients, comma-separated (default 0)")
+    sw.add_argument("--plot", type=Path, default=None, metavar="FILE",
+                    help="draw the population's spread per epoch to this PNG (needs matplotlib)")
+    sw.add_argument("--json", type=Path, default=None, metavar="FILE",
+                    help="write every member's accuracy per epoch here (atomic)")
     sub.add_parser("check", help="cross-check backprop, jax.grad and the C kernel",
                    description="Runs the three gradient implementations (and central "
                                "differences) on real MNIST batches and a random net in float64 "
                                "and float32, then a whole epoch, and prints every pair's largest "
                                "difference against its tolerance. Exit status 1 if any exceeds "
                                "it or the C kernel is missing.")
+    sub.add_parser("bench", add_help=False,
+                   help="time jaxnet's epoch paths, each after a gradient check (under a minute)")
     return parser
 
 
@@ -173,6 +220,35 @@ def _load_data(name: str, progress: bool):
     return data.load_idx(folder, validation_size=0)
 
 
+def _load_split(args, progress):
+    """``(data, the --eval split)``, or the exit status after printing the error."""
+    from . import data as jdata
+    try:
+        d = _load_data(args.data, progress)
+    except jdata.DataError as e:
+        print(f"jaxnet: error: {e}", file=sys.stderr)
+        return 1
+    split = getattr(d, args.eval)
+    if split is None:
+        print(f"jaxnet: error: --eval {args.eval}: data set {args.data!r} has no "
+              f"{args.eval} split", file=sys.stderr)
+        return 2
+    return d, split
+
+
+def _plot_ready(args) -> bool:
+    """With --plot, matplotlib must import: say so before any training."""
+    if args.plot is None:
+        return True
+    try:
+        from .plot import _pyplot
+        _pyplot()
+    except ImportError as e:
+        print(f"jaxnet: error: --plot: {e}", file=sys.stderr)
+        return False
+    return True
+
+
 def train(args) -> int:
     import jax
     if args.dtype == "float64":
@@ -187,20 +263,20 @@ def train(args) -> int:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
     from ._params import init_params
     from ._progress import ProgressBar
+    from ._checkpoint import CheckpointError
     from ._serialize import save_network2, save_params
     from ._train import fit
+    if not _plot_ready(args):
+        return 1
+    if args.resume and args.checkpoint is None:
+        print("jaxnet: error: --resume needs --checkpoint FILE", file=sys.stderr)
+        return 2
 
     show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
-    try:
-        d = _load_data(args.data, show)
-    except jdata.DataError as e:
-        print(f"jaxnet: error: {e}", file=sys.stderr)
-        return 1
-    split = getattr(d, args.eval)
-    if split is None:
-        print(f"jaxnet: error: --eval {args.eval}: data set {args.data!r} has no "
-              f"{args.eval} split", file=sys.stderr)
-        return 2
+    loaded = _load_split(args, show)
+    if isinstance(loaded, int):
+        return loaded
+    d, split = loaded
     n_in = d.train.images.shape[1]
     n_classes = int(max(d.train.labels.max(), split.labels.max())) + 1
     sizes = args.sizes or [n_in, 30, 10]
@@ -262,10 +338,16 @@ def train(args) -> int:
                      eval_data=(split.images, split.labels), cost=args.cost,
                      activation=args.activation, lmbda=args.lmbda, reg=args.reg,
                      momentum=args.momentum, monitor=args.monitor, early_stop=args.early_stop,
-                     schedule=args.schedule, grad=args.grad, on_epoch=on_epoch, progress=bar)
-    except FloatingPointError as e:
+                     schedule=args.schedule, grad=args.grad, on_epoch=on_epoch, progress=bar,
+                     checkpoint=args.checkpoint, resume=args.resume)
+    except (FloatingPointError, CheckpointError) as e:
         print(f"jaxnet: error: {e}", file=sys.stderr)
         return 1
+    if result.stopped and result.stopped.startswith("interrupted"):
+        if bar:
+            bar.clear()
+        print(f"jaxnet: {result.stopped}", file=sys.stderr)
+        return 143 if "SIGTERM" in result.stopped else 130
     total = time.perf_counter() - t0
     best = max((r.correct for r in result.history if r.correct is not None), default=None)
     if result.stopped:
@@ -282,13 +364,100 @@ def train(args) -> int:
                                   "data": args.data, "init": args.init, "lmbda": args.lmbda,
                                   "reg": args.reg, "momentum": args.momentum})
         print(f"saved parameters to {args.save}")
+    if args.plot:
+        from .plot import plot_history
+        plot_history(result.history, args.plot,
+                     title=f"{'-'.join(map(str, sizes))}, {args.cost}, eta {args.eta}")
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def sweep(args) -> int:
+    import itertools
+    import statistics
+
+    import jax
+    if args.dtype == "float64":
+        jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    import numpy as np
+
+    from . import data as jdata
+    from ._population import fit_population, init_population
+    if not _plot_ready(args):
+        return 1
+    loaded = _load_split(args, False)
+    if isinstance(loaded, int):
+        return loaded
+    d, split = loaded
+    sizes = args.sizes or [d.train.images.shape[1], 30, 10]
+    configs = list(itertools.product(args.eta, args.lmbda, args.momentum))
+    members = [(c, s) for c in configs for s in range(args.seeds)]
+    dtype = jnp.float64 if args.dtype == "float64" else jnp.float32
+    # Member seed s uses the same keys as `jaxnet train --seed s`.
+    pairs = [jax.random.split(jax.random.PRNGKey(s)) for _, s in members]
+    init_keys = jnp.stack([p[0] for p in pairs])
+    fit_keys = jnp.stack([p[1] for p in pairs])
+    params = init_population(init_keys, sizes, dtype=dtype, init=args.init)
+    print(f"jaxnet sweep: {len(members)} members ({len(configs)} configurations x {args.seeds} "
+          f"seeds), {'-'.join(map(str, sizes))}, {args.cost}, {args.activation}, batch "
+          f"{args.batch_size}, {args.epochs} epochs, {args.dtype}, {jax.default_backend()}",
+          flush=True)
+
+    def on_epoch(e, correct):
+        print(f"Epoch {e}: best member {int(correct.max())} / {len(split)}, median "
+              f"{float(np.median(correct)):.0f}", flush=True)
+    try:
+        res = fit_population(fit_keys, params, d.train.images, d.train.labels,
+                             epochs=args.epochs, eta=[c[0] for c, _ in members],
+                             lmbda=[c[1] for c, _ in members],
+                             momentum=[c[2] for c, _ in members], batch_size=args.batch_size,
+                             x_scale=jdata.PIXEL_SCALE, eval_data=(split.images, split.labels),
+                             cost=args.cost, activation=args.activation, reg=args.reg,
+                             grad=args.grad, on_epoch=on_epoch)
+    except (FloatingPointError, ValueError) as e:
+        print(f"jaxnet: error: {e}", file=sys.stderr)
+        return 1
+    acc = 100 * np.asarray(res.correct, np.float64) / res.total if res.correct is not None else None
+    print(f"compile {res.compile_seconds:.2f} s, {sum(res.epoch_seconds):.1f} s for "
+          f"{len(members)} x {args.epochs} epochs\n")
+    print(f"| eta | lambda | mu | best {args.eval} accuracy: mean +- std | best | seeds |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    rows = []
+    for c in configs:
+        idx = [i for i, (cc, _) in enumerate(members) if cc == c]
+        best = [float(acc[:, i].max()) for i in idx] if acc is not None and len(acc) else []
+        if best:
+            std = statistics.stdev(best) if len(best) > 1 else 0.0
+            print(f"| {c[0]:g} | {c[1]:g} | {c[2]:g} | {statistics.mean(best):.2f} +- {std:.2f} % "
+                  f"| {max(best):.2f} % | {len(best)} |")
+        rows.append(dict(eta=c[0], lmbda=c[1], momentum=c[2], seeds=list(range(args.seeds)),
+                         accuracy=[acc[:, i].tolist() for i in idx] if acc is not None else []))
+    if args.plot and res.correct is not None:
+        from .plot import plot_population
+        plot_population(res.correct, res.total, args.plot)
+        print(f"wrote {args.plot}")
+    if args.json:
+        import json
+
+        from ._atomic import atomic_write
+        with atomic_write(args.json, "w") as f:
+            json.dump(dict(sizes=sizes, epochs=args.epochs, batch_size=args.batch_size,
+                           cost=args.cost, activation=args.activation, split=args.eval,
+                           configurations=rows), f, indent=1)
     return 0
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:  # its own parser: jaxnet.bench.main
+        from .bench import main as bench
+        return bench(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "train":
         return train(args)
+    if args.command == "sweep":
+        return sweep(args)
     if args.command == "check":
         from ._check import main as check
         return check()

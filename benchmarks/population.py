@@ -1,0 +1,107 @@
+"""Population throughput: P networks in one vmapped program vs the same P runs in turn.
+
+    python benchmarks/population.py [--members 16,64] [--examples 10000] [--repeats 3]
+
+784-30-10, quadratic cost, mini-batch 10, float32, the first ``--examples``
+images of the book's training set. For each P: one epoch of
+``jaxnet.fit_population`` (all members at once; median of ``--repeats``
+epochs after a compiled warm-up) against P single-network epochs of the
+same compiled program ``jaxnet.fit`` runs, one after another (the same
+per-member work: each member its own key and η). Reports seconds,
+member-epochs per second and the speed-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--members", default="16,64")
+    ap.add_argument("--examples", type=int, default=10_000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=HERE / "results")
+    args = ap.parse_args(argv)
+
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import jaxnet
+    from jaxnet import bench, data
+    from jaxnet._train import _shuffled_epoch
+
+    d = data.load_mnist(progress=False)
+    x, labels = d.train.images[: args.examples], d.train.labels[: args.examples]
+    y = jnp.asarray(np.eye(10, dtype=np.float32)[labels])
+    xd = jax.device_put(x)
+    scale = jnp.asarray(data.PIXEL_SCALE, jnp.float32)
+    rows = []
+    for p in [int(v) for v in args.members.split(",")]:
+        keys = jax.random.split(jax.random.PRNGKey(0), p)
+        pop = jaxnet.init_population(keys, [784, 30, 10])
+        etas = np.linspace(0.5, 3.0, p)
+        t0 = time.perf_counter()
+        res = jaxnet.fit_population(keys, pop, x, labels, epochs=1 + args.repeats, eta=etas,
+                                    batch_size=10, x_scale=data.PIXEL_SCALE)
+        total = time.perf_counter() - t0
+        pop_times = res.epoch_seconds[1:]  # the first epoch is a warm-up
+
+        # The same P runs one after another: fit's own compiled epoch program.
+        single = jax.tree.map(lambda a: a[0], pop)
+        fn = _shuffled_epoch.lower(single, None, keys[0], xd, y, jnp.float32(1.0), scale, None,
+                                   None, batch_size=10, grad="backprop", progress=None,
+                                   cost="quadratic", activation="sigmoid", reg="l2").compile()
+        jax.block_until_ready(fn(single, None, keys[0], xd, y, jnp.float32(1.0), scale, None, None))
+        seq = []
+        for _ in range(args.repeats):
+            t1 = time.perf_counter()
+            for i in range(p):
+                member = jax.tree.map(lambda a, i=i: a[i], pop)
+                jax.block_until_ready(fn(member, None, keys[i], xd, y, jnp.float32(etas[i]), scale,
+                                         None, None))
+            seq.append(time.perf_counter() - t1)
+        row = dict(members=p, population_epoch_s=statistics.median(pop_times),
+                   population_min_max=[min(pop_times), max(pop_times)],
+                   sequential_epoch_s=statistics.median(seq), sequential_min_max=[min(seq), max(seq)],
+                   compile_s=res.compile_seconds, fit_population_total_s=total)
+        row["speedup"] = row["sequential_epoch_s"] / row["population_epoch_s"]
+        row["member_epochs_per_s"] = p / row["population_epoch_s"]
+        rows.append(row)
+        print(f"P={p}: population {row['population_epoch_s']:.2f} s/epoch, one after another "
+              f"{row['sequential_epoch_s']:.2f} s, speed-up {row['speedup']:.2f}x",
+              file=sys.stderr, flush=True)
+    doc = dict(date=bench.now(), command="python benchmarks/population.py " + " ".join(sys.argv[1:]),
+               machine=bench.machine(), examples=args.examples, repeats=args.repeats, rows=rows)
+    lines = [f"# Populations (vmap) vs one after another, {doc['date'][:10]}", "",
+             f"- command: `{doc['command']}`",
+             f"- machine: {doc['machine']['processor']}, {doc['machine']['cores']} cores; "
+             f"{doc['machine']['versions']}",
+             f"- 784-30-10, mini-batch 10, float32, {args.examples:,} images per epoch; medians of "
+             f"{args.repeats} epochs after a warm-up", "",
+             "| members | population s/epoch | min–max | one after another s | min–max "
+             "| speed-up | member-epochs/s | compile s |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        lines.append(f"| {r['members']} | {r['population_epoch_s']:.2f} "
+                     f"| {r['population_min_max'][0]:.2f}–{r['population_min_max'][1]:.2f} "
+                     f"| {r['sequential_epoch_s']:.2f} "
+                     f"| {r['sequential_min_max'][0]:.2f}–{r['sequential_min_max'][1]:.2f} "
+                     f"| {r['speedup']:.2f}× | {r['member_epochs_per_s']:.1f} | {r['compile_s']:.1f} |")
+    md = "\n".join(lines) + "\n"
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / f"{doc['date'][:10]}-population-{doc['machine']['backend']}"
+    stem.with_suffix(".json").write_text(json.dumps(doc, indent=1))
+    stem.with_suffix(".md").write_text(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
