@@ -58,7 +58,7 @@ def _contract(a, b, a_dim, b_dim):
 
     ``dot_general`` with the contracted axes named, rather than ``a @ b.T``:
     XLA then reads both operands in place instead of materialising a
-    transpose, which is measurably faster on the CPU (benchmarks/epoch.py).
+    transpose, which is measurably faster on the CPU (benchmarks/run.py).
     """
     return lax.dot_general(a, b, (((a_dim,), (b_dim,)), ((), ())))
 
