@@ -26,7 +26,7 @@ static void JN_SFX(activate)(JN_T *z, int64_t n, int act) {
         for (int64_t j = 0; j < n; j++) z[j] = JN_TANH(z[j]);
         break;
     case JN_ACT_RELU:
-        for (int64_t j = 0; j < n; j++) z[j] = z[j] > 0 ? z[j] : 0;
+        for (int64_t j = 0; j < n; j++) z[j] = z[j] < 0 ? 0 : z[j];  /* NaN stays NaN */
         break;
     default: { /* JN_ACT_SOFTMAX */
         JN_T mx = z[0], s = 0;

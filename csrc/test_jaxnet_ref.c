@@ -393,7 +393,26 @@ static void test_momentum_and_regularisation(void) {
     free_net(&p1);
 }
 
+/* A NaN input gives NaN outputs under every activation (no activation may
+ * launder it into a finite number, as `z > 0 ? z : 0` would for ReLU). */
+static void test_nan_propagates(void) {
+    const int64_t sizes[] = {2, 3, 2};
+    net64 n = make_net(sizes, 2);
+    double x[2] = {NAN, 0.5}, out[2];
+    size_t len;
+    double *work = work_for(&n, 1, &len);
+    for (int act = JN_ACT_SIGMOID; act <= JN_ACT_RELU; act++) {
+        const jn_config c = {JN_COST_QUADRATIC, act, JN_REG_L2, 0, 1, 0};
+        int err = jn_feedforward_f64(out, (const double *const *)n.w, (const double *const *)n.b,
+                                     x, &c, sizes, 2, 1, work, len);
+        CHECK(err == JN_OK && isnan(out[0]) && isnan(out[1]), "activation %d: NaN lost", act);
+    }
+    free(work);
+    free_net(&n);
+}
+
 int main(void) {
+    test_nan_propagates();
     test_momentum_and_regularisation();
     test_gradient_matches_central_differences();
     test_step_and_epoch_are_consistent();
