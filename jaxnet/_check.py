@@ -182,19 +182,19 @@ def _chapter3_rows(impls, pairs, small):
     regs = (None, "l2", "l1")
     for i, cost in enumerate(jaxnet.COSTS):
         for j, act in enumerate(jaxnet.ACTIVATIONS):
-            for reg in (regs[(i + j) % 3],):
-                kw = dict(cost=cost, activation=act)
-                if reg:
-                    kw.update(lmbda=2.0, n=50, reg=reg)
-                label = f"5-4-3-2 {cost}, {act}, {reg or 'no reg'}"
-                grads = {n: f(params, x, y, **kw) for n, f in impls.items()}
-                for a, b in pairs:
-                    rows.append(Row(label, "float64", f"{a} vs {b}", *compare(grads[a], grads[b]),
-                                    F64_RTOL))
-                fd = central_differences(_jitted_cost(params, x, y, kw), params)
-                first = next(iter(impls))
-                rows.append(Row(label, "float64", f"{first} vs central diff.",
-                                *compare(grads[first], fd), FD_RTOL))
+            reg = regs[(i + j) % 3]
+            kw = dict(cost=cost, activation=act)
+            if reg:
+                kw.update(lmbda=2.0, n=50, reg=reg)
+            label = f"5-4-3-2 {cost}, {act}, {reg or 'no reg'}"
+            grads = {n: f(params, x, y, **kw) for n, f in impls.items()}
+            for a, b in pairs:
+                rows.append(Row(label, "float64", f"{a} vs {b}", *compare(grads[a], grads[b]),
+                                F64_RTOL))
+            fd = central_differences(_jitted_cost(params, x, y, kw), params)
+            first = next(iter(impls))
+            rows.append(Row(label, "float64", f"{first} vs central diff.",
+                            *compare(grads[first], fd), FD_RTOL))
     return rows
 
 

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._model import check_activation, check_cost, check_reg
-from ._params import Layer, _init_params
+from ._params import _init_params, as_layers
 from ._train import _check_grad, _check_training_set, _monitor, _shuffled_epoch
 from ._validate import check_dtype, check_inputs, check_labels, check_sizes
 
@@ -144,8 +144,7 @@ def fit_population(keys, params, x, labels, *, epochs: int = 30, eta=3.0, batch_
         check_labels(el, m, sizes[-1], name="eval_data labels")
         ex, el = jax.device_put(ex), jax.device_put(el)
 
-    params = jax.tree.map(jnp.asarray, params)
-    params = tuple(Layer(*l) for l in params)
+    params = as_layers(jax.tree.map(jnp.asarray, params))
     velocity = jax.tree.map(jnp.zeros_like, params) if mus.any() else None
     mu_a = jnp.asarray(mus, dtype) if velocity is not None else None
     lm_a = jnp.asarray(lmbdas, dtype) if lmbdas.any() else None

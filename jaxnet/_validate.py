@@ -233,7 +233,6 @@ def check_momentum(mu):
 
 def check_velocity(velocity, params):
     """The momentum state must mirror ``params``: same structure, shapes and dtype."""
-    import jax
     ps, vs = jax.tree.structure(params), jax.tree.structure(velocity)
     if ps != vs:
         raise ValueError(f"velocity: expected the same structure as params ({ps}), got {vs}")

@@ -194,11 +194,10 @@ def _c_epoch(dtype: str) -> Implementation:
     from . import cref  # ImportError when the extension was not built
 
     def prepare(params, task):
+        import jax
         dt = np.dtype(dtype)
         x, y = task.inputs(dt), task.targets(dt)
-        p = tuple((np.asarray(l.w, dt), np.asarray(l.b, dt)) for l in params)
-        from ._params import Layer
-        p = tuple(Layer(w, b) for w, b in p)
+        p = jax.tree.map(lambda a: np.asarray(a, dt), params)
 
         def run():
             cref.train_epoch(p, x, y, task.order, eta=task.eta, batch_size=task.batch_size)
