@@ -1,6 +1,7 @@
 """Population throughput: P networks in one vmapped program vs the same P runs in turn.
 
     python benchmarks/population.py [--members 16,64] [--examples 10000] [--repeats 3]
+                                    [--sequential-up-to P] [--precision highest]
 
 784-30-10, quadratic cost, mini-batch 10, float32, the first ``--examples``
 images of the book's training set. For each P: one epoch of
@@ -8,7 +9,9 @@ images of the book's training set. For each P: one epoch of
 epochs after a compiled warm-up) against P single-network epochs of the
 same compiled program ``jaxnet.fit`` runs, one after another (the same
 per-member work: each member its own key and η). Reports seconds,
-member-epochs per second and the speed-up.
+member-epochs per second and the speed-up. Above ``--sequential-up-to``
+members the one-after-another time is extrapolated from the largest P
+measured (it is linear in P: the same program P times) and marked so.
 """
 
 from __future__ import annotations
@@ -28,8 +31,16 @@ def main(argv=None):
     ap.add_argument("--members", default="16,64")
     ap.add_argument("--examples", type=int, default=10_000)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--sequential-up-to", type=int, default=None, metavar="P",
+                    help="time the one-after-another runs only up to P members; extrapolate "
+                         "linearly above (default: time them all)")
+    ap.add_argument("--precision", default="highest", choices=("highest", "high", "default"))
     ap.add_argument("--out", type=Path, default=HERE / "results")
     args = ap.parse_args(argv)
+    members = [int(v) for v in args.members.split(",")]
+    if args.sequential_up_to is not None and args.sequential_up_to < min(members):
+        ap.error("--sequential-up-to must be at least the smallest --members (nothing to "
+                 "extrapolate from)")
 
     import jax
     import jax.numpy as jnp
@@ -37,7 +48,6 @@ def main(argv=None):
 
     import jaxnet
     from jaxnet import bench, data
-    from jaxnet._train import _shuffled_epoch
 
     d = data.load_mnist(progress=False)
     x, labels = d.train.images[: args.examples], d.train.labels[: args.examples]
@@ -45,33 +55,29 @@ def main(argv=None):
     xd = jax.device_put(x)
     scale = jnp.asarray(data.PIXEL_SCALE, jnp.float32)
     rows = []
-    for p in [int(v) for v in args.members.split(",")]:
+    for p in members:
         keys = jax.random.split(jax.random.PRNGKey(0), p)
         pop = jaxnet.init_population(keys, [784, 30, 10])
         etas = np.linspace(0.5, 3.0, p)
         t0 = time.perf_counter()
         res = jaxnet.fit_population(keys, pop, x, labels, epochs=1 + args.repeats, eta=etas,
-                                    batch_size=10, x_scale=data.PIXEL_SCALE)
+                                    batch_size=10, x_scale=data.PIXEL_SCALE,
+                                    precision=args.precision)
         total = time.perf_counter() - t0
         pop_times = res.epoch_seconds[1:]  # the first epoch is a warm-up
 
         # The same P runs one after another: fit's own compiled epoch program.
-        single = jax.tree.map(lambda a: a[0], pop)
-        fn = _shuffled_epoch.lower(single, None, keys[0], xd, y, jnp.float32(1.0), scale, None,
-                                   None, batch_size=10, grad="backprop", progress=None,
-                                   cost="quadratic", activation="sigmoid", reg="l2").compile()
-        jax.block_until_ready(fn(single, None, keys[0], xd, y, jnp.float32(1.0), scale, None, None))
-        seq = []
-        for _ in range(args.repeats):
-            t1 = time.perf_counter()
-            for i in range(p):
-                member = jax.tree.map(lambda a, i=i: a[i], pop)
-                jax.block_until_ready(fn(member, None, keys[i], xd, y, jnp.float32(etas[i]), scale,
-                                         None, None))
-            seq.append(time.perf_counter() - t1)
+        if args.sequential_up_to is None or p <= args.sequential_up_to:
+            seq = _one_after_another(pop, keys, etas, xd, y, scale, args)
+            measured = (p, seq)
+            extrapolated = False
+        else:  # linear in P: scale the largest measured population's times
+            seq = [t * p / measured[0] for t in measured[1]]
+            extrapolated = True
         row = dict(members=p, population_epoch_s=statistics.median(pop_times),
                    population_min_max=[min(pop_times), max(pop_times)],
                    sequential_epoch_s=statistics.median(seq), sequential_min_max=[min(seq), max(seq)],
+                   sequential_extrapolated=extrapolated,
                    compile_s=res.compile_seconds, fit_population_total_s=total)
         row["speedup"] = row["sequential_epoch_s"] / row["population_epoch_s"]
         row["member_epochs_per_s"] = p / row["population_epoch_s"]
@@ -86,21 +92,47 @@ def main(argv=None):
              f"- machine: {doc['machine']['processor']}, {doc['machine']['cores']} cores; "
              f"{doc['machine']['versions']}",
              f"- 784-30-10, mini-batch 10, float32, {args.examples:,} images per epoch; medians of "
-             f"{args.repeats} epochs after a warm-up", "",
+             f"{args.repeats} epochs after a warm-up; precision {args.precision}; "
+             f"* = one-after-another time extrapolated from P = {args.sequential_up_to}", "",
              "| members | population s/epoch | min–max | one after another s | min–max "
              "| speed-up | member-epochs/s | compile s |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
-        lines.append(f"| {r['members']} | {r['population_epoch_s']:.2f} "
-                     f"| {r['population_min_max'][0]:.2f}–{r['population_min_max'][1]:.2f} "
-                     f"| {r['sequential_epoch_s']:.2f} "
-                     f"| {r['sequential_min_max'][0]:.2f}–{r['sequential_min_max'][1]:.2f} "
+        lines.append(f"| {r['members']} | {r['population_epoch_s']:.3f} "
+                     f"| {r['population_min_max'][0]:.3f}–{r['population_min_max'][1]:.3f} "
+                     f"| {r['sequential_epoch_s']:.3f}{'*' if r['sequential_extrapolated'] else ''} "
+                     f"| {r['sequential_min_max'][0]:.3f}–{r['sequential_min_max'][1]:.3f} "
                      f"| {r['speedup']:.2f}× | {r['member_epochs_per_s']:.1f} | {r['compile_s']:.1f} |")
     md = "\n".join(lines) + "\n"
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"{doc['date'][:10]}-population-{doc['machine']['backend']}"
+    if args.precision != "highest":
+        stem = stem.with_name(stem.name + f"-{args.precision}")
     stem.with_suffix(".json").write_text(json.dumps(doc, indent=1))
     stem.with_suffix(".md").write_text(md)
     print(md)
+
+
+def _one_after_another(pop, keys, etas, xd, y, scale, args):
+    """Seconds per repeat for P single-network epochs run in turn (fit's program)."""
+    import jax
+    import jax.numpy as jnp
+
+    from jaxnet._train import _shuffled_epoch
+    single = jax.tree.map(lambda a: a[0], pop)
+    fn = _shuffled_epoch.lower(single, None, keys[0], xd, y, jnp.float32(1.0), scale, None,
+                               None, batch_size=10, grad="backprop", progress=None,
+                               cost="quadratic", activation="sigmoid", reg="l2",
+                               precision=args.precision).compile()
+    jax.block_until_ready(fn(single, None, keys[0], xd, y, jnp.float32(1.0), scale, None, None))
+    seq = []
+    for _ in range(args.repeats):
+        t1 = time.perf_counter()
+        for i in range(len(etas)):
+            member = jax.tree.map(lambda a, i=i: a[i], pop)
+            jax.block_until_ready(fn(member, None, keys[i], xd, y, jnp.float32(etas[i]), scale,
+                                     None, None))
+        seq.append(time.perf_counter() - t1)
+    return seq
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from ._params import Layer as Layer
 from ._params import init_params as init_params
 from ._params import layer_sizes as layer_sizes
 from ._optimizer import train_epoch_with as train_epoch_with
+from ._precision import PRECISIONS as PRECISIONS
 from ._population import PopulationResult as PopulationResult
 from ._population import fit_population as fit_population
 from ._population import init_population as init_population

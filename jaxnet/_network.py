@@ -39,6 +39,7 @@ from jax import lax
 
 from ._model import check_activation, check_cost, check_reg
 from ._params import Layer, as_layers
+from ._precision import DEFAULT_PRECISION, check_precision, lax_precision
 from ._validate import check_inputs, check_params, check_reg_strength, check_targets
 
 
@@ -53,14 +54,18 @@ def sigmoid_prime(z: jax.Array) -> jax.Array:
     return s * (1 - s)
 
 
-def _contract(a, b, a_dim, b_dim):
+def _contract(a, b, a_dim, b_dim, precision):
     """Σ_k a[.., k, ..] b[.., k, ..] over axis ``a_dim`` of ``a`` and ``b_dim`` of ``b``.
 
     ``dot_general`` with the contracted axes named, rather than ``a @ b.T``:
     XLA then reads both operands in place instead of materialising a
     transpose, which is measurably faster on the CPU (benchmarks/run.py).
+    ``precision`` (a jaxnet._precision name) is always passed explicitly, so
+    no product depends on the platform's default (TF32 on NVIDIA GPUs);
+    ``jax.grad``'s transposed products inherit it.
     """
-    return lax.dot_general(a, b, (((a_dim,), (b_dim,)), ((), ())))
+    return lax.dot_general(a, b, (((a_dim,), (b_dim,)), ((), ())),
+                           precision=lax_precision(precision))
 
 
 def _compute_dtype(params):
@@ -84,14 +89,15 @@ def _activation_prime(a, activation):
     return (a > 0).astype(a.dtype)
 
 
-def _forward_trace(params, x, cost="quadratic", activation="sigmoid"):
+def _forward_trace(params, x, cost="quadratic", activation="sigmoid",
+                   precision=DEFAULT_PRECISION):
     """``([Z^1..Z^L], [A^0..A^L])``: weighted inputs ``Z^l (m, n_l)`` and
     activations ``A^l (m, n_l)``, in the params' dtype."""
     a = x.astype(_compute_dtype(params))
     zs, acts = [], [a]
     last = len(params) - 1
     for l, (w, b) in enumerate(params):
-        z = _contract(a, w, 1, 1) + b[None, :]                    # A W^T + b
+        z = _contract(a, w, 1, 1, precision) + b[None, :]         # A W^T + b
         if l < last:
             a = _activate(z, activation)
         elif cost == "log_likelihood":
@@ -103,8 +109,8 @@ def _forward_trace(params, x, cost="quadratic", activation="sigmoid"):
     return zs, acts
 
 
-def _feedforward(params, x, cost="quadratic", activation="sigmoid"):
-    return _forward_trace(params, x, cost, activation)[1][-1]
+def _feedforward(params, x, cost="quadratic", activation="sigmoid", precision=DEFAULT_PRECISION):
+    return _forward_trace(params, x, cost, activation, precision)[1][-1]
 
 
 def _penalty(params, lmbda, n, reg):
@@ -116,8 +122,8 @@ def _penalty(params, lmbda, n, reg):
     return lmbda / n * sum(jnp.sum(jnp.abs(p.w)) for p in params)
 
 
-def _cost0(params, x, y, cost="quadratic", activation="sigmoid"):
-    zs, acts = _forward_trace(params, x, cost, activation)
+def _cost0(params, x, y, cost="quadratic", activation="sigmoid", precision=DEFAULT_PRECISION):
+    zs, acts = _forward_trace(params, x, cost, activation, precision)
     z, a = zs[-1], acts[-1]
     y = y.astype(a.dtype)
     m = x.shape[0]
@@ -130,15 +136,16 @@ def _cost0(params, x, y, cost="quadratic", activation="sigmoid"):
     return per / m
 
 
-def _cost(params, x, y, cost="quadratic", activation="sigmoid", lmbda=None, n=None, reg="l2"):
-    return _cost0(params, x, y, cost, activation) + _penalty(params, lmbda, n, reg)
+def _cost(params, x, y, cost="quadratic", activation="sigmoid", lmbda=None, n=None, reg="l2",
+          precision=DEFAULT_PRECISION):
+    return _cost0(params, x, y, cost, activation, precision) + _penalty(params, lmbda, n, reg)
 
 
 def _backprop_trace(params, x, y, cost="quadratic", activation="sigmoid", lmbda=None, n=None,
-                    reg="l2"):
+                    reg="l2", precision=DEFAULT_PRECISION):
     """backprop with its intermediates: ``{"z": [Z^1..Z^L], "a": [A^0..A^L],
     "delta": [Δ^1..Δ^L], "grads": Layers}``; ``Δ^l (m, n_l)`` includes the 1/m."""
-    zs, acts = _forward_trace(params, x, cost, activation)
+    zs, acts = _forward_trace(params, x, cost, activation, precision)
     a_out = acts[-1]
     y = y.astype(a_out.dtype)
     m = x.shape[0]
@@ -152,35 +159,38 @@ def _backprop_trace(params, x, y, cost="quadratic", activation="sigmoid", lmbda=
     for l in range(len(params) - 1, -1, -1):
         deltas[l] = delta
         a_prev = acts[l]
-        gw = _contract(delta, a_prev, 0, 0)                                # BP4: Δ^T A
+        gw = _contract(delta, a_prev, 0, 0, precision)                     # BP4: Δ^T A
         if lmbda is not None:
             w = params[l].w
             gw = gw + (lmbda / n) * (w if reg == "l2" else jnp.sign(w))
         grads[l] = Layer(w=gw, b=jnp.sum(delta, axis=0))                   # BP3
         if l > 0:
-            delta = _contract(delta, params[l].w, 1, 0) * _activation_prime(a_prev, activation)  # BP2
+            delta = (_contract(delta, params[l].w, 1, 0, precision)                   # BP2
+                     * _activation_prime(a_prev, activation))
     return {"z": zs, "a": acts, "delta": deltas, "grads": tuple(grads)}
 
 
-def _backprop(params, x, y, cost="quadratic", activation="sigmoid", lmbda=None, n=None, reg="l2"):
-    return _backprop_trace(params, x, y, cost, activation, lmbda, n, reg)["grads"]
+def _backprop(params, x, y, cost="quadratic", activation="sigmoid", lmbda=None, n=None, reg="l2",
+              precision=DEFAULT_PRECISION):
+    return _backprop_trace(params, x, y, cost, activation, lmbda, n, reg, precision)["grads"]
 
 
-_MODEL_ARGS = ("cost", "activation", "reg")
+_MODEL_ARGS = ("cost", "activation", "reg", "precision")
 
 
-def _model_args(params, cost, activation, lmbda, n, reg):
+def _model_args(params, cost, activation, lmbda, n, reg, precision=DEFAULT_PRECISION):
     """Validates the model keywords; returns them with lmbda/n as arrays in the
     params' dtype (None without regularisation, so the plain cost compiles apart)."""
     cost, activation, reg = check_cost(cost), check_activation(activation), check_reg(reg)
+    precision = check_precision(precision)
     lmbda, n = check_reg_strength(lmbda, n)
     if lmbda is not None:
         dtype = _compute_dtype(params)
         lmbda, n = jnp.asarray(lmbda, dtype), jnp.asarray(n, dtype)
-    return dict(cost=cost, activation=activation, lmbda=lmbda, n=n, reg=reg)
+    return dict(cost=cost, activation=activation, lmbda=lmbda, n=n, reg=reg, precision=precision)
 
 
-_feedforward_jit = jax.jit(_feedforward, static_argnames=("cost", "activation"))
+_feedforward_jit = jax.jit(_feedforward, static_argnames=("cost", "activation", "precision"))
 _cost_jit = jax.jit(_cost, static_argnames=_MODEL_ARGS)
 _backprop_jit = jax.jit(_backprop, static_argnames=_MODEL_ARGS)
 
@@ -189,7 +199,10 @@ _MODEL_DOC = """
       cost: ``"quadratic"`` (the book's chapter 1), ``"cross_entropy"`` (sigmoid
         output) or ``"log_likelihood"`` (softmax output); it also fixes the
         output layer.
-      activation: hidden layers' ``"sigmoid"``, ``"tanh"`` or ``"relu"``."""
+      activation: hidden layers' ``"sigmoid"``, ``"tanh"`` or ``"relu"``.
+      precision: the matrix products' precision: ``"highest"`` (true float32,
+        the default), ``"high"`` or ``"default"`` (the platform's fastest:
+        TF32 on NVIDIA GPUs, bfloat16 passes on TPU); see jaxnet._precision."""
 
 _REG_DOC = """
       lmbda: regularisation strength λ ≥ 0 (0 or None: none).
@@ -198,7 +211,8 @@ _REG_DOC = """
         biases are never regularised."""
 
 
-def feedforward(params, x, *, cost="quadratic", activation="sigmoid"):
+def feedforward(params, x, *, cost="quadratic", activation="sigmoid",
+                precision=DEFAULT_PRECISION):
     """The network's output.
 
     Args:
@@ -211,10 +225,12 @@ def feedforward(params, x, *, cost="quadratic", activation="sigmoid"):
     sizes, _ = check_params(params)
     check_inputs(x, sizes[0])
     return _feedforward_jit(as_layers(params), x, cost=check_cost(cost),
-                            activation=check_activation(activation))
+                            activation=check_activation(activation),
+                            precision=check_precision(precision))
 
 
-def cost(params, x, y, *, cost="quadratic", activation="sigmoid", lmbda=None, n=None, reg="l2"):
+def cost(params, x, y, *, cost="quadratic", activation="sigmoid", lmbda=None, n=None, reg="l2",
+         precision=DEFAULT_PRECISION):
     """The cost averaged over the batch, plus the regularisation term.
 
     Computed from the output layer's weighted inputs, so cross-entropy and
@@ -231,11 +247,12 @@ def cost(params, x, y, *, cost="quadratic", activation="sigmoid", lmbda=None, n=
     sizes, _ = check_params(params)
     m = check_inputs(x, sizes[0])
     check_targets(y, m, sizes[-1])
-    return _cost_jit(as_layers(params), x, y, **_model_args(params, cost, activation, lmbda, n, reg))
+    return _cost_jit(as_layers(params), x, y,
+                     **_model_args(params, cost, activation, lmbda, n, reg, precision))
 
 
 def backprop(params, x, y, *, cost="quadratic", activation="sigmoid", lmbda=None, n=None,
-             reg="l2"):
+             reg="l2", precision=DEFAULT_PRECISION):
     """Gradient of :func:`cost` by the hand-derived BP1–BP4, whole batch at once.
 
     Args:
@@ -251,7 +268,7 @@ def backprop(params, x, y, *, cost="quadratic", activation="sigmoid", lmbda=None
     m = check_inputs(x, sizes[0])
     check_targets(y, m, sizes[-1])
     return _backprop_jit(as_layers(params), x, y,
-                         **_model_args(params, cost, activation, lmbda, n, reg))
+                         **_model_args(params, cost, activation, lmbda, n, reg, precision))
 
 
 for _f in (feedforward, cost, backprop):

@@ -18,6 +18,7 @@ from jax import lax
 
 from ._network import _MODEL_DOC
 from ._params import as_layers
+from ._precision import DEFAULT_PRECISION
 from ._train import GRADIENTS, _check_grad, _minibatch, _model
 from ._validate import (check_batch_size, check_inputs, check_order, check_params,
                         check_positive_scalar, check_targets)
@@ -27,13 +28,15 @@ def _apply(params, updates):
     return jax.tree.map(lambda p, u: p + u, params, updates)
 
 
-@partial(jax.jit, static_argnames=("optimizer", "batch_size", "grad", "cost", "activation"))
+@partial(jax.jit, static_argnames=("optimizer", "batch_size", "grad", "cost", "activation",
+                                   "precision"))
 def _optimizer_epoch(params, opt_state, x, y, order, x_scale, *, optimizer, batch_size, grad,
-                     cost, activation):
+                     cost, activation, precision):
     dtype = params[0].w.dtype
     if x_scale is not None:
         x_scale = jnp.asarray(x_scale, dtype)
-    model = dict(cost=cost, activation=activation, lmbda=None, n=None, reg="l2")
+    model = dict(cost=cost, activation=activation, lmbda=None, n=None, reg="l2",
+                 precision=precision)
     n = order.shape[0]
     n_full, rem = divmod(n, batch_size)
 
@@ -52,7 +55,8 @@ def _optimizer_epoch(params, opt_state, x, y, order, x_scale, *, optimizer, batc
 
 
 def train_epoch_with(optimizer, params, opt_state, x, y, order, *, batch_size, x_scale=None,
-                     cost="quadratic", activation="sigmoid", grad: str = "backprop"):
+                     cost="quadratic", activation="sigmoid", grad: str = "backprop",
+                     precision=DEFAULT_PRECISION):
     """One epoch, one compiled program, with an optax optimiser as the update rule.
 
     Args:
@@ -83,10 +87,11 @@ def train_epoch_with(optimizer, params, opt_state, x, y, order, *, batch_size, x
     check_order(order, n)
     batch_size = check_batch_size(batch_size, n)
     _check_grad(grad)
-    m = _model(params, cost, activation, None, None, "l2", grad)
+    m = _model(params, cost, activation, None, None, "l2", grad, precision)
     return _optimizer_epoch(as_layers(params), opt_state, x, y, order, x_scale,
                             optimizer=optimizer, batch_size=batch_size, grad=grad,
-                            cost=m["cost"], activation=m["activation"])
+                            cost=m["cost"], activation=m["activation"],
+                            precision=m["precision"])
 
 
 train_epoch_with.__doc__ = train_epoch_with.__doc__.format(model=_MODEL_DOC)

@@ -20,6 +20,7 @@ import numpy as np
 
 from ._model import check_activation, check_cost, check_reg
 from ._params import _init_params, as_layers
+from ._precision import DEFAULT_PRECISION, check_precision
 from ._train import _check_grad, _check_training_set, _monitor, _shuffled_epoch
 from ._validate import check_dtype, check_inputs, check_labels, check_sizes
 
@@ -78,13 +79,14 @@ class PopulationResult(NamedTuple):
     epoch_seconds: list
 
 
-@partial(jax.jit, static_argnames=("batch_size", "grad", "cost", "activation", "reg"))
+@partial(jax.jit, static_argnames=("batch_size", "grad", "cost", "activation", "reg",
+                                   "precision"))
 def _population_epoch(params, velocity, keys, x, y, etas, x_scale, lmbdas, mus, *, batch_size,
-                      grad, cost, activation, reg):
+                      grad, cost, activation, reg, precision):
     def one(p, v, k, eta, lm, mu):
         return _shuffled_epoch(p, v, k, x, y, eta, x_scale, lm, mu, batch_size=batch_size,
                                grad=grad, progress=None, cost=cost, activation=activation,
-                               reg=reg)
+                               reg=reg, precision=precision)
     v_axis = None if velocity is None else 0
     mu_axis = None if mus is None else 0
     lm_axis = None if lmbdas is None else 0
@@ -92,33 +94,38 @@ def _population_epoch(params, velocity, keys, x, y, etas, x_scale, lmbdas, mus, 
         params, velocity, keys, etas, lmbdas, mus)
 
 
-@partial(jax.jit, static_argnames=("cost", "activation", "reg"))
-def _population_monitor(params, x, labels, x_scale, lmbdas, n, *, cost, activation, reg):
+@partial(jax.jit, static_argnames=("cost", "activation", "reg", "precision"))
+def _population_monitor(params, x, labels, x_scale, lmbdas, n, *, cost, activation, reg,
+                        precision):
     lm_axis = None if lmbdas is None else 0
     return jax.vmap(lambda p, lm: _monitor(p, x, labels, x_scale, lm, n, cost=cost,
-                                           activation=activation, reg=reg),
+                                           activation=activation, reg=reg, precision=precision),
                     in_axes=(0, lm_axis))(params, lmbdas)
 
 
 def fit_population(keys, params, x, labels, *, epochs: int = 30, eta=3.0, batch_size: int = 10,
                    x_scale=None, eval_data=None, cost="quadratic", activation="sigmoid",
                    lmbda=0.0, reg="l2", momentum=0.0, grad: str = "backprop",
-                   on_epoch: Optional[Callable[[int, np.ndarray], None]] = None
-                   ) -> PopulationResult:
+                   on_epoch: Optional[Callable[[int, np.ndarray], None]] = None,
+                   precision=DEFAULT_PRECISION) -> PopulationResult:
     """Trains ``P`` networks at once, one compiled program per epoch for all of them.
 
     Args:
       keys: ``(P, 2)`` PRNG keys for the members' shuffles (as ``fit``'s key).
       params: stacked parameters, leading axis ``P`` (:func:`init_population`).
-      x, labels, x_scale, eval_data, batch_size, cost, activation, reg, grad:
-        shared by all members, as in :func:`jaxnet.fit`.
+      x, labels, x_scale, eval_data, batch_size, cost, activation, reg, grad,
+      precision: shared by all members, as in :func:`jaxnet.fit`.
       eta, lmbda, momentum: a number for every member or ``P`` values.
       epochs: epochs to train.
       on_epoch: called with ``(epoch, correct (P,))`` after each epoch.
 
     Returns:
       PopulationResult. Member ``i`` equals ``fit(keys[i], params[i], ...)``
-      with its own η, λ, μ (to float rounding: vmap batches the matrix products).
+      with its own η, λ, μ, to float rounding: vmap batches the matrix
+      products, which may sum in another order (bit-identical on the CPU; on a
+      GPU the difference is bounded by how much the run amplifies a one-ulp
+      change of its start, which a chaotic run such as η = 3 cross-entropy
+      raises to ~1e-5 relative in float64 within 100 steps: tests/test_population.py).
     """
     keys = _check_keys(keys)
     pop = keys.shape[0]
@@ -132,7 +139,7 @@ def fit_population(keys, params, x, labels, *, epochs: int = 30, eta=3.0, batch_
     n, batch_size = _check_training_set(x, labels, sizes, x_scale, epochs, batch_size)
     _check_grad(grad)
     static = dict(cost=check_cost(cost), activation=check_activation(activation),
-                  reg=check_reg(reg))
+                  reg=check_reg(reg), precision=check_precision(precision))
     etas = _member_values(eta, pop, "eta", 0)
     if np.any(etas == 0):
         raise ValueError("eta: every member needs eta > 0")

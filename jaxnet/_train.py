@@ -20,6 +20,7 @@ from ._autodiff import _autodiff_grad
 from ._model import check_activation, check_cost
 from ._network import _MODEL_DOC, _REG_DOC, _backprop, _cost, _feedforward, _model_args
 from ._params import as_layers
+from ._precision import DEFAULT_PRECISION, check_precision
 from ._validate import (check_batch_size, check_inputs, check_labels, check_momentum,
                         check_order, check_params, check_positive_scalar, check_targets,
                         check_velocity)
@@ -27,7 +28,7 @@ from ._validate import (check_batch_size, check_inputs, check_labels, check_mome
 #: Gradient implementations a training step can use, by name.
 GRADIENTS = {"backprop": _backprop, "autodiff": _autodiff_grad}
 
-_STATIC = ("grad", "cost", "activation", "reg")
+_STATIC = ("grad", "cost", "activation", "reg", "precision")
 
 
 def _check_grad(grad):
@@ -53,24 +54,25 @@ def _step(params, velocity, x, y, eta, mu, grad, model):
     return jax.tree.map(lambda p, v: p + v, params, velocity), velocity
 
 
-def _model(params, cost, activation, lmbda, n, reg, grad):
+def _model(params, cost, activation, lmbda, n, reg, grad, precision):
     """Validated model keywords for the jitted functions: static names and traced λ, n."""
     _check_grad(grad)
-    return _model_args(params, cost, activation, lmbda, n, reg)
+    return _model_args(params, cost, activation, lmbda, n, reg, precision)
 
 
 @partial(jax.jit, static_argnames=_STATIC)
 def _sgd_step(params, velocity, x, y, eta, mu, lmbda, n, grad="backprop", cost="quadratic",
-              activation="sigmoid", reg="l2"):
+              activation="sigmoid", reg="l2", precision=DEFAULT_PRECISION):
     dtype = params[0].w.dtype
     eta = jnp.asarray(eta, dtype)
     mu = None if mu is None else jnp.asarray(mu, dtype)
-    model = dict(cost=cost, activation=activation, lmbda=lmbda, n=n, reg=reg)
+    model = dict(cost=cost, activation=activation, lmbda=lmbda, n=n, reg=reg, precision=precision)
     return _step(params, velocity, x, y, eta, mu, grad, model)
 
 
 def sgd_step(params, x, y, eta, *, cost="quadratic", activation="sigmoid", lmbda=None, n=None,
-             reg="l2", momentum=0.0, velocity=None, grad: str = "backprop"):
+             reg="l2", momentum=0.0, velocity=None, grad: str = "backprop",
+             precision=DEFAULT_PRECISION):
     """One mini-batch update ``p − η·∇C`` (the book's ``w − (η/m)·Σ_x ∇C_x``).
 
     Args:
@@ -92,10 +94,11 @@ def sgd_step(params, x, y, eta, *, cost="quadratic", activation="sigmoid", lmbda
     check_targets(y, m, sizes[-1])
     check_positive_scalar(eta, "eta")
     mu = _check_momentum(momentum, velocity, params)
-    model = _model(params, cost, activation, lmbda, n, reg, grad)
+    model = _model(params, cost, activation, lmbda, n, reg, grad, precision)
     p, v = _sgd_step(as_layers(params), None if velocity is None else as_layers(velocity), x, y,
                      eta, mu, model["lmbda"], model["n"], grad=grad, cost=model["cost"],
-                     activation=model["activation"], reg=model["reg"])
+                     activation=model["activation"], reg=model["reg"],
+                     precision=model["precision"])
     return p if velocity is None else (p, v)
 
 
@@ -142,13 +145,15 @@ _PROGRESS_REPORTS = 20
 @partial(jax.jit, static_argnames=("batch_size", "progress", "batch_sharding") + _STATIC)
 def _train_epoch(params, x, y, order, eta, x_scale, *, batch_size, grad="backprop",
                  progress=None, cost="quadratic", activation="sigmoid", reg="l2", lmbda=None,
-                 velocity=None, momentum=None, batch_sharding=None):
+                 velocity=None, momentum=None, batch_sharding=None,
+                 precision=DEFAULT_PRECISION):
     dtype = params[0].w.dtype
     eta = jnp.asarray(eta, dtype)
     if x_scale is not None:
         x_scale = jnp.asarray(x_scale, dtype)
     n = order.shape[0]
-    model = dict(cost=cost, activation=activation, reg=reg, lmbda=None, n=None)
+    model = dict(cost=cost, activation=activation, reg=reg, lmbda=None, n=None,
+                 precision=precision)
     if lmbda is not None:
         model.update(lmbda=jnp.asarray(lmbda, dtype), n=jnp.asarray(n, dtype))
     mu = None if momentum is None else jnp.asarray(momentum, dtype)
@@ -203,7 +208,8 @@ def _data_parallel(mesh, batch_size, arrays):
 
 def train_epoch(params, x, y, order, *, eta, batch_size, x_scale=None, cost="quadratic",
                 activation="sigmoid", lmbda=None, reg="l2", momentum=0.0, velocity=None,
-                grad: str = "backprop", progress: Optional[Callable] = None, mesh=None):
+                grad: str = "backprop", progress: Optional[Callable] = None, mesh=None,
+                precision=DEFAULT_PRECISION):
     """One epoch of mini-batch SGD as a single compiled program.
 
     The examples are visited in ``order``, ``batch_size`` at a time
@@ -250,7 +256,7 @@ def train_epoch(params, x, y, order, *, eta, batch_size, x_scale=None, cost="qua
     check_positive_scalar(eta, "eta")
     batch_size = check_batch_size(batch_size, n)
     mu = _check_momentum(momentum, velocity, params)
-    model = _model(params, cost, activation, lmbda, n, reg, grad)
+    model = _model(params, cost, activation, lmbda, n, reg, grad, precision)
     params = as_layers(params)
     velocity = None if velocity is None else as_layers(velocity)
     batch_sharding = None
@@ -260,7 +266,8 @@ def train_epoch(params, x, y, order, *, eta, batch_size, x_scale=None, cost="qua
     p, v = _train_epoch(params, x, y, order, eta, x_scale, batch_size=batch_size,
                         grad=grad, progress=progress, cost=model["cost"],
                         activation=model["activation"], reg=model["reg"], lmbda=model["lmbda"],
-                        velocity=velocity, momentum=mu, batch_sharding=batch_sharding)
+                        velocity=velocity, momentum=mu, batch_sharding=batch_sharding,
+                        precision=model["precision"])
     return p if velocity is None else (p, v)
 
 
@@ -273,14 +280,16 @@ def _scaled(x, x_scale, dtype):
     return x if x_scale is None else x * jnp.asarray(x_scale, dtype)
 
 
-@partial(jax.jit, static_argnames=("cost", "activation"))
-def _evaluate(params, x, labels, x_scale, cost="quadratic", activation="sigmoid"):
+@partial(jax.jit, static_argnames=("cost", "activation", "precision"))
+def _evaluate(params, x, labels, x_scale, cost="quadratic", activation="sigmoid",
+              precision=DEFAULT_PRECISION):
     x = _scaled(x, x_scale, params[0].w.dtype)
-    predicted = jnp.argmax(_feedforward(params, x, cost, activation), axis=1)
+    predicted = jnp.argmax(_feedforward(params, x, cost, activation, precision), axis=1)
     return jnp.sum(predicted == labels.astype(predicted.dtype))
 
 
-def evaluate(params, x, labels, *, x_scale=None, cost="quadratic", activation="sigmoid"):
+def evaluate(params, x, labels, *, x_scale=None, cost="quadratic", activation="sigmoid",
+             precision=DEFAULT_PRECISION):
     """How many examples the network classifies correctly.
 
     Args:
@@ -296,24 +305,25 @@ def evaluate(params, x, labels, *, x_scale=None, cost="quadratic", activation="s
     n = check_inputs(x, sizes[0], allow_int=x_scale is not None)
     check_labels(labels, n, sizes[-1])
     return _evaluate(as_layers(params), x, labels, x_scale, cost=check_cost(cost),
-                     activation=check_activation(activation))
+                     activation=check_activation(activation),
+                     precision=check_precision(precision))
 
 
 evaluate.__doc__ = evaluate.__doc__.format(model=_MODEL_DOC)
 
 
-@partial(jax.jit, static_argnames=("cost", "activation", "reg"))
+@partial(jax.jit, static_argnames=("cost", "activation", "reg", "precision"))
 def _monitor(params, x, labels, x_scale, lmbda, n, cost="quadratic", activation="sigmoid",
-             reg="l2"):
+             reg="l2", precision=DEFAULT_PRECISION):
     """(correct, total cost) on a whole data set in one program: the cost is
     network2's ``total_cost`` with the regularisation term over the **training**
     set size ``n`` (network2 divides by the evaluated set's size instead)."""
     dtype = params[0].w.dtype
     xs = _scaled(x, x_scale, dtype)
     y = jax.nn.one_hot(labels, params[-1].w.shape[0], dtype=dtype)
-    predicted = jnp.argmax(_feedforward(params, xs, cost, activation), axis=1)
+    predicted = jnp.argmax(_feedforward(params, xs, cost, activation, precision), axis=1)
     correct = jnp.sum(predicted == labels.astype(predicted.dtype))
-    total = _cost(params, xs, y, cost, activation, lmbda, n, reg)
+    total = _cost(params, xs, y, cost, activation, lmbda, n, reg, precision)
     return correct, total
 
 
@@ -323,7 +333,7 @@ def _all_finite(params):
 
 @partial(jax.jit, static_argnames=("batch_size", "progress") + _STATIC)
 def _shuffled_epoch(params, velocity, key, x, y, eta, x_scale, lmbda, momentum, *, batch_size,
-                    grad, progress, cost, activation, reg):
+                    grad, progress, cost, activation, reg, precision=DEFAULT_PRECISION):
     """The fit loop's epoch: shuffle with ``key``, train, check finiteness — one program.
 
     Returns ``(params, velocity, next_key, all_finite)``; the shuffle is
@@ -334,7 +344,7 @@ def _shuffled_epoch(params, velocity, key, x, y, eta, x_scale, lmbda, momentum, 
     params, velocity = _train_epoch(params, x, y, order, eta, x_scale, batch_size=batch_size,
                                     grad=grad, progress=progress, cost=cost,
                                     activation=activation, reg=reg, lmbda=lmbda,
-                                    velocity=velocity, momentum=momentum)
+                                    velocity=velocity, momentum=momentum, precision=precision)
     return params, velocity, key, _all_finite(params)
 
 
@@ -398,7 +408,7 @@ def fit(key, params, x, labels, *, epochs: int = 30, eta: float = 3.0,
         early_stop: Optional[int] = None, schedule: Optional[int] = None,
         grad: str = "backprop", on_epoch: Optional[Callable[[EpochRecord], None]] = None,
         progress: Optional[Callable] = None, checkpoint=None, checkpoint_every: int = 1,
-        resume: bool = False) -> FitResult:
+        resume: bool = False, precision=DEFAULT_PRECISION) -> FitResult:
     """Mini-batch SGD for ``epochs`` epochs, monitoring after each (network2's SGD).
 
     Each epoch is one compiled program (compiled once, before the first
@@ -445,7 +455,7 @@ def fit(key, params, x, labels, *, epochs: int = 30, eta: float = 3.0,
     sizes, dtype = check_params(params)
     n, batch_size = _check_training_set(x, labels, sizes, x_scale, epochs, batch_size)
     check_positive_scalar(eta, "eta")
-    model = _model(params, cost, activation, lmbda, n, reg, grad)
+    model = _model(params, cost, activation, lmbda, n, reg, grad, precision)
     check_momentum(momentum)
     monitor = _check_monitor(monitor, eval_data)
     for name, v in (("early_stop", early_stop), ("schedule", schedule)):
@@ -471,7 +481,8 @@ def fit(key, params, x, labels, *, epochs: int = 30, eta: float = 3.0,
     y = jax.device_put(np.eye(sizes[-1], dtype=dtype)[np.asarray(labels)])
     eta_a = jnp.asarray(eta, dtype)
     scale_a = None if x_scale is None else jnp.asarray(x_scale, dtype)
-    static = dict(cost=model["cost"], activation=model["activation"], reg=model["reg"])
+    static = dict(cost=model["cost"], activation=model["activation"], reg=model["reg"],
+                  precision=model["precision"])
     lm, n_a = model["lmbda"], model["n"]
 
     # Compile everything once, up front, so the epochs' times are pure run time.
@@ -498,7 +509,7 @@ def fit(key, params, x, labels, *, epochs: int = 30, eta: float = 3.0,
                       eta=float(eta), batch_size=batch_size, x_scale=None if x_scale is None
                       else float(x_scale), cost=static["cost"], activation=static["activation"],
                       lmbda=float(lmbda or 0), reg=static["reg"], momentum=float(momentum),
-                      grad=grad, monitor=sorted(monitor), early_stop=early_stop,
+                      grad=grad, precision=static["precision"], monitor=sorted(monitor), early_stop=early_stop,
                       schedule=schedule, eval_size=None if eval_data is None else int(el.shape[0]))
         if resume and Path(checkpoint).exists():
             ck = load_checkpoint(checkpoint, config)

@@ -164,7 +164,7 @@ def measure(impl: Implementation, params, task: Task, *, repeats: int, check_bat
 
 # --- jaxnet's own implementations -----------------------------------------------------
 
-def _jax_epoch(grad: str) -> Implementation:
+def _jax_epoch(grad: str, precision: str = "highest") -> Implementation:
     def gradient(p, x, y):
         from ._autodiff import autodiff_grad
         from ._network import backprop
@@ -178,15 +178,17 @@ def _jax_epoch(grad: str) -> Implementation:
         x, y, order = (jax.device_put(a) for a in (task.images, task.targets(dtype), task.order))
         t0 = time.perf_counter()
         _train_epoch.lower(params, x, y, order, task.eta, task.x_scale,
-                           batch_size=task.batch_size, grad=grad).compile()
+                           batch_size=task.batch_size, grad=grad, precision=precision).compile()
         compile_s = time.perf_counter() - t0
 
         def run():
             jax.block_until_ready(train_epoch(params, x, y, order, eta=task.eta,
                                               batch_size=task.batch_size, x_scale=task.x_scale,
-                                              grad=grad))
+                                              grad=grad, precision=precision))
         return run, compile_s
     label = "manual deltas" if grad == "backprop" else "jax.grad"
+    if precision != "highest":
+        label += f", precision {precision}"
     return Implementation(f"jaxnet train_epoch ({label})", "float32", gradient, prepare)
 
 
@@ -205,9 +207,10 @@ def _c_epoch(dtype: str) -> Implementation:
     return Implementation(f"C kernel (jaxnet.cref, {dtype})", dtype, cref.backprop, prepare)
 
 
-def jaxnet_implementations() -> tuple[list[Implementation], list[str]]:
-    """jaxnet's paths, and notes on any that are unavailable (the C extension missing)."""
-    impls = [_jax_epoch("backprop"), _jax_epoch("autodiff")]
+def jaxnet_implementations(precisions=("highest",)) -> tuple[list[Implementation], list[str]]:
+    """jaxnet's paths (the JAX ones at each of ``precisions``), and notes on any that are
+    unavailable (the C extension missing)."""
+    impls = [_jax_epoch(g, p) for p in precisions for g in ("backprop", "autodiff")]
     notes = []
     try:
         impls += [_c_epoch("float32"), _c_epoch("float64")]
@@ -230,22 +233,27 @@ print(sorted(ts)[2])
 """
 
 
-def matmul_peak(n: int = PEAK_N) -> dict:
-    """float32 GFLOP/s of an n³ matrix product (median of 5): JAX in this process,
-    and NumPy in subprocesses with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset (a
-    machine may set them, slowing OpenBLAS; unset for that command only) and as set."""
+def matmul_peak(n: int = PEAK_N, precisions=("highest",)) -> dict:
+    """float32 GFLOP/s of an n³ matrix product (median of 5): JAX in this process at
+    each of ``precisions`` (key ``"jax"`` for highest, ``"jax, precision P"`` for the
+    others), and NumPy in subprocesses with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset
+    (a machine may set them, slowing OpenBLAS; unset for that command only) and as set."""
     import jax
     import jax.numpy as jnp
+
+    from ._precision import lax_precision
     flop = 2 * n ** 3
     a = jax.device_put(np.random.default_rng(0).standard_normal((n, n), dtype=np.float32))
-    f = jax.jit(jnp.dot)
-    jax.block_until_ready(f(a, a))
-    ts = []
-    for _ in range(5):
-        t0 = time.perf_counter()
+    out = {}
+    for p in precisions:
+        f = jax.jit(lambda a, b, p=p: jnp.dot(a, b, precision=lax_precision(p)))
         jax.block_until_ready(f(a, a))
-        ts.append(time.perf_counter() - t0)
-    out = {"jax": flop / statistics.median(ts) / 1e9}
+        ts = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            jax.block_until_ready(f(a, a))
+            ts.append(time.perf_counter() - t0)
+        out["jax" if p == "highest" else f"jax, precision {p}"] = flop / statistics.median(ts) / 1e9
     for label, env in (("numpy, OPENBLAS_* unset",
                         {k: v for k, v in os.environ.items()
                          if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}),
@@ -331,13 +339,21 @@ def main(argv=None) -> int:
     ap.add_argument("--batch-size", type=int, default=10)
     ap.add_argument("--json", default=None, metavar="FILE", help="also write the results here")
     ap.add_argument("--no-peak", action="store_true", help="skip the 2048³ matmul peak")
+    ap.add_argument("--precision", default="highest", metavar="LIST",
+                    help="comma-separated precisions for the JAX paths and the peak, from "
+                         "highest, high, default (default: highest)")
     args = ap.parse_args(argv)
     if args.repeats < 1 or args.batch_size < 1:
         ap.error("--repeats and --batch-size must be positive")
-    return bench(args.data, args.repeats, args.batch_size, args.json, peak=not args.no_peak)
+    precisions = tuple(p.strip() for p in args.precision.split(",") if p.strip())
+    if not precisions or any(p not in ("highest", "high", "default") for p in precisions):
+        ap.error(f"--precision: expected names from highest, high, default, got {args.precision!r}")
+    return bench(args.data, args.repeats, args.batch_size, args.json, peak=not args.no_peak,
+                 precisions=precisions)
 
 
-def bench(data_name, repeats, batch_size, json_path=None, *, peak=True, out=None) -> int:
+def bench(data_name, repeats, batch_size, json_path=None, *, peak=True, out=None,
+          precisions=("highest",)) -> int:
     out = out or sys.stdout
     import jax
     jax.config.update("jax_enable_x64", True)  # float64 gradient checks and the C float64 row
@@ -350,8 +366,8 @@ def bench(data_name, repeats, batch_size, json_path=None, *, peak=True, out=None
                 np.random.default_rng(0).permutation(n).astype(np.int32),
                 (d.train.images.shape[1], 30, 10), 3.0, batch_size, data.PIXEL_SCALE)
     params32 = init_params(jax.random.PRNGKey(0), list(task.sizes))
-    impls, notes = jaxnet_implementations()
-    pk = matmul_peak() if peak else None
+    impls, notes = jaxnet_implementations(precisions)
+    pk = matmul_peak(precisions=precisions) if peak else None
     rows = run_table(impls, task, params32, repeats=repeats, peak=pk)
     print(f"jaxnet bench: {'-'.join(map(str, task.sizes))}, eta {task.eta}, mini-batch "
           f"{batch_size}, {n} training images ({data_name}); median of {repeats} epochs after "

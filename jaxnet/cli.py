@@ -104,6 +104,13 @@ def _non_negative_int(text):
     return v
 
 
+def _add_precision_flag(parser):
+    parser.add_argument("--precision", choices=("highest", "high", "default"), default="highest",
+                        help="float32 matrix products: highest = true float32 (default); "
+                             "default = the platform's fastest (TF32 on NVIDIA GPUs, bfloat16 "
+                             "passes on TPU; the same as highest on a CPU)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jaxnet", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -126,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="large: N(0,1) as network.py; scaled: weights N(0,1/n_in) (default large)")
     t.add_argument("--grad", choices=("backprop", "autodiff"), default="backprop",
                    help="gradient: hand-derived BP1-BP4, or jax.grad (default backprop)")
+    _add_precision_flag(t)
     t.add_argument("--cost", type=_choice(COSTS), default="quadratic", metavar="NAME",
                    help="quadratic (chapter 1), cross-entropy (sigmoid output) or "
                         "log-likelihood (softmax output) (default quadratic)")
@@ -195,12 +203,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="draw the population's spread per epoch to this PNG (needs matplotlib)")
     sw.add_argument("--json", type=Path, default=None, metavar="FILE",
                     help="write every member's accuracy per epoch here (atomic)")
-    sub.add_parser("check", help="cross-check backprop, jax.grad and the C kernel",
-                   description="Runs the three gradient implementations (and central "
-                               "differences) on real MNIST batches and a random net in float64 "
-                               "and float32, then a whole epoch, and prints every pair's largest "
-                               "difference against its tolerance. Exit status 1 if any exceeds "
-                               "it or the C kernel is missing.")
+    c = sub.add_parser("check", help="cross-check backprop, jax.grad and the C kernel",
+                       description="Runs the three gradient implementations (and central "
+                                   "differences) on real MNIST batches and a random net in "
+                                   "float64 and float32, then a whole epoch, and prints every "
+                                   "pair's largest difference against its tolerance (float32 "
+                                   "tolerances scaled to --precision). Exit status 1 if any "
+                                   "exceeds it or the C kernel is missing.")
+    _add_precision_flag(c)
     sub.add_parser("bench", add_help=False,
                    help="time jaxnet's epoch paths, each after a gradient check (under a minute)")
     return parser
@@ -307,7 +317,8 @@ def train(args) -> int:
     print(f"jaxnet: {'-'.join(map(str, sizes))} network, eta={args.eta}, batch {args.batch_size}, "
           f"{args.epochs} epochs, {args.dtype}, {', '.join(extras + [''])}"
           f"{len(d.train)} training / {len(split)} "
-          f"{args.eval} examples, {jax.default_backend()}", flush=True)
+          f"{args.eval} examples, {jax.default_backend()}, precision {args.precision}",
+          flush=True)
 
     bar = ProgressBar() if show else None
 
@@ -339,7 +350,7 @@ def train(args) -> int:
                      activation=args.activation, lmbda=args.lmbda, reg=args.reg,
                      momentum=args.momentum, monitor=args.monitor, early_stop=args.early_stop,
                      schedule=args.schedule, grad=args.grad, on_epoch=on_epoch, progress=bar,
-                     checkpoint=args.checkpoint, resume=args.resume)
+                     checkpoint=args.checkpoint, resume=args.resume, precision=args.precision)
     except (FloatingPointError, CheckpointError) as e:
         print(f"jaxnet: error: {e}", file=sys.stderr)
         return 1
@@ -401,8 +412,8 @@ def sweep(args) -> int:
     params = init_population(init_keys, sizes, dtype=dtype, init=args.init)
     print(f"jaxnet sweep: {len(members)} members ({len(configs)} configurations x {args.seeds} "
           f"seeds), {'-'.join(map(str, sizes))}, {args.cost}, {args.activation}, batch "
-          f"{args.batch_size}, {args.epochs} epochs, {args.dtype}, {jax.default_backend()}",
-          flush=True)
+          f"{args.batch_size}, {args.epochs} epochs, {args.dtype}, {jax.default_backend()}, "
+          f"precision {args.precision}", flush=True)
 
     def on_epoch(e, correct):
         print(f"Epoch {e}: best member {int(correct.max())} / {len(split)}, median "
@@ -414,7 +425,7 @@ def sweep(args) -> int:
                              momentum=[c[2] for c, _ in members], batch_size=args.batch_size,
                              x_scale=jdata.PIXEL_SCALE, eval_data=(split.images, split.labels),
                              cost=args.cost, activation=args.activation, reg=args.reg,
-                             grad=args.grad, on_epoch=on_epoch)
+                             grad=args.grad, on_epoch=on_epoch, precision=args.precision)
     except (FloatingPointError, ValueError) as e:
         print(f"jaxnet: error: {e}", file=sys.stderr)
         return 1
@@ -460,7 +471,7 @@ def main(argv=None) -> int:
         return sweep(args)
     if args.command == "check":
         from ._check import main as check
-        return check()
+        return check(args.precision)
     return 2  # unreachable: argparse requires a command
 
 

@@ -12,13 +12,18 @@ from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
 import jaxnet
 from jaxnet import cref
+from jaxnet._precision import scaled_rtol
 from conftest import assert_trees_close, rel_err
 
 # float64: three evaluations of the same sums in different orders (the C
 # kernel adds inputs one at a time, skipping zeros): ~1e3·eps64 at most.
 F64_RTOL = 1e-12
-# float32: as in test_gradients, 100 float32 ulps.
+# float32: as in test_gradients, 100 float32 ulps for true float32 products;
+# scaled to the precision in effect (scaled_rtol: 8192× with TF32 on a GPU,
+# capped at 5 %), since the C kernel always computes in true float32.
 F32_RTOL = 1e-5
+# 50 float32 steps: rounding differences ~1e-6 relative grow at most ~50×.
+EPOCH32_RTOL = 1e-3
 # A whole epoch (500 steps on the 5,000-image sample): per-step differences of
 # ~1e-15 are carried forward through I − ηH; measured ~3e-14. 1e-10 leaves
 # three orders of margin while one wrong step (≥ 1e-4 relative) still fails.
@@ -31,16 +36,21 @@ def _mnist_batch(sample, start, m, dtype):
             sample.train.y()[start:start + m].astype(dtype))
 
 
-@pytest.mark.parametrize("dtype, rtol", [(np.float64, F64_RTOL), (np.float32, F32_RTOL)])
-def test_three_gradients_agree_on_real_mnist(sample, dtype, rtol):
+@pytest.mark.parametrize("dtype, precision", [(np.float64, "highest"), (np.float32, "highest"),
+                                              (np.float32, "default")])
+def test_three_gradients_agree_on_real_mnist(sample, dtype, precision):
+    rtol = F64_RTOL if dtype == np.float64 else scaled_rtol(F32_RTOL, precision,
+                                                            jax.default_backend())
     for seed, start in [(0, 0), (1, 1000), (2, 4990)]:
         params = jaxnet.init_params(jax.random.PRNGKey(seed), [784, 30, 10], dtype=dtype)
         x, y = _mnist_batch(sample, start, 10, dtype)
         c = cref.backprop(params, x, y)
         assert all(isinstance(l, jaxnet.Layer) and l.w.dtype == dtype for l in c)
         assert max(float(np.max(np.abs(a))) for a in jax.tree.leaves(c)) > MIN_GRAD
-        assert_trees_close(c, jaxnet.autodiff_grad(params, x, y), rtol, "C vs jax.grad")
-        assert_trees_close(c, jaxnet.backprop(params, x, y), rtol, "C vs backprop")
+        assert_trees_close(c, jaxnet.autodiff_grad(params, x, y, precision=precision), rtol,
+                           f"C vs jax.grad, precision {precision}")
+        assert_trees_close(c, jaxnet.backprop(params, x, y, precision=precision), rtol,
+                           f"C vs backprop, precision {precision}")
 
 
 @settings(max_examples=12, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
@@ -79,14 +89,15 @@ def test_whole_epoch_trajectory_agrees(sample, batch_size):
     assert rel_err(c[1].w, params[1].w) > 1e-2  # it trained
 
 
-def test_float32_epoch_is_close(sample):
+@pytest.mark.parametrize("precision", ["highest", "default"])
+def test_float32_epoch_is_close(sample, precision):
     params = jaxnet.init_params(jax.random.PRNGKey(4), [784, 30, 10])
     x, y = sample.train.x[:500], sample.train.y()[:500]
     order = np.arange(500)
     c = cref.train_epoch(params, x, y, order, eta=3.0, batch_size=10)
-    j = jaxnet.train_epoch(params, x, y, order, eta=3.0, batch_size=10)
-    # 50 float32 steps: rounding differences ~1e-6 relative grow at most ~50×.
-    assert_trees_close(c, j, 1e-3, "float32 epoch")
+    j = jaxnet.train_epoch(params, x, y, order, eta=3.0, batch_size=10, precision=precision)
+    assert_trees_close(c, j, scaled_rtol(EPOCH32_RTOL, precision, jax.default_backend()),
+                       f"float32 epoch, precision {precision}")
 
 
 P = jaxnet.init_params(jax.random.PRNGKey(0), [4, 3, 2], dtype=np.float64)

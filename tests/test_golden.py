@@ -80,7 +80,7 @@ def test_jax_grad_against_golden():
     def cost_perturbed(eps, params, x, y):
         a = x
         for (w, b), e in zip(params, eps):
-            a = sigmoid(_contract(a, w, 1, 1) + b[None, :] + e)
+            a = sigmoid(_contract(a, w, 1, 1, "highest") + b[None, :] + e)
         return 0.5 * jnp.sum((a - y) ** 2) / x.shape[0]
 
     zeros = [jnp.zeros((M, n)) for n in SIZES[1:]]

@@ -8,6 +8,7 @@ from hypothesis import Phase, given, settings, strategies as st
 
 import jaxnet
 import book
+from jaxnet._precision import scaled_rtol
 from conftest import assert_trees_close, rel_err
 
 # float64: both paths evaluate the same sums in (nearly) the same order; ≤ 4
@@ -15,7 +16,8 @@ from conftest import assert_trees_close, rel_err
 F64_RTOL = 1e-12
 # float32: the same argument with eps32 = 1.2e-7 gives ~1e3·eps32 ≈ 1e-4 in the
 # worst case; sums of ≤ 784 mostly-positive terms stay far below that, and 100
-# ulps (1e-5) still catches any error in the equations (those are O(1)).
+# ulps (1e-5) still catches any error in the equations (those are O(1)). For true
+# float32 products; scaled to the precision in effect (jaxnet._precision.scaled_rtol).
 F32_RTOL = 1e-5
 # central differences with h = 1e-6 in float64: truncation O(h²·C''') ≈ 1e-12
 # plus round-off O(eps·C/h) ≈ 1e-10, relative to gradients of size ≥ 1e-3.
@@ -55,16 +57,33 @@ def test_backprop_equals_autodiff_f64_random_nets(seed, sizes, batch):
     assert_trees_close(manual, auto, F64_RTOL, f"sizes {sizes} batch {batch}")
 
 
-@pytest.mark.parametrize("dtype, rtol", [(jnp.float64, F64_RTOL), (jnp.float32, F32_RTOL)])
-def test_backprop_equals_autodiff_on_real_mnist(sample, dtype, rtol):
+@pytest.mark.parametrize("dtype, precision", [(jnp.float64, "highest"), (jnp.float32, "highest"),
+                                              (jnp.float32, "default")])
+def test_backprop_equals_autodiff_on_real_mnist(sample, dtype, precision):
+    rtol = F64_RTOL if dtype == jnp.float64 else scaled_rtol(F32_RTOL, precision,
+                                                             jax.default_backend())
     for seed, start in [(0, 0), (1, 100), (2, 4000)]:
         params = jaxnet.init_params(jax.random.PRNGKey(seed), [784, 30, 10], dtype=dtype)
         x = sample.train.x[start:start + 10]
         y = sample.train.y()[start:start + 10]
-        manual = jaxnet.backprop(params, x, y)
+        manual = jaxnet.backprop(params, x, y, precision=precision)
         assert _max_abs(manual) > MIN_GRAD
         assert manual[0].w.dtype == dtype
-        assert_trees_close(manual, jaxnet.autodiff_grad(params, x, y), rtol, f"{dtype.__name__}")
+        assert_trees_close(manual, jaxnet.autodiff_grad(params, x, y, precision=precision), rtol,
+                           f"{dtype.__name__}, precision {precision}")
+
+
+def test_float32_gradient_is_float32_accurate_by_default(sample):
+    # Against the float64 gradient of the same (float32-representable) network:
+    # true float32 products agree to ~5e-7 (CPU and, with precision="highest",
+    # an H100); TF32, the GPU's platform default, was 6.2e-4 off. The default
+    # precision must give the former on every platform.
+    params32 = jaxnet.init_params(jax.random.PRNGKey(0), [784, 30, 10])
+    params64 = jax.tree.map(lambda a: np.asarray(a, np.float64), params32)
+    x, y = sample.train.x[:10], sample.train.y()[:10]
+    reference = jaxnet.backprop(params64, x.astype(np.float64), y.astype(np.float64))
+    for grad in (jaxnet.backprop, jaxnet.autodiff_grad):
+        assert_trees_close(grad(params32, x, y), reference, F32_RTOL, grad.__name__)
 
 
 @pytest.mark.parametrize("sizes", [[3, 2], [4, 5, 3], [2, 3, 4, 2]])
