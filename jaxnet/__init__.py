@@ -19,6 +19,7 @@ from ._precision import PRECISIONS as PRECISIONS
 from ._population import PopulationResult as PopulationResult
 from ._population import fit_population as fit_population
 from ._population import init_population as init_population
+from ._serialize import ParamsFileError as ParamsFileError
 from ._serialize import load_network2 as load_network2
 from ._serialize import load_params as load_params
 from ._serialize import save_network2 as save_network2

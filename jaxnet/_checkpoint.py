@@ -1,23 +1,28 @@
 """Checkpoints of the fit loop: everything needed to resume exactly.
 
-A ``.npz`` archive (no pickle; read with ``allow_pickle=False``) holding the
-parameters ``w0, b0, ...``, the momentum state ``vw0, vb0, ...`` (if any),
-the PRNG key ``key`` and ``meta``: UTF-8 JSON with the format, the epoch to
-run next, the learning-rate schedule's state, the history so far, and the
-run's ``config`` (sizes, dtype, data size and every hyper-parameter) that a
-resume must match. Written atomically (temporary file, fsync, rename), so a
-crash or a signal mid-write leaves the previous checkpoint intact.
+A ``.npz`` archive (no pickle; stored members) holding the parameters ``w0,
+b0, ...``, the momentum state ``vw0, vb0, ...`` (if any), the PRNG key ``key``
+and ``meta``: UTF-8 JSON with the format, the epoch to run next, the
+learning-rate schedule's state, the history so far, and the run's ``config``
+(sizes, dtype, a fingerprint of the training images and labels, and every
+hyper-parameter) that a resume must match. Written atomically (temporary
+file, fsync, rename), so a crash or a signal mid-write leaves the previous
+checkpoint intact. Read with jaxnet._npz: every member's header is checked
+against the config before anything is allocated, and every field of the
+metadata is type-checked, so a damaged or crafted file is a CheckpointError.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import zipfile
+import numbers
 from pathlib import Path
 
 import numpy as np
 
 from ._atomic import atomic_write
+from ._npz import NpzReader
 from ._params import Layer
 
 FORMAT = "jaxnet.checkpoint"
@@ -25,7 +30,34 @@ VERSION = 1
 
 
 class CheckpointError(ValueError):
-    """A checkpoint is corrupt, or belongs to another run (other sizes, dtype, ...)."""
+    """A checkpoint is corrupt, belongs to another run (other sizes, dtype, data,
+    hyper-parameters), is past the requested epochs, or would be overwritten."""
+
+
+def fingerprint(a) -> str:
+    """SHA-256 of an array's dtype, shape and bytes (the training data's identity)."""
+    a = np.ascontiguousarray(np.asarray(a))
+    h = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode())
+    h.update(a)
+    return h.hexdigest()
+
+
+def run_config(*, sizes, dtype, x, labels, x_scale, **hyper) -> dict:
+    """What a resumed run must share with the checkpoint: the architecture, the
+    data (fingerprinted) and every hyper-parameter (``hyper``: JSON values)."""
+    return dict(sizes=list(sizes), dtype=np.dtype(dtype).name, n=int(np.shape(labels)[0]),
+                images_sha256=fingerprint(x), labels_sha256=fingerprint(labels),
+                x_scale=None if x_scale is None else float(x_scale), **hyper)
+
+
+def check_target(path, *, resume: bool, overwrite: bool):
+    """Before training: an existing checkpoint is resumed or explicitly overwritten."""
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path}: is a directory; give a file name")
+    if path.exists() and not resume and not overwrite:
+        raise CheckpointError(f"checkpoint {path}: exists; pass resume=True (--resume) to "
+                              "continue it or overwrite=True (--overwrite) to start over")
 
 
 def save_checkpoint(path, *, params, velocity, key, epoch, history, config, schedule_state):
@@ -44,48 +76,87 @@ def save_checkpoint(path, *, params, velocity, key, epoch, history, config, sche
         np.savez(f, **arrays)
 
 
-def load_checkpoint(path, config):
-    """Reads a checkpoint and checks it belongs to a run with ``config``.
+def load_checkpoint(path, config, *, epochs: int, record):
+    """Reads a checkpoint and checks it belongs to a run with ``config`` that
+    trains ``epochs`` epochs; ``record`` is the history's NamedTuple type.
 
-    Returns ``dict(params, velocity, key, epoch, history (list of dicts),
+    Returns ``dict(params, velocity, key, epoch, history (list of record),
     schedule_state)``. Raises CheckpointError naming what is wrong."""
     path = Path(path)
-    try:
-        with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-        meta = json.loads(data["meta"].tobytes().decode())
-    except FileNotFoundError:
-        raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"{path}: not a readable jaxnet checkpoint ({e})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
-        raise CheckpointError(f"{path}: not a jaxnet checkpoint (format "
-                              f"{meta.get('format') if isinstance(meta, dict) else meta!r})")
-    saved = meta.get("config", {})
-    diff = {k: (saved.get(k), v) for k, v in config.items() if saved.get(k) != v}
-    if diff:
-        what = "; ".join(f"{k}: checkpoint {a!r}, this run {b!r}" for k, (a, b) in diff.items())
-        raise CheckpointError(f"{path}: belongs to another run ({what})")
-    sizes, dtype = config["sizes"], np.dtype(config["dtype"])
-    params, velocity = [], [] if meta.get("momentum_state") else None
+    with NpzReader(path, CheckpointError, "not a readable jaxnet checkpoint") as z:
+        meta = z.meta()
+        if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+            raise CheckpointError(f"{path}: not a jaxnet checkpoint (format "
+                                  f"{str(meta.get('format'))[:100]!r})")
+        saved = meta.get("config")
+        if not isinstance(saved, dict):
+            raise CheckpointError(f"{path}: no run configuration")
+        diff = {k: (saved.get(k), v) for k, v in config.items() if saved.get(k) != v}
+        if diff:
+            what = "; ".join(f"{k}: checkpoint {_short(a)}, this run {_short(b)}"
+                             for k, (a, b) in diff.items())
+            raise CheckpointError(f"{path}: belongs to another run ({what})")
+        epoch = meta.get("epoch")
+        if type(epoch) is not int or epoch < 0:
+            raise CheckpointError(f"{path}: bad epoch {str(epoch)[:40]}")
+        if epoch > epochs:
+            raise CheckpointError(f"{path}: has trained {epoch} epochs, more than the {epochs} "
+                                  "asked for (ask for at least as many to resume it)")
+        momentum = meta.get("momentum_state")
+        if not isinstance(momentum, bool):
+            raise CheckpointError(f"{path}: bad momentum_state")
+        z.expect_members({"meta", "key"} | {f"{v}{p}{l}" for l in range(len(config["sizes"]) - 1)
+                                            for p in "wb" for v in ("", "v")[:1 + momentum]})
+        dtype = np.dtype(config["dtype"])
+        params, velocity = _layers(z, "", config["sizes"], dtype), None
+        if momentum:
+            velocity = _layers(z, "v", config["sizes"], dtype)
+        key = z.array("key", np.uint32, (2,))
+    return dict(params=params, velocity=velocity, key=key, epoch=epoch,
+                history=_history(path, meta.get("history"), epoch, record),
+                schedule_state=_schedule_state(path, meta.get("schedule_state")))
+
+
+def _short(v) -> str:
+    r = repr(v)
+    return r if len(r) <= 80 else r[:77] + "..."
+
+
+def _layers(z, prefix, sizes, dtype):
+    out = []
     for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        for prefix, out in (("", params), ("v", velocity)):
-            if out is None:
-                continue
-            w, b = data.get(f"{prefix}w{l}"), data.get(f"{prefix}b{l}")
-            if w is None or b is None or w.shape != (n_out, n_in) or b.shape != (n_out,) \
-                    or w.dtype != dtype or b.dtype != dtype:
-                raise CheckpointError(f"{path}: layer {l} {prefix or 'params'} missing or not "
-                                      f"{dtype} of shapes {(n_out, n_in)}, {(n_out,)}")
-            if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
-                raise CheckpointError(f"{path}: layer {l} contains NaN or Inf")
-            out.append(Layer(w, b))
-    key = data.get("key")
-    if key is None or key.dtype != np.uint32 or key.shape != (2,):
-        raise CheckpointError(f"{path}: bad PRNG key")
-    epoch = meta.get("epoch")
-    if not isinstance(epoch, int) or epoch < 0 or not isinstance(meta.get("history"), list):
-        raise CheckpointError(f"{path}: bad epoch or history")
-    return dict(params=tuple(params), velocity=None if velocity is None else tuple(velocity),
-                key=key, epoch=epoch, history=meta["history"],
-                schedule_state=meta.get("schedule_state"))
+        w = z.array(f"{prefix}w{l}", dtype, (n_out, n_in))
+        b = z.array(f"{prefix}b{l}", dtype, (n_out,))
+        if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
+            raise CheckpointError(f"{z.path}: layer {l} {prefix or 'params'} contains NaN or Inf")
+        out.append(Layer(w, b))
+    return tuple(out)
+
+
+def _number(v, kinds=numbers.Real) -> bool:
+    return isinstance(v, kinds) and not isinstance(v, bool) and not np.isnan(v)
+
+
+def _history(path, history, epoch, record):
+    """One ``record`` per trained epoch, each field None or a finite number."""
+    if not isinstance(history, list) or len(history) != epoch:
+        raise CheckpointError(f"{path}: history does not hold one record per trained epoch")
+    out = []
+    for i, r in enumerate(history):
+        if (not isinstance(r, dict) or set(r) != set(record._fields)
+                or not all(v is None or _number(v) for v in r.values())
+                or not _number(r["epoch"], numbers.Integral)):
+            raise CheckpointError(f"{path}: history record {i} is malformed")
+        out.append(record(**r))
+    return out
+
+
+def _schedule_state(path, state):
+    """``{best, since_best, eta, stopped}`` of the early-stop/schedule loop."""
+    if (not isinstance(state, dict) or set(state) != {"best", "since_best", "eta", "stopped"}
+            or not _number(state["best"], numbers.Integral)
+            or not _number(state["since_best"], numbers.Integral)
+            or not _number(state["eta"]) or not 0 < state["eta"] < float("inf")
+            or not (state["stopped"] is None or isinstance(state["stopped"], str))):
+        raise CheckpointError(f"{path}: malformed schedule state")
+    return state

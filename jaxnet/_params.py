@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from functools import partial
 from typing import NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ._validate import check_sizes, check_dtype
 
@@ -51,7 +53,39 @@ def init_params(key: jax.Array, sizes: Sequence[int], *, dtype=jnp.float32,
     dtype = check_dtype(dtype)
     if init not in INIT_SCHEMES:
         raise ValueError(f"init: expected one of {INIT_SCHEMES}, got {init!r}")
+    check_fits(sizes, dtype)
     return _init_params(key, sizes, dtype, init)
+
+
+#: Training holds the parameters, their gradient, the momentum state and the
+#: updated parameters at once: sizes whose parameters need this many copies
+#: beyond the device's memory are refused before XLA is asked for them (it
+#: aborts the process instead of raising).
+COPIES_IN_MEMORY = 4
+
+
+def device_memory_bytes() -> int:
+    """The default device's memory: its allocator's limit, else the host's RAM."""
+    try:
+        stats = jax.devices()[0].memory_stats() or {}
+    except Exception:  # some backends do not report; the host's RAM bounds them anyway
+        stats = {}
+    if stats.get("bytes_limit"):
+        return int(stats["bytes_limit"])
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_fits(sizes, dtype, members: int = 1) -> None:
+    """Refuses ``sizes`` (``members`` networks of them) whose parameters cannot fit."""
+    count = members * sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    need = count * np.dtype(dtype).itemsize * COPIES_IN_MEMORY
+    have = device_memory_bytes()
+    if need > have:
+        big = max(range(len(sizes)), key=lambda i: sizes[i])
+        raise ValueError(f"sizes: {list(sizes)}{f' x {members} members' if members > 1 else ''} "
+                         f"has {count:,} parameters; {COPIES_IN_MEMORY} copies in "
+                         f"{np.dtype(dtype).name} need {need / 2**30:,.1f} GiB, more than the "
+                         f"device's {have / 2**30:,.1f} GiB (sizes[{big}] = {sizes[big]})")
 
 
 @partial(jax.jit, static_argnums=(1, 2, 3))

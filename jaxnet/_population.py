@@ -19,10 +19,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._model import check_activation, check_cost, check_reg
-from ._params import _init_params, as_layers
+from ._params import _init_params, as_layers, check_fits
 from ._precision import DEFAULT_PRECISION, check_precision
-from ._train import _check_grad, _check_training_set, _monitor, _shuffled_epoch
-from ._validate import check_dtype, check_inputs, check_labels, check_sizes
+from ._train import (_check_grad, _check_training_set, _monitor, _shuffled_epoch,
+                     check_eval_data)
+from ._validate import check_dtype, check_sizes
 
 
 def init_population(keys, sizes, *, dtype=jnp.float32, init="large"):
@@ -39,6 +40,7 @@ def init_population(keys, sizes, *, dtype=jnp.float32, init="large"):
     sizes = check_sizes(sizes)
     dtype = check_dtype(dtype)
     keys = _check_keys(keys)
+    check_fits(sizes, dtype, members=keys.shape[0])
     return jax.vmap(lambda k: _init_params(k, sizes, dtype, init))(keys)
 
 
@@ -146,10 +148,7 @@ def fit_population(keys, params, x, labels, *, epochs: int = 30, eta=3.0, batch_
     lmbdas = _member_values(lmbda, pop, "lmbda", 0)
     mus = _member_values(momentum, pop, "momentum", 0, 1)
     if eval_data is not None:
-        ex, el = eval_data
-        m = check_inputs(ex, sizes[0], name="eval_data x", allow_int=x_scale is not None)
-        check_labels(el, m, sizes[-1], name="eval_data labels")
-        ex, el = jax.device_put(ex), jax.device_put(el)
+        ex, el = check_eval_data(eval_data, sizes, x_scale)
 
     params = as_layers(jax.tree.map(jnp.asarray, params))
     velocity = jax.tree.map(jnp.zeros_like, params) if mus.any() else None

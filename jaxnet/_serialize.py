@@ -18,13 +18,13 @@ complete new one.
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from ._atomic import atomic_write
 from ._model import check_activation, check_cost
+from ._npz import NpzReader
 from ._params import Layer
 from ._validate import check_dtype, check_params
 
@@ -67,67 +67,65 @@ def save_params(path, params, *, cost="quadratic", activation="sigmoid",
     return path
 
 
+class ParamsFileError(ValueError):
+    """A parameter file (ours or network2's) is truncated, corrupt, crafted, or
+    inconsistent with its metadata."""
+
+
 def _corrupt(path, why):
-    return ValueError(f"{path}: not a valid jaxnet parameter file ({why})")
+    return ParamsFileError(f"{path}: not a valid jaxnet parameter file ({why})")
 
 
 def load_params(path, *, with_metadata: bool = False):
     """Reads parameters written by :func:`save_params`.
+
+    Nothing is decompressed or allocated before the metadata and each array's
+    header have been checked (jaxnet._npz): reading allocates at most the
+    file's size.
 
     Returns:
       A tuple of Layers holding numpy arrays (``jnp.asarray`` them as needed),
       or ``(params, metadata)`` when ``with_metadata``.
 
     Raises:
-      ValueError: the file is truncated, corrupt, or inconsistent with its metadata.
+      ParamsFileError (a ValueError): the file is truncated, corrupt, crafted,
+        or inconsistent with its metadata.
     """
     path = Path(path)
-    try:
-        with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-        raise _corrupt(path, f"unreadable: {e}") from None
-    if "meta" not in data:
-        raise _corrupt(path, "no 'meta' entry")
-    try:
-        meta = json.loads(data["meta"].tobytes().decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise _corrupt(path, f"bad metadata: {e}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise _corrupt(path, f"format is {meta.get('format') if isinstance(meta, dict) else meta!r}")
-    if meta.get("version") != VERSION:
-        raise _corrupt(path, f"version {meta.get('version')!r}, this jaxnet reads {VERSION}")
-    sizes, dtype = meta.get("sizes"), meta.get("dtype")
-    if (not isinstance(sizes, list) or len(sizes) < 2
-            or not all(isinstance(s, int) and s > 0 for s in sizes)):
-        raise _corrupt(path, f"bad sizes {sizes!r}")
-    if dtype not in ("float32", "float64"):
-        raise _corrupt(path, f"bad dtype {dtype!r}")
-    # Files from before chapter 3 have no cost/activation: they are the book's chapter 1.
-    meta.setdefault("cost", "quadratic")
-    meta.setdefault("activation", "sigmoid")
-    try:
-        check_cost(meta["cost"]), check_activation(meta["activation"])
-    except ValueError as e:
-        raise _corrupt(path, str(e)) from None
-    expected = {"meta"} | {f"{p}{l}" for l in range(len(sizes) - 1) for p in "wb"}
-    if set(data) != expected:
-        raise _corrupt(path, f"entries {sorted(data)}, expected {sorted(expected)}")
-    params = []
-    for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        w, b = data[f"w{l}"], data[f"b{l}"]
-        if w.shape != (n_out, n_in) or b.shape != (n_out,):
-            raise _corrupt(path, f"layer {l}: shapes {w.shape}, {b.shape}, "
-                                 f"expected {(n_out, n_in)}, {(n_out,)}")
-        if w.dtype != dtype or b.dtype != dtype:
-            raise _corrupt(path, f"layer {l}: dtype {w.dtype}/{b.dtype}, expected {dtype}")
-        if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
-            raise _corrupt(path, f"layer {l}: contains NaN or Inf")
-        params.append(Layer(w, b))
+    with NpzReader(path, ParamsFileError, "not a valid jaxnet parameter file") as z:
+        meta = z.meta()
+        if meta.get("format") != FORMAT:
+            raise _corrupt(path, f"format is {str(meta.get('format'))[:100]!r}")
+        if meta.get("version") != VERSION:
+            raise _corrupt(path, f"version {str(meta.get('version'))[:20]!r}, this jaxnet "
+                                 f"reads {VERSION}")
+        sizes, dtype = meta.get("sizes"), meta.get("dtype")
+        if not _valid_sizes(sizes):
+            raise _corrupt(path, f"bad sizes {str(sizes)[:200]}")
+        if dtype not in ("float32", "float64"):
+            raise _corrupt(path, f"bad dtype {str(dtype)[:50]!r}")
+        # Files from before chapter 3 have no cost/activation: they are the book's chapter 1.
+        meta.setdefault("cost", "quadratic")
+        meta.setdefault("activation", "sigmoid")
+        try:
+            check_cost(meta["cost"]), check_activation(meta["activation"])
+        except ValueError as e:
+            raise _corrupt(path, str(e)[:300]) from None
+        z.expect_members({"meta"} | {f"{p}{l}" for l in range(len(sizes) - 1) for p in "wb"})
+        params = []
+        for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            w, b = z.array(f"w{l}", dtype, (n_out, n_in)), z.array(f"b{l}", dtype, (n_out,))
+            if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
+                raise _corrupt(path, f"layer {l}: contains NaN or Inf")
+            params.append(Layer(w, b))
     params = tuple(params)
     return (params, meta) if with_metadata else params
+
+
+def _valid_sizes(sizes) -> bool:
+    """At least two positive ints below 2^40 (anything larger cannot be a real layer)."""
+    return (isinstance(sizes, list) and 2 <= len(sizes) <= 10_000
+            and all(type(s) is int and 0 < s < 2 ** 40 for s in sizes))
 
 
 _NETWORK2_COSTS = {"quadratic": "QuadraticCost", "cross_entropy": "CrossEntropyCost"}
@@ -161,8 +159,13 @@ def save_network2(path, params, *, cost="quadratic", activation="sigmoid") -> Pa
     return path
 
 
+#: The largest network2 JSON file read (a 784-1000-1000-10 net is ~40 MB of text;
+#: Python's parsed lists take ~10x the file's size in memory).
+MAX_NETWORK2_BYTES = 256 << 20
+
+
 def _bad_network2(path, why):
-    return ValueError(f"{path}: not a valid network2 file ({why})")
+    return ParamsFileError(f"{path}: not a valid network2 file ({why})")
 
 
 def load_network2(path, *, dtype=None):
@@ -174,32 +177,35 @@ def load_network2(path, *, dtype=None):
       ``"quadratic"`` or ``"cross_entropy"``. The activation is sigmoid.
 
     Raises:
-      ValueError: truncated or malformed JSON, missing keys, shapes that do
-        not match ``sizes``, non-finite numbers, an unknown cost.
+      ParamsFileError (a ValueError): truncated or malformed JSON, a file over
+        MAX_NETWORK2_BYTES, missing keys, shapes that do not match ``sizes``,
+        numbers that are not finite in ``dtype`` (1e39 in float32 included),
+        an unknown cost.
     """
     import jax
     dtype = check_dtype(dtype if dtype is not None
                         else "float64" if jax.config.jax_enable_x64 else "float32")
     path = Path(path)
+    size = path.stat().st_size  # FileNotFoundError stays as it is
+    if size > MAX_NETWORK2_BYTES:
+        raise _bad_network2(path, f"{size} bytes, more than the {MAX_NETWORK2_BYTES} read")
     try:
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)
-    except FileNotFoundError:
-        raise
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise _bad_network2(path, f"unreadable JSON: {e}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, OSError) as e:
+        raise _bad_network2(path, f"unreadable JSON: {type(e).__name__}: {str(e)[:200]}") from None
     if not isinstance(doc, dict):
         raise _bad_network2(path, f"expected a JSON object, got {type(doc).__name__}")
     missing = {"sizes", "weights", "biases", "cost"} - set(doc)
     if missing:
         raise _bad_network2(path, f"missing keys {sorted(missing)}")
     sizes = doc["sizes"]
-    if (not isinstance(sizes, list) or len(sizes) < 2
-            or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes)):
-        raise _bad_network2(path, f"bad sizes {sizes!r}")
+    if not _valid_sizes(sizes):
+        raise _bad_network2(path, f"bad sizes {str(sizes)[:200]}")
     costs = {v: k for k, v in _NETWORK2_COSTS.items()}
-    if doc["cost"] not in costs:
-        raise _bad_network2(path, f"unknown cost {doc['cost']!r}, expected one of {sorted(costs)}")
+    if not isinstance(doc["cost"], str) or doc["cost"] not in costs:
+        raise _bad_network2(path, f"unknown cost {str(doc['cost'])[:100]!r}, expected one of "
+                                  f"{sorted(costs)}")
     ws, bs = doc["weights"], doc["biases"]
     if not (isinstance(ws, list) and isinstance(bs, list)
             and len(ws) == len(bs) == len(sizes) - 1):
@@ -209,12 +215,15 @@ def load_network2(path, *, dtype=None):
         try:
             w = np.array(ws[l], dtype=np.float64)
             b = np.array(bs[l], dtype=np.float64)
-        except (TypeError, ValueError) as e:
-            raise _bad_network2(path, f"layer {l}: not a numeric array ({e})") from None
+        except (TypeError, ValueError, OverflowError, RecursionError) as e:
+            raise _bad_network2(path, f"layer {l}: not a numeric array ({str(e)[:200]})") from None
         if w.shape != (n_out, n_in) or b.shape != (n_out, 1):
             raise _bad_network2(path, f"layer {l}: shapes {w.shape}, {b.shape}, expected "
                                       f"{(n_out, n_in)}, {(n_out, 1)} from sizes {sizes}")
+        with np.errstate(over="ignore"):  # a finite float64 beyond float32's range becomes inf
+            w, b = w.astype(dtype), b.reshape(-1).astype(dtype)
         if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
-            raise _bad_network2(path, f"layer {l}: contains NaN or Inf")
-        params.append(Layer(w.astype(dtype), b.reshape(-1).astype(dtype)))
+            raise _bad_network2(path, f"layer {l}: contains NaN or Inf (or values beyond {dtype}'s "
+                                      "range)")
+        params.append(Layer(w, b))
     return tuple(params), costs[doc["cost"]]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import numbers
 import signal
 import threading
 import time
@@ -408,7 +408,8 @@ def fit(key, params, x, labels, *, epochs: int = 30, eta: float = 3.0,
         early_stop: Optional[int] = None, schedule: Optional[int] = None,
         grad: str = "backprop", on_epoch: Optional[Callable[[EpochRecord], None]] = None,
         progress: Optional[Callable] = None, checkpoint=None, checkpoint_every: int = 1,
-        resume: bool = False, precision=DEFAULT_PRECISION) -> FitResult:
+        resume: bool = False, overwrite: bool = False,
+        precision=DEFAULT_PRECISION) -> FitResult:
     """Mini-batch SGD for ``epochs`` epochs, monitoring after each (network2's SGD).
 
     Each epoch is one compiled program (compiled once, before the first
@@ -443,8 +444,12 @@ def fit(key, params, x, labels, *, epochs: int = 30, eta: float = 3.0,
         checkpoint is set, SIGINT (Ctrl-C) and SIGTERM finish the current
         epoch, save, and return with ``stopped`` saying so.
       resume: continue from ``checkpoint`` if it exists (its run must match
-        this one: sizes, dtype, data, hyper-parameters; else CheckpointError).
-        The result is identical to an uninterrupted run.
+        this one: sizes, dtype, data, hyper-parameters, and it must not have
+        trained more than ``epochs``; else CheckpointError). The result is
+        identical to an uninterrupted run.
+      overwrite: start over even though ``checkpoint`` exists (without it or
+        ``resume``, an existing checkpoint is a CheckpointError, before any
+        training).
 
     Returns:
       FitResult(params, history, compile_seconds, velocity, stopped).
@@ -458,22 +463,50 @@ def fit(key, params, x, labels, *, epochs: int = 30, eta: float = 3.0,
     model = _model(params, cost, activation, lmbda, n, reg, grad, precision)
     check_momentum(momentum)
     monitor = _check_monitor(monitor, eval_data)
-    for name, v in (("early_stop", early_stop), ("schedule", schedule)):
+    for name, v in (("early_stop", early_stop), ("schedule", schedule),
+                    ("checkpoint_every", checkpoint_every)):
         if v is not None:
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
                 raise ValueError(f"{name}: expected a positive int (epochs without "
                                  f"improvement), got {v!r}")
-            if "eval_accuracy" not in monitor:
+            if name != "checkpoint_every" and "eval_accuracy" not in monitor:
                 raise ValueError(f"{name} watches the evaluation accuracy: pass eval_data "
                                  "(and keep 'eval_accuracy' in monitor)")
     if eval_data is not None:
-        ex, el = eval_data
-        m = check_inputs(ex, sizes[0], name="eval_data x", allow_int=x_scale is not None)
-        check_labels(el, m, sizes[-1], name="eval_data labels")
-        ex, el = jax.device_put(ex), jax.device_put(el)
+        ex, el = check_eval_data(eval_data, sizes, x_scale)
+    if checkpoint is not None:
+        from . import _checkpoint
+        _checkpoint.check_target(checkpoint, resume=resume, overwrite=overwrite)
 
+    static = dict(cost=model["cost"], activation=model["activation"], reg=model["reg"],
+                  precision=model["precision"])
     params = as_layers(params)
     velocity = init_velocity(params) if _nonzero(momentum) else None
+    history, stopped = [], None
+    best, since_best, eta_now = -1, 0, float(eta)
+    start = 0
+    if checkpoint is not None:
+        config = _checkpoint.run_config(
+            sizes=sizes, dtype=dtype, x=x, labels=labels, x_scale=x_scale, eta=float(eta),
+            batch_size=batch_size, cost=static["cost"], activation=static["activation"],
+            lmbda=float(lmbda or 0), reg=static["reg"], momentum=float(momentum), grad=grad,
+            precision=static["precision"], monitor=sorted(monitor), early_stop=early_stop,
+            schedule=schedule, eval_size=None if eval_data is None else int(el.shape[0]))
+        if resume and Path(checkpoint).exists():
+            ck = _checkpoint.load_checkpoint(checkpoint, config, epochs=epochs,
+                                             record=EpochRecord)
+            params = as_layers(ck["params"])
+            velocity = None if ck["velocity"] is None else as_layers(ck["velocity"])
+            key, start, history = jnp.asarray(ck["key"]), ck["epoch"], ck["history"]
+            best, since_best, eta_now = (ck["schedule_state"][k]
+                                         for k in ("best", "since_best", "eta"))
+            stopped = ck["schedule_state"]["stopped"]
+
+        def save(next_epoch):
+            _checkpoint.save_checkpoint(checkpoint, params=params, velocity=velocity, key=key,
+                                        epoch=next_epoch, history=history, config=config,
+                                        schedule_state=dict(best=best, since_best=since_best,
+                                                            eta=eta_now, stopped=stopped))
     mu = jnp.asarray(momentum, dtype) if velocity is not None else None
     x = jax.device_put(x)
     labels_dev = jax.device_put(labels)
@@ -481,8 +514,6 @@ def fit(key, params, x, labels, *, epochs: int = 30, eta: float = 3.0,
     y = jax.device_put(np.eye(sizes[-1], dtype=dtype)[np.asarray(labels)])
     eta_a = jnp.asarray(eta, dtype)
     scale_a = None if x_scale is None else jnp.asarray(x_scale, dtype)
-    static = dict(cost=model["cost"], activation=model["activation"], reg=model["reg"],
-                  precision=model["precision"])
     lm, n_a = model["lmbda"], model["n"]
 
     # Compile everything once, up front, so the epochs' times are pure run time.
@@ -499,33 +530,6 @@ def fit(key, params, x, labels, *, epochs: int = 30, eta: float = 3.0,
                                             **static).compile(), x, labels_dev)
     compile_seconds = time.perf_counter() - t0
 
-    history, stopped = [], None
-    best, since_best, eta_now = -1, 0, float(eta)
-    start = 0
-    if checkpoint is not None:
-        from ._checkpoint import load_checkpoint, save_checkpoint
-        config = dict(sizes=list(sizes), dtype=np.dtype(dtype).name, n=n,
-                      labels_sha256=hashlib.sha256(np.ascontiguousarray(labels)).hexdigest(),
-                      eta=float(eta), batch_size=batch_size, x_scale=None if x_scale is None
-                      else float(x_scale), cost=static["cost"], activation=static["activation"],
-                      lmbda=float(lmbda or 0), reg=static["reg"], momentum=float(momentum),
-                      grad=grad, precision=static["precision"], monitor=sorted(monitor), early_stop=early_stop,
-                      schedule=schedule, eval_size=None if eval_data is None else int(el.shape[0]))
-        if resume and Path(checkpoint).exists():
-            ck = load_checkpoint(checkpoint, config)
-            params = as_layers(ck["params"])
-            velocity = None if ck["velocity"] is None else as_layers(ck["velocity"])
-            key, start = jnp.asarray(ck["key"]), ck["epoch"]
-            history = [EpochRecord(**r) for r in ck["history"]]
-            best, since_best, eta_now = (ck["schedule_state"][k]
-                                         for k in ("best", "since_best", "eta"))
-            stopped = ck["schedule_state"].get("stopped")
-
-        def save(next_epoch):
-            save_checkpoint(checkpoint, params=params, velocity=velocity, key=key,
-                            epoch=next_epoch, history=history, config=config,
-                            schedule_state=dict(best=best, since_best=since_best, eta=eta_now,
-                                                stopped=stopped))
     with _signals_deferred(checkpoint is not None) as signalled:
         for epoch in range(start, epochs if stopped is None else start):
             t0 = time.perf_counter()
@@ -604,9 +608,22 @@ def _check_training_set(x, labels, sizes, x_scale, epochs, batch_size):
     if np.dtype(x.dtype).kind in "ui" and x_scale is None:
         raise TypeError(f"x: integer inputs ({x.dtype}) need x_scale")
     check_labels(labels, n, sizes[-1])
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
         raise ValueError(f"epochs: expected a non-negative int, got {epochs!r}")
     return n, check_batch_size(batch_size, n)
+
+
+def check_eval_data(eval_data, sizes, x_scale):
+    """``eval_data``: a pair ``(x (M, n_0), labels (M,))``; returns them on the device."""
+    if not isinstance(eval_data, (tuple, list)) or len(eval_data) != 2:
+        raise TypeError(f"eval_data: expected a pair (x, labels), got "
+                        f"{type(eval_data).__name__}"
+                        + (f" of length {len(eval_data)}" if isinstance(eval_data, (tuple, list))
+                           else ""))
+    ex, el = eval_data
+    m = check_inputs(ex, sizes[0], name="eval_data x", allow_int=x_scale is not None)
+    check_labels(el, m, sizes[-1], name="eval_data labels")
+    return jax.device_put(ex), jax.device_put(el)
 
 
 def _check_monitor(monitor, eval_data):

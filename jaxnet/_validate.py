@@ -179,14 +179,25 @@ def check_order(order, n, name="order"):
                              f"appears {counts[dup]} times")
 
 
+def _real(v, name, expected):
+    """A concrete real number (a Python or numpy scalar, or a 0-d numeric array) as a float.
+    Strings and bools are refused: ``float("3")`` would pass here and fail inside JAX."""
+    kind = getattr(np.asarray(v) if hasattr(v, "dtype") else v, "dtype", None)
+    ok = (np.dtype(kind).kind in "fiu" and np.ndim(v) == 0) if kind is not None else (
+        isinstance(v, numbers.Real) and not isinstance(v, bool))
+    if not ok:
+        raise TypeError(f"{name}: expected {expected}, got {type(v).__name__} {v!r}"[:300])
+    return float(v)
+
+
 def check_positive_scalar(v, name):
+    """A positive finite number; returns it as a float (None for a tracer)."""
     if _is_concrete(v):
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name}: expected a positive number, got {v!r}") from None
+        f = _real(v, name, "a positive number")
         if not np.isfinite(f) or f <= 0:
             raise ValueError(f"{name}: expected a positive finite number, got {f}")
+        return f
+    return None
 
 
 def check_batch_size(batch_size, n):
@@ -206,10 +217,7 @@ def check_reg_strength(lmbda, n):
     if lmbda is None:
         return None, None
     if _is_concrete(lmbda):
-        try:
-            f = float(lmbda)
-        except (TypeError, ValueError):
-            raise TypeError(f"lmbda: expected a non-negative number, got {lmbda!r}") from None
+        f = _real(lmbda, "lmbda", "a non-negative number")
         if not np.isfinite(f) or f < 0:
             raise ValueError(f"lmbda: expected a finite number >= 0, got {f}")
         if f == 0:
@@ -223,10 +231,7 @@ def check_reg_strength(lmbda, n):
 def check_momentum(mu):
     """μ in [0, 1] (0: plain SGD; the book's momentum co-efficient)."""
     if _is_concrete(mu):
-        try:
-            f = float(mu)
-        except (TypeError, ValueError):
-            raise TypeError(f"momentum: expected a number in [0, 1], got {mu!r}") from None
+        f = _real(mu, "momentum", "a number in [0, 1]")
         if not 0 <= f <= 1:
             raise ValueError(f"momentum: expected a number in [0, 1], got {f}")
 

@@ -332,8 +332,9 @@ def run_table(impls, task: Task, params32, *, repeats: int, check_examples: int 
 
 def main(argv=None) -> int:
     """``jaxnet bench``: jaxnet's paths on the book's epoch, checked then timed."""
-    import argparse
-    ap = argparse.ArgumentParser(prog="jaxnet bench", description=main.__doc__)
+    from . import data
+    from .cli import Parser
+    ap = Parser(prog="jaxnet bench", description=main.__doc__)
     ap.add_argument("--data", choices=("mnist", "sample"), default="mnist")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=10)
@@ -348,6 +349,14 @@ def main(argv=None) -> int:
     precisions = tuple(p.strip() for p in args.precision.split(",") if p.strip())
     if not precisions or any(p not in ("highest", "high", "default") for p in precisions):
         ap.error(f"--precision: expected names from highest, high, default, got {args.precision!r}")
+    if args.json is not None:
+        from ._atomic import unwritable
+        problem = unwritable(args.json)
+        if problem:
+            ap.error(f"--json {args.json}: {problem}")
+    n = (data.MNIST_SIZES if args.data == "mnist" else data.SAMPLE_SIZES)["train"]
+    if args.batch_size > n:
+        ap.error(f"--batch-size {args.batch_size} exceeds the {n} training images of {args.data}")
     return bench(args.data, args.repeats, args.batch_size, args.json, peak=not args.no_peak,
                  precisions=precisions)
 
@@ -387,6 +396,11 @@ def bench(data_name, repeats, batch_size, json_path=None, *, peak=True, out=None
         from ._atomic import atomic_write
         doc = dict(date=now(), command="jaxnet bench " + " ".join(sys.argv[2:]),
                    machine=machine(), matmul_peak_gflops=pk, notes=notes, rows=rows)
-        with atomic_write(json_path, "w") as f:
-            f.write(json.dumps(doc, indent=1))
+        try:
+            with atomic_write(json_path, "w") as f:
+                f.write(json.dumps(doc, indent=1))
+        except OSError as e:
+            print(f"jaxnet bench: error: --json {json_path}: could not write it "
+                  f"({e.strerror or e}); the table above is the result", file=sys.stderr)
+            return 1
     return 1 if any(r.get("refused") for r in rows) else 0

@@ -9,7 +9,9 @@ mini-batches of 10 for 30 epochs on the book's MNIST, printing
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,10 +20,11 @@ DATASETS = ("mnist", "fashion-mnist", "sample")
 
 def _sizes(text: str) -> list[int]:
     try:
-        sizes = [int(s) for s in text.replace(" ", "").split(",") if s]
+        sizes = [int(s) for s in text.replace(" ", "").split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected comma-separated ints like 784,30,10, got {text!r}") from None
+            f"expected comma-separated ints like 784,30,10 (no empty entries), got {text!r}"
+        ) from None
     if len(sizes) < 2 or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"expected at least two positive sizes, got {text!r}")
     return sizes
@@ -94,6 +97,18 @@ def _floats(parse_one):
     return parse
 
 
+def _seed(text):
+    """A PRNG seed in [0, 2^32): larger ones are truncated by jax.random.PRNGKey
+    without float64 (2^32 would silently equal seed 0)."""
+    try:
+        v = int(text)
+    except ValueError:
+        v = -1
+    if not 0 <= v < 2 ** 32:
+        raise argparse.ArgumentTypeError(f"expected an int in [0, 2^32), got {text!r}")
+    return v
+
+
 def _non_negative_int(text):
     try:
         v = int(text)
@@ -111,8 +126,15 @@ def _add_precision_flag(parser):
                              "passes on TPU; the same as highest on a CPU)")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (no usage block): ``PROG: error: ...``, exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jaxnet", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="jaxnet", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a network (default: the book's chapter-1 run)",
                        description="Mini-batch SGD (network.py and network2.py): the defaults are the "
@@ -127,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--eta", type=_positive(float), default=3.0, help="learning rate (default 3.0)")
     t.add_argument("--epochs", type=_non_negative_int, default=30, help="epochs (default 30)")
     t.add_argument("--batch-size", type=_positive(int), default=10, help="mini-batch size (default 10)")
-    t.add_argument("--seed", type=int, default=0, help="PRNG seed for init and shuffles (default 0)")
+    t.add_argument("--seed", type=_seed, default=0,
+                   help="PRNG seed for init and shuffles, in [0, 2^32) (default 0)")
     t.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     t.add_argument("--init", choices=("large", "scaled"), default="large",
                    help="large: N(0,1) as network.py; scaled: weights N(0,1/n_in) (default large)")
@@ -166,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "Ctrl-C or SIGTERM then finishes the epoch, saves and exits")
     t.add_argument("--resume", action="store_true",
                    help="continue from --checkpoint if it exists (same data and flags)")
+    t.add_argument("--overwrite", action="store_true",
+                   help="start over even though --checkpoint exists (without --resume or this, "
+                        "an existing checkpoint is an error before any training)")
     t.add_argument("--plot", type=Path, default=None, metavar="FILE",
                    help="draw the learning curves (accuracy and cost per epoch, as monitored) "
                         "to this PNG (needs matplotlib: the plot extra)")
@@ -183,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     for a in t._actions:  # the train flags, with lists where a sweep varies them
         if a.dest in ("help", "save", "save_format", "early_stop", "schedule", "monitor",
                       "progress", "seed", "eta", "lmbda", "momentum", "compile_cache", "plot",
-                      "checkpoint", "resume"):
+                      "checkpoint", "resume", "overwrite"):
             continue
         kw = dict(default=a.default, help=a.help, metavar=a.metavar)
         if a.choices is not None:
@@ -278,9 +304,22 @@ def train(args) -> int:
     from ._train import fit
     if not _plot_ready(args):
         return 1
-    if args.resume and args.checkpoint is None:
-        print("jaxnet: error: --resume needs --checkpoint FILE", file=sys.stderr)
-        return 2
+    if (args.resume or args.overwrite) and args.checkpoint is None:
+        return _error(f"--{'resume' if args.resume else 'overwrite'} needs --checkpoint FILE", 2)
+    if args.resume and args.overwrite:
+        return _error("--resume and --overwrite: choose one", 2)
+    problem = _outputs_unwritable([("--save", args.save), ("--checkpoint", args.checkpoint),
+                                   ("--plot", args.plot)])
+    if problem:
+        return _error(problem, 2)
+    for flag, value in (("--early-stop", args.early_stop), ("--schedule", args.schedule)):
+        if value is not None and "eval_accuracy" not in args.monitor:
+            return _error(f"{flag} {value} watches the --eval accuracy: keep eval_accuracy in "
+                          f"--monitor (now {','.join(args.monitor)})", 2)
+    if args.checkpoint is not None and args.checkpoint.exists() and not (
+            args.resume or args.overwrite):
+        return _error(f"--checkpoint {args.checkpoint}: exists; add --resume to continue it or "
+                      "--overwrite to start over", 2)
 
     show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
     loaded = _load_split(args, show)
@@ -302,7 +341,10 @@ def train(args) -> int:
 
     dtype = jnp.float64 if args.dtype == "float64" else jnp.float32
     key_init, key_fit = jax.random.split(jax.random.PRNGKey(args.seed))
-    params = init_params(key_init, sizes, dtype=dtype, init=args.init)
+    try:
+        params = init_params(key_init, sizes, dtype=dtype, init=args.init)
+    except ValueError as e:
+        return _error(f"--sizes {','.join(map(str, sizes))}: {e}", 2)
     if args.save and args.save_format == "network2" and (
             args.cost == "log-likelihood" or args.activation != "sigmoid"):
         print("jaxnet: error: --save-format network2 holds sigmoid networks with the quadratic "
@@ -321,8 +363,10 @@ def train(args) -> int:
           flush=True)
 
     bar = ProgressBar() if show else None
+    epochs_done = []
 
     def on_epoch(r):
+        epochs_done.append(r.epoch)
         if bar:
             bar.clear()
         parts = []
@@ -350,10 +394,16 @@ def train(args) -> int:
                      activation=args.activation, lmbda=args.lmbda, reg=args.reg,
                      momentum=args.momentum, monitor=args.monitor, early_stop=args.early_stop,
                      schedule=args.schedule, grad=args.grad, on_epoch=on_epoch, progress=bar,
-                     checkpoint=args.checkpoint, resume=args.resume, precision=args.precision)
+                     checkpoint=args.checkpoint, resume=args.resume, overwrite=args.overwrite,
+                     precision=args.precision)
     except (FloatingPointError, CheckpointError) as e:
-        print(f"jaxnet: error: {e}", file=sys.stderr)
-        return 1
+        if bar:
+            bar.clear()
+        return _error(str(e), 1)
+    except (ValueError, TypeError) as e:
+        if epochs_done:  # fit checks every argument before it trains: this is not one
+            raise
+        return _error(str(e), 2)
     if result.stopped and result.stopped.startswith("interrupted"):
         if bar:
             bar.clear()
@@ -365,22 +415,63 @@ def train(args) -> int:
         print(f"stopped after {len(result.history)} epochs: {result.stopped}")
     print(f"compile {result.compile_seconds:.2f} s, total {total:.2f} s"
           + (f", best {best} / {split.images.shape[0]}" if best is not None else ""))
+    status = 0
     if args.save:
         if args.save_format == "network2":
-            save_network2(args.save, result.params, cost=args.cost)
+            def write(path):
+                save_network2(path, result.params, cost=args.cost)
         else:
-            save_params(args.save, result.params, cost=args.cost, activation=args.activation,
-                        metadata={"eta": args.eta, "epochs": args.epochs,
-                                  "batch_size": args.batch_size, "seed": args.seed,
-                                  "data": args.data, "init": args.init, "lmbda": args.lmbda,
-                                  "reg": args.reg, "momentum": args.momentum})
-        print(f"saved parameters to {args.save}")
+            def write(path):
+                save_params(path, result.params, cost=args.cost, activation=args.activation,
+                            metadata={"eta": args.eta, "epochs": args.epochs,
+                                      "batch_size": args.batch_size, "seed": args.seed,
+                                      "data": args.data, "init": args.init, "lmbda": args.lmbda,
+                                      "reg": args.reg, "momentum": args.momentum})
+        status = max(status, _write_or_rescue("--save", args.save, write, "saved parameters to"))
     if args.plot:
         from .plot import plot_history
-        plot_history(result.history, args.plot,
-                     title=f"{'-'.join(map(str, sizes))}, {args.cost}, eta {args.eta}")
-        print(f"wrote {args.plot}")
-    return 0
+        status = max(status, _write_or_rescue("--plot", args.plot, lambda path: plot_history(
+            result.history, path, title=f"{'-'.join(map(str, sizes))}, {args.cost}, "
+                                        f"eta {args.eta}"), "wrote"))
+    return status
+
+
+def _error(message: str, code: int) -> int:
+    """Prints ``jaxnet: error: message`` (one line) and returns the exit status."""
+    print(f"jaxnet: error: {message}", file=sys.stderr)
+    return code
+
+
+def _outputs_unwritable(flags) -> str | None:
+    """``(flag, path or None)`` pairs: the first output that could not be written, said
+    before any data is loaded or anything trained (jaxnet._atomic.unwritable)."""
+    from ._atomic import unwritable
+    for flag, path in flags:
+        problem = None if path is None else unwritable(path)
+        if problem:
+            return f"{flag} {path}: {problem}"
+    return None
+
+
+def _write_or_rescue(flag, path, write, done: str) -> int:
+    """``write(path)``; if that still fails at the end of a run, write the result to the
+    current folder or the temporary folder instead and say where. Returns 0 or 1."""
+    try:
+        write(path)
+        print(f"{done} {path}")
+        return 0
+    except OSError as e:
+        why = e.strerror or str(e)
+    name = f"jaxnet-rescued-{os.getpid()}-{Path(path).name or 'output'}"
+    for folder in (Path.cwd(), Path(tempfile.gettempdir())):
+        try:
+            write(folder / name)
+        except OSError:
+            continue
+        return _error(f"{flag} {path}: could not write it ({why}); the result is in "
+                      f"{folder / name} instead", 1)
+    return _error(f"{flag} {path}: could not write it ({why}), nor a copy in the current or "
+                  "the temporary folder", 1)
 
 
 def sweep(args) -> int:
@@ -397,6 +488,9 @@ def sweep(args) -> int:
     from ._population import fit_population, init_population
     if not _plot_ready(args):
         return 1
+    problem = _outputs_unwritable([("--plot", args.plot), ("--json", args.json)])
+    if problem:
+        return _error(problem, 2)
     loaded = _load_split(args, False)
     if isinstance(loaded, int):
         return loaded
@@ -409,13 +503,19 @@ def sweep(args) -> int:
     pairs = [jax.random.split(jax.random.PRNGKey(s)) for _, s in members]
     init_keys = jnp.stack([p[0] for p in pairs])
     fit_keys = jnp.stack([p[1] for p in pairs])
-    params = init_population(init_keys, sizes, dtype=dtype, init=args.init)
+    try:
+        params = init_population(init_keys, sizes, dtype=dtype, init=args.init)
+    except ValueError as e:
+        return _error(f"--sizes {','.join(map(str, sizes))}: {e}", 2)
     print(f"jaxnet sweep: {len(members)} members ({len(configs)} configurations x {args.seeds} "
           f"seeds), {'-'.join(map(str, sizes))}, {args.cost}, {args.activation}, batch "
           f"{args.batch_size}, {args.epochs} epochs, {args.dtype}, {jax.default_backend()}, "
           f"precision {args.precision}", flush=True)
 
+    epochs_done = []
+
     def on_epoch(e, correct):
+        epochs_done.append(e)
         print(f"Epoch {e}: best member {int(correct.max())} / {len(split)}, median "
               f"{float(np.median(correct)):.0f}", flush=True)
     try:
@@ -426,9 +526,12 @@ def sweep(args) -> int:
                              x_scale=jdata.PIXEL_SCALE, eval_data=(split.images, split.labels),
                              cost=args.cost, activation=args.activation, reg=args.reg,
                              grad=args.grad, on_epoch=on_epoch, precision=args.precision)
-    except (FloatingPointError, ValueError) as e:
-        print(f"jaxnet: error: {e}", file=sys.stderr)
-        return 1
+    except FloatingPointError as e:
+        return _error(str(e), 1)
+    except (ValueError, TypeError) as e:
+        if epochs_done:  # fit_population checks every argument before it trains
+            raise
+        return _error(str(e), 2)
     acc = 100 * np.asarray(res.correct, np.float64) / res.total if res.correct is not None else None
     print(f"compile {res.compile_seconds:.2f} s, {sum(res.epoch_seconds):.1f} s for "
           f"{len(members)} x {args.epochs} epochs\n")
@@ -444,19 +547,24 @@ def sweep(args) -> int:
                   f"| {max(best):.2f} % | {len(best)} |")
         rows.append(dict(eta=c[0], lmbda=c[1], momentum=c[2], seeds=list(range(args.seeds)),
                          accuracy=[acc[:, i].tolist() for i in idx] if acc is not None else []))
+    status = 0
     if args.plot and res.correct is not None:
         from .plot import plot_population
-        plot_population(res.correct, res.total, args.plot)
-        print(f"wrote {args.plot}")
+        status = max(status, _write_or_rescue(
+            "--plot", args.plot, lambda path: plot_population(res.correct, res.total, path),
+            "wrote"))
     if args.json:
         import json
 
         from ._atomic import atomic_write
-        with atomic_write(args.json, "w") as f:
-            json.dump(dict(sizes=sizes, epochs=args.epochs, batch_size=args.batch_size,
-                           cost=args.cost, activation=args.activation, split=args.eval,
-                           configurations=rows), f, indent=1)
-    return 0
+
+        def write(path):
+            with atomic_write(path, "w") as f:
+                json.dump(dict(sizes=sizes, epochs=args.epochs, batch_size=args.batch_size,
+                               cost=args.cost, activation=args.activation, split=args.eval,
+                               configurations=rows), f, indent=1)
+        status = max(status, _write_or_rescue("--json", args.json, write, "wrote"))
+    return status
 
 
 def main(argv=None) -> int:

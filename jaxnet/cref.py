@@ -2,9 +2,11 @@
 
 ``feedforward``, ``backprop``, ``sgd_step`` and ``train_epoch`` take the same
 arguments as their JAX namesakes (a tuple of Layers, numpy or JAX arrays) and
-return the same structure as numpy arrays. Every argument is checked here,
-before anything crosses the FFI: dtype, shape against the layer sizes,
-contiguity, finiteness, the order being a permutation; a failure raises
+return the same structure as numpy arrays. Every array argument is converted
+to a numpy array once, and that array, not the object passed in, is checked
+(dtype, shape against the layer sizes, contiguity, finiteness, the order
+being a permutation) and handed to C: an object whose ``.shape`` disagrees
+with its data cannot make C read or write out of bounds. A failure raises
 ``ValueError``/``TypeError`` naming the argument, the expected and the actual.
 
 The extension ``jaxnet._cref`` is compiled when jaxnet is installed; without a
@@ -39,22 +41,47 @@ class CRefError(RuntimeError):
 _CTYPE = {np.dtype(np.float64): ("double", "f64"), np.dtype(np.float32): ("float", "f32")}
 
 
-def _host(a, name, dtype):
-    """``a`` as a C-contiguous numpy array of ``dtype`` (numpy or JAX input)."""
+def _array(a, name):
+    """``a`` converted to a numpy array once: what is validated and what C reads."""
     if isinstance(a, np.ndarray) and not a.flags.c_contiguous:
         raise ValueError(f"{name}: expected a C-contiguous array, got strides {a.strides} for "
                          f"shape {a.shape} (use np.ascontiguousarray)")
-    return np.ascontiguousarray(np.asarray(a), dtype=dtype)
+    try:
+        return np.asarray(a)
+    except Exception as e:  # an array-like whose __array__ fails: report, never crash
+        raise TypeError(f"{name}: cannot be converted to an array "
+                        f"({type(e).__name__}: {str(e)[:200]})") from None
+
+
+def _host(a, dtype):
+    """A converted, validated array as C-contiguous ``dtype``."""
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
+def _layers(params, name):
+    """``params`` with every leaf converted by :func:`_array` (structure checked later)."""
+    if not isinstance(params, (tuple, list)) or len(params) == 0:
+        return params  # check_params names the problem
+    out = []
+    for l, layer in enumerate(params):
+        try:
+            w, b = layer
+        except (TypeError, ValueError):
+            raise TypeError(f"{name}[{l}]: expected a Layer(w, b), got "
+                            f"{type(layer).__name__}") from None
+        out.append(Layer(_array(w, f"{name}[{l}].w"), _array(b, f"{name}[{l}].b")))
+    return tuple(out)
 
 
 class _Net:
     """Validated host copies of the parameters and the cffi views of them."""
 
     def __init__(self, params):
+        params = _layers(params, "params")
         self.sizes, self.dtype = check_params(params)
         self.ctype, self.sfx = _CTYPE[self.dtype]
-        self.w = [_host(l[0], f"params[{i}].w", self.dtype) for i, l in enumerate(params)]
-        self.b = [_host(l[1], f"params[{i}].b", self.dtype) for i, l in enumerate(params)]
+        self.w = [_host(l.w, self.dtype) for l in params]
+        self.b = [_host(l.b, self.dtype) for l in params]
         self.c_sizes = np.asarray(self.sizes, np.int64)
         self.n_layers = len(self.sizes) - 1
 
@@ -108,19 +135,22 @@ def _velocity(net, velocity, momentum):
             raise ValueError(f"momentum={momentum} needs velocity= (start from "
                              "jaxnet.init_velocity(params))")
         return None, None
+    velocity = _layers(velocity, "velocity")
     check_velocity(velocity, net.layers(net.w, net.b))
-    vw = [_host(l[0], f"velocity[{i}].w", net.dtype).copy() for i, l in enumerate(velocity)]
-    vb = [_host(l[1], f"velocity[{i}].b", net.dtype).copy() for i, l in enumerate(velocity)]
+    vw = [np.array(l.w, net.dtype, order="C") for l in velocity]  # copies: C updates them
+    vb = [np.array(l.b, net.dtype, order="C") for l in velocity]
     return vw, vb
 
 
 def _batch(net, x, y=None):
+    x = _array(x, "x")
     m = check_inputs(x, net.sizes[0])
-    xh = _host(x, "x", net.dtype)
+    xh = _host(x, net.dtype)
     if y is None:
         return m, xh, None
+    y = _array(y, "y")
     check_targets(y, m, net.sizes[-1])
-    return m, xh, _host(y, "y", net.dtype)
+    return m, xh, _host(y, net.dtype)
 
 
 def _null_ptrs(net, arrays):
@@ -184,13 +214,13 @@ def sgd_step(params, x, y, eta, *, cost="quadratic", activation="sigmoid", lmbda
     ``v' = μv − η∇C, p' = p + v'`` returning ``(params, velocity)``; numpy Layers."""
     net = _Net(params)
     m, xh, yh = _batch(net, x, y)
-    check_positive_scalar(eta, "eta")
+    eta = check_positive_scalar(eta, "eta")
     cfg = _config(cost, activation, lmbda, n, reg, momentum)
     vw, vb = _velocity(net, velocity, momentum)
     w, b = [a.copy() for a in net.w], [a.copy() for a in net.b]
     work = net.work(m)
     net.call("sgd_step", net.ptrs(w), net.ptrs(b), _null_ptrs(net, vw), _null_ptrs(net, vb),
-             net.buf(xh), net.buf(yh), float(eta), cfg, ffi.from_buffer("int64_t[]", net.c_sizes),
+             net.buf(xh), net.buf(yh), eta, cfg, ffi.from_buffer("int64_t[]", net.c_sizes),
              net.n_layers, m, net.buf(work), work.size)
     p = net.layers(w, b)
     return p if velocity is None else (p, net.layers(vw, vb))
@@ -215,16 +245,17 @@ def train_epoch(params, x, y, order, *, eta, batch_size, cost="quadratic", activ
     """
     net = _Net(params)
     n, xh, yh = _batch(net, x, y)
+    order = _array(order, "order")
     check_order(order, n)
-    check_positive_scalar(eta, "eta")
+    eta = check_positive_scalar(eta, "eta")
     batch_size = check_batch_size(batch_size, n)
     cfg = _config(cost, activation, lmbda, n, reg, momentum)
     vw, vb = _velocity(net, velocity, momentum)
-    oh = np.ascontiguousarray(np.asarray(order), dtype=np.int64)
+    oh = _host(order, np.int64)
     w, b = [a.copy() for a in net.w], [a.copy() for a in net.b]
     work = net.work(batch_size)
     net.call("train_epoch", net.ptrs(w), net.ptrs(b), _null_ptrs(net, vw), _null_ptrs(net, vb),
-             net.buf(xh), net.buf(yh), ffi.from_buffer("int64_t[]", oh), float(eta), cfg,
+             net.buf(xh), net.buf(yh), ffi.from_buffer("int64_t[]", oh), eta, cfg,
              ffi.from_buffer("int64_t[]", net.c_sizes), net.n_layers, n, batch_size,
              net.buf(work), work.size)
     p = net.layers(w, b)

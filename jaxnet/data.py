@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import math
 import os
 import pickle
 import struct
@@ -23,12 +24,14 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import NamedTuple, Optional
 
 import numpy as np
 
-from ._atomic import atomic_write
+from ._atomic import atomic_write, unwritable
+from ._npz import NpzReader
 
 #: Pixel value k (uint8) stands for k * PIXEL_SCALE.
 PIXEL_SCALE = 1.0 / 256
@@ -222,13 +225,20 @@ def _download(progress: bool) -> dict:
         return _read_source(wheels[0])
 
 
+def _read_arrays(path, sizes: dict, n_in: int, kind: str, *, allow_compressed=False) -> dict:
+    """``{split}_images (n, n_in) uint8`` and ``{split}_labels (n,) int32`` for each
+    split in ``sizes``, read through jaxnet._npz (headers checked before any
+    allocation; nothing else in the file is accepted)."""
+    with NpzReader(path, DataError, kind, allow_compressed=allow_compressed) as z:
+        z.expect_members({f"{s}_{k}" for s in sizes for k in ("images", "labels")})
+        out = {}
+        for split, n in sizes.items():
+            out[f"{split}_images"] = z.array(f"{split}_images", np.uint8, (n, n_in))
+            out[f"{split}_labels"] = z.array(f"{split}_labels", np.int32, (n,))
+    return out
+
+
 def _check_cache(arrays: dict, path) -> None:
-    for split, n in MNIST_SIZES.items():
-        im, lab = arrays.get(f"{split}_images"), arrays.get(f"{split}_labels")
-        if (im is None or lab is None or im.dtype != np.uint8 or im.shape != (n, 784)
-                or lab.dtype != np.int32 or lab.shape != (n,)):
-            raise DataError(f"{path}: {split} arrays missing or malformed; the cache file is "
-                            "corrupt: delete it and run again")
     digest = _content_sha256(arrays)
     if digest != MNIST_CONTENT_SHA256:
         raise DataError(f"{path}: contents hash to {digest}, not the book's MNIST "
@@ -265,21 +275,32 @@ def load_mnist(*, source=None, cache: Optional[Path] = None, progress: bool = Tr
         corrupt file. Nothing half-written is ever left in the cache.
     """
     path = Path(cache if cache is not None else cache_dir()) / MNIST_CACHE_NAME
-    if source is None and path.exists():
-        try:
-            with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-            raise DataError(f"{path}: unreadable cache file ({e}); delete it and run again") from None
+    if source is None and path.is_file():
+        arrays = _read_arrays(path, MNIST_SIZES, 784,
+                              "unreadable cache file; delete it and run again")
         _check_cache(arrays, path)
         return _data_from_arrays(arrays)
+    _check_writable(path)  # before a download that could not be kept
     arrays = _read_source(source) if source is not None else _download(progress)
     digest = _content_sha256(arrays)
     if digest != MNIST_CONTENT_SHA256:  # cannot happen after the pickle's checksum passed
         raise DataError(f"decoded MNIST hashes to {digest}, expected {MNIST_CONTENT_SHA256}")
-    with atomic_write(path) as f:
-        np.savez(f, **arrays)
+    try:
+        with atomic_write(path) as f:
+            np.savez(f, **arrays)
+    except OSError as e:
+        raise DataError(f"{path}: could not write the MNIST cache ({e}); {_CACHE_HINT}") from None
     return _data_from_arrays(arrays)
+
+
+_CACHE_HINT = "set JAXNET_DATA to a writable folder (or pass cache=)"
+
+
+def _check_writable(path: Path) -> None:
+    """The cache file can be written (checked before downloading, creating nothing)."""
+    problem = unwritable(path)
+    if problem:
+        raise DataError(f"cannot keep the MNIST cache at {path}: {problem}; {_CACHE_HINT}")
 
 
 # --------------------------------------------------------------------------- IDX
@@ -296,8 +317,18 @@ def _find_idx(folder: Path, stem: str) -> Path:
     raise DataError(f"{folder}: neither {stem} nor {stem}.gz found")
 
 
+#: The largest IDX file read, after decompression (Fashion-MNIST's training
+#: images are 47 MB): a header claiming more is refused before any allocation.
+MAX_IDX_BYTES = 1 << 32
+
+
 def read_idx(path, ndim: int) -> np.ndarray:
     """Reads one IDX file of unsigned bytes (``.gz`` or plain).
+
+    The header is read first; the data is then read (decompressed, for
+    ``.gz``) into an array of exactly the size the header declares, and
+    reading stops one byte past it, so a gzip bomb is never inflated beyond
+    the declared size, which is itself at most :data:`MAX_IDX_BYTES`.
 
     Args:
       path: the file.
@@ -307,30 +338,52 @@ def read_idx(path, ndim: int) -> np.ndarray:
       uint8 array of the shape in the file's header.
 
     Raises:
-      DataError: wrong magic number, type, rank, or a size that disagrees with
-        the header.
+      DataError: wrong magic number, type or rank, a zero or oversized
+        dimension, a size that disagrees with the header, a damaged gzip stream.
     """
     path = Path(path)
     try:
-        raw = path.read_bytes()
-        if path.suffix == ".gz":
-            raw = gzip.decompress(raw)
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
+            return _read_idx_stream(f, path, ndim)
+    except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
         raise DataError(f"{path}: unreadable ({e})") from None
+
+
+def _read_idx_stream(f, path, ndim):
+    raw = f.read(4)
     if len(raw) < 4:
         raise DataError(f"{path}: {len(raw)} bytes, too short for an IDX header")
-    zero, dtype_code, rank = struct.unpack(">HBB", raw[:4])
+    zero, dtype_code, rank = struct.unpack(">HBB", raw)
     if zero != 0 or dtype_code != _IDX_UBYTE or rank != ndim:
-        raise DataError(f"{path}: magic number {raw[:4].hex()} is not an IDX file of unsigned "
+        raise DataError(f"{path}: magic number {raw.hex()} is not an IDX file of unsigned "
                         f"bytes with {ndim} dimension(s) (expected 000008{ndim:02x})")
     header = 4 + 4 * rank
-    if len(raw) < header:
+    raw = f.read(4 * rank)
+    if len(raw) < 4 * rank:
         raise DataError(f"{path}: truncated header")
-    dims = struct.unpack(f">{rank}I", raw[4:header])
-    expected = header + int(np.prod(dims, dtype=np.int64))
-    if len(raw) != expected:
-        raise DataError(f"{path}: {len(raw)} bytes, but its header {dims} needs {expected}")
-    return np.frombuffer(raw, np.uint8, offset=header).reshape(dims)
+    dims = struct.unpack(f">{rank}I", raw)
+    if 0 in dims:
+        raise DataError(f"{path}: header {dims} has a zero dimension (no "
+                        f"{'images or pixels' if rank == 3 else 'labels'})")
+    size = math.prod(dims)  # Python ints: no overflow
+    if size > MAX_IDX_BYTES:
+        raise DataError(f"{path}: header {dims} declares {size} bytes, more than the "
+                        f"{MAX_IDX_BYTES} read")
+    expected = header + size
+    if not isinstance(f, gzip.GzipFile):  # a plain file's size is known before reading
+        actual = os.fstat(f.fileno()).st_size
+        if actual != expected:
+            raise DataError(f"{path}: {actual} bytes, but its header {dims} needs {expected}")
+    out = np.empty(size, np.uint8)
+    view, done = memoryview(out), 0
+    while done < size:
+        n = f.readinto(view[done:])
+        if not n:
+            raise DataError(f"{path}: {header + done} bytes, but its header {dims} needs {expected}")
+        done += n
+    if f.read(1):
+        raise DataError(f"{path}: more than the {expected} bytes its header {dims} needs")
+    return out.reshape(dims)
 
 
 def _read_idx_split(folder: Path, split: str) -> Split:
@@ -339,7 +392,7 @@ def _read_idx_split(folder: Path, split: str) -> Split:
     if images.shape[0] != labels.shape[0]:
         raise DataError(f"{folder}: {split} has {images.shape[0]} images but "
                         f"{labels.shape[0]} labels")
-    return Split(images.reshape(images.shape[0], -1).copy(), labels.astype(np.int32))
+    return Split(images.reshape(images.shape[0], -1), labels.astype(np.int32))
 
 
 def load_idx(folder, *, validation_size: int = 0) -> Data:
@@ -397,5 +450,6 @@ def load_sample() -> Data:
     """A real-MNIST sample shipped in the package: the first 5,000 training,
     1,000 validation and 1,000 test images of the book's split (made by
     ``python -m jaxnet._make_sample``). Needs no download."""
-    with np.load(_SAMPLE_PATH, allow_pickle=False) as z:
-        return _data_from_arrays({k: z[k] for k in z.files})
+    return _data_from_arrays(_read_arrays(_SAMPLE_PATH, SAMPLE_SIZES, 784,
+                                         "the shipped sample is damaged; reinstall jaxnet",
+                                         allow_compressed=True))
