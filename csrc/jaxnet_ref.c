@@ -1,6 +1,8 @@
-/* jaxnet_ref: see jaxnet_ref.h. The float64 and float32 kernels are one
- * template, jaxnet_ref_impl.h, included twice. */
+/* jaxnet_ref: the readable reference (see jaxnet_ref.h). The float64 and
+ * float32 kernels are one template, jaxnet_ref_impl.h, included twice; the
+ * argument checks here are shared with the fast path (jaxnet_fast.c). */
 #include "jaxnet_ref.h"
+#include "jn_common.h"
 
 #include <math.h>
 #include <string.h>
@@ -18,34 +20,31 @@ const char *jn_strerror(int code) {
     case JN_ERR_CONFIG: return "invalid config: unknown cost/activation/reg, lmbda < 0 or "
                                "not finite, n_train <= 0 with lmbda > 0, or momentum "
                                "outside [0, 1]";
+    case JN_ERR_INPUT: return "an input is NaN or Inf (the row is in *bad_row)";
+    case JN_ERR_THREADS: return "threads must be >= 1";
     default: return "unknown error code";
     }
 }
 
-/* *out = a * b, or JN_ERR_OVERFLOW; operands must be >= 0. */
-static int mul_size(size_t *out, size_t a, size_t b) {
-    if (__builtin_mul_overflow(a, b, out)) return JN_ERR_OVERFLOW;
-    return JN_OK;
+int jn__mul(size_t *out, size_t a, size_t b) {
+    return __builtin_mul_overflow(a, b, out) ? JN_ERR_OVERFLOW : JN_OK;
 }
 
-static int add_size(size_t *acc, size_t v) {
-    if (__builtin_add_overflow(*acc, v, acc)) return JN_ERR_OVERFLOW;
-    return JN_OK;
+int jn__add(size_t *acc, size_t v) {
+    return __builtin_add_overflow(*acc, v, acc) ? JN_ERR_OVERFLOW : JN_OK;
 }
 
-/* Checks sizes (n_layers + 1 entries >= 1) and batch >= 1, and that every
- * element count used below fits in size_t (and in int64_t for indexing). */
-static int check_sizes(const int64_t *sizes, int64_t n_layers, int64_t batch) {
+int jn__check_sizes(const int64_t *sizes, int64_t n_layers, int64_t batch) {
     if (sizes == NULL) return JN_ERR_NULL;
-    if (n_layers < 1 || batch < 1) return JN_ERR_SIZE;
+    if (n_layers < 1 || n_layers > JN_MAX_LAYERS || batch < 1) return JN_ERR_SIZE;
     for (int64_t l = 0; l <= n_layers; l++)
         if (sizes[l] < 1) return JN_ERR_SIZE;
     size_t total = 0, t;
     for (int64_t l = 0; l < n_layers; l++) {
         /* n_out * n_in * batch: the largest product any loop forms. */
-        if (mul_size(&t, (size_t)sizes[l], (size_t)sizes[l + 1])) return JN_ERR_OVERFLOW;
-        if (mul_size(&t, t, (size_t)batch)) return JN_ERR_OVERFLOW;
-        if (add_size(&total, t)) return JN_ERR_OVERFLOW;
+        if (jn__mul(&t, (size_t)sizes[l], (size_t)sizes[l + 1])) return JN_ERR_OVERFLOW;
+        if (jn__mul(&t, t, (size_t)batch)) return JN_ERR_OVERFLOW;
+        if (jn__add(&total, t)) return JN_ERR_OVERFLOW;
     }
     if (total > (size_t)INT64_MAX / 4) return JN_ERR_OVERFLOW;
     return JN_OK;
@@ -55,8 +54,7 @@ static int check_sizes(const int64_t *sizes, int64_t n_layers, int64_t batch) {
 static const jn_config default_config = {JN_COST_QUADRATIC, JN_ACT_SIGMOID, JN_REG_L2, 0.0, 1.0,
                                          0.0};
 
-/* *out = cfg or the default; JN_ERR_CONFIG for values outside their ranges. */
-static int check_config(const jn_config **out, const jn_config *cfg) {
+int jn__check_config(const jn_config **out, const jn_config *cfg) {
     if (cfg == NULL) cfg = &default_config;
     if (cfg->cost < JN_COST_QUADRATIC || cfg->cost > JN_COST_LOG_LIKELIHOOD) return JN_ERR_CONFIG;
     if (cfg->activation < JN_ACT_SIGMOID || cfg->activation > JN_ACT_RELU) return JN_ERR_CONFIG;
@@ -68,57 +66,68 @@ static int check_config(const jn_config **out, const jn_config *cfg) {
     return JN_OK;
 }
 
-/* The work buffer's layout, in elements: the transposed weights wt[l]
- * (sizes[l], sizes[l+1]) and, after them, their velocities vt[l] (same
- * shapes) at wt_off[l] + nw, nw the total weight count; the activations a[l] (batch, sizes[l]) for
- * l = 0..L (a[0] is the gathered input); the deltas d[l] (batch, sizes[l+1])
- * for l = 0..L-1; the gathered targets (batch, sizes[L]). Fills the offsets
- * of those that are non-NULL and *total. */
-static int layout(size_t *wt_off, size_t *vt_off, size_t *a_off, size_t *d_off, size_t *y_off,
-                  size_t *total, const int64_t *sizes, int64_t n_layers, int64_t batch) {
-    int err = check_sizes(sizes, n_layers, batch);
+int jn__check_epoch(const int64_t *order, const int64_t *sizes, int64_t n_layers, int64_t n,
+                    int64_t batch_size) {
+    if (order == NULL) return JN_ERR_NULL;
+    if (n < 1) return JN_ERR_SIZE;
+    if (batch_size < 1 || batch_size > n) return JN_ERR_BATCH;
+    size_t t;
+    if (jn__mul(&t, (size_t)n, (size_t)sizes[0]) || jn__mul(&t, (size_t)n, (size_t)sizes[n_layers]))
+        return JN_ERR_OVERFLOW;
+    for (int64_t i = 0; i < n; i++)
+        if (order[i] < 0 || order[i] >= n) return JN_ERR_ORDER;
+    return JN_OK;
+}
+
+/* Where everything lives in the work buffer, in elements. */
+typedef struct {
+    size_t a[JN_MAX_LAYERS + 1];  /* activations a[l] (batch, sizes[l]); a[0] = the input */
+    size_t d[JN_MAX_LAYERS];      /* deltas d[l] (batch, sizes[l+1]), the mean's 1/m included */
+    size_t gw[JN_MAX_LAYERS];     /* dC/dw[l] (sizes[l+1], sizes[l]) */
+    size_t gb[JN_MAX_LAYERS];     /* dC/db[l] (sizes[l+1],) */
+    size_t y;                     /* the gathered targets (batch, sizes[L]) */
+    size_t total;
+} jn_layout;
+
+/* Fills the layout for mini-batches of `batch`; checks the sizes first. */
+static int make_layout(jn_layout *L, const int64_t *sizes, int64_t n_layers, int64_t batch) {
+    int err = jn__check_sizes(sizes, n_layers, batch);
     if (err) return err;
     size_t off = 0, t;
-    for (int64_t l = 0; l < n_layers; l++) {
-        if (wt_off) wt_off[l] = off;
-        if (mul_size(&t, (size_t)sizes[l], (size_t)sizes[l + 1]) || add_size(&off, t))
-            return JN_ERR_OVERFLOW;
-    }
-    const size_t nw = off;
-    if (vt_off && wt_off)
-        for (int64_t l = 0; l < n_layers; l++) vt_off[l] = wt_off[l] + nw;
-    if (add_size(&off, nw)) return JN_ERR_OVERFLOW;  /* the velocities vt */
-    for (int64_t l = 0; l <= n_layers; l++) {
-        if (a_off) a_off[l] = off;
-        if (mul_size(&t, (size_t)batch, (size_t)sizes[l]) || add_size(&off, t))
-            return JN_ERR_OVERFLOW;
-    }
-    for (int64_t l = 0; l < n_layers; l++) {
-        if (d_off) d_off[l] = off;
-        if (mul_size(&t, (size_t)batch, (size_t)sizes[l + 1]) || add_size(&off, t))
-            return JN_ERR_OVERFLOW;
-    }
-    if (y_off) *y_off = off;
-    if (mul_size(&t, (size_t)batch, (size_t)sizes[n_layers]) || add_size(&off, t))
-        return JN_ERR_OVERFLOW;
-    *total = off;
+#define JN_PLACE(field, count_a, count_b)                                         \
+    do {                                                                         \
+        (field) = off;                                                           \
+        if (jn__mul(&t, (size_t)(count_a), (size_t)(count_b)) || jn__add(&off, t)) \
+            return JN_ERR_OVERFLOW;                                              \
+    } while (0)
+    for (int64_t l = 0; l <= n_layers; l++) JN_PLACE(L->a[l], batch, sizes[l]);
+    for (int64_t l = 0; l < n_layers; l++) JN_PLACE(L->d[l], batch, sizes[l + 1]);
+    for (int64_t l = 0; l < n_layers; l++) JN_PLACE(L->gw[l], sizes[l + 1], sizes[l]);
+    for (int64_t l = 0; l < n_layers; l++) JN_PLACE(L->gb[l], 1, sizes[l + 1]);
+    JN_PLACE(L->y, batch, sizes[n_layers]);
+#undef JN_PLACE
+    L->total = off;
     return JN_OK;
 }
 
 int jn_trace_offsets(size_t *a_off, size_t *delta_off, const int64_t *sizes,
                      int64_t n_layers, int64_t batch) {
     if (a_off == NULL || delta_off == NULL) return JN_ERR_NULL;
-    size_t total;
-    return layout(NULL, NULL, a_off, delta_off, NULL, &total, sizes, n_layers, batch);
+    jn_layout L;
+    int err = make_layout(&L, sizes, n_layers, batch);
+    if (err) return err;
+    memcpy(a_off, L.a, sizeof(size_t) * (size_t)(n_layers + 1));
+    memcpy(delta_off, L.d, sizeof(size_t) * (size_t)n_layers);
+    return JN_OK;
 }
 
 int jn_work_size(size_t *out, const int64_t *sizes, int64_t n_layers, int64_t batch) {
     if (out == NULL) return JN_ERR_NULL;
-    return layout(NULL, NULL, NULL, NULL, NULL, out, sizes, n_layers, batch);
+    jn_layout L;
+    int err = make_layout(&L, sizes, n_layers, batch);
+    if (!err) *out = L.total;
+    return err;
 }
-
-/* Inputs are scanned for non-zeros this many at a time (a stack buffer). */
-#define JN_CHUNK 256
 
 #define JN_T double
 #define JN_SFX(name) name##_f64

@@ -39,8 +39,10 @@ enum {
     JN_ERR_ORDER = 5,     /* an order entry is outside [0, n) */
     JN_ERR_ETA = 6,       /* eta is not finite */
     JN_ERR_WORK = 7,      /* work_len is smaller than jn_work_size */
-    JN_ERR_CONFIG = 8     /* an unknown cost/activation/reg, lmbda < 0 or not finite,
+    JN_ERR_CONFIG = 8,    /* an unknown cost/activation/reg, lmbda < 0 or not finite,
                              n_train <= 0 with lmbda > 0, momentum outside [0, 1] */
+    JN_ERR_INPUT = 9,     /* (fast path) a float input is NaN or Inf */
+    JN_ERR_THREADS = 10   /* (fast path) threads < 1 */
 };
 
 /* The cost, which also fixes the output layer: sigmoid for QUADRATIC and

@@ -1,13 +1,17 @@
-"""cffi builder (API mode) for the C reference kernel; used at install time only.
+"""cffi builder (API mode) for the C kernels; used at install time only.
 
 setup.py names ``jaxnet/_cref_build.py:ffibuilder`` in ``cffi_modules``, so
-``pip install .`` and ``pip install -e .`` compile ``csrc/jaxnet_ref.c`` into
-the extension ``jaxnet._cref``. API mode means the C compiler checks the
-declarations below against the real header.
+``pip install .`` and ``pip install -e .`` compile ``csrc/jaxnet_ref.c`` (the
+readable reference) and ``csrc/jaxnet_fast.c`` (the fast path) into the
+extension ``jaxnet._cref``. API mode means the C compiler checks the
+declarations below against the real headers.
 """
 
 import os
 import re
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 from cffi import FFI
@@ -28,6 +32,22 @@ def _declarations(header: str) -> str:
 
 
 ffibuilder.cdef(_declarations((CSRC / "jaxnet_ref.h").read_text()))
+ffibuilder.cdef(_declarations((CSRC / "jaxnet_fast.h").read_text())
+                .replace('#include "jaxnet_ref.h"', ""))
+
+
+def _openmp_flags() -> list:
+    """``-fopenmp`` if this compiler builds and links it, else nothing (the fast
+    path's pragmas are then ignored and ``threads`` runs on one thread)."""
+    cc = os.environ.get("CC", "cc").split()[0]
+    if os.environ.get("JAXNET_NO_OPENMP") == "1" or not shutil.which(cc):
+        return []
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "omp.c"
+        src.write_text("#include <omp.h>\nint main(void) { return omp_get_max_threads() < 1; }\n")
+        ok = subprocess.run([cc, "-fopenmp", str(src), "-o", str(Path(tmp) / "omp")],
+                            capture_output=True).returncode == 0
+    return ["-fopenmp"] if ok else []
 
 # -O3 vectorises the kernel's axpy loops; no -ffast-math, which would let the
 # compiler assume away NaN. -march=native because the extension is built on
@@ -35,14 +55,18 @@ ffibuilder.cdef(_declarations((CSRC / "jaxnet_ref.h").read_text()))
 _flags = ["-std=c11", "-O3"]
 if os.environ.get("JAXNET_PORTABLE") != "1":
     _flags.append("-march=native")
+_omp = _openmp_flags()
 
 ffibuilder.set_source(
     "jaxnet._cref",
-    '#include "jaxnet_ref.h"',
-    sources=[os.path.relpath(CSRC / "jaxnet_ref.c")],
+    '#include "jaxnet_ref.h"\n#include "jaxnet_fast.h"',
+    sources=[os.path.relpath(CSRC / n) for n in ("jaxnet_ref.c", "jaxnet_fast.c")],
     include_dirs=[os.path.relpath(CSRC)],
-    depends=[os.path.relpath(CSRC / n) for n in ("jaxnet_ref.h", "jaxnet_ref_impl.h")],
-    extra_compile_args=_flags,
+    depends=[os.path.relpath(CSRC / n) for n in (
+        "jaxnet_ref.h", "jaxnet_ref_impl.h", "jaxnet_fast.h", "jaxnet_fast_impl.h",
+        "jn_common.h", "jn_math_impl.h")],
+    extra_compile_args=_flags + _omp,
+    extra_link_args=_omp,
     libraries=["m"],
 )
 

@@ -121,15 +121,17 @@ def check_params(params, name="params") -> tuple[tuple[int, ...], np.dtype]:
     return tuple(sizes), dtype
 
 
-def check_inputs(x, n_in, name="x", allow_int=False) -> int:
-    """``x``: ``(batch, n_in)`` float (or integer when ``allow_int``). Returns batch."""
+def check_inputs(x, n_in, name="x", allow_int=False, finite=True) -> int:
+    """``x``: ``(batch, n_in)`` float (or integer when ``allow_int``), finite unless
+    ``finite=False`` (for a caller that checks values itself). Returns batch."""
     shape, dt = _shape_dtype(x, name)
     if len(shape) != 2 or shape[1] != n_in:
         raise ValueError(f"{name}: expected shape (batch, {n_in}), got {shape}")
     if shape[0] == 0:
         raise ValueError(f"{name}: expected at least one example, got shape {shape}")
     if dt.kind == "f":
-        check_finite(x, name)
+        if finite:
+            check_finite(x, name)
     elif not (allow_int and dt.kind in "ui"):
         kinds = "a float or unsigned/signed integer" if allow_int else "a float"
         raise TypeError(f"{name}: expected {kinds} dtype, got {dt}")

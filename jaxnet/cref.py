@@ -16,6 +16,8 @@ what to install.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from ._model import check_activation, check_cost, check_reg
@@ -208,55 +210,132 @@ def backprop_trace(params, x, y, *, cost="quadratic", activation="sigmoid") -> d
     return {"a": a, "delta": d, "grads": grads}
 
 
+#: The C paths of sgd_step and train_epoch: the readable reference
+#: (csrc/jaxnet_ref_impl.h) and the fast path (csrc/jaxnet_fast_impl.h).
+IMPLS = ("fast", "reference")
+
+
 def sgd_step(params, x, y, eta, *, cost="quadratic", activation="sigmoid", lmbda=None, n=None,
-             reg="l2", momentum=0.0, velocity=None):
+             reg="l2", momentum=0.0, velocity=None, impl="fast"):
     """One SGD step, as jaxnet.sgd_step: ``p − η·∇C``, or with ``velocity``
-    ``v' = μv − η∇C, p' = p + v'`` returning ``(params, velocity)``; numpy Layers."""
+    ``v' = μv − η∇C, p' = p + v'`` returning ``(params, velocity)``; numpy Layers.
+    ``impl``: ``"fast"`` or ``"reference"`` (see :data:`IMPLS`)."""
     net = _Net(params)
     m, xh, yh = _batch(net, x, y)
     eta = check_positive_scalar(eta, "eta")
     cfg = _config(cost, activation, lmbda, n, reg, momentum)
     vw, vb = _velocity(net, velocity, momentum)
     w, b = [a.copy() for a in net.w], [a.copy() for a in net.b]
-    work = net.work(m)
-    net.call("sgd_step", net.ptrs(w), net.ptrs(b), _null_ptrs(net, vw), _null_ptrs(net, vb),
-             net.buf(xh), net.buf(yh), eta, cfg, ffi.from_buffer("int64_t[]", net.c_sizes),
-             net.n_layers, m, net.buf(work), work.size)
+    if _check_impl(impl) == "fast":
+        _fast_epoch(net, w, b, vw, vb, xh, None, 1.0, yh, None, eta, cfg, m, m, 1)
+    else:
+        work = net.work(m)
+        net.call("sgd_step", net.ptrs(w), net.ptrs(b), _null_ptrs(net, vw), _null_ptrs(net, vb),
+                 net.buf(xh), net.buf(yh), eta, cfg, ffi.from_buffer("int64_t[]", net.c_sizes),
+                 net.n_layers, m, net.buf(work), work.size)
     p = net.layers(w, b)
     return p if velocity is None else (p, net.layers(vw, vb))
 
 
-def train_epoch(params, x, y, order, *, eta, batch_size, cost="quadratic", activation="sigmoid",
-                lmbda=None, reg="l2", momentum=0.0, velocity=None):
+def _check_impl(impl):
+    if impl not in IMPLS:
+        raise ValueError(f"impl: expected one of {IMPLS}, got {impl!r}")
+    return impl
+
+
+def _fast_epoch(net, w, b, vw, vb, xh, x_u8, x_scale, yh, order, eta, cfg, n, batch_size,
+                threads):
+    """Calls jn_fast_train_epoch on validated host arrays (x either float xh or uint8 x_u8)."""
+    size = ffi.new("size_t *")
+    net.check(lib.jn_fast_work_bytes(size, ffi.from_buffer("int64_t[]", net.c_sizes),
+                                     net.n_layers, batch_size, net.dtype.itemsize),
+              "jn_fast_work_bytes")
+    work = np.empty(size[0], np.uint8)
+    bad = ffi.new("int64_t *", -1)
+    rc = getattr(lib, f"jn_fast_train_epoch_{net.sfx}")(
+        net.ptrs(w), net.ptrs(b), _null_ptrs(net, vw), _null_ptrs(net, vb),
+        ffi.NULL if xh is None else net.buf(xh),
+        ffi.NULL if x_u8 is None else ffi.from_buffer("uint8_t[]", x_u8), x_scale,
+        net.buf(yh), ffi.NULL if order is None else ffi.from_buffer("int64_t[]", order), eta,
+        cfg, ffi.from_buffer("int64_t[]", net.c_sizes), net.n_layers, n, batch_size, threads,
+        bad, ffi.from_buffer(work), work.size)
+    if rc == lib.JN_ERR_INPUT:
+        raise ValueError(f"x: row {bad[0]} contains NaN or Inf")
+    net.check(rc, f"jn_fast_train_epoch_{net.sfx}")
+
+
+def train_epoch(params, x, y, order, *, eta, batch_size, x_scale=None, cost="quadratic",
+                activation="sigmoid", lmbda=None, reg="l2", momentum=0.0, velocity=None,
+                impl="fast", threads=1):
     """One epoch of mini-batch SGD over ``order``, as jaxnet.train_epoch.
 
     Args:
       params: tuple of Layers (float32 or float64).
-      x: ``(N, n_0)`` float inputs (converted to the parameters' dtype).
+      x: ``(N, n_0)`` float inputs (converted to the parameters' dtype), or
+        integer pixels with ``x_scale`` (rows ``x[i] * x_scale``, as
+        jaxnet.train_epoch): uint8 goes to the fast path as it is.
       y: ``(N, n_L)`` float targets.
       order: ``(N,)`` int permutation of ``range(N)``.
       eta: learning rate > 0.
       batch_size: ``1 <= batch_size <= N``; a smaller last mini-batch as the book.
       cost, activation, lmbda, reg, momentum, velocity: as jaxnet.train_epoch
         (n in λ/n is N).
+      impl: ``"fast"`` (default) or ``"reference"`` (see :data:`IMPLS`).
+      threads: threads for the fast path (default 1; used where the extension
+        was built with OpenMP: ``jaxnet.cref.parallel()``). Results do not
+        depend on it.
+
+    Where values are checked: uint8 inputs need no check; float inputs are
+    checked for NaN/Inf by the fast path in C while it packs each row (the
+    error names the first bad row, and the parameters are left unchanged),
+    and here, before the call, for the reference.
 
     Returns:
       New parameters as numpy Layers; with ``velocity``, ``(params, velocity)``.
     """
     net = _Net(params)
-    n, xh, yh = _batch(net, x, y)
+    fast = _check_impl(impl) == "fast"
+    x = _array(x, "x")
+    n = check_inputs(x, net.sizes[0], allow_int=True, finite=not fast)
+    x_u8, xh = None, None
+    if x.dtype.kind in "ui":
+        if x_scale is None:
+            raise TypeError(f"x: integer inputs ({x.dtype}) need x_scale, the factor that maps "
+                            "them to floats (1/256 for jaxnet.data images)")
+        x_scale = check_positive_scalar(x_scale, "x_scale")
+        if fast and x.dtype == np.uint8:
+            x_u8 = np.ascontiguousarray(x)
+        else:
+            xh = x.astype(net.dtype) * net.dtype.type(x_scale)
+    else:
+        xh = _host(x, net.dtype)
+    y = _array(y, "y")
+    check_targets(y, n, net.sizes[-1])
+    yh = _host(y, net.dtype)
     order = _array(order, "order")
     check_order(order, n)
     eta = check_positive_scalar(eta, "eta")
     batch_size = check_batch_size(batch_size, n)
+    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1:
+        raise ValueError(f"threads: expected a positive int, got {threads!r}")
     cfg = _config(cost, activation, lmbda, n, reg, momentum)
     vw, vb = _velocity(net, velocity, momentum)
     oh = _host(order, np.int64)
     w, b = [a.copy() for a in net.w], [a.copy() for a in net.b]
-    work = net.work(batch_size)
-    net.call("train_epoch", net.ptrs(w), net.ptrs(b), _null_ptrs(net, vw), _null_ptrs(net, vb),
-             net.buf(xh), net.buf(yh), ffi.from_buffer("int64_t[]", oh), eta, cfg,
-             ffi.from_buffer("int64_t[]", net.c_sizes), net.n_layers, n, batch_size,
-             net.buf(work), work.size)
+    if fast:
+        _fast_epoch(net, w, b, vw, vb, xh, x_u8, x_scale or 1.0, yh, oh, eta, cfg, n,
+                    batch_size, int(threads))
+    else:
+        work = net.work(batch_size)
+        net.call("train_epoch", net.ptrs(w), net.ptrs(b), _null_ptrs(net, vw),
+                 _null_ptrs(net, vb), net.buf(xh), net.buf(yh),
+                 ffi.from_buffer("int64_t[]", oh), eta, cfg,
+                 ffi.from_buffer("int64_t[]", net.c_sizes), net.n_layers, n, batch_size,
+                 net.buf(work), work.size)
     p = net.layers(w, b)
     return p if velocity is None else (p, net.layers(vw, vb))
+
+
+def parallel() -> bool:
+    """Whether ``threads > 1`` runs in parallel (the extension was built with OpenMP)."""
+    return bool(lib.jn_fast_parallel())

@@ -1,0 +1,139 @@
+/* jaxnet_fast: the fast epoch (see jaxnet_fast.h). The float64 and float32
+ * kernels are one template, jaxnet_fast_impl.h, included twice. Portable
+ * C11: the speed comes from fixed-width inner loops over JN_FAST_BLOCK
+ * outputs that the compiler vectorises and keeps in registers, not from
+ * intrinsics; OpenMP pragmas are ignored by a compiler built without it. */
+#include "jaxnet_fast.h"
+#include "jn_common.h"
+
+#include <math.h>
+#include <string.h>
+
+int jn_fast_parallel(void) {
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+#define JN_ALIGN 64
+
+/* The blocks' vector width in bytes, where the compiler has vector extensions:
+ * 32 (8 floats, 4 doubles) suits AVX2 and, as pairs, SSE2 and NEON; AVX-512
+ * machines fuse pairs. Without them, plain loops (JAXNET_PLAIN=1 forces it). */
+#if defined(__GNUC__) || defined(__clang__)
+#define JN_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define JN_PREFETCH(p) ((void)(p))
+#endif
+
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(JAXNET_PLAIN)
+#if defined(__AVX512F__)
+#define JN_VECTOR_BYTES 64
+#else
+#define JN_VECTOR_BYTES 32
+#endif
+#endif
+
+/* uint8 rows are packed 16 pixels at a time with AVX-512 where the compiler
+ * targets it (-march=native on such a machine); else byte by byte. */
+#if defined(__AVX512F__) && !defined(JAXNET_PLAIN)
+#include <immintrin.h>
+#define JN_AVX512 1
+#endif
+
+/* Splits the loop that follows over jn_threads threads (a local int), when
+ * built with OpenMP and jn_threads > 1; otherwise nothing. */
+#ifdef _OPENMP
+#define JN_PARALLEL_FOR \
+    _Pragma("omp parallel for num_threads(jn_threads) if (jn_threads > 1) schedule(static)")
+#else
+#define JN_PARALLEL_FOR (void)jn_threads;
+#endif
+
+/* Byte offsets of everything in the work buffer (from its 64-byte-aligned start). */
+typedef struct {
+    size_t wt[JN_MAX_LAYERS], vt[JN_MAX_LAYERS];    /* (n_in, P) transposed, padded weights */
+    size_t bp[JN_MAX_LAYERS], vbp[JN_MAX_LAYERS];   /* (P,) padded biases, their velocities */
+    size_t wn[JN_MAX_LAYERS];                       /* l >= 1: w[l] (n_out, padded(n_in)), for BP2 */
+    size_t act[JN_MAX_LAYERS + 1];                  /* a[l] (m, P_l), l >= 1 */
+    size_t d[JN_MAX_LAYERS];                        /* deltas (m, P) of layer l's outputs */
+    size_t idx[JN_MAX_LAYERS], val[JN_MAX_LAYERS];  /* packed non-zero inputs (m, n_in) */
+    size_t nnz[JN_MAX_LAYERS];                      /* (m,) entries per packed row */
+    size_t rows;                                    /* (m,) the data rows of the mini-batch */
+    size_t total;
+} jn_fast_layout;
+
+/* n rounded up to a whole number of blocks. */
+static int64_t padded(int64_t n) {
+    return (n + JN_FAST_BLOCK - 1) / JN_FAST_BLOCK * JN_FAST_BLOCK;
+}
+
+static int fast_layout(jn_fast_layout *F, const int64_t *sizes, int64_t n_layers, int64_t batch,
+                       size_t es) {
+    int err = jn__check_sizes(sizes, n_layers, batch);
+    if (err) return err;
+    size_t off = 0, t;
+#define JN_PLACE(field, count_a, count_b, elem)                                        \
+    do {                                                                              \
+        off = (off + JN_ALIGN - 1) / JN_ALIGN * JN_ALIGN;                             \
+        (field) = off;                                                                \
+        if (jn__mul(&t, (size_t)(count_a), (size_t)(count_b)) || jn__mul(&t, t, (elem)) \
+            || jn__add(&off, t))                                                      \
+            return JN_ERR_OVERFLOW;                                                   \
+    } while (0)
+    for (int64_t l = 0; l < n_layers; l++) {
+        const int64_t P = padded(sizes[l + 1]);
+        JN_PLACE(F->wt[l], sizes[l], P, es);
+        JN_PLACE(F->vt[l], sizes[l], P, es);
+        JN_PLACE(F->bp[l], 1, P, es);
+        JN_PLACE(F->vbp[l], 1, P, es);
+        JN_PLACE(F->wn[l], l > 0 ? sizes[l + 1] : 0, padded(sizes[l]), es);
+        JN_PLACE(F->act[l + 1], batch, P, es);
+        JN_PLACE(F->d[l], batch, P, es);
+        JN_PLACE(F->idx[l], batch, sizes[l], sizeof(int32_t));
+        JN_PLACE(F->val[l], batch, sizes[l], es);
+        JN_PLACE(F->nnz[l], batch, 1, sizeof(int32_t));
+    }
+    JN_PLACE(F->rows, batch, 1, sizeof(int64_t));
+#undef JN_PLACE
+    F->act[0] = 0;
+    if (jn__add(&off, JN_ALIGN)) return JN_ERR_OVERFLOW;  /* room to align the start */
+    F->total = off;
+    return JN_OK;
+}
+
+int jn_fast_work_bytes(size_t *out, const int64_t *sizes, int64_t n_layers, int64_t batch_size,
+                       int64_t elem_size) {
+    if (out == NULL) return JN_ERR_NULL;
+    if (elem_size != sizeof(float) && elem_size != sizeof(double)) return JN_ERR_SIZE;
+    jn_fast_layout F;
+    int err = fast_layout(&F, sizes, n_layers, batch_size, (size_t)elem_size);
+    if (!err) *out = F.total;
+    return err;
+}
+
+#define JN_T double
+#define JN_IS_DOUBLE 1
+#define JN_SFX(name) name##_f64
+#define JN_EXP exp
+#define JN_TANH tanh
+#include "jaxnet_fast_impl.h"
+#undef JN_T
+#undef JN_IS_DOUBLE
+#undef JN_SFX
+#undef JN_EXP
+#undef JN_TANH
+
+#define JN_T float
+#define JN_IS_DOUBLE 0
+#define JN_SFX(name) name##_f32
+#define JN_EXP expf
+#define JN_TANH tanhf
+#include "jaxnet_fast_impl.h"
+#undef JN_T
+#undef JN_IS_DOUBLE
+#undef JN_SFX
+#undef JN_EXP
+#undef JN_TANH

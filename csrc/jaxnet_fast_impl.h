@@ -1,0 +1,402 @@
+/* The fast epoch, written once for a float type (JN_T, JN_SFX, JN_EXP,
+ * JN_TANH as in jaxnet_ref_impl.h). Included twice by jaxnet_fast.c; no
+ * include guard on purpose. Notation: layer l has n_in = sizes[l] inputs,
+ * n_out = sizes[l+1] outputs padded to P = padded(n_out); wt (n_in, P) is
+ * w[l] transposed, a row per input; B = JN_FAST_BLOCK. */
+
+#include "jn_math_impl.h"
+
+#ifdef JN_VECTOR_BYTES
+/* JN_VECTOR_BYTES / sizeof(JN_T) lanes (GCC/Clang vector extensions; the plain
+ * loops below are the fallback): a block is JN_SFX(NV) of them, kept in
+ * registers. Element for element the same multiplies and adds as the loops. */
+typedef JN_T JN_SFX(jn_vec) __attribute__((vector_size(JN_VECTOR_BYTES), aligned(sizeof(JN_T)),
+                                           may_alias));
+#define JN_NV (JN_FAST_BLOCK * (int)sizeof(JN_T) / JN_VECTOR_BYTES)
+#endif
+
+/* z (B,) = bias (B,) + sum over t < nnz of vx[t] * wt[ix[t] * P + (0..B)], t ascending. */
+static inline void JN_SFX(fast_dot_block)(JN_T *restrict z, const JN_T *restrict bias,
+                                          const JN_T *restrict wt, int64_t P,
+                                          const int32_t *restrict ix, const JN_T *restrict vx,
+                                          int32_t nnz) {
+#ifdef JN_VECTOR_BYTES
+    typedef JN_SFX(jn_vec) V;
+    V acc[JN_NV];
+    for (int q = 0; q < JN_NV; q++) acc[q] = ((const V *)bias)[q];
+    for (int32_t t = 0; t < nnz; t++) {
+        const V *row = (const V *)(wt + (int64_t)ix[t] * P);
+        const JN_T v = vx[t];
+        for (int q = 0; q < JN_NV; q++) acc[q] += v * row[q];
+    }
+    for (int q = 0; q < JN_NV; q++) ((V *)z)[q] = acc[q];
+#else
+    JN_T acc[JN_FAST_BLOCK];
+    for (int jj = 0; jj < JN_FAST_BLOCK; jj++) acc[jj] = bias[jj];
+    for (int32_t t = 0; t < nnz; t++) {
+        const JN_T v = vx[t], *row = wt + (int64_t)ix[t] * P;
+        for (int jj = 0; jj < JN_FAST_BLOCK; jj++) acc[jj] += v * row[jj];
+    }
+    memcpy(z, acc, sizeof acc);
+#endif
+}
+
+/* y (B,) += c * x (B,). */
+static inline void JN_SFX(fast_axpy_block)(JN_T *restrict y, JN_T c, const JN_T *restrict x) {
+#ifdef JN_VECTOR_BYTES
+    typedef JN_SFX(jn_vec) V;
+    for (int q = 0; q < JN_NV; q++) ((V *)y)[q] += c * ((const V *)x)[q];
+#else
+    for (int jj = 0; jj < JN_FAST_BLOCK; jj++) y[jj] += c * x[jj];
+#endif
+}
+
+/* For t < nnz: wt[ix[t] * P + (0..B)] += (-eta vx[t]) * d (B,). */
+static inline void JN_SFX(fast_axpy_rows)(JN_T *restrict wt, int64_t P, const int32_t *restrict ix,
+                                          const JN_T *restrict vx, int32_t nnz, JN_T eta,
+                                          const JN_T *restrict d) {
+#ifdef JN_VECTOR_BYTES
+    typedef JN_SFX(jn_vec) V;
+    V dv[JN_NV];
+    for (int q = 0; q < JN_NV; q++) dv[q] = ((const V *)d)[q];
+    for (int32_t t = 0; t < nnz; t++) {
+        V *row = (V *)(wt + (int64_t)ix[t] * P);
+        const JN_T c = -eta * vx[t];
+        for (int q = 0; q < JN_NV; q++) row[q] += c * dv[q];
+    }
+#else
+    for (int32_t t = 0; t < nnz; t++) {
+        const JN_T c = -eta * vx[t];
+        JN_T *row = wt + (int64_t)ix[t] * P;
+        for (int jj = 0; jj < JN_FAST_BLOCK; jj++) row[jj] += c * d[jj];
+    }
+#endif
+}
+
+typedef struct {
+    const jn_fast_layout *F;
+    unsigned char *base;        /* the work buffer's 64-byte-aligned start */
+    const int64_t *sizes;
+    int64_t n_layers, threads;
+    const jn_config *cfg;
+    int velocity;               /* velocities given: v = mu v - eta g, p += v */
+} JN_SFX(fast_net);
+
+#define JN_AT(net, field, type) ((type *)((net)->base + (net)->F->field))
+
+/* w, b (and vw, vb) into the transposed, padded layout; pad lanes are 0. */
+static void JN_SFX(fast_load)(const JN_SFX(fast_net) *net, JN_T *const *w, JN_T *const *b,
+                              JN_T *const *vw, JN_T *const *vb) {
+    for (int64_t l = 0; l < net->n_layers; l++) {
+        const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1], P = padded(n_out);
+        JN_T *wt = JN_AT(net, wt[l], JN_T), *vt = JN_AT(net, vt[l], JN_T);
+        JN_T *bp = JN_AT(net, bp[l], JN_T), *vbp = JN_AT(net, vbp[l], JN_T);
+        memset(wt, 0, (size_t)(n_in * P) * sizeof(JN_T));
+        memset(bp, 0, (size_t)P * sizeof(JN_T));
+        memset(vt, 0, (size_t)(n_in * P) * sizeof(JN_T));
+        memset(vbp, 0, (size_t)P * sizeof(JN_T));
+        for (int64_t j = 0; j < n_out; j++) {
+            for (int64_t k = 0; k < n_in; k++) wt[k * P + j] = w[l][j * n_in + k];
+            bp[j] = b[l][j];
+            if (vw) {
+                for (int64_t k = 0; k < n_in; k++) vt[k * P + j] = vw[l][j * n_in + k];
+                vbp[j] = vb[l][j];
+            }
+        }
+    }
+}
+
+/* wn[l] (n_out, padded(n_in)) = w[l] from wt[l], pad lanes 0, for BP2's row form (l >= 1). */
+static void JN_SFX(fast_refresh_natural)(const JN_SFX(fast_net) *net, int64_t l) {
+    const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
+    const int64_t P = padded(n_out), Pin = padded(n_in);
+    const JN_T *wt = JN_AT(net, wt[l], JN_T);
+    JN_T *wn = JN_AT(net, wn[l], JN_T);
+    for (int64_t j = 0; j < n_out; j++) {
+        for (int64_t k = 0; k < n_in; k++) wn[j * Pin + k] = wt[k * P + j];
+        for (int64_t k = n_in; k < Pin; k++) wn[j * Pin + k] = 0;
+    }
+}
+
+/* The inverse of fast_load, after a successful epoch. */
+static void JN_SFX(fast_store)(const JN_SFX(fast_net) *net, JN_T *const *w, JN_T *const *b,
+                               JN_T *const *vw, JN_T *const *vb) {
+    for (int64_t l = 0; l < net->n_layers; l++) {
+        const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1], P = padded(n_out);
+        const JN_T *wt = JN_AT(net, wt[l], JN_T), *vt = JN_AT(net, vt[l], JN_T);
+        const JN_T *bp = JN_AT(net, bp[l], JN_T), *vbp = JN_AT(net, vbp[l], JN_T);
+        for (int64_t j = 0; j < n_out; j++) {
+            for (int64_t k = 0; k < n_in; k++) w[l][j * n_in + k] = wt[k * P + j];
+            b[l][j] = bp[j];
+            if (vw) {
+                for (int64_t k = 0; k < n_in; k++) vw[l][j * n_in + k] = vt[k * P + j];
+                vb[l][j] = vbp[j];
+            }
+        }
+    }
+}
+
+#ifdef JN_AVX512
+/* The uint8 packing of fast_pack_input, 16 pixels at a time with AVX-512:
+ * widen, test for non-zero, compress the indices and the values (p * scale,
+ * the same float operations as the table) into registers and store them
+ * whole (the row's slots beyond c are free: c <= k). Returns where it
+ * stopped (a multiple of 16); *c is the count so far. */
+static int64_t JN_SFX(fast_pack_avx512)(int32_t *restrict ix, JN_T *restrict vx, int32_t *c,
+                                        const uint8_t *restrict src, int64_t n0, JN_T scale) {
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    int64_t k = 0;
+    int32_t cc = *c;
+    for (; k + 16 <= n0; k += 16) {
+        const __m512i pix = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(src + k)));
+        const __mmask16 nz = _mm512_test_epi32_mask(pix, pix);
+        if (!nz) continue;
+        _mm512_storeu_si512(ix + cc, _mm512_maskz_compress_epi32(
+            nz, _mm512_add_epi32(iota, _mm512_set1_epi32((int)k))));
+#if JN_IS_DOUBLE
+        const __m512d lo = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(pix)),
+                                         _mm512_set1_pd(scale));
+        const __m512d hi = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(pix, 1)),
+                                         _mm512_set1_pd(scale));
+        const int nlo = __builtin_popcount(nz & 0xff);
+        _mm512_storeu_pd(vx + cc, _mm512_maskz_compress_pd((__mmask8)(nz & 0xff), lo));
+        _mm512_storeu_pd(vx + cc + nlo, _mm512_maskz_compress_pd((__mmask8)(nz >> 8), hi));
+#else
+        _mm512_storeu_ps(vx + cc, _mm512_maskz_compress_ps(
+            nz, _mm512_mul_ps(_mm512_cvtepi32_ps(pix), _mm512_set1_ps(scale))));
+#endif
+        cc += __builtin_popcount(nz);
+    }
+    *c = cc;
+    return k;
+}
+#endif
+
+/* Packs the mini-batch's input rows (data rows `rows` (m,)) as (index, value)
+ * lists of their non-zero entries: from uint8 pixels p as scaled[p] (the
+ * table of (JN_T)p * x_scale, so exactly the float path's values), or from
+ * floats (returning the first non-finite row's index, else -1). Branch-free:
+ * whether a pixel is 0 is unpredictable, and a mispredicted branch per input
+ * cost more than the arithmetic it skips. NaN counts as non-zero. */
+static int64_t JN_SFX(fast_pack_input)(const JN_SFX(fast_net) *net, const JN_T *x,
+                                       const uint8_t *x_u8, const JN_T *scaled, int64_t m) {
+    const int64_t n0 = net->sizes[0], *rows = JN_AT(net, rows, int64_t);
+    int32_t *idx = JN_AT(net, idx[0], int32_t), *nnz = JN_AT(net, nnz[0], int32_t);
+    JN_T *val = JN_AT(net, val[0], JN_T);
+    for (int64_t r = 0; r < m; r++) {
+        int32_t *ix = idx + r * n0, c = 0;
+        JN_T *vx = val + r * n0;
+        if (x_u8) {
+            const uint8_t *src = x_u8 + rows[r] * n0;
+            int64_t k = 0;
+#ifdef JN_AVX512
+            k = JN_SFX(fast_pack_avx512)(ix, vx, &c, src, n0, scaled[1]);
+#endif
+            for (; k < n0; k++) {
+                ix[c] = (int32_t)k;
+                vx[c] = scaled[src[k]];
+                c += src[k] != 0;
+            }
+        } else {
+            const JN_T *src = x + rows[r] * n0;
+            int bad = 0;
+            for (int64_t k = 0; k < n0; k++) {
+                ix[c] = (int32_t)k;
+                vx[c] = src[k];
+                bad |= !isfinite(src[k]);
+                c += src[k] != 0;
+            }
+            if (bad) return rows[r];
+        }
+        nnz[r] = c;
+    }
+    return -1;
+}
+
+/* Packs layer l's input rows a[l] (m, padded(n_in)) for l >= 1, as above. */
+static void JN_SFX(fast_pack_hidden)(const JN_SFX(fast_net) *net, int64_t l, int64_t m) {
+    const int64_t n_in = net->sizes[l], Pin = padded(n_in);
+    const JN_T *a = JN_AT(net, act[l], JN_T);
+    int32_t *idx = JN_AT(net, idx[l], int32_t), *nnz = JN_AT(net, nnz[l], int32_t);
+    JN_T *val = JN_AT(net, val[l], JN_T);
+    for (int64_t r = 0; r < m; r++) {
+        int32_t *ix = idx + r * n_in, c = 0;
+        JN_T *vx = val + r * n_in;
+        for (int64_t k = 0; k < n_in; k++) {
+            ix[c] = (int32_t)k;
+            vx[c] = a[r * Pin + k];
+            c += a[r * Pin + k] != 0;
+        }
+        nnz[r] = c;
+    }
+}
+
+/* Forward through layer l: z = b + sum over the packed non-zero inputs of
+ * value * wt row, B outputs at a time held in registers, each block over
+ * every row (its weights stay in cache); then a = f(z) on the n_out lanes. */
+static void JN_SFX(fast_forward)(const JN_SFX(fast_net) *net, int64_t l, int64_t m) {
+    const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1], P = padded(n_out);
+    const JN_T *wt = JN_AT(net, wt[l], JN_T), *bp = JN_AT(net, bp[l], JN_T);
+    const int32_t *idx = JN_AT(net, idx[l], int32_t), *nnz = JN_AT(net, nnz[l], int32_t);
+    const JN_T *val = JN_AT(net, val[l], JN_T);
+    JN_T *z = JN_AT(net, act[l + 1], JN_T);
+    const int64_t blocks = P / JN_FAST_BLOCK;
+    const int jn_threads = (int)net->threads;
+    JN_PARALLEL_FOR
+    for (int64_t blk = 0; blk < blocks; blk++) {
+        const int64_t j0 = blk * JN_FAST_BLOCK;
+        for (int64_t r = 0; r < m; r++)
+            JN_SFX(fast_dot_block)(z + r * P + j0, bp + j0, wt + j0, P, idx + r * n_in,
+                                   val + r * n_in, nnz[r]);
+    }
+    const int act = l < net->n_layers - 1 ? net->cfg->activation : jn__output_activation(net->cfg);
+    for (int64_t r = 0; r < m; r++) JN_SFX(activate)(z + r * P, n_out, act);
+}
+
+/* BP1 into d[L-1] and BP2 down to d[0], as the reference (the same sums in
+ * the same order); pad lanes are 0. y rows are read through `rows`. */
+static void JN_SFX(fast_deltas)(const JN_SFX(fast_net) *net, const JN_T *y, int64_t m) {
+    const int64_t L = net->n_layers, nL = net->sizes[L], PL = padded(nL);
+    const int64_t *rows = JN_AT(net, rows, int64_t);
+    const JN_T *aL = JN_AT(net, act[L], JN_T);
+    JN_T *dL = JN_AT(net, d[L - 1], JN_T);
+    const int cost = net->cfg->cost;
+    memset(dL, 0, (size_t)(m * PL) * sizeof(JN_T));
+    for (int64_t r = 0; r < m; r++) {                                       /* BP1 */
+        const JN_T *yr = y + rows[r] * nL, *a = aL + r * PL;
+        JN_T sy = 0;
+        for (int64_t j = 0; j < nL; j++) sy += yr[j];
+        for (int64_t j = 0; j < nL; j++)
+            dL[r * PL + j] = cost == JN_COST_QUADRATIC ? (a[j] - yr[j]) / (JN_T)m * a[j] * (1 - a[j])
+                           : cost == JN_COST_CROSS_ENTROPY ? (a[j] - yr[j]) / (JN_T)m
+                           : (a[j] * sy - yr[j]) / (JN_T)m;
+    }
+    for (int64_t l = L - 1; l > 0; l--) {                                   /* BP2 */
+        const int64_t n_in = net->sizes[l], Pin = padded(n_in), n_out = net->sizes[l + 1];
+        const int64_t P = padded(n_out);
+        const JN_T *wn = JN_AT(net, wn[l], JN_T), *d = JN_AT(net, d[l], JN_T);
+        const JN_T *a = JN_AT(net, act[l], JN_T);
+        JN_T *dp = JN_AT(net, d[l - 1], JN_T);
+        memset(dp, 0, (size_t)(m * Pin) * sizeof(JN_T));
+        for (int64_t r = 0; r < m; r++) {
+            JN_T *dr = dp + r * Pin;  /* += d_j w[j, :] for j ascending: the reference's sums */
+            for (int64_t j = 0; j < n_out; j++)
+                for (int64_t k0 = 0; k0 < Pin; k0 += JN_FAST_BLOCK)
+                    JN_SFX(fast_axpy_block)(dr + k0, d[r * P + j], wn + j * Pin + k0);
+            for (int64_t k = 0; k < n_in; k++)
+                dr[k] *= JN_SFX(activation_prime)(a[r * Pin + k], net->cfg->activation);
+        }
+    }
+}
+
+/* The update of layer l (BP3, BP4 and the step fused): the penalty and the
+ * momentum decay over every weight, then for each row and each packed
+ * non-zero input k, wt[k] (or vt[k]) += (-eta a_k) d_row, B outputs at a
+ * time; biases from the sum of d over rows. Blocks are independent. */
+static void JN_SFX(fast_update)(const JN_SFX(fast_net) *net, int64_t l, int64_t m, JN_T eta) {
+    const int64_t n_in = net->sizes[l], P = padded(net->sizes[l + 1]);
+    JN_T *wt = JN_AT(net, wt[l], JN_T), *vt = JN_AT(net, vt[l], JN_T);
+    JN_T *bp = JN_AT(net, bp[l], JN_T), *vbp = JN_AT(net, vbp[l], JN_T);
+    const JN_T *d = JN_AT(net, d[l], JN_T), *val = JN_AT(net, val[l], JN_T);
+    const int32_t *idx = JN_AT(net, idx[l], int32_t), *nnz = JN_AT(net, nnz[l], int32_t);
+    const jn_config *cfg = net->cfg;
+    const int momentum = net->velocity;
+    const JN_T mu = (JN_T)cfg->momentum;
+    const JN_T scale = (JN_T)(cfg->lmbda > 0 ? cfg->lmbda / cfg->n_train : 0);
+    const int reg = cfg->reg;
+    const int64_t blocks = P / JN_FAST_BLOCK;
+    JN_T *acc_base = momentum ? vt : wt;  /* where -eta a d^T goes */
+    const int jn_threads = (int)net->threads;
+    JN_PARALLEL_FOR
+    for (int64_t blk = 0; blk < blocks; blk++) {
+        const int64_t j0 = blk * JN_FAST_BLOCK;
+        if (momentum || scale != 0)
+            for (int64_t k = 0; k < n_in; k++) {
+                JN_T *wk = wt + k * P + j0, *vk = vt + k * P + j0;
+                for (int jj = 0; jj < JN_FAST_BLOCK; jj++) {
+                    const JN_T pen = scale != 0 ? JN_SFX(penalty)(wk[jj], scale, reg) : 0;
+                    if (momentum) vk[jj] = mu * vk[jj] - eta * pen;
+                    else wk[jj] -= eta * pen;
+                }
+            }
+        for (int64_t r = 0; r < m; r++)
+            JN_SFX(fast_axpy_rows)(acc_base + j0, P, idx + r * n_in, val + r * n_in, nnz[r], eta,
+                                   d + r * P + j0);
+        if (momentum)
+            for (int64_t k = 0; k < n_in; k++)
+                for (int jj = 0; jj < JN_FAST_BLOCK; jj++) wt[k * P + j0 + jj] += vt[k * P + j0 + jj];
+        for (int jj = 0; jj < JN_FAST_BLOCK; jj++) {
+            JN_T s = 0;
+            for (int64_t r = 0; r < m; r++) s += d[r * P + j0 + jj];
+            if (momentum) bp[j0 + jj] += (vbp[j0 + jj] = mu * vbp[j0 + jj] - eta * s);
+            else bp[j0 + jj] -= eta * s;
+        }
+    }
+}
+
+int JN_SFX(jn_fast_train_epoch)(JN_T *const *w, JN_T *const *b, JN_T *const *vw,
+                                JN_T *const *vb, const JN_T *x, const uint8_t *x_u8,
+                                JN_T x_scale, const JN_T *y, const int64_t *order, JN_T eta,
+                                const jn_config *cfg, const int64_t *sizes, int64_t n_layers,
+                                int64_t n, int64_t batch_size, int64_t threads, int64_t *bad_row,
+                                void *work, size_t work_bytes) {
+    jn_fast_layout F;
+    const jn_config *c;
+    if (w == NULL || b == NULL || y == NULL || work == NULL || sizes == NULL
+        || (x == NULL) == (x_u8 == NULL))
+        return JN_ERR_NULL;
+    if (threads < 1) return JN_ERR_THREADS;
+    if (n < 1) return JN_ERR_SIZE;
+    if (batch_size < 1 || batch_size > n || (order == NULL && batch_size != n)) return JN_ERR_BATCH;
+    int err = jn__check_config(&c, cfg);
+    if (!err) err = fast_layout(&F, sizes, n_layers, batch_size, sizeof(JN_T));
+    if (!err && order) err = jn__check_epoch(order, sizes, n_layers, n, batch_size);
+    if (err) return err;
+    if (work_bytes < F.total) return JN_ERR_WORK;
+    if ((vw == NULL) != (vb == NULL)) return JN_ERR_NULL;
+    for (int64_t l = 0; l < n_layers; l++)
+        if (w[l] == NULL || b[l] == NULL || (vw && (vw[l] == NULL || vb[l] == NULL)))
+            return JN_ERR_NULL;
+    if (!isfinite(eta) || (x_u8 && !isfinite(x_scale))) return JN_ERR_ETA;
+
+    unsigned char *base = (unsigned char *)work;
+    base += (JN_ALIGN - (uintptr_t)base % JN_ALIGN) % JN_ALIGN;
+    const JN_SFX(fast_net) net = {&F, base, sizes, n_layers, threads, c, vw != NULL};
+    JN_SFX(fast_load)(&net, w, b, vw, vb);
+    for (int64_t l = 1; l < n_layers; l++) JN_SFX(fast_refresh_natural)(&net, l);
+    JN_T scaled[256];
+    for (int p = 0; p < 256; p++) scaled[p] = (JN_T)p * x_scale;
+    int64_t *rows = JN_AT(&net, rows, int64_t);
+    const size_t row_bytes = (size_t)sizes[0] * (x_u8 ? 1 : sizeof(JN_T));
+    const unsigned char *xb = x_u8 ? (const unsigned char *)x_u8 : (const unsigned char *)x;
+    for (int64_t start = 0; start < n; start += batch_size) {
+        const int64_t m = n - start < batch_size ? n - start : batch_size;
+        for (int64_t r = 0; r < m; r++) rows[r] = order ? order[start + r] : start + r;
+        /* The rows are scattered over the data set (order is a shuffle): ask for
+         * the next mini-batch's rows now, so they are in cache when packed. */
+        for (int64_t r = start + m; order && r < start + m + batch_size && r < n; r++) {
+            for (size_t off = 0; off < row_bytes; off += 64)
+                JN_PREFETCH(xb + (size_t)order[r] * row_bytes + off);
+            JN_PREFETCH(y + order[r] * sizes[n_layers]);
+        }
+        const int64_t bad = JN_SFX(fast_pack_input)(&net, x, x_u8, scaled, m);
+        if (bad >= 0) {  /* the parameters in w, b are untouched: the epoch works on copies */
+            if (bad_row) *bad_row = bad;
+            return JN_ERR_INPUT;
+        }
+        for (int64_t l = 0; l < n_layers; l++) {
+            if (l > 0) JN_SFX(fast_pack_hidden)(&net, l, m);
+            JN_SFX(fast_forward)(&net, l, m);
+        }
+        JN_SFX(fast_deltas)(&net, y, m);
+        for (int64_t l = 0; l < n_layers; l++) {
+            JN_SFX(fast_update)(&net, l, m, eta);
+            if (l > 0) JN_SFX(fast_refresh_natural)(&net, l);
+        }
+    }
+    JN_SFX(fast_store)(&net, w, b, vw, vb);
+    return JN_OK;
+}
+
+#undef JN_AT
+#undef JN_NV

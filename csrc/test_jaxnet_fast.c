@@ -1,0 +1,266 @@
+/* The fast path against the reference, with a fixed seed. Exits non-zero on
+ * any failure.  make -C csrc check / asan-check run it with test_jaxnet_ref. */
+#include "jaxnet_fast.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* float64: the fast path adds each example's a d^T to w in turn where the
+ * reference sums them first; one step differs by a few ulps of the update. */
+#define STEP64_RTOL 1e-12
+/* A whole epoch (many steps) carries those differences forward. */
+#define EPOCH64_RTOL 1e-10
+/* float32: the same argument with float32's 2^-24 (measured ~1e-6). */
+#define EPOCH32_RTOL 1e-4
+
+static int failures = 0;
+#define CHECK(cond, ...)                                                        \
+    do {                                                                        \
+        if (!(cond)) {                                                          \
+            failures++;                                                         \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                \
+            fprintf(stderr, __VA_ARGS__);                                       \
+            fprintf(stderr, "\n");                                              \
+        }                                                                       \
+    } while (0)
+
+static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
+static double uniform(void) {
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return (double)((rng_state * 2685821657736338717ull) >> 11) * 0x1.0p-53;
+}
+
+#define L 2
+static const int64_t SIZES[L + 1] = {37, 45, 6};  /* 45 outputs: a block and a padded one */
+enum { N = 23 };                                  /* batch 5: a smaller last mini-batch of 3 */
+
+typedef struct {
+    double *w[L], *b[L], *vw[L], *vb[L];
+} params64;
+
+static params64 make(int momentum) {
+    params64 p;
+    for (int l = 0; l < L; l++) {
+        const size_t nw = (size_t)(SIZES[l] * SIZES[l + 1]), nb = (size_t)SIZES[l + 1];
+        p.w[l] = malloc(nw * sizeof(double));
+        p.b[l] = malloc(nb * sizeof(double));
+        p.vw[l] = momentum ? calloc(nw, sizeof(double)) : NULL;
+        p.vb[l] = momentum ? calloc(nb, sizeof(double)) : NULL;
+        for (size_t i = 0; i < nw; i++) p.w[l][i] = uniform() - 0.5;
+        for (size_t i = 0; i < nb; i++) p.b[l][i] = uniform() - 0.5;
+    }
+    return p;
+}
+
+static params64 copy(const params64 *s) {
+    params64 p;
+    for (int l = 0; l < L; l++) {
+        const size_t nw = (size_t)(SIZES[l] * SIZES[l + 1]), nb = (size_t)SIZES[l + 1];
+        p.w[l] = malloc(nw * sizeof(double));
+        p.b[l] = malloc(nb * sizeof(double));
+        memcpy(p.w[l], s->w[l], nw * sizeof(double));
+        memcpy(p.b[l], s->b[l], nb * sizeof(double));
+        p.vw[l] = p.vb[l] = NULL;
+        if (s->vw[0]) {
+            p.vw[l] = malloc(nw * sizeof(double));
+            p.vb[l] = malloc(nb * sizeof(double));
+            memcpy(p.vw[l], s->vw[l], nw * sizeof(double));
+            memcpy(p.vb[l], s->vb[l], nb * sizeof(double));
+        }
+    }
+    return p;
+}
+
+static void release(params64 *p) {
+    for (int l = 0; l < L; l++) {
+        free(p->w[l]); free(p->b[l]); free(p->vw[l]); free(p->vb[l]);
+    }
+}
+
+/* max |a - b| / max |b| over every weight and bias (and velocity). */
+static double rel(const params64 *a, const params64 *b) {
+    double diff = 0, scale = 0;
+    for (int l = 0; l < L; l++) {
+        const size_t nw = (size_t)(SIZES[l] * SIZES[l + 1]), nb = (size_t)SIZES[l + 1];
+        for (size_t i = 0; i < nw + nb; i++) {
+            const double x = i < nw ? a->w[l][i] : a->b[l][i - nw];
+            const double y = i < nw ? b->w[l][i] : b->b[l][i - nw];
+            diff = fmax(diff, fabs(x - y));
+            scale = fmax(scale, fabs(y));
+        }
+    }
+    return isnan(diff) ? INFINITY : diff / scale;
+}
+
+/* x (N, n0) in [0, 1) with a fraction `zeros` of exact zeros; its uint8 twin
+ * (pixels p standing for p / 256). */
+static void data(double *x, uint8_t *x8, double *y, double zeros) {
+    for (int i = 0; i < N * SIZES[0]; i++) {
+        x8[i] = uniform() < zeros ? 0 : (uint8_t)(1 + uniform() * 254);
+        x[i] = (double)x8[i] * (1.0 / 256);
+    }
+    for (int i = 0; i < N * SIZES[L]; i++) y[i] = 0;
+    for (int i = 0; i < N; i++) y[i * SIZES[L] + (int)(uniform() * (double)SIZES[L])] = 1;
+}
+
+static int64_t ORDER[N];
+
+static int reference_epoch(params64 *p, const double *x, const double *y, const jn_config *c,
+                           int64_t batch) {
+    size_t len;
+    jn_work_size(&len, SIZES, L, batch);
+    double *work = malloc(len * sizeof(double));
+    int err = jn_train_epoch_f64(p->w, p->b, p->vw[0] ? p->vw : NULL, p->vb[0] ? p->vb : NULL,
+                                 x, y, ORDER, 0.7, c, SIZES, L, N, batch, work, len);
+    free(work);
+    return err;
+}
+
+static int fast_epoch(params64 *p, const double *x, const uint8_t *x8, const double *y,
+                      const jn_config *c, int64_t batch, int64_t threads, const int64_t *order,
+                      int64_t *bad) {
+    size_t len;
+    int err = jn_fast_work_bytes(&len, SIZES, L, batch, sizeof(double));
+    if (err) return err;
+    void *work = malloc(len);
+    err = jn_fast_train_epoch_f64(p->w, p->b, p->vw[0] ? p->vw : NULL, p->vb[0] ? p->vb : NULL,
+                                  x8 ? NULL : x, x8, 1.0 / 256, y, order, 0.7, c, SIZES, L,
+                                  order ? N : batch, batch, threads, bad, work, len);
+    free(work);
+    return err;
+}
+
+/* Every cost x activation x regularisation x momentum, three zero fractions
+ * (none, MNIST-like, all): fast == reference to STEP64 for a step, EPOCH64 for
+ * an epoch with a smaller last mini-batch; uint8 == float and 2 threads == 1
+ * thread exactly. */
+static void test_fast_equals_reference(void) {
+    double x[N * 37], y[N * 6];
+    uint8_t x8[N * 37];
+    const double zeros[] = {0.0, 0.8, 1.0};
+    for (int z = 0; z < 3; z++) {
+        data(x, x8, y, zeros[z]);
+        for (int cfg_i = 0; cfg_i < 3 * 3 * 3 * 2; cfg_i++) {
+            const int cost = cfg_i % 3, act = cfg_i / 3 % 3, reg = cfg_i / 9 % 3;
+            const int momentum = cfg_i / 27;
+            const jn_config c = {cost, act, reg == 2 ? JN_REG_L1 : JN_REG_L2, reg ? 3.0 : 0.0,
+                                 40.0, momentum ? 0.6 : 0.0};
+            params64 start = make(momentum);
+            params64 ref = copy(&start), fast = copy(&start), fast8 = copy(&start),
+                     two = copy(&start);
+            int err = reference_epoch(&ref, x, y, &c, 5);
+            err |= fast_epoch(&fast, x, NULL, y, &c, 5, 1, ORDER, NULL);
+            err |= fast_epoch(&fast8, x, x8, y, &c, 5, 1, ORDER, NULL);
+            err |= fast_epoch(&two, x, x8, y, &c, 5, 2, ORDER, NULL);
+            CHECK(err == JN_OK, "epochs ran (config %d)", cfg_i);
+            double r = rel(&fast, &ref);
+            CHECK(r <= EPOCH64_RTOL, "zeros %.1f config %d: fast vs reference epoch %.3e",
+                  zeros[z], cfg_i, r);
+            CHECK(rel(&start, &ref) > 1e-6, "config %d: the epoch did not move", cfg_i);
+            CHECK(rel(&fast8, &fast) == 0, "config %d: uint8 inputs differ from floats", cfg_i);
+            CHECK(rel(&two, &fast8) == 0, "config %d: 2 threads differ from 1", cfg_i);
+            /* one step (order NULL: rows 0..4) against jn_sgd_step */
+            params64 s_ref = copy(&start), s_fast = copy(&start);
+            size_t len;
+            jn_work_size(&len, SIZES, L, 5);
+            double *work = malloc(len * sizeof(double));
+            err = jn_sgd_step_f64(s_ref.w, s_ref.b, momentum ? s_ref.vw : NULL,
+                                  momentum ? s_ref.vb : NULL, x, y, 0.7, &c, SIZES, L, 5, work, len);
+            err |= fast_epoch(&s_fast, x, NULL, y, &c, 5, 1, NULL, NULL);
+            CHECK(err == JN_OK, "steps ran");
+            r = rel(&s_fast, &s_ref);
+            CHECK(r <= STEP64_RTOL, "config %d: fast vs reference step %.3e", cfg_i, r);
+            free(work);
+            release(&start); release(&ref); release(&fast); release(&fast8); release(&two);
+            release(&s_ref); release(&s_fast);
+        }
+    }
+}
+
+/* float32 against the float64 reference, MNIST-like inputs, chapter 1. */
+static void test_float32(void) {
+    double x[N * 37], y[N * 6];
+    uint8_t x8[N * 37];
+    data(x, x8, y, 0.8);
+    params64 p = make(0), ref = copy(&p);
+    CHECK(reference_epoch(&ref, x, y, NULL, 5) == JN_OK, "reference epoch");
+    float *w[L], *b[L];
+    float yf[N * 6];
+    for (int i = 0; i < N * 6; i++) yf[i] = (float)y[i];
+    for (int l = 0; l < L; l++) {
+        const size_t nw = (size_t)(SIZES[l] * SIZES[l + 1]), nb = (size_t)SIZES[l + 1];
+        w[l] = malloc(nw * sizeof(float));
+        b[l] = malloc(nb * sizeof(float));
+        for (size_t i = 0; i < nw; i++) w[l][i] = (float)p.w[l][i];
+        for (size_t i = 0; i < nb; i++) b[l][i] = (float)p.b[l][i];
+    }
+    size_t len;
+    jn_fast_work_bytes(&len, SIZES, L, 5, sizeof(float));
+    void *work = malloc(len);
+    int err = jn_fast_train_epoch_f32(w, b, NULL, NULL, NULL, x8, 1.0f / 256, yf, ORDER, 0.7f,
+                                      NULL, SIZES, L, N, 5, 1, NULL, work, len);
+    CHECK(err == JN_OK, "float32 fast epoch: %s", jn_strerror(err));
+    double diff = 0, scale = 0;
+    for (int l = 0; l < L; l++)
+        for (int64_t i = 0; i < SIZES[l] * SIZES[l + 1]; i++) {
+            diff = fmax(diff, fabs((double)w[l][i] - ref.w[l][i]));
+            scale = fmax(scale, fabs(ref.w[l][i]));
+        }
+    CHECK(diff / scale <= EPOCH32_RTOL, "float32 fast vs float64 reference %.3e", diff / scale);
+    for (int l = 0; l < L; l++) { free(w[l]); free(b[l]); }
+    free(work);
+    release(&p); release(&ref);
+}
+
+/* A NaN input: JN_ERR_INPUT naming its row, parameters untouched; NaN in uint8
+ * cannot occur. Bad arguments: the reference's error codes. */
+static void test_errors(void) {
+    double x[N * 37], y[N * 6];
+    uint8_t x8[N * 37];
+    data(x, x8, y, 0.5);
+    params64 p = make(0), before = copy(&p);
+    x[17 * 37 + 3] = NAN;
+    int64_t bad = -1;
+    CHECK(fast_epoch(&p, x, NULL, y, NULL, 5, 1, ORDER, &bad) == JN_ERR_INPUT && bad == 17,
+          "NaN in row 17: got row %lld", (long long)bad);
+    CHECK(rel(&p, &before) == 0, "a failed epoch changed the parameters");
+    size_t len;
+    jn_fast_work_bytes(&len, SIZES, L, 5, sizeof(double));
+    void *work = malloc(len);
+    int64_t order[N];
+    memcpy(order, ORDER, sizeof order);
+    order[4] = N;
+#define EPOCH(xx, x8_, ord, batch, threads, wl)                                                 \
+    jn_fast_train_epoch_f64(p.w, p.b, NULL, NULL, xx, x8_, 1.0 / 256, y, ord, 0.7, NULL, SIZES, \
+                            L, N, batch, threads, NULL, work, wl)
+    CHECK(EPOCH(NULL, x8, order, 5, 1, len) == JN_ERR_ORDER, "order >= n");
+    CHECK(EPOCH(NULL, x8, ORDER, 0, 1, len) == JN_ERR_BATCH, "batch 0");
+    CHECK(EPOCH(NULL, x8, NULL, 5, 1, len) == JN_ERR_BATCH, "a step needs batch == n");
+    CHECK(EPOCH(NULL, x8, ORDER, 5, 0, len) == JN_ERR_THREADS, "0 threads");
+    CHECK(EPOCH(NULL, x8, ORDER, 5, 1, len - 1) == JN_ERR_WORK, "small work");
+    CHECK(EPOCH(x, x8, ORDER, 5, 1, len) == JN_ERR_NULL, "both inputs");
+    CHECK(EPOCH(NULL, NULL, ORDER, 5, 1, len) == JN_ERR_NULL, "no input");
+    CHECK(jn_fast_work_bytes(&len, SIZES, L, 5, 3) == JN_ERR_SIZE, "element size 3");
+    const int64_t huge[] = {INT64_C(1) << 40, INT64_C(1) << 40};
+    CHECK(jn_fast_work_bytes(&len, huge, 1, 1, 8) == JN_ERR_OVERFLOW, "overflow");
+#undef EPOCH
+    free(work);
+    release(&p); release(&before);
+}
+
+int main(void) {
+    for (int64_t i = 0; i < N; i++) ORDER[i] = (i * 7 + 3) % N;  /* a permutation of 0..22 */
+    test_fast_equals_reference();
+    test_float32();
+    test_errors();
+    if (failures) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("jaxnet_fast: all C checks passed (parallel: %d)\n", jn_fast_parallel());
+    return 0;
+}

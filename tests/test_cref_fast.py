@@ -1,0 +1,157 @@
+"""The C fast path against the C reference (and so against JAX): every model option,
+uint8 inputs, threads, partial mini-batches, NaN, and the portable build."""
+
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+import jaxnet
+from jaxnet import cref
+from conftest import assert_trees_close
+
+# float64, one step: the fast path adds each example's a·dᵀ in turn, the
+# reference sums them first: a few ulps of the update (measured ~1e-16).
+STEP64_RTOL = 1e-12
+# float64, 500 steps on the sample: those differences carried (measured ≤ 3e-14).
+EPOCH64_RTOL = 1e-10
+# float32, 500 steps: float32 rounding carried the same way (measured ≤ 1.2e-5).
+EPOCH32_RTOL = 1e-3
+
+OPTIONS = [dict(cost=c, activation=a, lmbda=l, reg=r, momentum=m)
+           for c in jaxnet.COSTS for a in jaxnet.ACTIVATIONS
+           for l, r in ((None, "l2"), (5.0, "l2"), (5.0, "l1")) for m in (0.0, 0.5)]
+
+
+def _run(params, x, y, order, impl, velocity=None, **kw):
+    out = cref.train_epoch(params, x, y, order, eta=0.1, batch_size=7, impl=impl,
+                           velocity=velocity, **kw)
+    return out if velocity is None else out[0]
+
+
+@pytest.mark.parametrize("opts", OPTIONS, ids=lambda o: "-".join(str(v) for v in o.values()))
+def test_fast_epoch_equals_the_reference_for_every_option(sample, opts):
+    params = jaxnet.init_params(jax.random.PRNGKey(3), [784, 20, 10], dtype=np.float64,
+                                init="scaled")
+    x, y = sample.train.x[:500].astype(np.float64), sample.train.y()[:500].astype(np.float64)
+    order = np.random.default_rng(1).permutation(500)  # 500 = 71 × 7 + 3: a partial last batch
+    v = jaxnet.init_velocity(params) if opts["momentum"] else None
+    ref = _run(params, x, y, order, "reference", v, **opts)
+    fast = _run(params, x, y, order, "fast", v, **opts)
+    assert_trees_close(fast, ref, EPOCH64_RTOL, f"fast vs reference {opts}")
+    fast8 = _run(params, sample.train.images[:500], y, order, "fast", v, x_scale=1 / 256, **opts)
+    assert_trees_close(fast8, fast, 0.0, "uint8 pixels vs the same values as floats")
+    assert max(float(np.max(np.abs(a - b))) for a, b in zip(jax.tree.leaves(fast),
+                                                           jax.tree.leaves(params))) > 1e-3
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_fast_step_equals_the_reference_step(sample, momentum):
+    params = jaxnet.init_params(jax.random.PRNGKey(4), [784, 30, 10], dtype=np.float64)
+    x, y = sample.train.x[:10].astype(np.float64), sample.train.y()[:10].astype(np.float64)
+    kw = dict(cost="cross_entropy", lmbda=2.0, n=1000, momentum=momentum)
+    if momentum:
+        kw["velocity"] = jax.tree.map(lambda a: np.full_like(np.asarray(a), 0.01), params)
+    ref = cref.sgd_step(params, x, y, 3.0, impl="reference", **kw)
+    fast = cref.sgd_step(params, x, y, 3.0, impl="fast", **kw)
+    assert_trees_close(fast, ref, STEP64_RTOL, "one step")
+
+
+def test_float32_fast_epoch_is_close_to_the_reference(sample):
+    params = jaxnet.init_params(jax.random.PRNGKey(5), [784, 30, 10])
+    order = np.random.default_rng(2).permutation(len(sample.train))
+    y = sample.train.y()
+    ref = cref.train_epoch(params, sample.train.x, y, order, eta=3.0, batch_size=10,
+                           impl="reference")
+    fast = cref.train_epoch(params, sample.train.images, y, order, eta=3.0, batch_size=10,
+                            x_scale=1 / 256)
+    assert_trees_close(fast, ref, EPOCH32_RTOL, "float32 epoch")
+
+
+@pytest.mark.parametrize("fill", ["no zeros", "all zeros"])
+def test_inputs_without_zeros_or_without_non_zeros(fill):
+    rng = np.random.default_rng(6)
+    x8 = rng.integers(1, 256, (60, 40), dtype=np.uint8) if fill == "no zeros" else \
+        np.zeros((60, 40), np.uint8)
+    y = np.eye(3)[rng.integers(0, 3, 60)]
+    params = jaxnet.init_params(jax.random.PRNGKey(7), [40, 33, 3], dtype=np.float64)
+    order = rng.permutation(60)
+    ref = cref.train_epoch(params, x8, y, order, eta=0.5, batch_size=8, x_scale=1 / 256,
+                           impl="reference")
+    fast = cref.train_epoch(params, x8, y, order, eta=0.5, batch_size=8, x_scale=1 / 256)
+    assert_trees_close(fast, ref, EPOCH64_RTOL, fill)
+
+
+def test_threads_give_identical_results(sample):
+    params = jaxnet.init_params(jax.random.PRNGKey(8), [784, 100, 10])
+    x, y = sample.train.images[:2000], sample.train.y()[:2000]
+    order = np.arange(2000)
+    one = cref.train_epoch(params, x, y, order, eta=1.0, batch_size=100, x_scale=1 / 256)
+    two = cref.train_epoch(params, x, y, order, eta=1.0, batch_size=100, x_scale=1 / 256,
+                           threads=2)
+    assert_trees_close(two, one, 0.0, "2 threads vs 1")
+
+
+def test_a_nan_input_names_its_row_and_changes_nothing(sample):
+    params = jaxnet.init_params(jax.random.PRNGKey(9), [784, 10, 10])
+    x, y = sample.train.x[:100].copy(), sample.train.y()[:100]
+    x[42, 300] = np.nan
+    with pytest.raises(ValueError, match="x: row 42 contains NaN or Inf"):
+        cref.train_epoch(params, x, y, np.arange(100), eta=1.0, batch_size=10)
+    with pytest.raises(ValueError, match="x: contains NaN or Inf"):
+        cref.train_epoch(params, x, y, np.arange(100), eta=1.0, batch_size=10,
+                         impl="reference")
+    with pytest.raises(ValueError, match="impl: expected one of"):
+        cref.train_epoch(params, x, y, np.arange(100), eta=1.0, batch_size=10, impl="gpu")
+    with pytest.raises(ValueError, match="threads: expected a positive int"):
+        cref.train_epoch(params, sample.train.images[:100], y, np.arange(100), eta=1.0,
+                         batch_size=10, x_scale=1 / 256, threads=0)
+
+
+def test_the_extension_builds_and_passes_with_jaxnet_portable(tmp_path):
+    """JAXNET_PORTABLE=1: no -march=native (so no AVX-512 packing; the plain paths)."""
+    build = textwrap.dedent(f"""
+        import os, sys
+        os.environ["JAXNET_PORTABLE"] = "1"
+        sys.path.insert(0, {str(Path(jaxnet.__file__).parent)!r})
+        import _cref_build
+        assert "-march=native" not in _cref_build._flags
+        _cref_build.ffibuilder.compile(tmpdir={str(tmp_path)!r})
+    """)
+    root = Path(jaxnet.__file__).resolve().parent.parent
+    (tmp_path / "csrc").symlink_to(root / "csrc")  # cffi compiles from inside tmpdir
+    r = subprocess.run([sys.executable, "-c", build], capture_output=True, text=True,
+                       timeout=600, cwd=root)
+    assert r.returncode == 0, r.stderr[-3000:]
+    built = list((tmp_path / "jaxnet").glob("_cref*"))
+    assert built, list(tmp_path.rglob("*"))
+    check = textwrap.dedent(f"""
+        import importlib.util, numpy as np, jax
+        jax.config.update("jax_enable_x64", True)
+        import jaxnet, jaxnet.cref as cref
+        spec = importlib.util.spec_from_file_location("jaxnet._cref", {str(built[0])!r})
+        portable = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(portable)
+        cref.ffi, cref.lib = portable.ffi, portable.lib
+        rng = np.random.default_rng(0)
+        x8 = np.where(rng.uniform(size=(64, 50)) < 0.7, 0, rng.integers(1, 256, (64, 50))).astype(np.uint8)
+        y = np.eye(4)[rng.integers(0, 4, 64)]
+        p = jaxnet.init_params(jax.random.PRNGKey(0), [50, 37, 4], dtype=np.float64)
+        kw = dict(eta=0.5, batch_size=9, x_scale=1 / 256, cost="log_likelihood", activation="relu")
+        order = np.random.default_rng(1).permutation(64)
+        a = cref.train_epoch(p, x8, y, order, impl="fast", **kw)
+        b = cref.train_epoch(p, x8, y, order, impl="reference", **kw)
+        d = max(float(np.max(np.abs(u - v)) / np.max(np.abs(v))) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+        assert d <= 1e-10, d
+        print("portable ok", d)
+    """)
+    r = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
+                       timeout=600, cwd=tempfile.gettempdir(),
+                       env={**os.environ, "PYTHONPATH": ""})
+    assert r.returncode == 0 and "portable ok" in r.stdout, r.stderr[-3000:]
