@@ -6,7 +6,8 @@ Sections, all on full MNIST (the book's 50,000 training images) with the
 book's model (sigmoid, quadratic cost, η = 3.0):
 
 1. **epoch** — 784-30-10, mini-batch 10: jaxnet's ``train_epoch`` (manual
-   deltas and jax.grad, float32), the C kernel (float32, float64), and the
+   deltas and jax.grad, float32), the C kernel's fast path (float32, float64,
+   uint8 pixels) and its readable reference (float32), and the
    peers in ``peers/``: whole-mini-batch NumPy (float32), network.py as the
    book runs it (per-example, float64), PyTorch on the CPU (float32; absent
    without torch, and the table says so). Each one's float64 gradient is
@@ -64,15 +65,16 @@ def _thread_env(threads: int) -> dict:
 
 # --- implementations ------------------------------------------------------------------
 
-def implementations(names=None):
-    """{short name: Implementation} for every path available here, and notes on absent ones."""
+def implementations(names=None, threads=1):
+    """{short name: Implementation} for every path available here (the C fast path on
+    ``threads`` threads), and notes on absent ones."""
     import numpy as np
 
     from jaxnet import Layer, bench
     from peers import network_py, numpy_matrix
 
-    jimpls, notes = bench.jaxnet_implementations()
-    out = dict(zip(("jax", "jax-grad", "c32", "c64")[:len(jimpls)], jimpls))
+    jimpls, notes = bench.jaxnet_implementations(threads=(threads,))
+    out = dict(zip(("jax", "jax-grad", "c32", "c64", "c-ref")[:len(jimpls)], jimpls))
 
     def lists(p, dtype):
         return [np.asarray(l.w, dtype) for l in p], [np.asarray(l.b, dtype) for l in p]
@@ -178,7 +180,7 @@ def worker_scaling(args):
     except ImportError:
         pass
     from jaxnet import bench
-    impls, notes = implementations(SCALING_PATHS)
+    impls, notes = implementations(SCALING_PATHS, threads=threads)
     rows = []
     for hidden in HIDDEN:
         params = _params((784, hidden, 10))

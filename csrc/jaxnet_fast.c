@@ -19,6 +19,17 @@ int jn_fast_parallel(void) {
 
 #define JN_ALIGN 64
 
+/* Blocks per wide work item: wide layers are processed JN_WIDE blocks (128
+ * outputs) at a time, whose accumulators still fit in registers and whose
+ * independent adds hide each other's latency. */
+#define JN_WIDE 4
+
+#if defined(__GNUC__) || defined(__clang__)
+#define JN_INLINE static inline __attribute__((always_inline))
+#else
+#define JN_INLINE static inline
+#endif
+
 /* The blocks' vector width in bytes, where the compiler has vector extensions:
  * 32 (8 floats, 4 doubles) suits AVX2 and, as pairs, SSE2 and NEON; AVX-512
  * machines fuse pairs. Without them, plain loops (JAXNET_PLAIN=1 forces it). */

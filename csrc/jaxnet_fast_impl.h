@@ -15,29 +15,31 @@ typedef JN_T JN_SFX(jn_vec) __attribute__((vector_size(JN_VECTOR_BYTES), aligned
 #define JN_NV (JN_FAST_BLOCK * (int)sizeof(JN_T) / JN_VECTOR_BYTES)
 #endif
 
-/* z (B,) = bias (B,) + sum over t < nnz of vx[t] * wt[ix[t] * P + (0..B)], t ascending. */
-static inline void JN_SFX(fast_dot_block)(JN_T *restrict z, const JN_T *restrict bias,
-                                          const JN_T *restrict wt, int64_t P,
-                                          const int32_t *restrict ix, const JN_T *restrict vx,
-                                          int32_t nnz) {
+/* z (nb B,) = bias (nb B,) + sum over t < nnz of vx[t] * wt[ix[t] * P + (0..nb B)], t
+ * ascending; nb is 1 or JN_WIDE, a constant where it is inlined, so the nb B
+ * accumulators live in registers (JN_WIDE of them hide the adds' latency). */
+JN_INLINE void JN_SFX(fast_dot)(JN_T *restrict z, const JN_T *restrict bias,
+                                       const JN_T *restrict wt, int64_t P,
+                                       const int32_t *restrict ix, const JN_T *restrict vx,
+                                       int32_t nnz, const int nb) {
 #ifdef JN_VECTOR_BYTES
     typedef JN_SFX(jn_vec) V;
-    V acc[JN_NV];
-    for (int q = 0; q < JN_NV; q++) acc[q] = ((const V *)bias)[q];
+    V acc[JN_WIDE * JN_NV];
+    for (int q = 0; q < nb * JN_NV; q++) acc[q] = ((const V *)bias)[q];
     for (int32_t t = 0; t < nnz; t++) {
         const V *row = (const V *)(wt + (int64_t)ix[t] * P);
         const JN_T v = vx[t];
-        for (int q = 0; q < JN_NV; q++) acc[q] += v * row[q];
+        for (int q = 0; q < nb * JN_NV; q++) acc[q] += v * row[q];
     }
-    for (int q = 0; q < JN_NV; q++) ((V *)z)[q] = acc[q];
+    for (int q = 0; q < nb * JN_NV; q++) ((V *)z)[q] = acc[q];
 #else
-    JN_T acc[JN_FAST_BLOCK];
-    for (int jj = 0; jj < JN_FAST_BLOCK; jj++) acc[jj] = bias[jj];
+    JN_T acc[JN_WIDE * JN_FAST_BLOCK];
+    for (int jj = 0; jj < nb * JN_FAST_BLOCK; jj++) acc[jj] = bias[jj];
     for (int32_t t = 0; t < nnz; t++) {
         const JN_T v = vx[t], *row = wt + (int64_t)ix[t] * P;
-        for (int jj = 0; jj < JN_FAST_BLOCK; jj++) acc[jj] += v * row[jj];
+        for (int jj = 0; jj < nb * JN_FAST_BLOCK; jj++) acc[jj] += v * row[jj];
     }
-    memcpy(z, acc, sizeof acc);
+    memcpy(z, acc, (size_t)(nb * JN_FAST_BLOCK) * sizeof(JN_T));
 #endif
 }
 
@@ -51,26 +53,41 @@ static inline void JN_SFX(fast_axpy_block)(JN_T *restrict y, JN_T c, const JN_T 
 #endif
 }
 
-/* For t < nnz: wt[ix[t] * P + (0..B)] += (-eta vx[t]) * d (B,). */
-static inline void JN_SFX(fast_axpy_rows)(JN_T *restrict wt, int64_t P, const int32_t *restrict ix,
-                                          const JN_T *restrict vx, int32_t nnz, JN_T eta,
-                                          const JN_T *restrict d) {
+/* For t < nnz: wt[ix[t] * P + (0..nb B)] += (-eta vx[t]) * d (nb B,). */
+JN_INLINE void JN_SFX(fast_axpy_rows)(JN_T *restrict wt, int64_t P,
+                                             const int32_t *restrict ix, const JN_T *restrict vx,
+                                             int32_t nnz, JN_T eta, const JN_T *restrict d,
+                                             const int nb) {
 #ifdef JN_VECTOR_BYTES
     typedef JN_SFX(jn_vec) V;
-    V dv[JN_NV];
-    for (int q = 0; q < JN_NV; q++) dv[q] = ((const V *)d)[q];
+    V dv[JN_WIDE * JN_NV];
+    for (int q = 0; q < nb * JN_NV; q++) dv[q] = ((const V *)d)[q];
     for (int32_t t = 0; t < nnz; t++) {
         V *row = (V *)(wt + (int64_t)ix[t] * P);
         const JN_T c = -eta * vx[t];
-        for (int q = 0; q < JN_NV; q++) row[q] += c * dv[q];
+        for (int q = 0; q < nb * JN_NV; q++) row[q] += c * dv[q];
     }
 #else
     for (int32_t t = 0; t < nnz; t++) {
         const JN_T c = -eta * vx[t];
         JN_T *row = wt + (int64_t)ix[t] * P;
-        for (int jj = 0; jj < JN_FAST_BLOCK; jj++) row[jj] += c * d[jj];
+        for (int jj = 0; jj < nb * JN_FAST_BLOCK; jj++) row[jj] += c * d[jj];
     }
 #endif
+}
+
+/* The output blocks of a layer with P outputs, as work items: item i covers
+ * outputs [start, start + nb B) with nb = JN_WIDE while they last, then 1. */
+static inline int64_t JN_SFX(fast_items)(int64_t P) {
+    const int64_t wide = P / (JN_WIDE * JN_FAST_BLOCK);
+    return wide + (P - wide * JN_WIDE * JN_FAST_BLOCK) / JN_FAST_BLOCK;
+}
+
+static inline int64_t JN_SFX(fast_item)(int64_t P, int64_t i, int *nb) {
+    const int64_t wide = P / (JN_WIDE * JN_FAST_BLOCK);
+    *nb = i < wide ? JN_WIDE : 1;
+    return i < wide ? i * JN_WIDE * JN_FAST_BLOCK
+                    : wide * JN_WIDE * JN_FAST_BLOCK + (i - wide) * JN_FAST_BLOCK;
 }
 
 typedef struct {
@@ -240,14 +257,20 @@ static void JN_SFX(fast_forward)(const JN_SFX(fast_net) *net, int64_t l, int64_t
     const int32_t *idx = JN_AT(net, idx[l], int32_t), *nnz = JN_AT(net, nnz[l], int32_t);
     const JN_T *val = JN_AT(net, val[l], JN_T);
     JN_T *z = JN_AT(net, act[l + 1], JN_T);
-    const int64_t blocks = P / JN_FAST_BLOCK;
+    const int64_t items = JN_SFX(fast_items)(P);
     const int jn_threads = (int)net->threads;
     JN_PARALLEL_FOR
-    for (int64_t blk = 0; blk < blocks; blk++) {
-        const int64_t j0 = blk * JN_FAST_BLOCK;
-        for (int64_t r = 0; r < m; r++)
-            JN_SFX(fast_dot_block)(z + r * P + j0, bp + j0, wt + j0, P, idx + r * n_in,
-                                   val + r * n_in, nnz[r]);
+    for (int64_t i = 0; i < items; i++) {
+        int nb;
+        const int64_t j0 = JN_SFX(fast_item)(P, i, &nb);
+        for (int64_t r = 0; r < m; r++) {
+            if (nb == JN_WIDE)
+                JN_SFX(fast_dot)(z + r * P + j0, bp + j0, wt + j0, P, idx + r * n_in,
+                                 val + r * n_in, nnz[r], JN_WIDE);
+            else
+                JN_SFX(fast_dot)(z + r * P + j0, bp + j0, wt + j0, P, idx + r * n_in,
+                                 val + r * n_in, nnz[r], 1);
+        }
     }
     const int act = l < net->n_layers - 1 ? net->cfg->activation : jn__output_activation(net->cfg);
     for (int64_t r = 0; r < m; r++) JN_SFX(activate)(z + r * P, n_out, act);
@@ -304,28 +327,34 @@ static void JN_SFX(fast_update)(const JN_SFX(fast_net) *net, int64_t l, int64_t 
     const JN_T mu = (JN_T)cfg->momentum;
     const JN_T scale = (JN_T)(cfg->lmbda > 0 ? cfg->lmbda / cfg->n_train : 0);
     const int reg = cfg->reg;
-    const int64_t blocks = P / JN_FAST_BLOCK;
+    const int64_t items = JN_SFX(fast_items)(P);
     JN_T *acc_base = momentum ? vt : wt;  /* where -eta a d^T goes */
     const int jn_threads = (int)net->threads;
     JN_PARALLEL_FOR
-    for (int64_t blk = 0; blk < blocks; blk++) {
-        const int64_t j0 = blk * JN_FAST_BLOCK;
+    for (int64_t i = 0; i < items; i++) {
+        int nb;
+        const int64_t j0 = JN_SFX(fast_item)(P, i, &nb), width = nb * JN_FAST_BLOCK;
         if (momentum || scale != 0)
             for (int64_t k = 0; k < n_in; k++) {
                 JN_T *wk = wt + k * P + j0, *vk = vt + k * P + j0;
-                for (int jj = 0; jj < JN_FAST_BLOCK; jj++) {
+                for (int64_t jj = 0; jj < width; jj++) {
                     const JN_T pen = scale != 0 ? JN_SFX(penalty)(wk[jj], scale, reg) : 0;
                     if (momentum) vk[jj] = mu * vk[jj] - eta * pen;
                     else wk[jj] -= eta * pen;
                 }
             }
-        for (int64_t r = 0; r < m; r++)
-            JN_SFX(fast_axpy_rows)(acc_base + j0, P, idx + r * n_in, val + r * n_in, nnz[r], eta,
-                                   d + r * P + j0);
+        for (int64_t r = 0; r < m; r++) {
+            if (nb == JN_WIDE)
+                JN_SFX(fast_axpy_rows)(acc_base + j0, P, idx + r * n_in, val + r * n_in, nnz[r],
+                                       eta, d + r * P + j0, JN_WIDE);
+            else
+                JN_SFX(fast_axpy_rows)(acc_base + j0, P, idx + r * n_in, val + r * n_in, nnz[r],
+                                       eta, d + r * P + j0, 1);
+        }
         if (momentum)
             for (int64_t k = 0; k < n_in; k++)
-                for (int jj = 0; jj < JN_FAST_BLOCK; jj++) wt[k * P + j0 + jj] += vt[k * P + j0 + jj];
-        for (int jj = 0; jj < JN_FAST_BLOCK; jj++) {
+                for (int64_t jj = 0; jj < width; jj++) wt[k * P + j0 + jj] += vt[k * P + j0 + jj];
+        for (int64_t jj = 0; jj < width; jj++) {
             JN_T s = 0;
             for (int64_t r = 0; r < m; r++) s += d[r * P + j0 + jj];
             if (momentum) bp[j0 + jj] += (vbp[j0 + jj] = mu * vbp[j0 + jj] - eta * s);

@@ -409,7 +409,7 @@ def fit(key, params, x, labels, *, epochs: int = 30, eta: float = 3.0,
         grad: str = "backprop", on_epoch: Optional[Callable[[EpochRecord], None]] = None,
         progress: Optional[Callable] = None, checkpoint=None, checkpoint_every: int = 1,
         resume: bool = False, overwrite: bool = False,
-        precision=DEFAULT_PRECISION) -> FitResult:
+        precision=DEFAULT_PRECISION, impl: str = "jax", threads: int = 1) -> FitResult:
     """Mini-batch SGD for ``epochs`` epochs, monitoring after each (network2's SGD).
 
     Each epoch is one compiled program (compiled once, before the first
@@ -450,6 +450,10 @@ def fit(key, params, x, labels, *, epochs: int = 30, eta: float = 3.0,
       overwrite: start over even though ``checkpoint`` exists (without it or
         ``resume``, an existing checkpoint is a CheckpointError, before any
         training).
+      impl: ``"jax"`` (the compiled epoch) or ``"c"``: the same loop, keys,
+        shuffles and evaluation with the C kernel's fast epoch
+        (jaxnet.cref.train_epoch) in place of the compiled one.
+      threads: the C epoch's threads (``impl="c"`` only).
 
     Returns:
       FitResult(params, history, compile_seconds, velocity, stopped).
@@ -462,6 +466,8 @@ def fit(key, params, x, labels, *, epochs: int = 30, eta: float = 3.0,
     check_positive_scalar(eta, "eta")
     model = _model(params, cost, activation, lmbda, n, reg, grad, precision)
     check_momentum(momentum)
+    if impl not in ("jax", "c"):
+        raise ValueError(f"impl: expected 'jax' or 'c', got {impl!r}")
     monitor = _check_monitor(monitor, eval_data)
     for name, v in (("early_stop", early_stop), ("schedule", schedule),
                     ("checkpoint_every", checkpoint_every)):
@@ -490,7 +496,7 @@ def fit(key, params, x, labels, *, epochs: int = 30, eta: float = 3.0,
             sizes=sizes, dtype=dtype, x=x, labels=labels, x_scale=x_scale, eta=float(eta),
             batch_size=batch_size, cost=static["cost"], activation=static["activation"],
             lmbda=float(lmbda or 0), reg=static["reg"], momentum=float(momentum), grad=grad,
-            precision=static["precision"], monitor=sorted(monitor), early_stop=early_stop,
+            impl=impl, precision=static["precision"], monitor=sorted(monitor), early_stop=early_stop,
             schedule=schedule, eval_size=None if eval_data is None else int(el.shape[0]))
         if resume and Path(checkpoint).exists():
             ck = _checkpoint.load_checkpoint(checkpoint, config, epochs=epochs,
@@ -508,6 +514,7 @@ def fit(key, params, x, labels, *, epochs: int = 30, eta: float = 3.0,
                                         schedule_state=dict(best=best, since_best=since_best,
                                                             eta=eta_now, stopped=stopped))
     mu = jnp.asarray(momentum, dtype) if velocity is not None else None
+    x_host = x
     x = jax.device_put(x)
     labels_dev = jax.device_put(labels)
     # One-hot on the host: no extra XLA program to compile.
@@ -518,9 +525,13 @@ def fit(key, params, x, labels, *, epochs: int = 30, eta: float = 3.0,
 
     # Compile everything once, up front, so the epochs' times are pure run time.
     t0 = time.perf_counter()
-    epoch_fn = _shuffled_epoch.lower(params, velocity, key, x, y, eta_a, scale_a, lm, mu,
-                                     batch_size=batch_size, grad=grad, progress=progress,
-                                     **static).compile()
+    if impl == "c":
+        epoch_fn = _c_epoch(x_host, np.asarray(y), batch_size, x_scale, static, lmbda, momentum,
+                            threads)
+    else:
+        epoch_fn = _shuffled_epoch.lower(params, velocity, key, x, y, eta_a, scale_a, lm, mu,
+                                         batch_size=batch_size, grad=grad, progress=progress,
+                                         **static).compile()
     monitors = {}
     if {"eval_accuracy", "eval_cost"} & monitor:
         monitors["eval"] = (_monitor.lower(params, ex, el, scale_a, lm, n_a, **static).compile(),
@@ -582,6 +593,32 @@ def fit(key, params, x, labels, *, epochs: int = 30, eta: float = 3.0,
                            f"{checkpoint} (resume=True continues)")
                 break
     return FitResult(params, history, compile_seconds, velocity, stopped)
+
+
+@partial(jax.jit, static_argnums=1)
+def _shuffle(key, n):
+    """``(next key, order)``: the shuffle of _shuffled_epoch, as its own program."""
+    key, sub = jax.random.split(key)
+    return key, jax.random.permutation(sub, n).astype(jnp.int32)
+
+
+def _c_epoch(x, y, batch_size, x_scale, static, lmbda, momentum, threads):
+    """fit's epoch with the C kernel: the same signature and shuffle as the compiled
+    ``_shuffled_epoch``, the epoch itself by jaxnet.cref.train_epoch (fast path)."""
+    from . import cref
+    x, y = np.asarray(x), np.asarray(y)
+
+    def epoch(params, velocity, key, _x, _y, eta, _scale, _lm, _mu):
+        key, order = _shuffle(key, y.shape[0])
+        out = cref.train_epoch(params, x, y, np.asarray(order), eta=float(eta),
+                               batch_size=batch_size, x_scale=x_scale, cost=static["cost"],
+                               activation=static["activation"], lmbda=lmbda, reg=static["reg"],
+                               momentum=momentum, velocity=velocity, threads=threads)
+        params, velocity = out if velocity is not None else (out, None)
+        finite = all(np.all(np.isfinite(a)) for a in jax.tree.leaves(params))
+        return (jax.tree.map(jnp.asarray, params),
+                None if velocity is None else jax.tree.map(jnp.asarray, velocity), key, finite)
+    return epoch
 
 
 @contextlib.contextmanager

@@ -192,28 +192,42 @@ def _jax_epoch(grad: str, precision: str = "highest") -> Implementation:
     return Implementation(f"jaxnet train_epoch ({label})", "float32", gradient, prepare)
 
 
-def _c_epoch(dtype: str) -> Implementation:
+def _c_epoch(dtype: str, impl: str, threads: int = 1) -> Implementation:
+    """The C epoch: the fast path reads the uint8 pixels with x_scale (as train_epoch
+    does); the reference, float inputs."""
     from . import cref  # ImportError when the extension was not built
 
     def prepare(params, task):
         import jax
         dt = np.dtype(dtype)
-        x, y = task.inputs(dt), task.targets(dt)
+        y = task.targets(dt)
         p = jax.tree.map(lambda a: np.asarray(a, dt), params)
+        if impl == "fast":
+            def run():
+                cref.train_epoch(p, task.images, y, task.order, eta=task.eta,
+                                 batch_size=task.batch_size, x_scale=task.x_scale,
+                                 threads=threads)
+        else:
+            x = task.inputs(dt)
 
-        def run():
-            cref.train_epoch(p, x, y, task.order, eta=task.eta, batch_size=task.batch_size)
+            def run():
+                cref.train_epoch(p, x, y, task.order, eta=task.eta, batch_size=task.batch_size,
+                                 impl="reference")
         return run, None
-    return Implementation(f"C kernel (jaxnet.cref, {dtype})", dtype, cref.backprop, prepare)
+    label = "fast path, uint8 pixels" if impl == "fast" else "reference"
+    return Implementation(f"C kernel ({label})", dtype, cref.backprop, prepare)
 
 
-def jaxnet_implementations(precisions=("highest",)) -> tuple[list[Implementation], list[str]]:
-    """jaxnet's paths (the JAX ones at each of ``precisions``), and notes on any that are
-    unavailable (the C extension missing)."""
+def jaxnet_implementations(precisions=("highest",), c_reference=True,
+                           threads=(1,)) -> tuple[list[Implementation], list[str]]:
+    """jaxnet's paths (the JAX ones at each of ``precisions``; the C fast path at each of
+    ``threads``, and its reference), and notes on any that are unavailable."""
     impls = [_jax_epoch(g, p) for p in precisions for g in ("backprop", "autodiff")]
     notes = []
     try:
-        impls += [_c_epoch("float32"), _c_epoch("float64")]
+        impls += [_c_epoch(dt, "fast", t) for dt in ("float32", "float64") for t in threads]
+        if c_reference:
+            impls.append(_c_epoch("float32", "reference"))
     except ImportError as e:
         notes.append(f"C kernel absent: {e}")
     return impls, notes

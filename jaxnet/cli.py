@@ -157,6 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--grad", choices=("backprop", "autodiff"), default="backprop",
                    help="gradient: hand-derived BP1-BP4, or jax.grad (default backprop)")
     _add_precision_flag(t)
+    t.add_argument("--impl", choices=("jax", "c"), default="jax",
+                   help="the epoch: jax (one compiled program) or c (the C kernel's fast path; "
+                        "same keys, shuffles and evaluation) (default jax)")
+    t.add_argument("--threads", type=_positive(int), default=1,
+                   help="threads for --impl c (default 1)")
     t.add_argument("--cost", type=_choice(COSTS), default="quadratic", metavar="NAME",
                    help="quadratic (chapter 1), cross-entropy (sigmoid output) or "
                         "log-likelihood (softmax output) (default quadratic)")
@@ -209,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     for a in t._actions:  # the train flags, with lists where a sweep varies them
         if a.dest in ("help", "save", "save_format", "early_stop", "schedule", "monitor",
                       "progress", "seed", "eta", "lmbda", "momentum", "compile_cache", "plot",
-                      "checkpoint", "resume", "overwrite"):
+                      "checkpoint", "resume", "overwrite", "impl", "threads"):
             continue
         kw = dict(default=a.default, help=a.help, metavar=a.metavar)
         if a.choices is not None:
@@ -359,8 +364,9 @@ def train(args) -> int:
     print(f"jaxnet: {'-'.join(map(str, sizes))} network, eta={args.eta}, batch {args.batch_size}, "
           f"{args.epochs} epochs, {args.dtype}, {', '.join(extras + [''])}"
           f"{len(d.train)} training / {len(split)} "
-          f"{args.eval} examples, {jax.default_backend()}, precision {args.precision}",
-          flush=True)
+          f"{args.eval} examples, "
+          + ("C kernel (fast path)" if args.impl == "c" else
+             f"{jax.default_backend()}, precision {args.precision}"), flush=True)
 
     bar = ProgressBar() if show else None
     epochs_done = []
@@ -395,7 +401,7 @@ def train(args) -> int:
                      momentum=args.momentum, monitor=args.monitor, early_stop=args.early_stop,
                      schedule=args.schedule, grad=args.grad, on_epoch=on_epoch, progress=bar,
                      checkpoint=args.checkpoint, resume=args.resume, overwrite=args.overwrite,
-                     precision=args.precision)
+                     precision=args.precision, impl=args.impl, threads=args.threads)
     except (FloatingPointError, CheckpointError) as e:
         if bar:
             bar.clear()

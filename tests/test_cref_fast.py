@@ -155,3 +155,35 @@ def test_the_extension_builds_and_passes_with_jaxnet_portable(tmp_path):
                        timeout=600, cwd=tempfile.gettempdir(),
                        env={**os.environ, "PYTHONPATH": ""})
     assert r.returncode == 0 and "portable ok" in r.stdout, r.stderr[-3000:]
+
+
+def test_fit_with_the_c_epoch_follows_the_jax_run(sample):
+    # The same keys, shuffles and evaluation; the epochs agree to float64 rounding
+    # carried over 2 × 50 steps of a contracting run (η = 0.5, cross-entropy).
+    params = jaxnet.init_params(jax.random.PRNGKey(10), [784, 20, 10], dtype=np.float64)
+    kw = dict(epochs=2, eta=0.5, batch_size=10, x_scale=1 / 256, cost="cross_entropy",
+              momentum=0.3, lmbda=1.0,
+              eval_data=(sample.test.images[:300], sample.test.labels[:300]))
+    x, labels = sample.train.images[:500], sample.train.labels[:500]
+    j = jaxnet.fit(jax.random.PRNGKey(11), params, x, labels, **kw)
+    c = jaxnet.fit(jax.random.PRNGKey(11), params, x, labels, impl="c", **kw)
+    assert_trees_close(c.params, j.params, EPOCH64_RTOL, "fit, impl c vs jax")
+    assert_trees_close(c.velocity, j.velocity, EPOCH64_RTOL, "velocity")
+    assert [r.correct for r in c.history] == [r.correct for r in j.history]
+    with pytest.raises(ValueError, match="impl: expected 'jax' or 'c'"):
+        jaxnet.fit(jax.random.PRNGKey(11), params, x, labels, impl="cuda", **kw)
+
+
+def test_train_command_with_the_c_kernel():
+    def run(*extra):
+        r = subprocess.run([sys.executable, "-m", "jaxnet", "train", "--data", "sample",
+                            "--epochs", "2", "--progress", "never", *extra], capture_output=True,
+                           text=True, timeout=600, cwd=tempfile.gettempdir())
+        assert r.returncode == 0, r.stderr
+        return r.stdout, [int(line.split()[2]) for line in r.stdout.splitlines()
+                          if line.startswith("Epoch")]
+    out, c = run("--impl", "c")
+    assert "C kernel (fast path)" in out and "total" in out and len(c) == 2
+    _, j = run()
+    # float32 at eta 3: the two epochs differ by rounding only; 1 % of the test digits
+    assert all(abs(a - b) <= 10 for a, b in zip(c, j)), (c, j)
