@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jn_test.h"
+
 /* float64: the fast path adds each example's a d^T to w in turn where the
  * reference sums them first; one step differs by a few ulps of the update. */
 #define STEP64_RTOL 1e-12
@@ -15,24 +17,6 @@
 /* float32: the same argument with float32's 2^-24 (measured ~1e-6). */
 #define EPOCH32_RTOL 1e-4
 
-static int failures = 0;
-#define CHECK(cond, ...)                                                        \
-    do {                                                                        \
-        if (!(cond)) {                                                          \
-            failures++;                                                         \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                \
-            fprintf(stderr, __VA_ARGS__);                                       \
-            fprintf(stderr, "\n");                                              \
-        }                                                                       \
-    } while (0)
-
-static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
-static double uniform(void) {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return (double)((rng_state * 2685821657736338717ull) >> 11) * 0x1.0p-53;
-}
 
 #define L 2
 static const int64_t SIZES[L + 1] = {37, 45, 6};  /* 45 outputs: a block and a padded one */
@@ -253,6 +237,7 @@ static void test_errors(void) {
 }
 
 int main(void) {
+    rng_state = 0x2545F4914F6CDD1Dull;
     for (int64_t i = 0; i < N; i++) ORDER[i] = (i * 7 + 3) % N;  /* a permutation of 0..22 */
     test_fast_equals_reference();
     test_float32();

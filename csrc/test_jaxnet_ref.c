@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jn_test.h"
+
 /* Central differences with h = 1e-6 in double: truncation ~h^2 and round-off
  * ~eps/h ~ 1e-10, relative to gradients of size >= MIN_GRAD. */
 #define FD_STEP 1e-6
@@ -18,24 +20,6 @@
 /* float32 against float64 on small nets: ~1e2 float32 ulps. */
 #define F32_RTOL 1e-4
 
-static int failures = 0;
-#define CHECK(cond, ...)                                                        \
-    do {                                                                        \
-        if (!(cond)) {                                                          \
-            failures++;                                                         \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                \
-            fprintf(stderr, __VA_ARGS__);                                       \
-            fprintf(stderr, "\n");                                              \
-        }                                                                       \
-    } while (0)
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static double uniform(void) { /* xorshift64*, in [0, 1) */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return (double)((rng_state * 2685821657736338717ull) >> 11) * 0x1.0p-53;
-}
 static double normal(void) { /* Box-Muller */
     double u = uniform(), v = uniform();
     return sqrt(-2 * log(u + 1e-300)) * cos(6.283185307179586 * v);

@@ -215,7 +215,7 @@ def _c_epoch(dtype: str, impl: str, threads: int = 1) -> Implementation:
                                  impl="reference")
         return run, None
     label = "fast path, uint8 pixels" if impl == "fast" else "reference"
-    return Implementation(f"C kernel ({label})", dtype, cref.backprop, prepare)
+    return Implementation(f"C kernel ({label}, {dtype})", dtype, cref.backprop, prepare)
 
 
 def jaxnet_implementations(precisions=("highest",), c_reference=True,

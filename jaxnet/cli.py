@@ -402,8 +402,8 @@ def train(args) -> int:
                      schedule=args.schedule, grad=args.grad, on_epoch=on_epoch, progress=bar,
                      checkpoint=args.checkpoint, resume=args.resume, overwrite=args.overwrite,
                      precision=args.precision, impl=args.impl, threads=args.threads)
-    except (FloatingPointError, CheckpointError) as e:
-        if bar:
+    except (FloatingPointError, CheckpointError, ImportError) as e:  # ImportError: --impl c
+        if bar:                                                         # without the extension
             bar.clear()
         return _error(str(e), 1)
     except (ValueError, TypeError) as e:

@@ -17,6 +17,7 @@ what to install.
 from __future__ import annotations
 
 import numbers
+import threading
 
 import numpy as np
 
@@ -250,7 +251,7 @@ def _fast_epoch(net, w, b, vw, vb, xh, x_u8, x_scale, yh, order, eta, cfg, n, ba
     net.check(lib.jn_fast_work_bytes(size, ffi.from_buffer("int64_t[]", net.c_sizes),
                                      net.n_layers, batch_size, net.dtype.itemsize),
               "jn_fast_work_bytes")
-    work = np.empty(size[0], np.uint8)
+    work = _work_buffer(size[0])
     bad = ffi.new("int64_t *", -1)
     rc = getattr(lib, f"jn_fast_train_epoch_{net.sfx}")(
         net.ptrs(w), net.ptrs(b), _null_ptrs(net, vw), _null_ptrs(net, vb),
@@ -262,6 +263,18 @@ def _fast_epoch(net, w, b, vw, vb, xh, x_u8, x_scale, yh, order, eta, cfg, n, ba
     if rc == lib.JN_ERR_INPUT:
         raise ValueError(f"x: row {bad[0]} contains NaN or Inf")
     net.check(rc, f"jn_fast_train_epoch_{net.sfx}")
+
+
+_WORK = threading.local()
+
+
+def _work_buffer(nbytes: int) -> np.ndarray:
+    """This thread's fast-path work buffer, grown when too small: epochs after the
+    first allocate nothing (the C side never does)."""
+    buf = getattr(_WORK, "buf", None)
+    if buf is None or buf.size < nbytes:
+        buf = _WORK.buf = np.empty(nbytes, np.uint8)
+    return buf
 
 
 def train_epoch(params, x, y, order, *, eta, batch_size, x_scale=None, cost="quadratic",

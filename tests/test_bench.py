@@ -97,9 +97,8 @@ def test_jaxnet_bench_command_checks_and_times_every_path(tmp_path, capsys):
     doc = json.loads(out.read_text())
     names = [r["name"] for r in doc["rows"]]
     assert names == ["jaxnet train_epoch (manual deltas)", "jaxnet train_epoch (jax.grad)",
-                     "C kernel (fast path, uint8 pixels)", "C kernel (fast path, uint8 pixels)",
-                     "C kernel (reference)"]
-    assert [r["dtype"] for r in doc["rows"]][2:] == ["float32", "float64", "float32"]
+                     "C kernel (fast path, uint8 pixels, float32)",
+                     "C kernel (fast path, uint8 pixels, float64)", "C kernel (reference, float32)"]
     for r in doc["rows"]:
         assert r["refused"] is None and r["grad_rel_err"] <= bench.GRAD_RTOL
         assert len(r["times"]) == 1 and r["times"][0] > 0 and r["n_examples"] == 5000
