@@ -116,15 +116,15 @@ def test_a_nan_input_names_its_row_and_changes_nothing(sample):
 
 def test_the_extension_builds_and_passes_with_jaxnet_portable(tmp_path):
     """JAXNET_PORTABLE=1: no -march=native (so no AVX-512 packing; the plain paths)."""
+    root = Path(__file__).resolve().parent.parent  # the source tree (jaxnet may be installed)
     build = textwrap.dedent(f"""
         import os, sys
         os.environ["JAXNET_PORTABLE"] = "1"
-        sys.path.insert(0, {str(Path(jaxnet.__file__).parent)!r})
+        sys.path.insert(0, {str(root / "jaxnet")!r})
         import _cref_build
         assert "-march=native" not in _cref_build._flags
         _cref_build.ffibuilder.compile(tmpdir={str(tmp_path)!r})
     """)
-    root = Path(jaxnet.__file__).resolve().parent.parent
     (tmp_path / "csrc").symlink_to(root / "csrc")  # cffi compiles from inside tmpdir
     r = subprocess.run([sys.executable, "-c", build], capture_output=True, text=True,
                        timeout=600, cwd=root)
