@@ -86,10 +86,12 @@ members=$([ -n "$quick" ] && echo 1,4 || echo 1,16,64,256,1024)
 : >"$RESULTS/steps.md"
 step check-highest 120 "$VPY" -m jaxnet check || status=1
 step check-default 120 "$VPY" -m jaxnet check --precision default   # informative: looser bounds
-# The device-relevant tests, run from outside the source tree (jaxnet is the editable install).
+# The device-relevant tests (jaxnet is the editable install); the C kernel's own make-based
+# unit tests are left out: they need no device and an accelerator image may lack ASan.
 step pytest 240 "$VPY" -m pytest -q -p no:cacheprovider --rootdir "$PWD" \
   tests/test_precision.py tests/test_gradients.py tests/test_golden.py tests/test_population.py \
-  tests/test_training.py tests/test_chapter3.py tests/test_cref.py || status=1
+  tests/test_training.py tests/test_chapter3.py tests/test_cref.py \
+  --deselect tests/test_cref.py::test_c_unit_tests_pass_optimised_and_under_sanitizers || status=1
 step population-rounding 60 "$VPY" benchmarks/population_rounding.py
 step bench 150 "$VPY" -m jaxnet bench --precision highest,default --repeats 3 \
   --json "$RESULTS/bench.json"

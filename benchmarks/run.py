@@ -260,6 +260,11 @@ def section_cold(args):
                           "--compile-cache", flag])
             rows.append(dict(name=label, epochs=30, wall_s=s["wall"], maxrss_mib=s["maxrss_mib"],
                              output=s["stdout_tail"]))
+    print("  cold: jaxnet train --impl c ...", file=sys.stderr, flush=True)
+    s = measured([sys.executable, "-m", "jaxnet", "train", "--progress", "never",
+                  "--compile-cache", "none", "--impl", "c"])
+    rows.append(dict(name="jaxnet train --impl c (the C kernel's fast path)", epochs=30,
+                     wall_s=s["wall"], maxrss_mib=s["maxrss_mib"], output=s["stdout_tail"]))
     print("  cold: network.py peer ...", file=sys.stderr, flush=True)
     s = measured([sys.executable, HERE / "peers" / "network_py.py", cache,
                   "--epochs", args.book_cold_epochs])
