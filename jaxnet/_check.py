@@ -5,7 +5,8 @@ batches and on a random net, in float64 and float32; then every cost × hidden
 activation pair on the random net, each regularisation (none, L2, L1) meeting
 every cost and every activation (float64, central differences included); then
 whole epochs from the same start and order (chapter 1, and chapter 3 with
-cross-entropy, tanh, L2 and momentum), and prints for every pair the largest absolute and
+cross-entropy, tanh, L2 and momentum; the C kernel's fast path and its
+reference both), and prints for every pair the largest absolute and
 relative difference, the tensor where it occurs, and the tolerance.
 
 The JAX paths run at the requested matrix-product precision (``--precision``,
@@ -99,7 +100,8 @@ def default_implementations(precision="highest"):
     except ImportError as e:
         return impls, epochs, str(e)
     impls["C"] = cref.backprop
-    epochs["C"] = cref.train_epoch
+    epochs["C"] = cref.train_epoch  # the fast path
+    epochs["C reference"] = lambda *a, **k: cref.train_epoch(*a, impl="reference", **k)
     return impls, epochs, None
 
 
