@@ -65,7 +65,8 @@ class NpzReader:
             infos = self._zip.infolist()
         except _DAMAGE as e:
             self._file.close()
-            raise self._fail(f"not a readable .npz archive ({type(e).__name__}: {e})") from None
+            raise self._fail(f"not a readable .npz archive ({type(e).__name__}: "
+                             f"{str(e)[:200]})") from None
         self.members = {}
         for info in infos:
             name = info.filename[:-4] if info.filename.endswith(".npy") else None
@@ -81,7 +82,7 @@ class NpzReader:
         self.close()
 
     def close(self):
-        self._zip.close() if hasattr(self, "_zip") else None
+        self._zip.close()
         self._file.close()
 
     def _fail(self, what):
@@ -90,11 +91,11 @@ class NpzReader:
     def expect_members(self, names) -> None:
         """Refuses a file whose members are not exactly ``names``."""
         names = set(names)
-        if set(self.members) != names:
-            extra, missing = sorted(set(self.members) - names), sorted(names - set(self.members))
-            raise self._fail("entries " + "; ".join(
-                p for p in (f"unexpected {extra}" if extra else "",
-                            f"missing {missing}" if missing else "") if p))
+        extra, missing = sorted(set(self.members) - names), sorted(names - set(self.members))
+        problems = ([f"unexpected {extra}"] if extra else []) + (
+            [f"missing {missing}"] if missing else [])
+        if problems:
+            raise self._fail("entries " + "; ".join(problems))
 
     def meta(self, name: str = "meta") -> dict:
         """The JSON object stored as uint8 bytes in member ``name``."""
