@@ -26,7 +26,8 @@ from ._npz import NpzReader
 from ._params import Layer
 
 FORMAT = "jaxnet.checkpoint"
-VERSION = 1
+# 2: the run's config fingerprints the images (and the labels with their dtype and shape).
+VERSION = 2
 
 
 class CheckpointError(ValueError):
@@ -85,9 +86,13 @@ def load_checkpoint(path, config, *, epochs: int, record):
     path = Path(path)
     with NpzReader(path, CheckpointError, "not a readable jaxnet checkpoint") as z:
         meta = z.meta()
-        if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        if meta.get("format") != FORMAT:
             raise CheckpointError(f"{path}: not a jaxnet checkpoint (format "
                                   f"{str(meta.get('format'))[:100]!r})")
+        if meta.get("version") != VERSION:
+            raise CheckpointError(f"{path}: checkpoint format version "
+                                  f"{str(meta.get('version'))[:20]}, this jaxnet resumes version "
+                                  f"{VERSION} only (start over with overwrite=True)")
         saved = meta.get("config")
         if not isinstance(saved, dict):
             raise CheckpointError(f"{path}: no run configuration")
