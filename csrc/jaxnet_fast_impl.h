@@ -258,7 +258,7 @@ static void JN_SFX(fast_forward)(const JN_SFX(fast_net) *net, int64_t l, int64_t
     const JN_T *val = JN_AT(net, val[l], JN_T);
     JN_T *z = JN_AT(net, act[l + 1], JN_T);
     const int64_t items = JN_SFX(fast_items)(P);
-    const int jn_threads = (int)net->threads;
+    const int jn_threads = items > 1 ? (int)net->threads : 1;  /* one item: no team to start */
     JN_PARALLEL_FOR
     for (int64_t i = 0; i < items; i++) {
         int nb;
@@ -329,7 +329,7 @@ static void JN_SFX(fast_update)(const JN_SFX(fast_net) *net, int64_t l, int64_t 
     const int reg = cfg->reg;
     const int64_t items = JN_SFX(fast_items)(P);
     JN_T *acc_base = momentum ? vt : wt;  /* where -eta a d^T goes */
-    const int jn_threads = (int)net->threads;
+    const int jn_threads = items > 1 ? (int)net->threads : 1;  /* one item: no team to start */
     JN_PARALLEL_FOR
     for (int64_t i = 0; i < items; i++) {
         int nb;
