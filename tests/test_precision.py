@@ -59,6 +59,8 @@ CHILD = textwrap.dedent("""
         jaxnet.sgd_step(p, x, y, 1.0, precision=P, momentum=0.5,
                         velocity=jaxnet.init_velocity(p))
         jaxnet.train_epoch(p, x, y, order, eta=1.0, batch_size=5, precision=P, lmbda=1.0)
+        jaxnet.train_epoch(p, x, y, order, eta=1.0, batch_size=4, precision=P,  # data parallel
+                           mesh=jax.make_mesh((1,), ("data",)))
         jaxnet.evaluate(p, x, labels, precision=P)
         jaxnet.fit(jax.random.PRNGKey(1), p, x, labels, epochs=1, eta=1.0, batch_size=5,
                    eval_data=(x, labels), monitor=jaxnet.MONITORS, precision=P, momentum=0.5)
