@@ -16,8 +16,8 @@
  *     extension was built with it), and every element is computed by the
  *     same sequence of operations whatever the thread count;
  *   - nothing allocates: `work` holds everything (jn_fast_work_bytes).
- * Forward values and deltas are those of the reference bit for bit (the same
- * sums in the same order, zeros skipped, which add exactly 0); the update
+ * Forward values and deltas are computed as the reference computes them (the
+ * same sums in the same order; a skipped zero adds exactly 0); the update
  * adds each example's a d^T in turn where the reference sums them first, so
  * parameters agree to rounding. No -ffast-math: NaN stays NaN. */
 #ifndef JAXNET_FAST_H
