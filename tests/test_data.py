@@ -184,3 +184,30 @@ def test_fashion_mnist_from_debian():
     assert np.bincount(full.train.labels).tolist() == [6000] * 10
     assert np.bincount(full.test.labels).tolist() == [1000] * 10
     assert full.train.images.max() == 255 and full.train.images.min() == 0
+
+
+def test_expand_shifts_a_hand_made_image_as_the_book_does():
+    # A 4x4 image with distinct pixels 1..16; the book's expand_mnist rolls by one
+    # pixel and zeroes the row or column that wrapped around.
+    img = np.arange(1, 17, dtype=np.uint8).reshape(4, 4)
+    out = data.expand(data.Split(img.reshape(1, 16), np.array([7], np.int32)), side=4)
+    down = [[0, 0, 0, 0], [1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]]
+    up = [[5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 15, 16], [0, 0, 0, 0]]
+    right = [[0, 1, 2, 3], [0, 5, 6, 7], [0, 9, 10, 11], [0, 13, 14, 15]]
+    left = [[2, 3, 4, 0], [6, 7, 8, 0], [10, 11, 12, 0], [14, 15, 16, 0]]
+    expected = np.array([img, down, up, right, left], np.uint8).reshape(5, 16)
+    np.testing.assert_array_equal(out.images, expected)
+    np.testing.assert_array_equal(out.labels, [7] * 5)
+
+
+def test_expand_on_real_digits(sample):
+    out = data.expand(sample.train)
+    assert out.images.shape == (25_000, 784) and out.images.dtype == np.uint8
+    np.testing.assert_array_equal(out.images[::5], sample.train.images)
+    np.testing.assert_array_equal(out.labels, np.repeat(sample.train.labels, 5))
+    # a shift moves ink, never makes it: every shifted image has at most the original's ink
+    ink = sample.train.images.astype(np.int64).sum(axis=1)
+    for k in range(1, 5):
+        assert np.all(out.images[k::5].astype(np.int64).sum(axis=1) <= ink)
+    with pytest.raises(ValueError, match=r"expected shape \(5000, 900\)"):
+        data.expand(sample.train, side=30)
