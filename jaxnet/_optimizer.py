@@ -13,7 +13,6 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 
 from ._network import _MODEL_DOC
@@ -21,7 +20,7 @@ from ._params import as_layers
 from ._precision import DEFAULT_PRECISION
 from ._train import GRADIENTS, _check_grad, _minibatch, _model
 from ._validate import (check_batch_size, check_inputs, check_order, check_params,
-                        check_positive_scalar, check_targets)
+                        check_targets, check_x_scale)
 
 
 def _apply(params, updates):
@@ -79,10 +78,7 @@ def train_epoch_with(optimizer, params, opt_state, x, y, order, *, batch_size, x
                         f".update), got {type(optimizer).__name__}")
     sizes, _ = check_params(params)
     n = check_inputs(x, sizes[0], allow_int=True)
-    if np.dtype(x.dtype).kind in "ui" and x_scale is None:
-        raise TypeError(f"x: integer inputs ({x.dtype}) need x_scale")
-    if x_scale is not None:
-        check_positive_scalar(x_scale, "x_scale")
+    check_x_scale(x, x_scale)
     check_targets(y, n, sizes[-1])
     check_order(order, n)
     batch_size = check_batch_size(batch_size, n)

@@ -23,7 +23,7 @@ from ._params import as_layers
 from ._precision import DEFAULT_PRECISION, check_precision
 from ._validate import (check_batch_size, check_inputs, check_labels, check_momentum,
                         check_order, check_params, check_positive_scalar, check_targets,
-                        check_velocity)
+                        check_velocity, check_x_scale)
 
 #: Gradient implementations a training step can use, by name.
 GRADIENTS = {"backprop": _backprop, "autodiff": _autodiff_grad}
@@ -246,11 +246,7 @@ def train_epoch(params, x, y, order, *, eta, batch_size, x_scale=None, cost="qua
     """
     sizes, _ = check_params(params)
     n = check_inputs(x, sizes[0], allow_int=True)
-    if np.dtype(x.dtype).kind in "ui" and x_scale is None:
-        raise TypeError(f"x: integer inputs ({x.dtype}) need x_scale, the factor that "
-                        "maps them to floats (1/256 for jaxnet.data images)")
-    if x_scale is not None:
-        check_positive_scalar(x_scale, "x_scale")
+    check_x_scale(x, x_scale)
     check_targets(y, n, sizes[-1])
     check_order(order, n)
     check_positive_scalar(eta, "eta")
@@ -642,8 +638,7 @@ def _signals_deferred(active: bool):
 def _check_training_set(x, labels, sizes, x_scale, epochs, batch_size):
     """Checks a fit loop's data and epoch count; returns ``(N, batch_size)``."""
     n = check_inputs(x, sizes[0], allow_int=True)
-    if np.dtype(x.dtype).kind in "ui" and x_scale is None:
-        raise TypeError(f"x: integer inputs ({x.dtype}) need x_scale")
+    check_x_scale(x, x_scale)
     check_labels(labels, n, sizes[-1])
     if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
         raise ValueError(f"epochs: expected a non-negative int, got {epochs!r}")

@@ -202,6 +202,16 @@ def check_positive_scalar(v, name):
     return None
 
 
+def check_x_scale(x, x_scale):
+    """Integer inputs ``x`` need ``x_scale``, the factor that maps them to floats; a
+    given ``x_scale`` must be a positive number. Returns it as a float (None when
+    absent or traced)."""
+    if np.dtype(x.dtype).kind in "ui" and x_scale is None:
+        raise TypeError(f"x: integer inputs ({np.dtype(x.dtype)}) need x_scale, the factor "
+                        "that maps them to floats (1/256 for jaxnet.data images)")
+    return None if x_scale is None else check_positive_scalar(x_scale, "x_scale")
+
+
 def check_batch_size(batch_size, n):
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
         raise TypeError(f"batch_size: expected a positive int, got {batch_size!r}")

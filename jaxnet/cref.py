@@ -25,7 +25,7 @@ from ._model import check_activation, check_cost, check_reg
 from ._params import Layer
 from ._validate import (check_batch_size, check_inputs, check_momentum, check_order,
                         check_params, check_positive_scalar, check_reg_strength, check_targets,
-                        check_velocity)
+                        check_velocity, check_x_scale)
 
 try:
     from ._cref import ffi, lib
@@ -311,11 +311,8 @@ def train_epoch(params, x, y, order, *, eta, batch_size, x_scale=None, cost="qua
     x = _array(x, "x")
     n = check_inputs(x, net.sizes[0], allow_int=True, finite=not fast)
     x_u8, xh = None, None
+    x_scale = check_x_scale(x, x_scale)
     if x.dtype.kind in "ui":
-        if x_scale is None:
-            raise TypeError(f"x: integer inputs ({x.dtype}) need x_scale, the factor that maps "
-                            "them to floats (1/256 for jaxnet.data images)")
-        x_scale = check_positive_scalar(x_scale, "x_scale")
         if fast and x.dtype == np.uint8:
             x_u8 = np.ascontiguousarray(x)
         else:

@@ -9,7 +9,6 @@ and dumps every program it compiles (``jax_dump_ir_to``); every
 product that fell back to the default would carry the other value.
 """
 
-import json
 import os
 import re
 import subprocess

@@ -454,6 +454,9 @@ def test_argument_types_are_checked_before_jax(small_params):
     with pytest.raises(TypeError, match="eval_data: expected a pair \\(x, labels\\), got ndarray"):
         jaxnet.fit(jax.random.PRNGKey(0), small_params, x, np.array([0, 1]), epochs=1,
                    batch_size=1, eval_data=x)
+    with pytest.raises(ValueError, match="x_scale: expected a positive finite number, got -1"):
+        jaxnet.fit(jax.random.PRNGKey(0), small_params, np.ones((2, 6), np.uint8),
+                   np.array([0, 1]), epochs=1, batch_size=1, x_scale=-1.0)
     r = jaxnet.fit(jax.random.PRNGKey(0), small_params, x, np.array([0, 1]),
                    epochs=np.int64(2), batch_size=1)
     assert len(r.history) == 2
