@@ -56,7 +56,9 @@ def run_one(name, seed, d, dtype="float32"):
     params = jaxnet.init_params(k_init, sizes, init=init, dtype=dtype)
     ev = getattr(d, split)
     t0 = time.perf_counter()
-    res = jaxnet.fit(k_fit, params, d.train.images, d.train.labels, batch_size=10,
+    kw = dict(kw)
+    model = jaxnet.Model.dense(sizes, cost=kw.pop("cost", "quadratic"))
+    res = jaxnet.fit(k_fit, params, d.train.images, d.train.labels, batch_size=10, model=model,
                      x_scale=data.PIXEL_SCALE, eval_data=(ev.images, ev.labels), **kw)
     acc = [100 * r.accuracy for r in res.history]
     out = dict(config=name, seed=seed, dtype=dtype, split=split, accuracy=acc, peak=max(acc),
@@ -64,7 +66,7 @@ def run_one(name, seed, d, dtype="float32"):
     if split == "validation":
         out["final_test"] = 100 * int(jaxnet.evaluate(
             res.params, d.test.images, d.test.labels, x_scale=data.PIXEL_SCALE,
-            cost=kw.get("cost", "quadratic"))) / len(d.test)
+            model=model)) / len(d.test)
     return out
 
 

@@ -57,12 +57,12 @@ def main(argv=None):
     rows = []
     for p in members:
         keys = jax.random.split(jax.random.PRNGKey(0), p)
-        pop = jaxnet.init_population(keys, [784, 30, 10])
+        model = jaxnet.Model.dense([784, 30, 10], precision=args.precision)
+        pop = jaxnet.init_population(keys, model)
         etas = np.linspace(0.5, 3.0, p)
         t0 = time.perf_counter()
         res = jaxnet.fit_population(keys, pop, x, labels, epochs=1 + args.repeats, eta=etas,
-                                    batch_size=10, x_scale=data.PIXEL_SCALE,
-                                    precision=args.precision)
+                                    batch_size=10, x_scale=data.PIXEL_SCALE, model=model)
         total = time.perf_counter() - t0
         pop_times = res.epoch_seconds[1:]  # the first epoch is a warm-up
 
@@ -117,20 +117,22 @@ def _one_after_another(pop, keys, etas, xd, y, scale, args):
     import jax
     import jax.numpy as jnp
 
-    from jaxnet._train import _shuffled_epoch
+    import jaxnet
+    from jaxnet._epoch import shuffled_epoch
     single = jax.tree.map(lambda a: a[0], pop)
-    fn = _shuffled_epoch.lower(single, None, keys[0], xd, y, jnp.float32(1.0), scale, None,
-                               None, batch_size=10, grad="backprop", progress=None,
-                               cost="quadratic", activation="sigmoid", reg="l2",
-                               precision=args.precision).compile()
-    jax.block_until_ready(fn(single, None, keys[0], xd, y, jnp.float32(1.0), scale, None, None))
+    rule = jaxnet.sgd(1.0)
+    model = jaxnet.Model.dense([784, 30, 10], precision=args.precision)
+    fn = shuffled_epoch.lower(single, rule.init(single), keys[0], xd, y, scale, None,
+                              model=model, rule=rule, grad="backprop",
+                              batch_size=10).compile()
+    jax.block_until_ready(fn(single, rule.init(single), keys[0], xd, y, scale, None))
     seq = []
     for _ in range(args.repeats):
         t1 = time.perf_counter()
         for i in range(len(etas)):
             member = jax.tree.map(lambda a, i=i: a[i], pop)
-            jax.block_until_ready(fn(member, None, keys[i], xd, y, jnp.float32(etas[i]), scale,
-                                     None, None))
+            state = jaxnet.SgdState(jnp.float32(etas[i]))
+            jax.block_until_ready(fn(member, state, keys[i], xd, y, scale, None))
         seq.append(time.perf_counter() - t1)
     return seq
 

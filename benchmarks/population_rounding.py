@@ -34,7 +34,8 @@ def main():
                                  dtype=jnp.float64)
     keys = jax.random.split(jax.random.PRNGKey(5), 3)
     hyper = dict(eta=[0.5, 1.0, 3.0], lmbda=[0.0, 2.0, 0.0], momentum=[0.0, 0.5, 0.2])
-    common = dict(epochs=2, batch_size=10, x_scale=data.PIXEL_SCALE, cost="cross_entropy")
+    common = dict(epochs=2, batch_size=10, x_scale=data.PIXEL_SCALE,
+                  model=jaxnet.Model.dense([784, 20, 10], cost="cross_entropy"))
     res = jaxnet.fit_population(keys, pop, images, labels, **common, **hyper)
     print(f"backend {jax.default_backend()} ({jax.devices()[0].device_kind}), jax {jax.__version__}")
     print("| member | eta | lambda | mu | member vs solo | solo vs solo from start + 1 ulp |")

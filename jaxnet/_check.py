@@ -85,30 +85,32 @@ def central_differences(cost: Callable, params):
     return tuple(out)
 
 
-def default_implementations(precision="highest"):
-    """name → gradient function ``(params, x, y) → Layers``; the C kernel if built.
-
-    The JAX paths use ``precision`` for their matrix products."""
+def default_implementations():
+    """``(gradients, epochs, why the C kernel is missing or None)``: name → gradient
+    ``(params, x, y, *, model, lmbda=None, n=None) → Layers``, and name → epoch
+    ``(rule, params, x, y, order, *, batch_size, model, lmbda=None) → params``.
+    The JAX paths use the model's precision; the C kernel ignores it."""
     import jaxnet
-    impls = {"backprop": lambda *a, **k: jaxnet.backprop(*a, precision=precision, **k),
-             "jax.grad": lambda *a, **k: jaxnet.autodiff_grad(*a, precision=precision, **k)}
-    epochs = {"backprop": lambda *a, **k: jaxnet.train_epoch(*a, precision=precision, **k),
-              "jax.grad": lambda *a, **k: jaxnet.train_epoch(*a, grad="autodiff",
-                                                             precision=precision, **k)}
+    impls = {"backprop": jaxnet.backprop, "jax.grad": jaxnet.autodiff_grad}
+
+    def jax_epoch(grad):
+        return lambda rule, *a, **k: jaxnet.train_epoch_with(rule, a[0], None, *a[1:], grad=grad,
+                                                             **k)[0]
+    epochs = {"backprop": jax_epoch("backprop"), "jax.grad": jax_epoch("autodiff")}
     try:
         from . import cref
     except ImportError as e:
         return impls, epochs, str(e)
     impls["C"] = cref.backprop
-    epochs["C"] = cref.train_epoch  # the fast path
-    epochs["C reference"] = lambda *a, **k: cref.train_epoch(*a, impl="reference", **k)
+    epochs["C"] = lambda rule, *a, **k: cref.train_epoch_with(rule, a[0], None, *a[1:], **k)[0]
+    epochs["C reference"] = lambda rule, *a, **k: cref.train_epoch_with(
+        rule, a[0], None, *a[1:], impl="reference", **k)[0]
     return impls, epochs, None
 
 
 def run(impls=None, epochs=None, out=sys.stdout, precision="highest") -> list[Row]:
     """Every comparison as a Row, printed to ``out``; the JAX paths at ``precision``."""
     import jax
-    import jaxnet
     from . import data
     from ._precision import check_precision, matmul_roundoff, scaled_rtol
 
@@ -116,7 +118,7 @@ def run(impls=None, epochs=None, out=sys.stdout, precision="highest") -> list[Ro
     platform = jax.default_backend()
     missing = None
     if impls is None:
-        impls, epochs, missing = default_implementations(precision)
+        impls, epochs, missing = default_implementations()
     f32_rtol, epoch32_rtol = (scaled_rtol(t, precision, platform) for t in (F32_RTOL, EPOCH32_RTOL))
     u = matmul_roundoff(precision, np.float32, platform)
     scaled = ("as for true float32" if f32_rtol == F32_RTOL else
@@ -125,79 +127,90 @@ def run(impls=None, epochs=None, out=sys.stdout, precision="highest") -> list[Ro
           f"products round their operands to 2^{np.log2(u):.0f}; float32 tolerances {scaled}",
           file=out)
     sample = data.load_sample()
-    rows = []
     names = list(impls)
     pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
-
-    for dtype, tol in ((np.float64, F64_RTOL), (np.float32, f32_rtol)):
-        dt = np.dtype(dtype).name
-        cases = []
-        for seed, start in ((0, 0), (1, 2500)):
-            p = jaxnet.init_params(jax.random.PRNGKey(seed), [784, 30, 10], dtype=dtype)
-            cases.append((f"MNIST 784-30-10 batch@{start}", p, sample.train.x[start:start + 10],
-                          sample.train.y()[start:start + 10]))
-        rng = np.random.default_rng(7)
-        p = tuple(jaxnet.Layer(rng.standard_normal((o, i)).astype(dtype), rng.standard_normal(o).astype(dtype))
-                  for i, o in ((5, 4), (4, 3), (3, 2)))
-        small = ("random 5-4-3-2 batch 7", p, rng.uniform(size=(7, 5)).astype(dtype),
-                 np.eye(2, dtype=dtype)[rng.integers(0, 2, 7)])
-        cases.append(small)
-        if dtype == np.float64:
-            small64 = small
-        for case, params, x, y in cases:
-            x, y = x.astype(dtype), y.astype(dtype)
-            grads = {n: f(params, x, y) for n, f in impls.items()}
-            for a, b in pairs:
-                rows.append(Row(case, dt, f"{a} vs {b}", *compare(grads[a], grads[b]), tol))
-        if dtype == np.float64:
-            case, params, x, y = small
-            fd = central_differences(lambda q, x=x, y=y: jaxnet.cost(q, x, y), params)
-            for n in names:
-                rows.append(Row(case, dt, f"{n} vs central diff.", *compare(impls[n](params, x, y), fd),
-                                FD_RTOL))
-
+    rows64, small64 = _gradient_rows(impls, pairs, sample, np.float64, F64_RTOL, precision)
+    rows32, _ = _gradient_rows(impls, pairs, sample, np.float32, f32_rtol, precision)
+    rows = rows64 + rows32
     # Chapter 3: every cost x hidden activation x regularisation, float64, 5-4-3-2.
-    rows += _chapter3_rows(impls, pairs, small64)
-
-    # Whole epochs from the same start and order: 500 steps on the sample.
-    order = np.random.default_rng(0).permutation(len(sample.train))
-    # η = 0.1: at η = 0.5 this tanh net's trajectory is chaotic (float64 rounding
-    # differences of 1e-15 grow to O(1) within 500 steps, between any two
-    # implementations, the two JAX ones included); at 0.1 they stay ~1e-15.
-    ch3 = dict(eta=0.1, cost="cross_entropy", activation="tanh", lmbda=5.0, momentum=0.5)
-    for dtype, tol in ((np.float64, EPOCH64_RTOL), (np.float32, epoch32_rtol)):
-        x, y = sample.train.x.astype(dtype), sample.train.y().astype(dtype)
-        for label, kw in (("epoch, 5000 MNIST, eta 3, batch 10", dict(eta=3.0)),
-                          ("epoch, 5000 MNIST, cross-entropy, tanh, eta 0.1, L2 5, momentum 0.5", ch3)):
-            params = jaxnet.init_params(jax.random.PRNGKey(5), [784, 30, 10], dtype=dtype,
-                                        init="scaled" if "cost" in kw else "large")
-            if "momentum" in kw:
-                kw = dict(kw, velocity=jaxnet.init_velocity(params))
-            ends = {n: f(params, x, y, order, batch_size=10, **kw) for n, f in epochs.items()}
-            if "velocity" in kw:
-                ends = {n: e[0] for n, e in ends.items()}
-            enames = list(ends)
-            for i, a in enumerate(enames):
-                for b in enames[i + 1:]:
-                    rows.append(Row(label, np.dtype(dtype).name, f"{a} vs {b}",
-                                    *compare(ends[a], ends[b]), tol))
+    rows += _chapter3_rows(impls, small64, precision)
+    rows += _epoch_rows(epochs, sample, precision, epoch32_rtol)
     _print(rows, out, missing)
     return rows
 
 
-def _jitted_cost(params, x, y, kw):
+def _gradient_rows(impls, pairs, sample, dtype, tol, precision):
+    """Every pair of gradients on two real MNIST batches and a random 5-4-3-2 net (and
+    central differences on the latter in float64); returns ``(rows, the small case)``."""
+    import jax
+    import jaxnet
+    dt, rows, cases = np.dtype(dtype).name, [], []
+    for seed, start in ((0, 0), (1, 2500)):
+        p = jaxnet.init_params(jax.random.PRNGKey(seed), [784, 30, 10], dtype=dtype)
+        cases.append((f"MNIST 784-30-10 batch@{start}", p, sample.train.x[start:start + 10],
+                      sample.train.y()[start:start + 10]))
+    rng = np.random.default_rng(7)
+    p = tuple(jaxnet.Layer(rng.standard_normal((o, i)).astype(dtype),
+                           rng.standard_normal(o).astype(dtype))
+              for i, o in ((5, 4), (4, 3), (3, 2)))
+    small = ("random 5-4-3-2 batch 7", p, rng.uniform(size=(7, 5)).astype(dtype),
+             np.eye(2, dtype=dtype)[rng.integers(0, 2, 7)])
+    for case, params, x, y in cases + [small]:
+        x, y = x.astype(dtype), y.astype(dtype)
+        model = jaxnet.Model.dense(jaxnet.layer_sizes(params), precision=precision)
+        grads = {n: f(params, x, y, model=model) for n, f in impls.items()}
+        for a, b in pairs:
+            rows.append(Row(case, dt, f"{a} vs {b}", *compare(grads[a], grads[b]), tol))
+    if dtype == np.float64:
+        case, params, x, y = small
+        fd = central_differences(_jitted_cost(params, x, y, jaxnet.Model.dense([5, 4, 3, 2])),
+                                 params)
+        for n, grad in grads.items():  # the small case's, computed last
+            rows.append(Row(case, dt, f"{n} vs central diff.", *compare(grad, fd), FD_RTOL))
+    return rows, small
+
+
+def _epoch_rows(epochs, sample, precision, epoch32_rtol):
+    """Whole epochs from the same start and order: 500 steps on the sample."""
+    import jax
+    import jaxnet
+    rows = []
+    order = np.random.default_rng(0).permutation(len(sample.train))
+    # η = 0.1: at η = 0.5 this tanh net's trajectory is chaotic (float64 rounding
+    # differences of 1e-15 grow to O(1) within 500 steps, between any two
+    # implementations, the two JAX ones included); at 0.1 they stay ~1e-15.
+    ch1 = (jaxnet.sgd(3.0), jaxnet.Model.dense([784, 30, 10], precision=precision), None)
+    ch3 = (jaxnet.momentum(0.1, 0.5), jaxnet.Model.dense(
+        [784, 30, 10], cost="cross_entropy", activation="tanh", precision=precision), 5.0)
+    for dtype, tol in ((np.float64, EPOCH64_RTOL), (np.float32, epoch32_rtol)):
+        x, y = sample.train.x.astype(dtype), sample.train.y().astype(dtype)
+        for label, (rule, model, lmbda) in (
+                ("epoch, 5000 MNIST, eta 3, batch 10", ch1),
+                ("epoch, 5000 MNIST, cross-entropy, tanh, eta 0.1, L2 5, momentum 0.5", ch3)):
+            params = jaxnet.init_params(jax.random.PRNGKey(5), model, dtype=dtype,
+                                        init="scaled" if lmbda else "large")
+            ends = {n: f(rule, params, x, y, order, batch_size=10, model=model, lmbda=lmbda)
+                    for n, f in epochs.items()}
+            names = list(ends)
+            for i, a in enumerate(names):
+                for b in names[i + 1:]:
+                    rows.append(Row(label, np.dtype(dtype).name, f"{a} vs {b}",
+                                    *compare(ends[a], ends[b]), tol))
+    return rows
+
+
+def _jitted_cost(params, x, y, model, lmbda=None, n=None):
     """The cost as one compiled function of the parameters (central differences
     call it ~100 times; the public, validating jaxnet.cost costs ~20 ms a call)."""
     import jax
 
-    from ._network import _cost, _model_args
-    m = _model_args(params, kw["cost"], kw["activation"], kw.get("lmbda"), kw.get("n"),
-                    kw.get("reg", "l2"))
-    return jax.jit(lambda q: _cost(q, x, y, m["cost"], m["activation"], m["lmbda"], m["n"],
-                                   m["reg"]))
+    from ._inputs import penalty
+    from ._network import cost
+    pen = penalty(lmbda, n, params)
+    return jax.jit(lambda q: cost(model, q, x, y, pen))
 
 
-def _chapter3_rows(impls, pairs, small):
+def _chapter3_rows(impls, small, precision):
     import jaxnet
     rows = []
     case, params, x, y = small
@@ -207,19 +220,34 @@ def _chapter3_rows(impls, pairs, small):
     for i, cost in enumerate(jaxnet.COSTS):
         for j, act in enumerate(jaxnet.ACTIVATIONS):
             reg = regs[(i + j) % 3]
-            kw = dict(cost=cost, activation=act)
-            if reg:
-                kw.update(lmbda=2.0, n=50, reg=reg)
+            model = jaxnet.Model.dense([5, 4, 3, 2], cost=cost, activation=act,
+                                       reg=reg or "l2", precision=precision)
+            kw = dict(lmbda=2.0, n=50) if reg else {}
             label = f"5-4-3-2 {cost}, {act}, {reg or 'no reg'}"
-            grads = {n: f(params, x, y, **kw) for n, f in impls.items()}
-            for a, b in pairs:
-                rows.append(Row(label, "float64", f"{a} vs {b}", *compare(grads[a], grads[b]),
-                                F64_RTOL))
-            fd = central_differences(_jitted_cost(params, x, y, kw), params)
-            first = next(iter(impls))
-            rows.append(Row(label, "float64", f"{first} vs central diff.",
-                            *compare(grads[first], fd), FD_RTOL))
+            rows += model_rows(label, model, params, x, y, impls, **kw)
     return rows
+
+
+def model_rows(label, model, params, x, y, impls=None, lmbda=None, n=None) -> list[Row]:
+    """Every pair of gradients of any model (any layer kinds) on float64 ``x (m, n_0)``,
+    ``y (m, n_L)``, and the first against central differences. An implementation that
+    does not take the model (the C kernel: Dense chains only) raises ValueError and is
+    left out. ``impls``: name → gradient (default :func:`default_implementations`)."""
+    impls = impls if impls is not None else default_implementations()[0]
+    grads = {}
+    for name, f in impls.items():
+        try:
+            grads[name] = f(params, x, y, model=model, lmbda=lmbda, n=n)
+        except ValueError as e:
+            if name == next(iter(impls)):  # the first is the reference: it must take it
+                raise
+            grads[name] = e
+    names = [k for k, g in grads.items() if not isinstance(g, ValueError)]
+    rows = [Row(label, "float64", f"{a} vs {b}", *compare(grads[a], grads[b]), F64_RTOL)
+            for i, a in enumerate(names) for b in names[i + 1:]]
+    fd = central_differences(_jitted_cost(params, x, y, model, lmbda, n), params)
+    return rows + [Row(label, "float64", f"{names[0]} vs central diff.",
+                       *compare(grads[names[0]], fd), FD_RTOL)]
 
 
 def _print(rows, out, missing):
@@ -239,6 +267,6 @@ def _print(rows, out, missing):
 def main(precision="highest") -> int:
     import jax
     jax.config.update("jax_enable_x64", True)
-    impls, epochs, missing = default_implementations(precision)
+    impls, epochs, missing = default_implementations()
     rows = run(impls, epochs, precision=precision)
     return 0 if all(r.ok for r in rows) and not missing else 1

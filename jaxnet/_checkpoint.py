@@ -43,10 +43,12 @@ def fingerprint(a) -> str:
     return h.hexdigest()
 
 
-def run_config(*, sizes, dtype, x, labels, x_scale, **hyper) -> dict:
-    """What a resumed run must share with the checkpoint: the architecture, the
-    data (fingerprinted) and every hyper-parameter (``hyper``: JSON values)."""
-    return dict(sizes=list(sizes), dtype=np.dtype(dtype).name, n=int(np.shape(labels)[0]),
+def run_config(*, model, dtype, x, labels, x_scale, **hyper) -> dict:
+    """What a resumed run must share with the checkpoint: the model (its layers,
+    cost, regularisation kind, precision), the dtype, the data (fingerprinted)
+    and every hyper-parameter (``hyper``: JSON values)."""
+    return dict(sizes=list(model.sizes), **model.describe(), dtype=np.dtype(dtype).name,
+                n=int(np.shape(labels)[0]),
                 images_sha256=fingerprint(x), labels_sha256=fingerprint(labels),
                 x_scale=None if x_scale is None else float(x_scale), **hyper)
 
@@ -77,9 +79,10 @@ def save_checkpoint(path, *, params, velocity, key, epoch, history, config, sche
         np.savez(f, **arrays)
 
 
-def load_checkpoint(path, config, *, epochs: int, record):
+def load_checkpoint(path, config, *, shapes, epochs: int, record):
     """Reads a checkpoint and checks it belongs to a run with ``config`` that
-    trains ``epochs`` epochs; ``record`` is the history's NamedTuple type.
+    trains ``epochs`` epochs; ``shapes``: each layer's ``Layer(w shape, b shape)``;
+    ``record`` is the history's NamedTuple type.
 
     Returns ``dict(params, velocity, key, epoch, history (list of record),
     schedule_state)``. Raises CheckpointError naming what is wrong."""
@@ -110,12 +113,12 @@ def load_checkpoint(path, config, *, epochs: int, record):
         momentum = meta.get("momentum_state")
         if not isinstance(momentum, bool):
             raise CheckpointError(f"{path}: bad momentum_state")
-        z.expect_members({"meta", "key"} | {f"{v}{p}{l}" for l in range(len(config["sizes"]) - 1)
+        z.expect_members({"meta", "key"} | {f"{v}{p}{l}" for l in range(len(shapes))
                                             for p in "wb" for v in ("", "v")[:1 + momentum]})
         dtype = np.dtype(config["dtype"])
-        params, velocity = _layers(z, "", config["sizes"], dtype), None
+        params, velocity = _layers(z, "", shapes, dtype), None
         if momentum:
-            velocity = _layers(z, "v", config["sizes"], dtype)
+            velocity = _layers(z, "v", shapes, dtype)
         key = z.array("key", np.uint32, (2,))
     return dict(params=params, velocity=velocity, key=key, epoch=epoch,
                 history=_history(path, meta.get("history"), epoch, record),
@@ -127,11 +130,11 @@ def _short(v) -> str:
     return r if len(r) <= 80 else r[:77] + "..."
 
 
-def _layers(z, prefix, sizes, dtype):
+def _layers(z, prefix, shapes, dtype):
     out = []
-    for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        w = z.array(f"{prefix}w{l}", dtype, (n_out, n_in))
-        b = z.array(f"{prefix}b{l}", dtype, (n_out,))
+    for l, (w_shape, b_shape) in enumerate(shapes):
+        w = z.array(f"{prefix}w{l}", dtype, tuple(w_shape))
+        b = z.array(f"{prefix}b{l}", dtype, tuple(b_shape))
         if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
             raise CheckpointError(f"{z.path}: layer {l} {prefix or 'params'} contains NaN or Inf")
         out.append(Layer(w, b))

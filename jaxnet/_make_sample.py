@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import data
+from . import _sample_data, data
 from ._atomic import atomic_write
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    out = Path(argv[0]) if argv else data._SAMPLE_PATH
+    out = Path(argv[0]) if argv else _sample_data.SAMPLE_PATH
     arrays = data.make_sample(data.load_mnist())
     with atomic_write(out) as f:
         np.savez_compressed(f, **arrays)

@@ -3,9 +3,8 @@
 A population of ``P`` members is a stacked pytree: every leaf of the
 parameters gains a leading axis ``P`` (``w (P, n_out, n_in)``, ``b (P, n_out)``).
 Each member has its own PRNG key (init and shuffles), η, λ and μ; they share
-the data, the architecture, the cost and the mini-batch size. Member ``i``
-follows exactly the algorithm of :func:`jaxnet.fit` with ``keys[i]`` and its
-own hyper-parameters.
+the data, the model and the mini-batch size. Member ``i`` follows exactly the
+algorithm of :func:`jaxnet.fit` with ``keys[i]`` and its own hyper-parameters.
 """
 
 from __future__ import annotations
@@ -18,30 +17,36 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._model import check_activation, check_cost, check_reg
-from ._params import _init_params, as_layers, check_fits
-from ._precision import DEFAULT_PRECISION, check_precision
-from ._train import (_check_grad, _check_training_set, _monitor, _shuffled_epoch,
-                     check_eval_data)
-from ._validate import check_dtype, check_sizes
+from ._costs import Penalty
+from ._epoch import shuffled_epoch
+from ._evaluate import monitor
+from ._inputs import resolve
+from ._loop import prepare, run_epoch
+from ._model import INIT_SCHEMES, Model, draw_params, param_count
+from ._params import as_layers, check_fits
+from ._rules import Momentum, MomentumState, Sgd, SgdState
+from ._validate import check_dtype
 
 
-def init_population(keys, sizes, *, dtype=jnp.float32, init="large"):
+def init_population(keys, model, *, dtype=jnp.float32, init="large"):
     """Stacked initial parameters, one member per key.
 
     Args:
       keys: ``(P, 2)`` PRNG keys (e.g. ``jax.random.split(key, P)``).
-      sizes, dtype, init: as :func:`jaxnet.init_params`.
+      model, dtype, init: as :func:`jaxnet.init_params` (a Model or sizes).
 
     Returns:
-      Layers with ``w (P, n_out, n_in)``, ``b (P, n_out)``; member ``i`` equals
-      ``init_params(keys[i], sizes, ...)``.
+      Layers with a leading axis ``P`` (``w (P, n_out, n_in)``, ``b (P, n_out)``);
+      member ``i`` equals ``init_params(keys[i], model, ...)``.
     """
-    sizes = check_sizes(sizes)
+    model = model if isinstance(model, Model) else Model.dense(model)
     dtype = check_dtype(dtype)
+    if init not in INIT_SCHEMES:
+        raise ValueError(f"init: expected one of {INIT_SCHEMES}, got {init!r}")
     keys = _check_keys(keys)
-    check_fits(sizes, dtype, members=keys.shape[0])
-    return jax.vmap(lambda k: _init_params(k, sizes, dtype, init))(keys)
+    check_fits(param_count(model), dtype, what=f"sizes {list(model.sizes)}",
+               members=keys.shape[0])
+    return jax.jit(jax.vmap(lambda k: draw_params(k, model, dtype, init)))(keys)
 
 
 def _check_keys(keys):
@@ -81,42 +86,38 @@ class PopulationResult(NamedTuple):
     epoch_seconds: list
 
 
-@partial(jax.jit, static_argnames=("batch_size", "grad", "cost", "activation", "reg",
-                                   "precision"))
-def _population_epoch(params, velocity, keys, x, y, etas, x_scale, lmbdas, mus, *, batch_size,
-                      grad, cost, activation, reg, precision):
-    def one(p, v, k, eta, lm, mu):
-        return _shuffled_epoch(p, v, k, x, y, eta, x_scale, lm, mu, batch_size=batch_size,
-                               grad=grad, progress=None, cost=cost, activation=activation,
-                               reg=reg, precision=precision)
-    v_axis = None if velocity is None else 0
-    mu_axis = None if mus is None else 0
-    lm_axis = None if lmbdas is None else 0
-    return jax.vmap(one, in_axes=(0, v_axis, 0, 0, lm_axis, mu_axis))(
-        params, velocity, keys, etas, lmbdas, mus)
+def _axes(pen):
+    return None if pen is None else Penalty(0, None)
 
 
-@partial(jax.jit, static_argnames=("cost", "activation", "reg", "precision"))
-def _population_monitor(params, x, labels, x_scale, lmbdas, n, *, cost, activation, reg,
-                        precision):
-    lm_axis = None if lmbdas is None else 0
-    return jax.vmap(lambda p, lm: _monitor(p, x, labels, x_scale, lm, n, cost=cost,
-                                           activation=activation, reg=reg, precision=precision),
-                    in_axes=(0, lm_axis))(params, lmbdas)
+@partial(jax.jit, static_argnames=("model", "rule", "grad", "batch_size"))
+def population_epoch(params, state, keys, x, y, x_scale, pen, *, model, rule, grad, batch_size):
+    """:func:`jaxnet._epoch.shuffled_epoch` for every member at once."""
+    def one(p, s, k, pn):
+        return shuffled_epoch(p, s, k, x, y, x_scale, pn, model=model, rule=rule, grad=grad,
+                              batch_size=batch_size)
+    return jax.vmap(one, in_axes=(0, 0, 0, _axes(pen)))(params, state, keys, pen)
 
 
-def fit_population(keys, params, x, labels, *, epochs: int = 30, eta=3.0, batch_size: int = 10,
-                   x_scale=None, eval_data=None, cost="quadratic", activation="sigmoid",
-                   lmbda=0.0, reg="l2", momentum=0.0, grad: str = "backprop",
-                   on_epoch: Optional[Callable[[int, np.ndarray], None]] = None,
-                   precision=DEFAULT_PRECISION) -> PopulationResult:
+@partial(jax.jit, static_argnums=0)
+def population_monitor(model, params, x, labels, x_scale, pen):
+    """``(correct (P,), cost (P,))`` of every member on one data set."""
+    return jax.vmap(lambda p, pn: monitor(model, p, x, labels, x_scale, pn),
+                    in_axes=(0, _axes(pen)))(params, pen)
+
+
+def fit_population(keys, params, x, labels, *, model=None, epochs: int = 30, eta=3.0,
+                   batch_size: int = 10, x_scale=None, eval_data=None, lmbda=0.0, momentum=0.0,
+                   grad: str = "backprop",
+                   on_epoch: Optional[Callable[[int, np.ndarray], None]] = None
+                   ) -> PopulationResult:
     """Trains ``P`` networks at once, one compiled program per epoch for all of them.
 
     Args:
       keys: ``(P, 2)`` PRNG keys for the members' shuffles (as ``fit``'s key).
       params: stacked parameters, leading axis ``P`` (:func:`init_population`).
-      x, labels, x_scale, eval_data, batch_size, cost, activation, reg, grad,
-      precision: shared by all members, as in :func:`jaxnet.fit`.
+      x, labels, model, x_scale, eval_data, batch_size, grad: shared by all
+        members, as in :func:`jaxnet.fit`.
       eta, lmbda, momentum: a number for every member or ``P`` values.
       epochs: epochs to train.
       on_epoch: called with ``(epoch, correct (P,))`` after each epoch.
@@ -132,56 +133,48 @@ def fit_population(keys, params, x, labels, *, epochs: int = 30, eta=3.0, batch_
     keys = _check_keys(keys)
     pop = keys.shape[0]
     leaves = jax.tree.leaves(params)
-    if not leaves or any(np.shape(a)[0] != pop for a in leaves):
+    if not leaves or any(np.ndim(a) < 1 or np.shape(a)[0] != pop for a in leaves):
         raise ValueError(f"params: expected stacked Layers with leading axis {pop} "
                          "(one member per key; see init_population)")
-    member0 = jax.tree.map(lambda a: a[0], params)
-    sizes = [member0[0].w.shape[1]] + [l.w.shape[0] for l in member0]
-    dtype = np.dtype(member0[0].w.dtype)
-    n, batch_size = _check_training_set(x, labels, sizes, x_scale, epochs, batch_size)
-    _check_grad(grad)
-    static = dict(cost=check_cost(cost), activation=check_activation(activation),
-                  reg=check_reg(reg), precision=check_precision(precision))
+    model, member0 = resolve(jax.tree.map(lambda a: a[0], params), model)
+    data = prepare(model, member0, x, labels, x_scale=x_scale, epochs=epochs,
+                   batch_size=batch_size, eval_data=eval_data, grad=grad)
+    params = as_layers(jax.tree.map(jnp.asarray, params))
+    rule, state, pen = _member_state(params, member0, pop, eta, lmbda, momentum, data.n)
+    t0 = time.perf_counter()
+    epoch_fn = population_epoch.lower(params, state, keys, data.x, data.y, data.scale, pen,
+                                      model=model, rule=rule, grad=grad,
+                                      batch_size=data.batch_size).compile()
+    eval_fn = None
+    if data.eval is not None:
+        eval_fn = population_monitor.lower(model, params, *data.eval, data.scale, pen).compile()
+    compile_seconds = time.perf_counter() - t0
+    correct, seconds = [], []
+    for epoch in range(epochs):
+        (params, state, keys, _), s = run_epoch(epoch_fn, epoch, params, state, keys, data.x,
+                                                data.y, data.scale, pen)
+        seconds.append(s)
+        if eval_fn is not None:
+            correct.append(np.asarray(eval_fn(params, *data.eval, data.scale, pen)[0]))
+            if on_epoch is not None:
+                on_epoch(epoch, correct[-1])
+    velocity = state.velocity if isinstance(state, MomentumState) else None
+    return PopulationResult(params, velocity, np.stack(correct) if correct else None,
+                            None if data.eval is None else int(data.eval[1].shape[0]),
+                            compile_seconds, seconds)
+
+
+def _member_state(params, member0, pop, eta, lmbda, momentum, n):
+    """``(rule, stacked rule state, Penalty or None)`` from the members' η, λ, μ."""
+    dtype = member0[0].w.dtype
     etas = _member_values(eta, pop, "eta", 0)
     if np.any(etas == 0):
         raise ValueError("eta: every member needs eta > 0")
     lmbdas = _member_values(lmbda, pop, "lmbda", 0)
     mus = _member_values(momentum, pop, "momentum", 0, 1)
-    if eval_data is not None:
-        ex, el = check_eval_data(eval_data, sizes, x_scale)
-
-    params = as_layers(jax.tree.map(jnp.asarray, params))
-    velocity = jax.tree.map(jnp.zeros_like, params) if mus.any() else None
-    mu_a = jnp.asarray(mus, dtype) if velocity is not None else None
-    lm_a = jnp.asarray(lmbdas, dtype) if lmbdas.any() else None
-    n_a = jnp.asarray(n, dtype) if lm_a is not None else None
     eta_a = jnp.asarray(etas, dtype)
-    scale_a = None if x_scale is None else jnp.asarray(x_scale, dtype)
-    x = jax.device_put(x)
-    y = jax.device_put(np.eye(sizes[-1], dtype=dtype)[np.asarray(labels)])
-
-    t0 = time.perf_counter()
-    epoch_fn = _population_epoch.lower(params, velocity, keys, x, y, eta_a, scale_a, lm_a, mu_a,
-                                       batch_size=batch_size, grad=grad, **static).compile()
-    eval_fn = (_population_monitor.lower(params, ex, el, scale_a, lm_a, n_a, **static).compile()
-               if eval_data is not None else None)
-    compile_seconds = time.perf_counter() - t0
-
-    correct, seconds = [], []
-    for epoch in range(epochs):
-        t0 = time.perf_counter()
-        params, velocity, keys, finite = jax.block_until_ready(
-            epoch_fn(params, velocity, keys, x, y, eta_a, scale_a, lm_a, mu_a))
-        seconds.append(time.perf_counter() - t0)
-        if not bool(np.all(finite)):
-            bad = np.flatnonzero(~np.asarray(finite)).tolist()
-            raise FloatingPointError(f"epoch {epoch}: members {bad} became NaN or Inf "
-                                     f"(their eta is probably too large)")
-        if eval_fn is not None:
-            c, _ = eval_fn(params, ex, el, scale_a, lm_a, n_a)
-            correct.append(np.asarray(c))
-            if on_epoch is not None:
-                on_epoch(epoch, correct[-1])
-    return PopulationResult(params, velocity, np.stack(correct) if correct else None,
-                            int(el.shape[0]) if eval_data is not None else None,
-                            compile_seconds, seconds)
+    pen = Penalty(jnp.asarray(lmbdas, dtype), jnp.asarray(n, dtype)) if lmbdas.any() else None
+    if mus.any():
+        velocity = jax.tree.map(jnp.zeros_like, params)
+        return Momentum(1.0, 0.0), MomentumState(eta_a, jnp.asarray(mus, dtype), velocity), pen
+    return Sgd(1.0), SgdState(eta_a), pen

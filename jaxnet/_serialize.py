@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from ._atomic import atomic_write
-from ._model import check_activation, check_cost
+from ._activations import check_name
+from ._model import ACTIVATIONS, COSTS
 from ._npz import NpzReader
 from ._params import Layer
 from ._validate import check_dtype, check_params
@@ -126,6 +127,14 @@ def _valid_sizes(sizes) -> bool:
     """At least two positive ints below 2^40 (anything larger cannot be a real layer)."""
     return (isinstance(sizes, list) and 2 <= len(sizes) <= 10_000
             and all(type(s) is int and 0 < s < 2 ** 40 for s in sizes))
+
+
+def check_cost(cost) -> str:
+    return check_name(cost, COSTS, "cost")
+
+
+def check_activation(activation) -> str:
+    return check_name(activation, ACTIVATIONS, "activation")
 
 
 _NETWORK2_COSTS = {"quadratic": "QuadraticCost", "cross_entropy": "CrossEntropyCost"}

@@ -46,6 +46,16 @@ def check_sizes(sizes) -> tuple[int, ...]:
     return tuple(out)
 
 
+def check_shape(shape, name) -> tuple[int, ...]:
+    """``shape``: a non-empty sequence of positive ints (one example's shape)."""
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or len(shape) == 0:
+        raise TypeError(f"{name}: expected a non-empty sequence of positive ints, got {shape!r}")
+    for i, s in enumerate(shape):
+        if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1:
+            raise ValueError(f"{name}[{i}]: expected a positive int, got {s!r}")
+    return tuple(int(s) for s in shape)
+
+
 def check_dtype(dtype) -> np.dtype:
     """A float dtype that JAX can hold without silent truncation."""
     try:
@@ -81,33 +91,23 @@ def check_finite(a, name):
         raise ValueError(f"{name}: contains NaN or Inf")
 
 
-def check_params(params, name="params") -> tuple[tuple[int, ...], np.dtype]:
-    """``params``: a non-empty tuple of ``(w (n_out, n_in), b (n_out,))``.
-
-    Returns the layer sizes and the common float dtype.
-    """
+def check_param_values(params, n_layers=None, name="params") -> np.dtype:
+    """``params``: a non-empty sequence of ``(w, b)`` float arrays of one dtype, finite
+    (``n_layers`` of them when given). Returns the dtype; shapes are the model's to check."""
     if not isinstance(params, (tuple, list)) or len(params) == 0:
         raise TypeError(f"{name}: expected a non-empty tuple of Layer(w, b), got "
                         f"{type(params).__name__}{'' if params else ' (empty)'}")
-    sizes, dtype = [], None
+    if n_layers is not None and len(params) != n_layers:
+        raise ValueError(f"{name}: expected {n_layers} layers (one per model layer), "
+                         f"got {len(params)}")
+    dtype = None
     for l, layer in enumerate(params):
         try:
             w, b = layer
         except (TypeError, ValueError):
             raise TypeError(f"{name}[{l}]: expected a Layer(w, b), got {type(layer).__name__}") from None
-        ws, wd = _shape_dtype(w, f"{name}[{l}].w")
-        bs, bd = _shape_dtype(b, f"{name}[{l}].b")
-        if len(ws) != 2:
-            raise ValueError(f"{name}[{l}].w: expected shape (n_out, n_in), got {ws}")
-        if bs != (ws[0],):
-            raise ValueError(f"{name}[{l}].b: expected shape ({ws[0]},) to match w {ws}, got {bs}")
-        if l == 0:
-            sizes.append(ws[1])
-        elif ws[1] != sizes[-1]:
-            raise ValueError(f"{name}[{l}].w: expected n_in = {sizes[-1]} (the previous layer's "
-                             f"n_out), got shape {ws}")
-        sizes.append(ws[0])
-        for arr, d, part in ((w, wd, "w"), (b, bd, "b")):
+        for arr, part in ((w, "w"), (b, "b")):
+            _, d = _shape_dtype(arr, f"{name}[{l}].{part}")
             if d not in FLOAT_DTYPES:
                 raise TypeError(f"{name}[{l}].{part}: expected float32 or float64, got {d}")
             if dtype is None:
@@ -116,6 +116,29 @@ def check_params(params, name="params") -> tuple[tuple[int, ...], np.dtype]:
                 raise TypeError(f"{name}[{l}].{part}: expected dtype {dtype} like the other "
                                 f"parameters, got {d}")
             check_finite(arr, f"{name}[{l}].{part}")
+    return dtype
+
+
+def check_params(params, name="params") -> tuple[tuple[int, ...], np.dtype]:
+    """``params``: a Dense chain, ``(w (n_out, n_in), b (n_out,))`` per layer with each
+    ``n_in`` the previous ``n_out``. Returns the layer sizes and the common float dtype."""
+    if isinstance(params, (tuple, list)):
+        for l, layer in enumerate(params):
+            try:
+                w, b = layer
+            except (TypeError, ValueError):
+                break  # check_param_values names it
+            ws, _ = _shape_dtype(w, f"{name}[{l}].w")
+            bs, _ = _shape_dtype(b, f"{name}[{l}].b")
+            if len(ws) != 2:
+                raise ValueError(f"{name}[{l}].w: expected shape (n_out, n_in), got {ws}")
+            if bs != (ws[0],):
+                raise ValueError(f"{name}[{l}].b: expected shape ({ws[0]},) to match w {ws}, got {bs}")
+            if l > 0 and ws[1] != np.shape(params[l - 1][0])[0]:
+                raise ValueError(f"{name}[{l}].w: expected n_in = {np.shape(params[l - 1][0])[0]} "
+                                 f"(the previous layer's n_out), got shape {ws}")
+    dtype = check_param_values(params, name=name)
+    sizes = [np.shape(params[0][0])[1]] + [np.shape(w)[0] for w, _ in params]
     if 0 in sizes:
         raise ValueError(f"{name}: layer sizes must be positive, got {tuple(sizes)}")
     return tuple(sizes), dtype
@@ -149,13 +172,17 @@ def check_targets(y, batch, n_out, name="y"):
     check_finite(y, name)
 
 
+def _check_int_vector(a, n, name, what, why):
+    shape, dt = _shape_dtype(a, name)
+    if dt.kind not in "ui":
+        raise TypeError(f"{name}: expected {what}, got dtype {dt}")
+    if shape != (n,):
+        raise ValueError(f"{name}: expected shape ({n},){why}, got {shape}")
+
+
 def check_labels(labels, batch, n_classes, name="labels"):
     """``labels``: ``(batch,)`` integers in ``[0, n_classes)``."""
-    shape, dt = _shape_dtype(labels, name)
-    if dt.kind not in "ui":
-        raise TypeError(f"{name}: expected integer class labels, got dtype {dt}")
-    if shape != (batch,):
-        raise ValueError(f"{name}: expected shape ({batch},), got {shape}")
+    _check_int_vector(labels, batch, name, "integer class labels", "")
     if _is_concrete(labels):
         lab = np.asarray(labels)
         if lab.size and (lab.min() < 0 or lab.max() >= n_classes):
@@ -165,11 +192,8 @@ def check_labels(labels, batch, n_classes, name="labels"):
 
 def check_order(order, n, name="order"):
     """``order``: ``(n,)`` integers, a permutation of ``range(n)``."""
-    shape, dt = _shape_dtype(order, name)
-    if dt.kind not in "ui":
-        raise TypeError(f"{name}: expected an integer permutation, got dtype {dt}")
-    if shape != (n,):
-        raise ValueError(f"{name}: expected shape ({n},) (a permutation of the {n} examples), got {shape}")
+    _check_int_vector(order, n, name, "an integer permutation",
+                      f" (a permutation of the {n} examples)")
     if _is_concrete(order):
         o = np.asarray(order)
         if o.min() < 0 or o.max() >= n:
@@ -202,12 +226,12 @@ def check_positive_scalar(v, name):
     return None
 
 
-def check_x_scale(x, x_scale):
+def check_x_scale(x, x_scale, name="x"):
     """Integer inputs ``x`` need ``x_scale``, the factor that maps them to floats; a
     given ``x_scale`` must be a positive number. Returns it as a float (None when
     absent or traced)."""
     if np.dtype(x.dtype).kind in "ui" and x_scale is None:
-        raise TypeError(f"x: integer inputs ({np.dtype(x.dtype)}) need x_scale, the factor "
+        raise TypeError(f"{name}: integer inputs ({np.dtype(x.dtype)}) need x_scale, the factor "
                         "that maps them to floats (1/256 for jaxnet.data images)")
     return None if x_scale is None else check_positive_scalar(x_scale, "x_scale")
 

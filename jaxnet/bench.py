@@ -17,20 +17,19 @@ Shapes: ``images`` (N, n_in) uint8, ``targets`` (N, n_out) one-hot float,
 
 from __future__ import annotations
 
-import datetime
-import os
-import platform
 import statistics
-import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
+from ._machine import PEAK_N as PEAK_N
+from ._machine import machine as machine
+from ._machine import matmul_peak as matmul_peak
+from ._machine import now as now
+
 GRAD_RTOL = 1e-10  # float64: every correct path agrees to ~1e-15; 1e-10 leaves room, flags any real bug
-PEAK_N = 2048       # the matrix product that measures the float32 peak: 2·2048³ FLOP
 
 
 class GradientMismatch(RuntimeError):
@@ -122,7 +121,7 @@ def check_gradient(impl: Implementation, params64, x, y, rtol: float = GRAD_RTOL
 
     Raises GradientMismatch above ``rtol`` (or on a wrong structure or shape),
     and on a reference gradient that is zero everywhere (nothing to compare)."""
-    from ._autodiff import autodiff_grad
+    from ._api import autodiff_grad
     ref = autodiff_grad(params64, x, y)
     if not any(np.any(np.asarray(r) != 0) for r in _leaves(ref)):
         raise GradientMismatch("the reference gradient is zero everywhere; choose another batch")
@@ -166,25 +165,29 @@ def measure(impl: Implementation, params, task: Task, *, repeats: int, check_bat
 
 def _jax_epoch(grad: str, precision: str = "highest") -> Implementation:
     def gradient(p, x, y):
-        from ._autodiff import autodiff_grad
-        from ._network import backprop
+        from ._api import autodiff_grad, backprop
         return (backprop if grad == "backprop" else autodiff_grad)(p, x, y)
 
     def prepare(params, task):
         import jax
 
-        from ._train import _train_epoch, train_epoch
+        from ._epoch import epoch
+        from ._model import Model
+        from ._rules import sgd
+        from ._training import train_epoch
+        model = Model.dense(task.sizes, precision=precision)
         dtype = np.dtype(params[0].w.dtype)
         x, y, order = (jax.device_put(a) for a in (task.images, task.targets(dtype), task.order))
+        scale = jax.numpy.asarray(task.x_scale, dtype)
         t0 = time.perf_counter()
-        _train_epoch.lower(params, x, y, order, task.eta, task.x_scale,
-                           batch_size=task.batch_size, grad=grad, precision=precision).compile()
+        epoch.lower(params, sgd(task.eta).init(params), x, y, order, scale, None, model=model,
+                    rule=sgd(task.eta), grad=grad, batch_size=task.batch_size).compile()
         compile_s = time.perf_counter() - t0
 
         def run():
             jax.block_until_ready(train_epoch(params, x, y, order, eta=task.eta,
                                               batch_size=task.batch_size, x_scale=task.x_scale,
-                                              grad=grad, precision=precision))
+                                              grad=grad, model=model))
         return run, compile_s
     label = "manual deltas" if grad == "backprop" else "jax.grad"
     if precision != "highest":
@@ -233,73 +236,6 @@ def jaxnet_implementations(precisions=("highest",), c_reference=True,
     return impls, notes
 
 
-# --- the machine ----------------------------------------------------------------------
-
-_NUMPY_PEAK = """
-import sys, time, numpy as np
-n = int(sys.argv[1])
-a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
-a @ a
-ts = []
-for _ in range(5):
-    t = time.perf_counter(); a @ a; ts.append(time.perf_counter() - t)
-print(sorted(ts)[2])
-"""
-
-
-def matmul_peak(n: int = PEAK_N, precisions=("highest",)) -> dict:
-    """float32 GFLOP/s of an n³ matrix product (median of 5): JAX in this process at
-    each of ``precisions`` (key ``"jax"`` for highest, ``"jax, precision P"`` for the
-    others), and NumPy in subprocesses with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset
-    (a machine may set them, slowing OpenBLAS; unset for that command only) and as set."""
-    import jax
-    import jax.numpy as jnp
-
-    from ._precision import lax_precision
-    flop = 2 * n ** 3
-    a = jax.device_put(np.random.default_rng(0).standard_normal((n, n), dtype=np.float32))
-    out = {}
-    for p in precisions:
-        f = jax.jit(lambda a, b, p=p: jnp.dot(a, b, precision=lax_precision(p)))
-        jax.block_until_ready(f(a, a))
-        ts = []
-        for _ in range(5):
-            t0 = time.perf_counter()
-            jax.block_until_ready(f(a, a))
-            ts.append(time.perf_counter() - t0)
-        out["jax" if p == "highest" else f"jax, precision {p}"] = flop / statistics.median(ts) / 1e9
-    for label, env in (("numpy, OPENBLAS_* unset",
-                        {k: v for k, v in os.environ.items()
-                         if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}),
-                       ("numpy, environment as set", dict(os.environ))):
-        r = subprocess.run([sys.executable, "-c", _NUMPY_PEAK, str(n)], capture_output=True,
-                           text=True, env=env)
-        out[label] = flop / float(r.stdout) / 1e9 if r.returncode == 0 else None
-    return out
-
-
-def machine() -> dict:
-    import jax
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return dict(processor=cpu, cores=os.cpu_count(),
-                usable_cores=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-                platform=platform.platform(), backend=jax.default_backend(),
-                devices=[str(d) for d in jax.devices()],
-                versions=dict(python=platform.python_version(), jax=jax.__version__,
-                              numpy=np.__version__),
-                env={k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
-                                                    "XLA_FLAGS", "OMP_NUM_THREADS")})
-
-
-def now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-
-
 # --- tables ---------------------------------------------------------------------------
 
 def table(rows: list[dict]) -> str:
@@ -343,78 +279,3 @@ def run_table(impls, task: Task, params32, *, repeats: int, check_examples: int 
         rows.append(row.summary(best_peak))
     return rows
 
-
-def main(argv=None) -> int:
-    """``jaxnet bench``: jaxnet's paths on the book's epoch, checked then timed."""
-    from . import data
-    from .cli import Parser
-    ap = Parser(prog="jaxnet bench", description=main.__doc__)
-    ap.add_argument("--data", choices=("mnist", "sample"), default="mnist")
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--batch-size", type=int, default=10)
-    ap.add_argument("--json", default=None, metavar="FILE", help="also write the results here")
-    ap.add_argument("--no-peak", action="store_true", help="skip the 2048³ matmul peak")
-    ap.add_argument("--precision", default="highest", metavar="LIST",
-                    help="comma-separated precisions for the JAX paths and the peak, from "
-                         "highest, high, default (default: highest)")
-    args = ap.parse_args(argv)
-    if args.repeats < 1 or args.batch_size < 1:
-        ap.error("--repeats and --batch-size must be positive")
-    precisions = tuple(p.strip() for p in args.precision.split(",") if p.strip())
-    if not precisions or any(p not in ("highest", "high", "default") for p in precisions):
-        ap.error(f"--precision: expected names from highest, high, default, got {args.precision!r}")
-    if args.json is not None:
-        from ._atomic import unwritable
-        problem = unwritable(args.json)
-        if problem:
-            ap.error(f"--json {args.json}: {problem}")
-    n = (data.MNIST_SIZES if args.data == "mnist" else data.SAMPLE_SIZES)["train"]
-    if args.batch_size > n:
-        ap.error(f"--batch-size {args.batch_size} exceeds the {n} training images of {args.data}")
-    return bench(args.data, args.repeats, args.batch_size, args.json, peak=not args.no_peak,
-                 precisions=precisions)
-
-
-def bench(data_name, repeats, batch_size, json_path=None, *, peak=True, out=None,
-          precisions=("highest",)) -> int:
-    out = out or sys.stdout
-    import jax
-    jax.config.update("jax_enable_x64", True)  # float64 gradient checks and the C float64 row
-
-    from . import data
-    from ._params import init_params
-    d = data.load_mnist() if data_name == "mnist" else data.load_sample()
-    n = len(d.train.labels)
-    task = Task(d.train.images, d.train.labels,
-                np.random.default_rng(0).permutation(n).astype(np.int32),
-                (d.train.images.shape[1], 30, 10), 3.0, batch_size, data.PIXEL_SCALE)
-    params32 = init_params(jax.random.PRNGKey(0), list(task.sizes))
-    impls, notes = jaxnet_implementations(precisions)
-    pk = matmul_peak(precisions=precisions) if peak else None
-    rows = run_table(impls, task, params32, repeats=repeats, peak=pk)
-    print(f"jaxnet bench: {'-'.join(map(str, task.sizes))}, eta {task.eta}, mini-batch "
-          f"{batch_size}, {n} training images ({data_name}); median of {repeats} epochs after "
-          f"a warm-up; {machine()['processor']}, backend {jax.default_backend()}", file=out)
-    for note in notes:
-        print(f"note: {note}", file=out)
-    if pk:
-        print("float32 matmul peak, 2048³: " + ", ".join(
-            f"{k} {v:.0f} GFLOP/s" for k, v in pk.items() if v) + "; % peak is of the best",
-            file=out)
-    print(f"GFLOP/s counts {flops_per_example(task.sizes):,} FLOP per example "
-          "(matrix products only; jaxnet.bench.flops_per_example)\n", file=out)
-    print(table(rows), file=out)
-    if json_path:
-        import json
-
-        from ._atomic import atomic_write
-        doc = dict(date=now(), command="jaxnet bench " + " ".join(sys.argv[2:]),
-                   machine=machine(), matmul_peak_gflops=pk, notes=notes, rows=rows)
-        try:
-            with atomic_write(json_path, "w") as f:
-                f.write(json.dumps(doc, indent=1))
-        except OSError as e:
-            print(f"jaxnet bench: error: --json {json_path}: could not write it "
-                  f"({e.strerror or e}); the table above is the result", file=sys.stderr)
-            return 1
-    return 1 if any(r.get("refused") for r in rows) else 0

@@ -19,7 +19,7 @@ WIDTH_IN, HEIGHT_IN, DPI = 9.0, 3.6, 100
 WIDTH_PX, HEIGHT_PX = int(WIDTH_IN * DPI), int(HEIGHT_IN * DPI)
 
 
-def _pyplot():
+def pyplot():
     try:
         import matplotlib
     except ImportError:
@@ -48,7 +48,7 @@ def plot_history(history, path, *, title=None):
     """
     if not history:
         raise ValueError("history: nothing to plot (no epochs)")
-    plt = _pyplot()
+    plt = pyplot()
     epochs = [r.epoch for r in history]
     fig, (acc, cost) = plt.subplots(1, 2, figsize=(WIDTH_IN, HEIGHT_IN))
     series = [(acc, "evaluation", [None if r.correct is None else 100 * r.correct / r.total
@@ -86,7 +86,7 @@ def plot_population(correct, total, path, *, title=None):
     c = np.asarray(correct, np.float64)
     if c.ndim != 2 or c.shape[0] < 1:
         raise ValueError(f"correct: expected (epochs, P) counts, got shape {c.shape}")
-    plt = _pyplot()
+    plt = pyplot()
     a = 100 * c / total
     e = np.arange(a.shape[0])
     fig, ax = plt.subplots(figsize=(WIDTH_IN, HEIGHT_IN))

@@ -20,12 +20,12 @@ import jaxnet
 import network2
 from conftest import assert_trees_close
 from jaxnet import cref
+from jaxnet._check import FD_STEP, central_differences
 
 # float64, the same sums in another order: ~1e3 ulps (see test_gradients).
 F64_RTOL = 1e-12
-# Central differences, h = 1e-6: O(h²) truncation + O(eps/h) round-off ≈ 1e-10 relative.
+# Central differences, h = FD_STEP = 1e-6: O(h²) truncation + O(eps/h) round-off ≈ 1e-10 relative.
 FD_RTOL = 1e-6
-FD_STEP = 1e-6
 # Whole epochs carry ~1e-15 per step over 500 steps (measured ≤ 1e-13).
 EPOCH_RTOL = 1e-10
 # A gradient below this would make a comparison near-vacuous.
@@ -48,37 +48,25 @@ def _net(seed, sizes=(6, 5, 4, 3), batch=5, alive=False):
     return params, x, y
 
 
-def _kw(cost, act, reg):
-    kw = dict(cost=cost, activation=act)
+def _kw(cost, act, reg, sizes=(6, 5, 4, 3)):
+    kw = dict(model=jaxnet.Model.dense(sizes, cost=cost, activation=act,
+                                       reg=reg[0] if reg else "l2"))
     if reg:
-        kw.update(reg=reg[0], lmbda=reg[1], n=N_TRAIN)
+        kw.update(lmbda=reg[1], n=N_TRAIN)
     return kw
+
+
+def _rule(eta, momentum):
+    return jaxnet.momentum(eta, momentum) if momentum else jaxnet.sgd(eta)
+
+
+def _model(params, **kw):
+    return jaxnet.Model.dense(jaxnet.layer_sizes(params), **kw)
 
 
 def _book(params, cost, act):
     return network2.Network([l.w for l in params], [l.b for l in params], cost=cost,
                             activation=act)
-
-
-def _central_differences(f, params):
-    out = []
-    for l, layer in enumerate(params):
-        parts = []
-        for part in (0, 1):
-            p = np.array(layer[part])
-            g = np.zeros_like(p)
-            for idx in np.ndindex(p.shape):
-                vals = []
-                for sign in (1, -1):
-                    q = p.copy()
-                    q[idx] += sign * FD_STEP
-                    moved = list(params)
-                    moved[l] = jaxnet.Layer(q, layer.b) if part == 0 else jaxnet.Layer(layer.w, q)
-                    vals.append(float(f(tuple(moved))))
-                g[idx] = (vals[0] - vals[1]) / (2 * FD_STEP)
-            parts.append(g)
-        out.append(jaxnet.Layer(*parts))
-    return tuple(out)
 
 
 @pytest.mark.parametrize("cost, act, reg", COMBOS,
@@ -95,9 +83,11 @@ def test_gradients_agree_four_ways_and_with_network2(cost, act, reg):
     book = tuple(jaxnet.Layer(w, b.ravel()) for w, b in zip(gw, gb))
     assert_trees_close(manual, book, F64_RTOL, "network2 transcription")
     # The cost compiled once (the validating jaxnet.cost costs ~20 ms a call); the
-    # same _cost that jaxnet.cost runs.
-    from jaxnet._check import _jitted_cost
-    fd = _central_differences(_jitted_cost(params, x, y, kw), params)
+    # same pure cost that jaxnet.cost runs.
+    from jaxnet._costs import Penalty
+    from jaxnet._network import cost_jit
+    pen = Penalty(reg[1], N_TRAIN) if reg else None
+    fd = central_differences(lambda q: cost_jit(kw["model"], q, x, y, pen), params)
     assert_trees_close(manual, fd, FD_RTOL, "central differences")
 
 
@@ -107,7 +97,8 @@ def test_costs_match_network2_total_cost_with_the_training_set_size():
     params, x, y = _net(1)
     for cost, reg in itertools.product(jaxnet.COSTS, ("l2", "l1")):
         net = _book(params, cost, "sigmoid")
-        ours = float(jaxnet.cost(params, x, y, cost=cost, lmbda=3.0, n=N_TRAIN, reg=reg))
+        ours = float(jaxnet.cost(params, x, y, model=_model(params, cost=cost, reg=reg),
+                                 lmbda=3.0, n=N_TRAIN))
         theirs = net.total_cost(x, y, 3.0, N_TRAIN, reg)
         assert ours == pytest.approx(theirs, rel=F64_RTOL), (cost, reg)
         assert theirs != pytest.approx(net.total_cost(x, y, 3.0, len(x), reg), rel=1e-3)
@@ -133,13 +124,12 @@ def _two_steps(momentum):
         vel = ([np.zeros_like(w) for w in net.weights], [np.zeros_like(b) for b in net.biases])
         use_v = momentum > 0
         results = {}
-        for name, step in (("backprop", jaxnet.sgd_step),
-                           ("autodiff", lambda *a, **k: jaxnet.sgd_step(*a, grad="autodiff", **k)),
-                           ("C", cref.sgd_step)):
-            p, v = params, jaxnet.init_velocity(params) if use_v else None
+        for name, step in (("backprop", jaxnet.step_with),
+                           ("autodiff", lambda *a, **k: jaxnet.step_with(*a, grad="autodiff", **k)),
+                           ("C", cref.step_with)):
+            p, state = params, None
             for _ in range(2):
-                out = step(p, x, y, eta, **kw, **(dict(momentum=momentum, velocity=v) if use_v else {}))
-                p, v = out if use_v else (out, None)
+                p, state = step(_rule(eta, momentum), p, state, x, y, **kw)
             results[name] = p
         for _ in range(2):
             vel = net.update_mini_batch(x, y, eta, **rk, **(dict(momentum=momentum, velocity=vel)
@@ -165,13 +155,16 @@ def test_whole_epochs_agree_jax_c_and_network2(sample, kw):
     params = jaxnet.init_params(jax.random.PRNGKey(2), [784, 20, 10], dtype=jnp.float64,
                                 init="scaled")
     mom = "momentum" in kw
-    extra = dict(velocity=jaxnet.init_velocity(params)) if mom else {}
-    ours = jaxnet.train_epoch(params, sample.train.images[:n], y, order, batch_size=7,
-                              x_scale=1 / 256, **kw, **extra)
-    c = cref.train_epoch(params, x, y, order, batch_size=7, **kw, **extra)
+    model = jaxnet.Model.dense([784, 20, 10], cost=kw["cost"], activation=kw["activation"],
+                               reg=kw.get("reg", "l2"))
+    rule = _rule(kw["eta"], kw.get("momentum"))
+    ours, s_ours = jaxnet.train_epoch_with(rule, params, None, sample.train.images[:n], y, order,
+                                           batch_size=7, x_scale=1 / 256, model=model,
+                                           lmbda=kw.get("lmbda"))
+    c, s_c = cref.train_epoch_with(rule, params, None, x, y, order, batch_size=7, model=model,
+                                   lmbda=kw.get("lmbda"))
     if mom:
-        (ours, v_ours), (c, v_c) = ours, c
-        assert_trees_close(v_c, v_ours, EPOCH_RTOL, "velocity C vs JAX")
+        assert_trees_close(s_c.velocity, s_ours.velocity, EPOCH_RTOL, "velocity C vs JAX")
     assert_trees_close(c, ours, EPOCH_RTOL, "C vs JAX epoch")
     net = _book(params, kw["cost"], kw["activation"])
     vel = ([np.zeros_like(w) for w in net.weights], [np.zeros_like(b) for b in net.biases])
@@ -195,7 +188,8 @@ def test_saturated_outputs_give_finite_cost_and_gradient(cost):
     params = (jaxnet.Layer(w, b),)
     x = np.zeros((2, 2))
     y = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])  # one wrong, one right
-    a = np.asarray(jaxnet.feedforward(params, x, cost=cost))
+    model = jaxnet.Model.dense([2, 3], cost=cost)
+    a = np.asarray(jaxnet.feedforward(params, x, model=model))
     if cost == "cross_entropy":
         assert a[0, 0] == 1.0 and a[0, 1] == 0.0
         # row 0: softplus(800) + softplus(-800) - 1*(-800) + softplus(0) = 800 + 800 + ln 2;
@@ -204,10 +198,11 @@ def test_saturated_outputs_give_finite_cost_and_gradient(cost):
     else:
         assert a[0, 0] == 1.0 and a[0, 1] == 0.0
         expect = (1600 + 0) / 2  # logsumexp = 800; row 0: 800 − (−800); row 1: 800 − 800
-    c = float(jaxnet.cost(params, x, y, cost=cost))
+    c = float(jaxnet.cost(params, x, y, model=model))
     assert np.isfinite(c) and c == pytest.approx(expect, rel=1e-12)
-    for g in (jaxnet.backprop(params, x, y, cost=cost), jaxnet.autodiff_grad(params, x, y, cost=cost),
-              cref.backprop(params, x, y, cost=cost)):
+    for g in (jaxnet.backprop(params, x, y, model=model),
+              jaxnet.autodiff_grad(params, x, y, model=model),
+              cref.backprop(params, x, y, model=model)):
         gb = np.asarray(g[0].b)
         assert np.all(np.isfinite(gb))
         np.testing.assert_allclose(gb, (a - y).sum(axis=0) / 2, rtol=1e-12)
@@ -271,22 +266,36 @@ def test_save_params_records_the_model(tmp_path):
         jaxnet.save_params(tmp_path / "q.npz", params, cost="hinge")
 
 
+def _nan_state(p):
+    return jaxnet.MomentumState(0.5, 0.5, jax.tree.map(lambda a: np.full(np.shape(a), np.nan), p))
+
+
 @pytest.mark.parametrize("call, err, match", [
-    (lambda p, x, y: jaxnet.backprop(p, x, y, cost="hinge"), ValueError, "cost: expected one of"),
-    (lambda p, x, y: jaxnet.backprop(p, x, y, activation="gelu"), ValueError, "activation: expected"),
+    (lambda p, x, y: jaxnet.Model.dense([4, 3, 2], cost="hinge"), ValueError,
+     "cost: expected one of"),
+    (lambda p, x, y: jaxnet.Model.dense([4, 3, 2], activation="gelu"), ValueError,
+     "activation: expected"),
+    (lambda p, x, y: jaxnet.Model.dense([4, 3, 2], reg="l3"), ValueError, "reg: expected"),
+    (lambda p, x, y: jaxnet.backprop(p, x, y, model="quadratic"), TypeError,
+     "model: expected a jaxnet.Model"),
+    (lambda p, x, y: jaxnet.backprop(p, x, y, model=jaxnet.Model.dense([4, 5, 2])), ValueError,
+     r"params\[0\].w: expected shape \(5, 4\) for layers\[0\]"),
     (lambda p, x, y: jaxnet.backprop(p, x, y, lmbda=1.0), ValueError, "needs n, the training-set size"),
     (lambda p, x, y: jaxnet.backprop(p, x, y, lmbda=-1.0, n=5), ValueError, "lmbda: expected a finite"),
     (lambda p, x, y: jaxnet.backprop(p, x, y, lmbda=float("nan"), n=5), ValueError, "lmbda"),
-    (lambda p, x, y: jaxnet.backprop(p, x, y, lmbda=1.0, n=5, reg="l3"), ValueError, "reg: expected"),
-    (lambda p, x, y: jaxnet.sgd_step(p, x, y, 1.0, momentum=0.5), ValueError, "needs velocity="),
-    (lambda p, x, y: jaxnet.sgd_step(p, x, y, 1.0, momentum=1.5,
-                                     velocity=jaxnet.init_velocity(p)), ValueError, r"\[0, 1\]"),
-    (lambda p, x, y: jaxnet.sgd_step(p, x, y, 1.0, momentum=0.5, velocity=p[:1]), ValueError,
+    (lambda p, x, y: jaxnet.momentum(1.0, 1.5), ValueError, r"\[0, 1\]"),
+    (lambda p, x, y: jaxnet.step_with(jaxnet.momentum(1.0, 0.5), p, jaxnet.SgdState(1.0), x, y),
+     TypeError, "state: expected a MomentumState"),
+    (lambda p, x, y: jaxnet.step_with(jaxnet.momentum(1.0, 0.5), p,
+                                      jaxnet.MomentumState(1.0, 0.5, p[:1]), x, y), ValueError,
      "velocity: expected the same structure"),
-    (lambda p, x, y: jaxnet.sgd_step(p, x, y, 1.0, momentum=0.5, velocity=jax.tree.map(
-        lambda a: np.full(np.shape(a), np.nan), p)), ValueError, "contains NaN"),
-    (lambda p, x, y: cref.sgd_step(p, x, y, 1.0, momentum=0.5), ValueError, "needs velocity="),
-    (lambda p, x, y: cref.backprop(p, x, y, cost="hinge"), ValueError, "cost: expected one of"),
+    (lambda p, x, y: jaxnet.step_with(jaxnet.momentum(1.0, 0.5), p, _nan_state(p), x, y),
+     ValueError, "contains NaN"),
+    (lambda p, x, y: cref.step_with(jaxnet.momentum(1.0, 0.5), p, _nan_state(p), x, y),
+     ValueError, "contains NaN"),
+    (lambda p, x, y: cref.backprop(p, x, y, model=jaxnet.Model((4,), (jaxnet.Dense(3, "tanh"),
+                                                                      jaxnet.Dense(2, "tanh")))),
+     ValueError, "the C kernel's quadratic output layer is sigmoid"),
 ])
 def test_bad_model_arguments_are_named(call, err, match):
     params, x, y = _net(7, sizes=(4, 3, 2), batch=3)

@@ -20,7 +20,8 @@ RESUME_RTOL = 0.0
 
 def _setup(sample, dtype=jnp.float64, sizes=(784, 20, 10)):
     params = jaxnet.init_params(jax.random.PRNGKey(0), list(sizes), dtype=dtype)
-    kw = dict(eta=0.5, batch_size=10, x_scale=1 / 256, cost="cross_entropy", lmbda=1.0,
+    kw = dict(eta=0.5, batch_size=10, x_scale=1 / 256, lmbda=1.0,
+              model=jaxnet.Model.dense(jaxnet.layer_sizes(params), cost="cross_entropy"),
               momentum=0.3, eval_data=(sample.test.images[:200], sample.test.labels[:200]),
               schedule=1)
     return params, sample.train.images[:300], sample.train.labels[:300], kw
@@ -49,9 +50,9 @@ def test_a_checkpoint_of_another_run_is_refused(sample, tmp_path, change, match)
     params, x, labels, kw = _setup(sample)
     ck = tmp_path / "ck.npz"
     jaxnet.fit(jax.random.PRNGKey(7), params, x, labels, epochs=1, checkpoint=ck, **kw)
-    params2, _, _, _ = _setup(sample, dtype=change.get("dtype", jnp.float64),
-                              sizes=change.get("sizes", (784, 20, 10)))
-    kw = dict(kw, eta=change.get("eta", kw["eta"]))
+    params2, _, _, kw2 = _setup(sample, dtype=change.get("dtype", jnp.float64),
+                                sizes=change.get("sizes", (784, 20, 10)))
+    kw = dict(kw, eta=change.get("eta", kw["eta"]), model=kw2["model"])
     with pytest.raises(jaxnet.CheckpointError, match=match):
         jaxnet.fit(jax.random.PRNGKey(7), params2, x, labels, epochs=2, checkpoint=ck,
                    resume=True, **kw)

@@ -77,7 +77,8 @@ def test_train_chapter3_flags_monitor_and_save_network2(tmp_path):
     assert cost == "cross_entropy"
     from jaxnet import data
     val = data.load_sample().validation
-    assert int(jaxnet.evaluate(params, val.x, val.labels, cost=cost)) == int(lines[-1][1])
+    model = jaxnet.Model.dense(jaxnet.layer_sizes(params), cost=cost)
+    assert int(jaxnet.evaluate(params, val.x, val.labels, model=model)) == int(lines[-1][1])
 
 
 def test_check_command_passes_and_prints_every_pair():
@@ -98,9 +99,12 @@ def test_check_flags_a_broken_implementation():
         return jax.tree.map(lambda g: g * 1.01, jaxnet.backprop(params, x, y, **model))
 
     out = io.StringIO()
+    def epoch(rule, p, x, y, o, **k):
+        return jaxnet.train_epoch_with(rule, p, None, x, y, o, **k)[0]
+
     rows = _check.run({"backprop": jaxnet.backprop, "broken": broken},
-                      {"backprop": jaxnet.train_epoch,
-                       "broken": lambda p, x, y, o, **k: jax.tree.map(lambda a: a * 1.001, jaxnet.train_epoch(p, x, y, o, **k))},
+                      {"backprop": epoch,
+                       "broken": lambda *a, **k: jax.tree.map(lambda a: a * 1.001, epoch(*a, **k))},
                       out=out)
     failed = [r for r in rows if not r.ok]
     assert failed and all("broken" in r.pair for r in failed)

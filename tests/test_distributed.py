@@ -17,7 +17,9 @@ _FOUR = r"""
 import json, jax, numpy as np
 jax.config.update("jax_enable_x64", True)
 import jaxnet
-from jaxnet import data, _train
+from jaxnet import data
+from jaxnet._epoch import epoch
+from jaxnet._training import data_parallel
 assert len(jax.devices()) == 4, jax.devices()
 s = data.load_sample()
 params = jaxnet.init_params(jax.random.PRNGKey(0), [784, 30, 10], dtype="float64")
@@ -30,9 +32,10 @@ four = jaxnet.train_epoch(params, x, y, order, mesh=mesh, **kw)
 rel = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))) / np.max(np.abs(np.asarray(b))))
           for a, b in zip(jax.tree.leaves(four), jax.tree.leaves(one)))
 moved = float(np.max(np.abs(np.asarray(four[0].w) - np.asarray(params[0].w))))
-sharding, (p, _, xx, yy, oo) = _train._data_parallel(mesh, 20, [params, None, x, y, order])
-hlo = _train._train_epoch.lower(p, xx, yy, oo, 3.0, 1 / 256, batch_size=20,
-                                batch_sharding=sharding).compile().as_text()
+rule = jaxnet.sgd(3.0)
+sharding, (p, st, xx, yy, oo) = data_parallel(mesh, 20, [params, rule.init(params), x, y, order])
+hlo = epoch.lower(p, st, xx, yy, oo, np.float64(1 / 256), None, model=jaxnet.Model.dense([784, 30, 10]),
+                  rule=rule, grad="backprop", batch_size=20, sharding=sharding).compile().as_text()
 print(json.dumps(dict(rel=rel, moved=moved, all_reduce="all-reduce" in hlo,
                       devices=len(four[0].w.sharding.device_set))))
 """

@@ -1,5 +1,7 @@
 """backprop (BP1–BP4 by hand) against jax.grad, finite differences and the book."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -66,10 +68,11 @@ def test_backprop_equals_autodiff_on_real_mnist(sample, dtype, precision):
         params = jaxnet.init_params(jax.random.PRNGKey(seed), [784, 30, 10], dtype=dtype)
         x = sample.train.x[start:start + 10]
         y = sample.train.y()[start:start + 10]
-        manual = jaxnet.backprop(params, x, y, precision=precision)
+        model = jaxnet.Model.dense([784, 30, 10], precision=precision)
+        manual = jaxnet.backprop(params, x, y, model=model)
         assert _max_abs(manual) > MIN_GRAD
         assert manual[0].w.dtype == dtype
-        assert_trees_close(manual, jaxnet.autodiff_grad(params, x, y, precision=precision), rtol,
+        assert_trees_close(manual, jaxnet.autodiff_grad(params, x, y, model=model), rtol,
                            f"{dtype.__name__}, precision {precision}")
 
 
@@ -93,7 +96,9 @@ def test_backprop_matches_central_differences(sizes):
     assert _max_abs(grads) > MIN_GRAD
     leaves, treedef = jax.tree.flatten(params)
     grad_leaves = jax.tree.leaves(grads)
-    cost = jax.jit(jaxnet._network._cost)
+    from jaxnet._network import cost_jit
+    model = jaxnet.Model.dense(sizes)
+    cost = functools.partial(cost_jit, model)
     for i, (p, g) in enumerate(zip(leaves, grad_leaves)):
         p = np.asarray(p)
         fd = np.zeros_like(p)

@@ -34,6 +34,9 @@ def _rel(a, b):
     return max(rel_err(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
+CE = jaxnet.Model.dense([784, 20, 10], cost="cross_entropy")
+
+
 def test_each_member_equals_training_it_alone(sample):
     images, labels = sample.train.images[:500], sample.train.labels[:500]
     ev = (sample.test.images[:300], sample.test.labels[:300])
@@ -42,12 +45,12 @@ def test_each_member_equals_training_it_alone(sample):
     pop = jaxnet.init_population(init_keys, [784, 20, 10], dtype=jnp.float64)
     hyper = dict(eta=[0.5, 1.0, 3.0], lmbda=[0.0, 2.0, 0.0], momentum=[0.0, 0.5, 0.2])
     res = jaxnet.fit_population(fit_keys, pop, images, labels, epochs=2, batch_size=10,
-                                x_scale=1 / 256, eval_data=ev, cost="cross_entropy", **hyper)
+                                x_scale=1 / 256, eval_data=ev, model=CE, **hyper)
     assert res.correct.shape == (2, 3) and res.total == 300
     for i in range(3):
         start = jax.tree.map(lambda a: np.asarray(a[i]), pop)
         solo = dict(epochs=2, batch_size=10, x_scale=1 / 256, eval_data=ev,
-                    cost="cross_entropy", eta=hyper["eta"][i], lmbda=hyper["lmbda"][i],
+                    model=CE, eta=hyper["eta"][i], lmbda=hyper["lmbda"][i],
                     momentum=hyper["momentum"][i])
         alone = jaxnet.fit(fit_keys[i], start, images, labels, **solo)
         nudged = jaxnet.fit(fit_keys[i], jax.tree.map(lambda a: np.nextafter(a, np.inf), start),

@@ -32,9 +32,12 @@ OTHER_DEFAULT = {"highest": "default", "high": "highest", "default": "highest"}
 # The programs that must contain products (program-name fragments in the dump's
 # file names): the gradients, the step, the epoch, evaluation, fit's epoch and
 # monitoring, the population's epoch and monitoring, and the optax epoch.
-PROGRAMS = ("_backprop", "_autodiff_grad", "_cost", "_feedforward", "_sgd_step", "_train_epoch",
-            "_evaluate", "_shuffled_epoch", "_monitor", "_population_epoch",
-            "_population_monitor", "_optimizer_epoch")
+# The compiled programs, by the pure functions' names (jit names each program after its
+# function): every gradient, the cost, the output, a step, an epoch (plain, shuffled,
+# data-parallel, with an optax rule), evaluation and monitoring, and the population's.
+PROGRAMS = ("backprop", "autodiff_grad", "cost", "feedforward", "step", "epoch",
+            "count_correct", "shuffled_epoch", "monitor", "population_epoch",
+            "population_monitor")
 
 CHILD = textwrap.dedent("""
     import sys
@@ -51,24 +54,25 @@ CHILD = textwrap.dedent("""
         y = np.eye(3, dtype=dtype)[labels]
         order = rng.permutation(12)
         reg = dict(lmbda=1.0, n=12)
-        jaxnet.backprop(p, x, y, precision=P, **reg)
-        jaxnet.autodiff_grad(p, x, y, precision=P, **reg)
-        jaxnet.cost(p, x, y, precision=P, **reg)
-        jaxnet.feedforward(p, x, precision=P)
-        jaxnet.sgd_step(p, x, y, 1.0, precision=P, momentum=0.5,
-                        velocity=jaxnet.init_velocity(p))
-        jaxnet.train_epoch(p, x, y, order, eta=1.0, batch_size=5, precision=P, lmbda=1.0)
-        jaxnet.train_epoch(p, x, y, order, eta=1.0, batch_size=4, precision=P,  # data parallel
+        M = jaxnet.Model.dense([6, 5, 3], precision=P)
+        jaxnet.backprop(p, x, y, model=M, **reg)
+        jaxnet.autodiff_grad(p, x, y, model=M, **reg)
+        jaxnet.cost(p, x, y, model=M, **reg)
+        jaxnet.feedforward(p, x, model=M)
+        jaxnet.sgd_step(p, x, y, 1.0, model=M)
+        jaxnet.step_with(jaxnet.momentum(1.0, 0.5), p, None, x, y, model=M)
+        jaxnet.train_epoch(p, x, y, order, eta=1.0, batch_size=5, model=M, lmbda=1.0)
+        jaxnet.train_epoch(p, x, y, order, eta=1.0, batch_size=4, model=M,  # data parallel
                            mesh=jax.make_mesh((1,), ("data",)))
-        jaxnet.evaluate(p, x, labels, precision=P)
+        jaxnet.evaluate(p, x, labels, model=M)
         jaxnet.fit(jax.random.PRNGKey(1), p, x, labels, epochs=1, eta=1.0, batch_size=5,
-                   eval_data=(x, labels), monitor=jaxnet.MONITORS, precision=P, momentum=0.5)
+                   eval_data=(x, labels), monitor=jaxnet.MONITORS, model=M, momentum=0.5)
         keys = jax.random.split(jax.random.PRNGKey(2), 2)
         pop = jaxnet.init_population(keys, [6, 5, 3], dtype=dtype)
         jaxnet.fit_population(keys, pop, x, labels, epochs=1, eta=[1.0, 2.0], batch_size=5,
-                              eval_data=(x, labels), precision=P)
+                              eval_data=(x, labels), model=M)
         opt = optax.sgd(1.0)
-        jaxnet.train_epoch_with(opt, p, opt.init(p), x, y, order, batch_size=5, precision=P)
+        jaxnet.train_epoch_with(opt, p, opt.init(p), x, y, order, batch_size=5, model=M)
     if len(sys.argv) > 3:  # a product that names no precision: the check must catch it
         jax.jit(lambda a: a @ a.T)(x)
 """)
@@ -125,8 +129,7 @@ def test_precision_names_and_derived_tolerances():
     with pytest.raises(ValueError, match="precision: expected one of highest, high, default"):
         check_precision("tf32")
     with pytest.raises(ValueError, match="precision: expected one of"):
-        jaxnet.backprop(jaxnet.init_params(jax.random.PRNGKey(0), [2, 2]), np.ones((1, 2), np.float32),
-                        np.ones((1, 2), np.float32), precision="fast")
+        jaxnet.Model.dense([2, 2], precision="fast")
     # The CPU computes float32 products in float32 whatever the name.
     for p in PRECISIONS:
         assert matmul_roundoff(p, np.float32, "cpu") == F32_ROUNDOFF
@@ -145,7 +148,7 @@ def test_checkpoints_record_the_precision(tmp_path, sample):
     p = jaxnet.init_params(jax.random.PRNGKey(0), [784, 5, 10])
     ck = tmp_path / "run.npz"
     jaxnet.fit(jax.random.PRNGKey(1), p, x, labels, epochs=1, batch_size=10, x_scale=1 / 256,
-               checkpoint=ck, precision="default")
+               checkpoint=ck, model=jaxnet.Model.dense([784, 5, 10], precision="default"))
     with pytest.raises(jaxnet.CheckpointError, match="precision: checkpoint 'default', this run 'highest'"):
         jaxnet.fit(jax.random.PRNGKey(1), p, x, labels, epochs=2, batch_size=10, x_scale=1 / 256,
                    checkpoint=ck, resume=True)

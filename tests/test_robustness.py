@@ -23,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import jaxnet
+from jaxnet import _mnist, _sample_data
 from jaxnet import cli, data
 from jaxnet._atomic import atomic_write
 
@@ -124,7 +125,7 @@ LIAR = """
             return self.real if dtype is None else self.real.astype(dtype)
     p = jaxnet.init_params(jax.random.PRNGKey(0), [784, 30, 10], dtype=np.float64)
     x, y = np.zeros((100, 784)), np.eye(10)[np.arange(100) % 10]
-    order, tiny, v = np.arange(100), np.zeros((1, 2)), jaxnet.init_velocity(p)
+    order, tiny, v = np.arange(100), np.zeros((1, 2)), jax.tree.map(np.zeros_like, p)
     train = dict(eta=1.0, batch_size=10)
 """
 LIES = {
@@ -132,8 +133,9 @@ LIES = {
     "y": "cref.backprop(p, x, Liar(tiny, (100, 10)))",
     "w": "cref.train_epoch((jaxnet.Layer(Liar(tiny, (30, 784)), p[0].b), p[1]), x, y, order, **train)",
     "order": "cref.train_epoch(p, x, y, Liar(np.arange(2), (100,)), **train)",
-    "velocity": "cref.train_epoch(p, x, y, order, momentum=0.5, velocity=(jaxnet.Layer("
-                "Liar(tiny, (30, 784)), v[0].b), v[1]), **train)",
+    "velocity": "cref.train_epoch_with(jaxnet.momentum(1.0, 0.5), p, jaxnet.MomentumState("
+                "1.0, 0.5, (jaxnet.Layer(Liar(tiny, (30, 784)), v[0].b), v[1])), x, y, order, "
+                "batch_size=10)",
 }
 
 
@@ -202,7 +204,7 @@ def test_an_unwritable_cache_folder_is_a_data_error_before_any_download(tmp_path
         fetched.append(1)  # what the verified download would give
         return {f"{s}_{k}": getattr(getattr(mnist, s), k)
                 for s in ("train", "validation", "test") for k in ("images", "labels")}
-    monkeypatch.setattr(data, "_read_source", source)
+    monkeypatch.setattr(_mnist, "_read_source", source)
     with pytest.raises(data.DataError, match="cannot keep the MNIST cache .* set JAXNET_DATA"):
         data.load_mnist(source="mnist.pkl.gz", cache=not_a_folder / "sub")
     assert fetched == []
@@ -281,6 +283,9 @@ def test_damaged_params_files_raise_only_params_file_error(small_params, offset,
             np.testing.assert_array_equal(a, b)  # a harmless flip (a timestamp): same values
 
 
+CK_SHAPES = [((3, 784), (3,)), ((10, 3), (10,))]  # checkpoint_file's 784-3-10 net
+
+
 @pytest.fixture(scope="module")
 def checkpoint_file(sample, tmp_path_factory):
     """A real checkpoint and the config of the run that wrote it."""
@@ -303,7 +308,8 @@ def test_damaged_checkpoints_raise_only_checkpoint_error(checkpoint_file, offset
         with open(ck, "wb") as f:
             f.write(_flip_or_cut(original.read_bytes(), offset, bit, cut))
         try:
-            got = load_checkpoint(ck, config, epochs=2, record=jaxnet.EpochRecord)
+            got = load_checkpoint(ck, config, shapes=CK_SHAPES, epochs=2,
+                                      record=jaxnet.EpochRecord)
         except jaxnet.CheckpointError:
             return
         assert got["epoch"] == 1 and len(got["params"]) == 2 and got["velocity"] is not None
@@ -352,7 +358,7 @@ def test_a_flipped_compression_method_is_the_documented_error(kind, tmp_path, sm
         path = tmp_path / "ck.npz"
         path.write_bytes(_flip_central_directory_method(original.read_bytes()))
         with pytest.raises(jaxnet.CheckpointError):
-            load_checkpoint(path, config, epochs=2, record=jaxnet.EpochRecord)
+            load_checkpoint(path, config, shapes=CK_SHAPES, epochs=2, record=jaxnet.EpochRecord)
     else:
         (tmp_path / data.MNIST_CACHE_NAME).write_bytes(
             _flip_central_directory_method(mnist_cache.read_bytes()))

@@ -142,15 +142,18 @@ def test_fit_with_momentum_and_l2_replays_with_train_epoch(sample):
     images, labels = sample.train.images[:200], sample.train.labels[:200]
     params = jaxnet.init_params(jax.random.PRNGKey(0), [784, 30, 10], dtype=jnp.float64,
                                 init="scaled")
-    kw = dict(eta=0.5, cost="cross_entropy", lmbda=5.0, momentum=0.6)
+    model = jaxnet.Model.dense([784, 30, 10], cost="cross_entropy")
     key = jax.random.PRNGKey(9)
-    res = jaxnet.fit(key, params, images, labels, epochs=2, batch_size=10, x_scale=1 / 256, **kw)
+    res = jaxnet.fit(key, params, images, labels, epochs=2, batch_size=10, x_scale=1 / 256,
+                     model=model, eta=0.5, lmbda=5.0, momentum=0.6)
     y = np.eye(10)[labels]
-    p, v = params, jaxnet.init_velocity(params)
+    p, state, rule = params, None, jaxnet.momentum(0.5, 0.6)
     for _ in range(2):
         key, sub = jax.random.split(key)
-        p, v = jaxnet.train_epoch(p, images, y, jax.random.permutation(sub, 200), batch_size=10,
-                                  x_scale=1 / 256, velocity=v, **kw)
+        p, state = jaxnet.train_epoch_with(rule, p, state, images, y,
+                                           jax.random.permutation(sub, 200), batch_size=10,
+                                           x_scale=1 / 256, model=model, lmbda=5.0)
+    v = state.velocity
     assert_trees_close(res.params, p, EPOCH_RTOL, "params")
     assert_trees_close(res.velocity, v, EPOCH_RTOL, "velocity")
     assert rel_err(v[0].w, np.zeros_like(v[0].w)) > 0  # the velocity is carried, not reset
@@ -159,7 +162,7 @@ def test_fit_with_momentum_and_l2_replays_with_train_epoch(sample):
 def test_fit_monitors_network2s_four_quantities(sample):
     tr, ev = sample.train, sample.validation
     params = jaxnet.init_params(jax.random.PRNGKey(0), [784, 30, 10], dtype=jnp.float64)
-    kw = dict(cost="cross_entropy", lmbda=5.0)
+    kw = dict(model=jaxnet.Model.dense([784, 30, 10], cost="cross_entropy"), lmbda=5.0)
     res = jaxnet.fit(jax.random.PRNGKey(1), params, tr.images, tr.labels, epochs=2, eta=0.5,
                      batch_size=10, x_scale=1 / 256, eval_data=(ev.images, ev.labels),
                      monitor=jaxnet.MONITORS, **kw)
@@ -205,7 +208,7 @@ def test_early_stopping_and_the_learning_rate_schedule():
     (dict(monitor=("eval_cost",)), "eval_accuracy and eval_cost need eval_data"),
     (dict(monitor=("test_cost",)), "monitor: expected names from"),
     (dict(momentum=2.0), r"momentum: expected a number in \[0, 1\]"),
-    (dict(cost="hinge"), "cost: expected one of"),
+    (dict(lmbda=-1.0), "lmbda: expected a finite number >= 0"),
 ])
 def test_fit_rejects_bad_chapter3_arguments(kw, match):
     rng = np.random.default_rng(0)

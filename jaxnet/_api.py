@@ -1,0 +1,88 @@
+"""The network functions, checked: feedforward, cost, backprop and its jax.grad twin.
+
+Each validates its arguments against the model (jaxnet._inputs), then calls
+the compiled pure function of jaxnet._network with the model as its static
+argument.
+"""
+
+from __future__ import annotations
+
+from ._inputs import check_x, check_y, penalty, resolve
+from ._network import autodiff_grad_jit, backprop_jit, cost_jit, feedforward_jit
+
+
+def feedforward(params, x, *, model=None):
+    """The network's output.
+
+    Args:
+      params: tuple of ``Layer(w, b)`` matching ``model`` (for Dense layers
+        ``w (n_out, n_in)``, ``b (n_out,)``), float32 or float64.
+      x: ``(batch, n_0)`` float inputs; converted to the parameters' dtype.
+      model: a jaxnet.Model; default ``Model.dense(sizes of params)``, the
+        book's chapter-1 network (quadratic cost, sigmoid neurons).
+
+    Returns:
+      ``(batch, n_L)`` output activations in the parameters' dtype.
+    """
+    model, params = resolve(params, model)
+    check_x(model, x, allow_int=False)
+    return feedforward_jit(model, params, x)
+
+
+def cost(params, x, y, *, model=None, lmbda=None, n=None):
+    """The cost averaged over the batch, plus the regularisation term.
+
+    Computed from the output layer's weighted inputs, so cross-entropy and
+    log-likelihood stay finite when outputs saturate at exactly 0 or 1.
+
+    Args:
+      params: tuple of Layers matching ``model``.
+      x: ``(batch, n_0)`` float inputs.
+      y: ``(batch, n_L)`` float targets (one-hot for classification).
+      model: a jaxnet.Model (default: the chapter-1 network of params' sizes).
+      lmbda: regularisation strength λ ≥ 0 (None or 0: none); the kind is
+        ``model.reg``.
+      n: the training-set size in λ/n (required when lmbda > 0).
+
+    Returns:
+      A scalar in the parameters' dtype.
+    """
+    model, params = resolve(params, model)
+    m = check_x(model, x, allow_int=False)
+    check_y(model, y, m)
+    return cost_jit(model, params, x, y, penalty(lmbda, n, params))
+
+
+def backprop(params, x, y, *, model=None, lmbda=None, n=None):
+    """Gradient of :func:`cost` by the hand-derived BP1–BP4, whole batch at once.
+
+    Args:
+      params: tuple of Layers matching ``model``.
+      x: ``(batch, n_0)`` float inputs.
+      y: ``(batch, n_L)`` float targets.
+      model: a jaxnet.Model (default: the chapter-1 network of params' sizes).
+      lmbda: regularisation strength λ ≥ 0 (None or 0: none).
+      n: the training-set size in λ/n (required when lmbda > 0).
+
+    Returns:
+      A tuple of Layers with the structure, shapes and dtype of ``params``:
+      ``∂C/∂w`` and ``∂C/∂b`` per layer.
+    """
+    model, params = resolve(params, model)
+    m = check_x(model, x, allow_int=False)
+    check_y(model, y, m)
+    return backprop_jit(model, params, x, y, penalty(lmbda, n, params))
+
+
+def autodiff_grad(params, x, y, *, model=None, lmbda=None, n=None):
+    """``jax.grad`` of :func:`cost` (regularisation term included) with respect to
+    ``params``: the cross-check of :func:`backprop`, with its arguments
+    (``params``, ``x (batch, n_0)``, ``y (batch, n_L)``, ``model``, ``lmbda``, ``n``).
+
+    Returns:
+      A tuple of Layers shaped like ``params``.
+    """
+    model, params = resolve(params, model)
+    m = check_x(model, x, allow_int=False)
+    check_y(model, y, m)
+    return autodiff_grad_jit(model, params, x, y, penalty(lmbda, n, params))
