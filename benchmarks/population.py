@@ -51,7 +51,7 @@ def main(argv=None):
 
     d = data.load_mnist(progress=False)
     x, labels = d.train.images[: args.examples], d.train.labels[: args.examples]
-    y = jnp.asarray(np.eye(10, dtype=np.float32)[labels])
+    y = jnp.asarray(data.one_hot(labels, 10, np.float32))
     xd = jax.device_put(x)
     scale = jnp.asarray(data.PIXEL_SCALE, jnp.float32)
     rows = []

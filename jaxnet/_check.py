@@ -33,7 +33,10 @@ EPOCH32_RTOL = 1e-3   # 500 float32 steps carrying ~1e-7 per-step differences
 FD_STEP = 1e-6
 
 
-class Row(NamedTuple):
+class Comparison(NamedTuple):
+    """One row of `jaxnet check`: two implementations on one case, their largest
+    differences, where, and the tolerance."""
+
     case: str
     dtype: str
     pair: str
@@ -48,17 +51,28 @@ class Row(NamedTuple):
 
 
 def compare(a_tree, b_tree) -> tuple[float, float, str]:
-    """Largest |a − b|, largest |a − b| / max|b| per tensor, and that tensor's name."""
+    """Largest |a − b|, largest |a − b| / max|b| over the tensors, and that tensor's name
+    (``w[l]``/``b[l]`` for Layers). A structure or shape mismatch, or a value that is
+    not finite, counts as an infinite difference; a zero reference tensor as 0 if the
+    other is zero too, else infinite."""
+    import jax
+    la, lb = jax.tree.leaves(a_tree), jax.tree.leaves(b_tree)
+    if len(la) != len(lb):
+        return float("inf"), float("inf"), "structure"
     max_abs, max_rel, where = 0.0, 0.0, "-"
-    for l, (la, lb) in enumerate(zip(a_tree, b_tree)):
-        for part, x, y in (("w", la[0], lb[0]), ("b", la[1], lb[1])):
-            x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-            diff = float(np.max(np.abs(x - y)))
-            scale = float(np.max(np.abs(y)))
-            rel = diff / scale if scale > 0 else (0.0 if diff == 0 else float("inf"))
-            max_abs = max(max_abs, diff)
-            if rel >= max_rel:
-                max_rel, where = rel, f"{part}[{l}]"
+    for i, (x, y) in enumerate(zip(la, lb)):
+        name = f"{'wb'[i % 2]}[{i // 2}]"
+        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        if x.shape != y.shape:
+            return float("inf"), float("inf"), name
+        diff = float(np.max(np.abs(x - y), initial=0.0))
+        scale = float(np.max(np.abs(y), initial=0.0))
+        rel = diff / scale if scale > 0 else (0.0 if diff == 0 else float("inf"))
+        if not np.isfinite(rel):
+            rel = float("inf")
+        max_abs = max(max_abs, diff)
+        if rel >= max_rel:
+            max_rel, where = rel, name
     return max_abs, max_rel, where
 
 
@@ -108,8 +122,8 @@ def default_implementations():
     return impls, epochs, None
 
 
-def run(impls=None, epochs=None, out=sys.stdout, precision="highest") -> list[Row]:
-    """Every comparison as a Row, printed to ``out``; the JAX paths at ``precision``."""
+def run(impls=None, epochs=None, out=sys.stdout, precision="highest") -> list[Comparison]:
+    """Every comparison as a Comparison, printed to ``out``; the JAX paths at ``precision``."""
     import jax
     from . import data
     from ._precision import check_precision, matmul_roundoff, scaled_rtol
@@ -144,6 +158,7 @@ def _gradient_rows(impls, pairs, sample, dtype, tol, precision):
     central differences on the latter in float64); returns ``(rows, the small case)``."""
     import jax
     import jaxnet
+    from ._datasets import one_hot
     dt, rows, cases = np.dtype(dtype).name, [], []
     for seed, start in ((0, 0), (1, 2500)):
         p = jaxnet.init_params(jax.random.PRNGKey(seed), [784, 30, 10], dtype=dtype)
@@ -154,19 +169,19 @@ def _gradient_rows(impls, pairs, sample, dtype, tol, precision):
                            rng.standard_normal(o).astype(dtype))
               for i, o in ((5, 4), (4, 3), (3, 2)))
     small = ("random 5-4-3-2 batch 7", p, rng.uniform(size=(7, 5)).astype(dtype),
-             np.eye(2, dtype=dtype)[rng.integers(0, 2, 7)])
+             one_hot(rng.integers(0, 2, 7), 2, dtype))
     for case, params, x, y in cases + [small]:
         x, y = x.astype(dtype), y.astype(dtype)
         model = jaxnet.Model.dense(jaxnet.layer_sizes(params), precision=precision)
         grads = {n: f(params, x, y, model=model) for n, f in impls.items()}
         for a, b in pairs:
-            rows.append(Row(case, dt, f"{a} vs {b}", *compare(grads[a], grads[b]), tol))
+            rows.append(Comparison(case, dt, f"{a} vs {b}", *compare(grads[a], grads[b]), tol))
     if dtype == np.float64:
         case, params, x, y = small
         fd = central_differences(_jitted_cost(params, x, y, jaxnet.Model.dense([5, 4, 3, 2])),
                                  params)
         for n, grad in grads.items():  # the small case's, computed last
-            rows.append(Row(case, dt, f"{n} vs central diff.", *compare(grad, fd), FD_RTOL))
+            rows.append(Comparison(case, dt, f"{n} vs central diff.", *compare(grad, fd), FD_RTOL))
     return rows, small
 
 
@@ -194,7 +209,7 @@ def _epoch_rows(epochs, sample, precision, epoch32_rtol):
             names = list(ends)
             for i, a in enumerate(names):
                 for b in names[i + 1:]:
-                    rows.append(Row(label, np.dtype(dtype).name, f"{a} vs {b}",
+                    rows.append(Comparison(label, np.dtype(dtype).name, f"{a} vs {b}",
                                     *compare(ends[a], ends[b]), tol))
     return rows
 
@@ -228,7 +243,7 @@ def _chapter3_rows(impls, small, precision):
     return rows
 
 
-def model_rows(label, model, params, x, y, impls=None, lmbda=None, n=None) -> list[Row]:
+def model_rows(label, model, params, x, y, impls=None, lmbda=None, n=None) -> list[Comparison]:
     """Every pair of gradients of any model (any layer kinds) on float64 ``x (m, n_0)``,
     ``y (m, n_L)``, and the first against central differences. An implementation that
     does not take the model (the C kernel: Dense chains only) raises ValueError and is
@@ -243,10 +258,10 @@ def model_rows(label, model, params, x, y, impls=None, lmbda=None, n=None) -> li
                 raise
             grads[name] = e
     names = [k for k, g in grads.items() if not isinstance(g, ValueError)]
-    rows = [Row(label, "float64", f"{a} vs {b}", *compare(grads[a], grads[b]), F64_RTOL)
+    rows = [Comparison(label, "float64", f"{a} vs {b}", *compare(grads[a], grads[b]), F64_RTOL)
             for i, a in enumerate(names) for b in names[i + 1:]]
     fd = central_differences(_jitted_cost(params, x, y, model, lmbda, n), params)
-    return rows + [Row(label, "float64", f"{names[0]} vs central diff.",
+    return rows + [Comparison(label, "float64", f"{names[0]} vs central diff.",
                        *compare(grads[names[0]], fd), FD_RTOL)]
 
 

@@ -17,6 +17,7 @@ from jax import lax
 
 from ._network import GRADIENTS
 from ._rules import apply_updates
+from ._validate import all_finite
 
 #: How often a progress callback fires during an epoch.
 PROGRESS_REPORTS = 20
@@ -84,11 +85,6 @@ def epoch(params, state, x, y, order, x_scale, penalty, *, model, rule, grad, ba
         if progress is not None:
             jax.debug.callback(progress, n_steps, n_steps)
     return params, state
-
-
-def all_finite(tree) -> jax.Array:
-    """Whether every leaf of ``tree`` is finite: a scalar bool."""
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in jax.tree.leaves(tree)]))
 
 
 def shuffle(key, n: int):

@@ -13,6 +13,7 @@ from typing import NamedTuple, Optional
 import jax
 import numpy as np
 
+from ._datasets import one_hot
 from ._inputs import check_classes, check_x, scale
 from ._training import check_grad
 from ._validate import check_batch_size
@@ -70,7 +71,7 @@ def prepare(model, params, x, labels, *, x_scale, epochs, batch_size, eval_data,
     check_grad(grad)
     ev = None if eval_data is None else check_eval_data(model, eval_data, x_scale)
     dtype = np.dtype(params[0].w.dtype)
-    y = np.eye(model.sizes[-1], dtype=dtype)[np.asarray(labels)]
+    y = one_hot(labels, model.sizes[-1], dtype)
     return TrainingSet(n, batch_size, jax.device_put(x), x, jax.device_put(y),
                        jax.device_put(labels), scale(x_scale, params), ev)
 

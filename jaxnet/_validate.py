@@ -70,9 +70,12 @@ def check_dtype(dtype) -> np.dtype:
     return dt
 
 
-@jax.jit
-def _all_finite(a):
-    return jnp.all(jnp.isfinite(a))
+def all_finite(tree) -> jax.Array:
+    """Whether every leaf of ``tree`` is finite: a scalar bool (traceable)."""
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in jax.tree.leaves(tree)]))
+
+
+_all_finite_jit = jax.jit(all_finite)
 
 
 def _on_host(a) -> bool:
@@ -86,7 +89,7 @@ def check_finite(a, name):
     with NumPy (no XLA program to compile); device memory is reduced on the device."""
     if not _is_concrete(a):
         return
-    finite = np.isfinite(np.asarray(a)).all() if _on_host(a) else _all_finite(a)
+    finite = np.isfinite(np.asarray(a)).all() if _on_host(a) else _all_finite_jit(a)
     if not bool(finite):
         raise ValueError(f"{name}: contains NaN or Inf")
 
