@@ -3,10 +3,13 @@
 from ._api import autodiff_grad as autodiff_grad
 from ._api import backprop as backprop
 from ._api import cost as cost
+from ._api import dropout_masks as dropout_masks
 from ._api import feedforward as feedforward
 from ._checkpoint import CheckpointError as CheckpointError
+from ._convpool import ConvPool as ConvPool
 from ._dense import Dense as Dense
 from ._evaluate import evaluate as evaluate
+from ._evaluate import evaluate_ensemble as evaluate_ensemble
 from ._fit import fit as fit
 from ._history import MONITORS as MONITORS
 from ._history import EpochRecord as EpochRecord

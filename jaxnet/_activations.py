@@ -4,6 +4,7 @@
     sigmoid   1/(1+e^−z)       a(1 − a)
     tanh      tanh z           1 − a²
     relu      max(z, 0)        [a > 0]  (0 at z = 0, as jax.nn.relu's derivative)
+    linear    z                1
     softmax   e^z_j / Σ e^z    (output layer only: the log-likelihood's BP1 never needs it)
 """
 
@@ -12,10 +13,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-#: Activations a hidden layer can use (the C kernel implements the same three).
+#: The chapter-3 hidden activations (the C kernel implements these three).
 HIDDEN = ("sigmoid", "tanh", "relu")
+#: Elementwise activations: any layer may use them.
+ELEMENTWISE = HIDDEN + ("linear",)
 #: Activations an output layer can use.
-OUTPUT = ("sigmoid", "tanh", "relu", "softmax")
+OUTPUT = ELEMENTWISE + ("softmax",)
 
 
 def activate(name: str, z: jax.Array) -> jax.Array:
@@ -26,6 +29,8 @@ def activate(name: str, z: jax.Array) -> jax.Array:
         return jnp.tanh(z)
     if name == "relu":
         return jnp.maximum(z, 0)
+    if name == "linear":
+        return z
     return jax.nn.softmax(z, axis=-1)
 
 
@@ -37,6 +42,8 @@ def prime(name: str, a: jax.Array) -> jax.Array:
         return 1 - a * a
     if name == "relu":
         return (a > 0).astype(a.dtype)
+    if name == "linear":
+        return jnp.ones_like(a)
     raise ValueError(f"activation {name!r} has no elementwise derivative (output layer only)")
 
 

@@ -7,8 +7,23 @@ argument.
 
 from __future__ import annotations
 
-from ._inputs import check_x, check_y, penalty, resolve
+import numpy as np
+
+from ._inputs import check_masks, check_x, check_y, penalty, resolve
+from ._model import Model
 from ._network import autodiff_grad_jit, backprop_jit, cost_jit, feedforward_jit
+from ._network import dropout_masks as masks_of
+from ._validate import check_dtype
+
+
+def dropout_masks(key, model, m: int, dtype=np.float32):
+    """The dropout masks a training step draws: for each layer with dropout ``p``, a
+    0/1 array ``(m, *its input shape)`` keeping each entry with probability ``1 − p``
+    (layer ``l`` from ``fold_in(key, l)``); None for the other layers. A step of an
+    epoch with key ``k`` uses ``dropout_masks(fold_in(k, step), ...)``."""
+    if not isinstance(model, Model):
+        raise TypeError(f"model: expected a jaxnet.Model, got {type(model).__name__}")
+    return masks_of(model, key, int(m), check_dtype(dtype))
 
 
 def feedforward(params, x, *, model=None):
@@ -29,7 +44,7 @@ def feedforward(params, x, *, model=None):
     return feedforward_jit(model, params, x)
 
 
-def cost(params, x, y, *, model=None, lmbda=None, n=None):
+def cost(params, x, y, *, model=None, lmbda=None, n=None, masks=None):
     """The cost averaged over the batch, plus the regularisation term.
 
     Computed from the output layer's weighted inputs, so cross-entropy and
@@ -43,6 +58,9 @@ def cost(params, x, y, *, model=None, lmbda=None, n=None):
       lmbda: regularisation strength λ ≥ 0 (None or 0: none); the kind is
         ``model.reg``.
       n: the training-set size in λ/n (required when lmbda > 0).
+      masks: dropout masks (:func:`jaxnet.dropout_masks`) for a model with
+        dropout, as in training; None: the evaluation network (inputs of
+        dropout layers scaled by 1 − p).
 
     Returns:
       A scalar in the parameters' dtype.
@@ -50,10 +68,11 @@ def cost(params, x, y, *, model=None, lmbda=None, n=None):
     model, params = resolve(params, model)
     m = check_x(model, x, allow_int=False)
     check_y(model, y, m)
-    return cost_jit(model, params, x, y, penalty(lmbda, n, params))
+    return cost_jit(model, params, x, y, penalty(lmbda, n, params),
+                 check_masks(model, masks, m, params))
 
 
-def backprop(params, x, y, *, model=None, lmbda=None, n=None):
+def backprop(params, x, y, *, model=None, lmbda=None, n=None, masks=None):
     """Gradient of :func:`cost` by the hand-derived BP1–BP4, whole batch at once.
 
     Args:
@@ -63,6 +82,7 @@ def backprop(params, x, y, *, model=None, lmbda=None, n=None):
       model: a jaxnet.Model (default: the chapter-1 network of params' sizes).
       lmbda: regularisation strength λ ≥ 0 (None or 0: none).
       n: the training-set size in λ/n (required when lmbda > 0).
+      masks: dropout masks, as :func:`cost`.
 
     Returns:
       A tuple of Layers with the structure, shapes and dtype of ``params``:
@@ -71,13 +91,15 @@ def backprop(params, x, y, *, model=None, lmbda=None, n=None):
     model, params = resolve(params, model)
     m = check_x(model, x, allow_int=False)
     check_y(model, y, m)
-    return backprop_jit(model, params, x, y, penalty(lmbda, n, params))
+    return backprop_jit(model, params, x, y, penalty(lmbda, n, params),
+                 check_masks(model, masks, m, params))
 
 
-def autodiff_grad(params, x, y, *, model=None, lmbda=None, n=None):
+def autodiff_grad(params, x, y, *, model=None, lmbda=None, n=None, masks=None):
     """``jax.grad`` of :func:`cost` (regularisation term included) with respect to
     ``params``: the cross-check of :func:`backprop`, with its arguments
-    (``params``, ``x (batch, n_0)``, ``y (batch, n_L)``, ``model``, ``lmbda``, ``n``).
+    (``params``, ``x (batch, n_0)``, ``y (batch, n_L)``, ``model``, ``lmbda``, ``n``,
+    ``masks``).
 
     Returns:
       A tuple of Layers shaped like ``params``.
@@ -85,4 +107,5 @@ def autodiff_grad(params, x, y, *, model=None, lmbda=None, n=None):
     model, params = resolve(params, model)
     m = check_x(model, x, allow_int=False)
     check_y(model, y, m)
-    return autodiff_grad_jit(model, params, x, y, penalty(lmbda, n, params))
+    return autodiff_grad_jit(model, params, x, y, penalty(lmbda, n, params),
+                 check_masks(model, masks, m, params))

@@ -6,7 +6,9 @@ activation pair on the random net, each regularisation (none, L2, L1) meeting
 every cost and every activation (float64, central differences included); then
 whole epochs from the same start and order (chapter 1, and chapter 3 with
 cross-entropy, tanh, L2 and momentum; the C kernel's fast path and its
-reference both), and prints for every pair the largest absolute and
+reference both); then two small ConvPool nets (chapter 6; sigmoid, and ReLU
+with dropout masks and L2) with every implementation that takes them and
+central differences; and prints for every pair the largest absolute and
 relative difference, the tensor where it occurs, and the tolerance.
 
 The JAX paths run at the requested matrix-product precision (``--precision``,
@@ -19,107 +21,18 @@ GPU they are 8192 times looser, capped at 5 %, and the output says so.
 from __future__ import annotations
 
 import sys
-from typing import Callable, NamedTuple
 
 import numpy as np
 
 # Tolerances (relative to the largest entry of the reference tensor); the float32
 # ones are for true float32 products and are scaled to the precision in effect:
-F64_RTOL = 1e-12    # same sums in another order: ~1e3 float64 ulps
 F32_RTOL = 1e-5     # ~100 float32 ulps
-FD_RTOL = 1e-6      # central differences, h = 1e-6: O(h²) + O(eps/h) ≈ 1e-10, with margin
 EPOCH64_RTOL = 1e-10  # 500 steps carrying ~1e-15 per-step differences (measured ~3e-14)
 EPOCH32_RTOL = 1e-3   # 500 float32 steps carrying ~1e-7 per-step differences
-FD_STEP = 1e-6
 
 
-class Comparison(NamedTuple):
-    """One row of `jaxnet check`: two implementations on one case, their largest
-    differences, where, and the tolerance."""
-
-    case: str
-    dtype: str
-    pair: str
-    max_abs: float
-    max_rel: float
-    where: str
-    tol: float
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.max_rel <= self.tol)
-
-
-def compare(a_tree, b_tree) -> tuple[float, float, str]:
-    """Largest |a − b|, largest |a − b| / max|b| over the tensors, and that tensor's name
-    (``w[l]``/``b[l]`` for Layers). A structure or shape mismatch, or a value that is
-    not finite, counts as an infinite difference; a zero reference tensor as 0 if the
-    other is zero too, else infinite."""
-    import jax
-    la, lb = jax.tree.leaves(a_tree), jax.tree.leaves(b_tree)
-    if len(la) != len(lb):
-        return float("inf"), float("inf"), "structure"
-    max_abs, max_rel, where = 0.0, 0.0, "-"
-    for i, (x, y) in enumerate(zip(la, lb)):
-        name = f"{'wb'[i % 2]}[{i // 2}]"
-        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-        if x.shape != y.shape:
-            return float("inf"), float("inf"), name
-        diff = float(np.max(np.abs(x - y), initial=0.0))
-        scale = float(np.max(np.abs(y), initial=0.0))
-        rel = diff / scale if scale > 0 else (0.0 if diff == 0 else float("inf"))
-        if not np.isfinite(rel):
-            rel = float("inf")
-        max_abs = max(max_abs, diff)
-        if rel >= max_rel:
-            max_rel, where = rel, name
-    return max_abs, max_rel, where
-
-
-def central_differences(cost: Callable, params):
-    """∂cost/∂params by central differences, one parameter at a time (float64)."""
-    from ._params import Layer
-    out = []
-    for l, layer in enumerate(params):
-        grads = []
-        for part in (0, 1):
-            p = np.array(layer[part], np.float64)
-            g = np.zeros_like(p)
-            for idx in np.ndindex(p.shape):
-                vals = []
-                for sign in (1, -1):
-                    q = p.copy()
-                    q[idx] += sign * FD_STEP
-                    moved = list(params)
-                    moved[l] = Layer(q, layer[1]) if part == 0 else Layer(layer[0], q)
-                    vals.append(float(cost(tuple(moved))))
-                g[idx] = (vals[0] - vals[1]) / (2 * FD_STEP)
-            grads.append(g)
-        out.append(Layer(*grads))
-    return tuple(out)
-
-
-def default_implementations():
-    """``(gradients, epochs, why the C kernel is missing or None)``: name → gradient
-    ``(params, x, y, *, model, lmbda=None, n=None) → Layers``, and name → epoch
-    ``(rule, params, x, y, order, *, batch_size, model, lmbda=None) → params``.
-    The JAX paths use the model's precision; the C kernel ignores it."""
-    import jaxnet
-    impls = {"backprop": jaxnet.backprop, "jax.grad": jaxnet.autodiff_grad}
-
-    def jax_epoch(grad):
-        return lambda rule, *a, **k: jaxnet.train_epoch_with(rule, a[0], None, *a[1:], grad=grad,
-                                                             **k)[0]
-    epochs = {"backprop": jax_epoch("backprop"), "jax.grad": jax_epoch("autodiff")}
-    try:
-        from . import cref
-    except ImportError as e:
-        return impls, epochs, str(e)
-    impls["C"] = cref.backprop
-    epochs["C"] = lambda rule, *a, **k: cref.train_epoch_with(rule, a[0], None, *a[1:], **k)[0]
-    epochs["C reference"] = lambda rule, *a, **k: cref.train_epoch_with(
-        rule, a[0], None, *a[1:], impl="reference", **k)[0]
-    return impls, epochs, None
+from ._compare import (F64_RTOL, FD_RTOL, Comparison, central_differences, compare,
+                       default_implementations, jitted_cost, model_rows)
 
 
 def run(impls=None, epochs=None, out=sys.stdout, precision="highest") -> list[Comparison]:
@@ -148,6 +61,7 @@ def run(impls=None, epochs=None, out=sys.stdout, precision="highest") -> list[Co
     rows = rows64 + rows32
     # Chapter 3: every cost x hidden activation x regularisation, float64, 5-4-3-2.
     rows += _chapter3_rows(impls, small64, precision)
+    rows += _conv_rows(impls, precision)
     rows += _epoch_rows(epochs, sample, precision, epoch32_rtol)
     _print(rows, out, missing)
     return rows
@@ -178,7 +92,7 @@ def _gradient_rows(impls, pairs, sample, dtype, tol, precision):
             rows.append(Comparison(case, dt, f"{a} vs {b}", *compare(grads[a], grads[b]), tol))
     if dtype == np.float64:
         case, params, x, y = small
-        fd = central_differences(_jitted_cost(params, x, y, jaxnet.Model.dense([5, 4, 3, 2])),
+        fd = central_differences(jitted_cost(params, x, y, jaxnet.Model.dense([5, 4, 3, 2])),
                                  params)
         for n, grad in grads.items():  # the small case's, computed last
             rows.append(Comparison(case, dt, f"{n} vs central diff.", *compare(grad, fd), FD_RTOL))
@@ -214,17 +128,6 @@ def _epoch_rows(epochs, sample, precision, epoch32_rtol):
     return rows
 
 
-def _jitted_cost(params, x, y, model, lmbda=None, n=None):
-    """The cost as one compiled function of the parameters (central differences
-    call it ~100 times; the public, validating jaxnet.cost costs ~20 ms a call)."""
-    import jax
-
-    from ._inputs import penalty
-    from ._network import cost
-    pen = penalty(lmbda, n, params)
-    return jax.jit(lambda q: cost(model, q, x, y, pen))
-
-
 def _chapter3_rows(impls, small, precision):
     import jaxnet
     rows = []
@@ -243,26 +146,27 @@ def _chapter3_rows(impls, small, precision):
     return rows
 
 
-def model_rows(label, model, params, x, y, impls=None, lmbda=None, n=None) -> list[Comparison]:
-    """Every pair of gradients of any model (any layer kinds) on float64 ``x (m, n_0)``,
-    ``y (m, n_L)``, and the first against central differences. An implementation that
-    does not take the model (the C kernel: Dense chains only) raises ValueError and is
-    left out. ``impls``: name → gradient (default :func:`default_implementations`)."""
-    impls = impls if impls is not None else default_implementations()[0]
-    grads = {}
-    for name, f in impls.items():
-        try:
-            grads[name] = f(params, x, y, model=model, lmbda=lmbda, n=n)
-        except ValueError as e:
-            if name == next(iter(impls)):  # the first is the reference: it must take it
-                raise
-            grads[name] = e
-    names = [k for k, g in grads.items() if not isinstance(g, ValueError)]
-    rows = [Comparison(label, "float64", f"{a} vs {b}", *compare(grads[a], grads[b]), F64_RTOL)
-            for i, a in enumerate(names) for b in names[i + 1:]]
-    fd = central_differences(_jitted_cost(params, x, y, model, lmbda, n), params)
-    return rows + [Comparison(label, "float64", f"{names[0]} vs central diff.",
-                       *compare(grads[names[0]], fd), FD_RTOL)]
+def _conv_rows(impls, precision):
+    """Chapter 6: two small ConvPool nets (sigmoid; ReLU with dropout masks and L2),
+    float64, every implementation that takes them and central differences."""
+    import jax
+    import jaxnet
+    rng = np.random.default_rng(11)
+    x, y = rng.uniform(size=(4, 64)), np.eye(3)[rng.integers(0, 3, 4)]
+    rows = []
+    for act, dropout in (("sigmoid", 0.0), ("relu", 0.3)):
+        model = jaxnet.Model((1, 8, 8), (jaxnet.ConvPool(2, 3, 2, act),
+                                         jaxnet.Dense(4, act, dropout=dropout),
+                                         jaxnet.Dense(3, "softmax")),
+                             cost="log_likelihood", precision=precision)
+        params = jaxnet.init_params(jax.random.PRNGKey(4), model, dtype=np.float64,
+                                    init="scaled")
+        masks = (jaxnet.dropout_masks(jax.random.PRNGKey(5), model, 4, np.float64)
+                 if dropout else None)
+        label = f"conv 1x8x8-2x3x3/2-4-3 {act}" + (", dropout masks, L2" if dropout else "")
+        rows += model_rows(label, model, params, x, y, impls, lmbda=1.0 if dropout else None,
+                           n=20 if dropout else None, masks=masks)
+    return rows
 
 
 def _print(rows, out, missing):
@@ -285,3 +189,4 @@ def main(precision="highest") -> int:
     impls, epochs, missing = default_implementations()
     rows = run(impls, epochs, precision=precision)
     return 0 if all(r.ok for r in rows) and not missing else 1
+

@@ -27,7 +27,8 @@ from ._params import Layer
 
 FORMAT = "jaxnet.checkpoint"
 # 2: the run's config fingerprints the images (and the labels with their dtype and shape).
-VERSION = 2
+# 3: the model's description in the config; test accuracy in the history records.
+VERSION = 3
 
 
 class CheckpointError(ValueError):

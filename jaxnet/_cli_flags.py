@@ -22,7 +22,7 @@ def sizes(text: str) -> list[int]:
 
 # As the command line spells them (jaxnet.COSTS, with "-" for "_").
 COSTS = ("quadratic", "cross-entropy", "log-likelihood")
-ACTIVATIONS = ("sigmoid", "tanh", "relu")
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
 MONITORS = ("eval_accuracy", "eval_cost", "train_accuracy", "train_cost")
 
 
@@ -97,30 +97,61 @@ def add_precision_flag(parser) -> None:
 
 
 def add_model_flags(parser) -> None:
-    """The network: sizes, cost, hidden activation, regularisation kind, precision,
-    dtype and initialisation (``model_from_args`` builds the Model)."""
-    parser.add_argument("--sizes", type=sizes, default=None, metavar="N0,N1,...",
-                        help="layer sizes, input first (default: INPUT,30,10)")
-    parser.add_argument("--cost", type=choice(COSTS), default="quadratic", metavar="NAME",
+    """The network: sizes or layers, cost, hidden activation, dropout, regularisation
+    kind, precision, dtype and initialisation (``model_from_args`` builds the Model)."""
+    shape = parser.add_mutually_exclusive_group()
+    shape.add_argument("--sizes", type=sizes, default=None, metavar="N0,N1,...",
+                       help="layer sizes of a fully connected net, input first "
+                            "(default: INPUT,30,10)")
+    shape.add_argument("--layers", default=None, metavar="SPEC",
+                       help="layers of any kind (chapter 6), e.g. conv:20:5,pool:2,fc:100,"
+                            "softmax:10: conv:F:K (F K×K filters), pool:P (max-pool after a "
+                            "conv), fc:N, softmax:N (see jaxnet._layerspec)")
+    parser.add_argument("--cost", type=choice(COSTS), default=None, metavar="NAME",
                         help="quadratic (chapter 1), cross-entropy (sigmoid output) or "
-                             "log-likelihood (softmax output) (default quadratic)")
+                             "log-likelihood (softmax output) (default quadratic; "
+                             "log-likelihood for --layers ending in softmax)")
     parser.add_argument("--activation", type=choice(ACTIVATIONS), default="sigmoid",
-                        metavar="NAME", help="hidden neurons: sigmoid, tanh or relu "
-                                             "(default sigmoid)")
+                        metavar="NAME", help="hidden neurons (and conv layers): sigmoid, "
+                                             "tanh, relu or linear (default sigmoid)")
+    parser.add_argument("--dropout", type=number(float, lambda v: 0 <= v < 1,
+                                                 "a probability in [0, 1)"),
+                        default=0.0, metavar="P",
+                        help="network3's dropout of the inputs of every fully connected "
+                             "and softmax layer in training (default 0)")
     parser.add_argument("--reg", choices=("l2", "l1"), default="l2",
                         help="regularisation of the weights (default l2)")
     add_precision_flag(parser)
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    parser.add_argument("--init", choices=("large", "scaled"), default="large",
+    parser.add_argument("--init", choices=("large", "scaled", "network3"), default="large",
                         help="large: N(0,1) as network.py; scaled: weights N(0,1/n_in) "
-                             "(default large)")
+                             "(network2); network3: N(0,1/n_out), softmax zero (default large)")
 
 
-def model_from_args(args, sizes):
-    """The Model the model flags describe, for layer ``sizes``."""
-    from ._model import Model
-    return Model.dense(sizes, cost=args.cost, activation=args.activation, reg=args.reg,
-                       precision=args.precision)
+def model_from_args(args, n_in: int, n_classes: int):
+    """The Model the model flags describe for ``n_in`` inputs (ValueError naming the
+    flag when they do not fit the data)."""
+    from ._layerspec import parse_layers
+    if args.layers is not None:
+        try:
+            model = parse_layers(args.layers, n_in, activation=args.activation,
+                                 dropout=args.dropout, cost=args.cost, reg=args.reg,
+                                 precision=args.precision)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"--layers {args.layers}: {e}") from None
+        flag = f"--layers {args.layers}"
+    else:
+        spec = ",".join(f"fc:{n}" for n in (args.sizes or [n_in, 30, 10])[1:])
+        model = parse_layers(spec, n_in, activation=args.activation, dropout=args.dropout,
+                             cost=args.cost, reg=args.reg, precision=args.precision)
+        flag = f"--sizes {','.join(map(str, args.sizes or []))}"
+        if args.sizes and args.sizes[0] != n_in:
+            raise ValueError(f"{flag}: the data has {n_in} inputs, so sizes must start with "
+                             f"{n_in}")
+    if model.sizes[-1] < n_classes:
+        raise ValueError(f"{flag}: the data has {n_classes} classes, so the output layer "
+                         f"needs at least {n_classes} neurons")
+    return model
 
 
 def add_data_flags(parser) -> None:
@@ -134,7 +165,14 @@ def add_data_flags(parser) -> None:
 
 
 def add_training_flags(parser) -> None:
-    """What every training command shares: epochs, mini-batch size, gradient."""
+    """What every training command shares: epochs, mini-batch size, gradient, the
+    order of the mini-batches and the n of λ/n."""
+    parser.add_argument("--no-shuffle", dest="shuffle", action="store_false",
+                        help="the mini-batches in the data's order every epoch (network3) "
+                             "instead of a new shuffle per epoch")
+    parser.add_argument("--reg-n", choices=("examples", "batches"), default="examples",
+                        help="the n of lambda/n: the training examples (network2, default) "
+                             "or the mini-batches (network3)")
     parser.add_argument("--epochs", type=non_negative_int, default=30,
                         help="epochs (default 30)")
     parser.add_argument("--batch-size", type=positive(int), default=10,

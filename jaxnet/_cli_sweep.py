@@ -7,6 +7,7 @@ import statistics
 from pathlib import Path
 
 from ._cli_common import error, load_split, outputs_unwritable, plot_ready, setup_jax, write_or_rescue
+from ._layerspec import describe
 from ._cli_flags import (add_data_flags, add_model_flags, add_training_flags, floats,
                          model_from_args, non_negative_float, positive, unit_float)
 
@@ -40,8 +41,8 @@ def _population(args, d, split, members):
     import jax.numpy as jnp
 
     from ._population import init_population
-    sizes = args.sizes or [d.train.images.shape[1], 30, 10]
-    model = model_from_args(args, sizes)
+    n_classes = int(max(d.train.labels.max(), split.labels.max())) + 1
+    model = model_from_args(args, d.train.images.shape[1], n_classes)
     dtype = jnp.float64 if args.dtype == "float64" else jnp.float32
     pairs = [jax.random.split(jax.random.PRNGKey(s)) for _, s in members]
     params = init_population(jnp.stack([p[0] for p in pairs]), model, dtype=dtype,
@@ -70,9 +71,10 @@ def sweep(args) -> int:
     try:
         model, params, keys = _population(args, d, split, members)
     except ValueError as e:
-        return error(f"--sizes {','.join(map(str, args.sizes or []))}: {e}", 2)
+        return error(str(e) if str(e).startswith("--") else
+                     f"{'--layers' if args.layers else '--sizes'}: {e}", 2)
     print(f"jaxnet sweep: {len(members)} members ({len(configs)} configurations x {args.seeds} "
-          f"seeds), {'-'.join(map(str, model.sizes))}, {args.cost}, {args.activation}, batch "
+          f"seeds), {describe(model)}, {model.cost}, {args.activation}, batch "
           f"{args.batch_size}, {args.epochs} epochs, {args.dtype}, {jax.default_backend()}, "
           f"precision {args.precision}", flush=True)
     done = []
@@ -87,7 +89,8 @@ def sweep(args) -> int:
                              lmbda=[c[1] for c, _ in members],
                              momentum=[c[2] for c, _ in members], batch_size=args.batch_size,
                              x_scale=jdata.PIXEL_SCALE, eval_data=(split.images, split.labels),
-                             grad=args.grad, on_epoch=on_epoch)
+                             grad=args.grad, on_epoch=on_epoch, shuffle=args.shuffle,
+                             reg_n=args.reg_n)
     except FloatingPointError as e:
         return error(str(e), 1)
     except (ValueError, TypeError) as e:
@@ -130,7 +133,7 @@ def _report(args, model, configs, members, res) -> int:
         def write(path):
             with atomic_write(path, "w") as f:
                 json.dump(dict(sizes=list(model.sizes), epochs=args.epochs,
-                               batch_size=args.batch_size, cost=args.cost,
+                               batch_size=args.batch_size, cost=model.cost,
                                activation=args.activation, split=args.eval,
                                configurations=rows), f, indent=1)
         status = max(status, write_or_rescue("--json", args.json, write, "wrote"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from ._cli_common import (error, load_split, outputs_unwritable, plot_ready, setup_jax,
                           write_or_rescue)
+from ._layerspec import describe
 from ._cli_flags import (add_data_flags, add_model_flags, add_training_flags, model_from_args,
                          monitors, non_negative_float, positive, seed, unit_float)
 
@@ -39,6 +41,15 @@ def add_train(sub) -> None:
     t.add_argument("--schedule", type=positive(int), default=None, metavar="N",
                    help="halve eta after N epochs without a better --eval accuracy; stop "
                         "before it falls below eta/128 (the book's schedule)")
+    t.add_argument("--expand", action="store_true",
+                   help="train on the book's expanded data: every training image and its "
+                        "four one-pixel shifts (5x the images; chapter 6)")
+    t.add_argument("--ensemble", type=positive(int), default=1, metavar="N",
+                   help="train N networks at once (seeds SEED..SEED+N-1, one vmapped "
+                        "program) and report their majority vote (chapter 6; default 1)")
+    t.add_argument("--test-at-best", action="store_true",
+                   help="with --eval validation: evaluate the test split at each new best "
+                        "validation accuracy (network3's report)")
     t.add_argument("--monitor", type=monitors, default=("eval_accuracy",), metavar="LIST",
                    help="comma-separated from eval_accuracy, eval_cost, train_accuracy, "
                         "train_cost, or 'all' (network2's four flags; default eval_accuracy)")
@@ -87,14 +98,25 @@ def check_flags(args):
         if value is not None and "eval_accuracy" not in args.monitor:
             return error(f"{flag} {value} watches the --eval accuracy: keep eval_accuracy in "
                          f"--monitor (now {','.join(args.monitor)})", 2)
+    single = [f for f, v in (("--save", args.save), ("--checkpoint", args.checkpoint),
+                             ("--plot", args.plot), ("--early-stop", args.early_stop),
+                             ("--schedule", args.schedule), ("--test-at-best", args.test_at_best),
+                             ("--impl c", args.impl == "c")) if v]
+    if args.ensemble > 1 and single:
+        return error(f"--ensemble {args.ensemble} trains a population; {', '.join(single)} "
+                     "apply to one network", 2)
+    if args.test_at_best and (args.eval != "validation" or "eval_accuracy" not in args.monitor):
+        return error("--test-at-best evaluates the test split at each new best validation "
+                     "accuracy: add --eval validation (and keep eval_accuracy in --monitor)", 2)
     if args.checkpoint is not None and args.checkpoint.exists() and not (
             args.resume or args.overwrite):
         return error(f"--checkpoint {args.checkpoint}: exists; add --resume to continue it or "
                      "--overwrite to start over", 2)
     if args.save and args.save_format == "network2" and (
-            args.cost == "log_likelihood" or args.activation != "sigmoid"):
-        return error("--save-format network2 holds sigmoid networks with the quadratic or "
-                     "cross-entropy cost only", 2)
+            args.layers or args.dropout or args.cost == "log-likelihood"
+            or args.activation != "sigmoid"):
+        return error("--save-format network2 holds sigmoid networks (fully connected, no "
+                     "dropout) with the quadratic or cross-entropy cost only", 2)
     return None
 
 
@@ -106,35 +128,36 @@ def setup(args, d, split):
     from ._model import init_params
     n_in = d.train.images.shape[1]
     n_classes = int(max(d.train.labels.max(), split.labels.max())) + 1
-    sizes = args.sizes or [n_in, 30, 10]
-    if sizes[0] != n_in or sizes[-1] < n_classes:
-        return error(f"--sizes {','.join(map(str, sizes))}: the data has {n_in} inputs and "
-                     f"{n_classes} classes, so sizes must start with {n_in} and end with at "
-                     f"least {n_classes}", 2)
     if args.batch_size > len(d.train):
         return error(f"--batch-size {args.batch_size} exceeds the {len(d.train)} training "
                      "examples", 2)
-    model = model_from_args(args, sizes)
+    try:
+        model = model_from_args(args, n_in, n_classes)
+    except ValueError as e:
+        return error(str(e), 2)
     dtype = jnp.float64 if args.dtype == "float64" else jnp.float32
     key_init, key_fit = jax.random.split(jax.random.PRNGKey(args.seed))
     try:
         params = init_params(key_init, model, dtype=dtype, init=args.init)
     except ValueError as e:
-        return error(f"--sizes {','.join(map(str, sizes))}: {e}", 2)
+        return error(f"{'--layers' if args.layers else '--sizes'} "
+                     f"{args.layers or ','.join(map(str, model.sizes))}: {e}", 2)
     return model, params, key_fit
 
 
 def announce(args, model, d, split) -> None:
     import jax
-    extras = [f"{k}={v}" for k, v in (("cost", args.cost), ("activation", args.activation))
+    extras = [f"{k}={v}" for k, v in (("cost", model.cost), ("activation", args.activation))
               if v not in ("quadratic", "sigmoid")]
+    if args.dropout:
+        extras.append(f"dropout={args.dropout}")
     if args.lmbda:
         extras.append(f"lmbda={args.lmbda} ({args.reg})")
     if args.momentum:
         extras.append(f"momentum={args.momentum}")
     where = ("C kernel (fast path)" if args.impl == "c" else
              f"{jax.default_backend()}, precision {args.precision}")
-    print(f"jaxnet: {'-'.join(map(str, model.sizes))} network, eta={args.eta}, batch "
+    print(f"jaxnet: {describe(model)} network, eta={args.eta}, batch "
           f"{args.batch_size}, {args.epochs} epochs, {args.dtype}, {', '.join(extras + [''])}"
           f"{len(d.train)} training / {len(split)} {args.eval} examples, {where}", flush=True)
 
@@ -156,6 +179,8 @@ def epoch_printer(args, bar, done):
             parts.append(f"training cost {r.train_cost:.4f}")
         if r.eta != args.eta:
             parts.append(f"eta {r.eta:g}")
+        if r.test_correct is not None:
+            parts.append(f"test {r.test_correct} / {r.test_total} (a new best)")
         print(f"Epoch {r.epoch}: {', '.join(parts) or 'done'}  ({r.seconds:.2f} s)", flush=True)
         if bar and r.epoch + 1 < args.epochs:
             bar.start(f"Epoch {r.epoch + 1}")
@@ -178,7 +203,8 @@ def run_fit(args, model, params, key, d, split, bar):
                    schedule=args.schedule, grad=args.grad,
                    on_epoch=epoch_printer(args, bar, done), progress=bar,
                    checkpoint=args.checkpoint, resume=args.resume, overwrite=args.overwrite,
-                   impl=args.impl, threads=args.threads)
+                   impl=args.impl, threads=args.threads, shuffle=args.shuffle,
+                   reg_n=args.reg_n, test_data=_test_data(args, d))
     except (FloatingPointError, CheckpointError, ImportError) as e:  # ImportError: --impl c
         if bar:                                                         # without the extension
             bar.clear()
@@ -187,6 +213,17 @@ def run_fit(args, model, params, key, d, split, bar):
         if done:  # fit checks every argument before it trains: this is not one
             raise
         return error(str(e), 2)
+
+
+def _test_data(args, d):
+    """With ``--test-at-best``, the test split is evaluated at each new best
+    validation accuracy (network3's report)."""
+    if not args.test_at_best:
+        return None
+    if args.eval != "validation" or d.test is None or "eval_accuracy" not in args.monitor:
+        raise ValueError("--test-at-best needs --eval validation (and eval_accuracy in "
+                         "--monitor)")
+    return d.test.images, d.test.labels
 
 
 def train(args) -> int:
@@ -200,11 +237,21 @@ def train(args) -> int:
     if isinstance(loaded, int):
         return loaded
     d, split = loaded
+    if args.expand:
+        from . import data as jdata
+        side = math.isqrt(d.train.images.shape[1])
+        if side * side != d.train.images.shape[1]:
+            return error(f"--expand shifts square images; {d.train.images.shape[1]} inputs are "
+                         "not one", 2)
+        d = d._replace(train=jdata.expand(d.train, side, shuffle_seed=args.seed))
     made = setup(args, d, split)
     if isinstance(made, int):
         return made
     model, params, key = made
     announce(args, model, d, split)
+    if args.ensemble > 1:
+        from ._cli_ensemble import train_ensemble
+        return train_ensemble(args, model, d, split)
     bar = ProgressBar() if show else None
     t0 = time.perf_counter()
     result = run_fit(args, model, params, key, d, split, bar)
@@ -218,8 +265,10 @@ def train(args) -> int:
     best = max((r.correct for r in result.history if r.correct is not None), default=None)
     if result.stopped:
         print(f"stopped after {len(result.history)} epochs: {result.stopped}")
+    tested = [r for r in result.history if r.test_correct is not None]
     print(f"compile {result.compile_seconds:.2f} s, total {time.perf_counter() - t0:.2f} s"
-          + (f", best {best} / {split.images.shape[0]}" if best is not None else ""))
+          + (f", best {best} / {split.images.shape[0]}" if best is not None else "")
+          + (f" -> test {tested[-1].test_correct} / {tested[-1].test_total}" if tested else ""))
     return write_outputs(args, model, result)
 
 
@@ -229,18 +278,17 @@ def write_outputs(args, model, result) -> int:
     if args.save:
         if args.save_format == "network2":
             def write(path):
-                save_network2(path, result.params, cost=args.cost)
+                save_network2(path, result.params, cost=model.cost)
         else:
             def write(path):
-                save_params(path, result.params, cost=args.cost, activation=args.activation,
-                            metadata={"eta": args.eta, "epochs": args.epochs,
+                save_params(path, result.params, model=model, metadata={"eta": args.eta, "epochs": args.epochs,
                                       "batch_size": args.batch_size, "seed": args.seed,
                                       "data": args.data, "init": args.init, "lmbda": args.lmbda,
-                                      "reg": args.reg, "momentum": args.momentum})
+                                      "momentum": args.momentum, "dropout": args.dropout})
         status = max(status, write_or_rescue("--save", args.save, write, "saved parameters to"))
     if args.plot:
         from .plot import plot_history
-        title = f"{'-'.join(map(str, model.sizes))}, {args.cost}, eta {args.eta}"
+        title = f"{describe(model)}, {model.cost}, eta {args.eta}"
         status = max(status, write_or_rescue("--plot", args.plot, lambda path: plot_history(
             result.history, path, title=title), "wrote"))
     return status

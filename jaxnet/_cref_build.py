@@ -2,7 +2,8 @@
 
 setup.py names ``jaxnet/_cref_build.py:ffibuilder`` in ``cffi_modules``, so
 ``pip install .`` and ``pip install -e .`` compile ``csrc/jaxnet_ref.c`` (the
-readable reference) and ``csrc/jaxnet_fast.c`` (the fast path) into the
+readable reference), ``csrc/jaxnet_fast.c`` (the fast path) and
+``csrc/jaxnet_conv.c`` (network3's conv-pool layer) into the
 extension ``jaxnet._cref``. API mode means the C compiler checks the
 declarations below against the real headers.
 """
@@ -34,6 +35,8 @@ def _declarations(header: str) -> str:
 ffibuilder.cdef(_declarations((CSRC / "jaxnet_ref.h").read_text()))
 ffibuilder.cdef(_declarations((CSRC / "jaxnet_fast.h").read_text())
                 .replace('#include "jaxnet_ref.h"', ""))
+ffibuilder.cdef(_declarations((CSRC / "jaxnet_conv.h").read_text())
+                .replace('#include "jaxnet_ref.h"', ""))
 
 
 def _openmp_flags() -> list:
@@ -59,12 +62,13 @@ _omp = _openmp_flags()
 
 ffibuilder.set_source(
     "jaxnet._cref",
-    '#include "jaxnet_ref.h"\n#include "jaxnet_fast.h"',
-    sources=[os.path.relpath(CSRC / n) for n in ("jaxnet_ref.c", "jaxnet_fast.c")],
+    '#include "jaxnet_ref.h"\n#include "jaxnet_fast.h"\n#include "jaxnet_conv.h"',
+    sources=[os.path.relpath(CSRC / n) for n in ("jaxnet_ref.c", "jaxnet_fast.c",
+                                                 "jaxnet_conv.c")],
     include_dirs=[os.path.relpath(CSRC)],
     depends=[os.path.relpath(CSRC / n) for n in (
         "jaxnet_ref.h", "jaxnet_ref_impl.h", "jaxnet_fast.h", "jaxnet_fast_impl.h",
-        "jn_common.h", "jn_math_impl.h")],
+        "jaxnet_conv.h", "jaxnet_conv_impl.h", "jn_common.h", "jn_math_impl.h")],
     extra_compile_args=_flags + _omp,
     extra_link_args=_omp,
     libraries=["m"],

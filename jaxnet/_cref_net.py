@@ -69,15 +69,21 @@ def as_layers(params, name):
 
 
 def check_c_model(model) -> None:
-    """The C kernel implements Dense chains with one hidden activation and the cost's
-    own output layer (sigmoid; softmax for log_likelihood)."""
+    """The C kernel implements Dense chains (no dropout) with one hidden activation of
+    sigmoid, tanh or relu and the cost's own output layer (sigmoid; softmax for
+    log_likelihood)."""
     others = [type(l).__name__ for l in model.layers if not isinstance(l, Dense)]
     if others:
         raise ValueError(f"model: the C kernel implements Dense layers only, got {others}")
+    dropped = [i for i, l in enumerate(model.layers) if l.dropout]
+    if dropped:
+        raise ValueError(f"model: the C kernel has no dropout yet (layers {dropped})")
     acts = {l.activation for l in model.layers[:-1]}
     if len(acts) > 1:
         raise ValueError(f"model: the C kernel needs one activation for every hidden layer, "
                          f"got {sorted(acts)}")
+    if acts and acts.pop() not in _ACT:
+        raise ValueError(f"model: the C kernel's hidden activations are {', '.join(_ACT)}")
     out = "softmax" if model.cost == "log_likelihood" else "sigmoid"
     if model.layers[-1].activation != out:
         raise ValueError(f"model: the C kernel's {model.cost} output layer is {out}, got "

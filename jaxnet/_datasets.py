@@ -111,14 +111,17 @@ def data_from_arrays(a: dict) -> Data:
                   for s in SPLITS))
 
 
-def expand(split: Split, side: int = 28) -> Split:
+def expand(split: Split, side: int = 28, *, shuffle_seed: Optional[int] = None) -> Split:
     """The book's expanded training set (``expand_mnist.py``): every image followed
     by its one-pixel shifts down, up, right and left, the vacated row or column
     filled with zeros, each with the image's label.
 
-    The book shuffles the result with an unseeded ``random.shuffle``; here the
-    order is fixed (image i's five versions are rows 5i..5i+4), since training
-    shuffles every epoch anyway. It takes well under a second for MNIST's
+    The book shuffles the result once with an unseeded ``random.shuffle``
+    (network3 then trains in that fixed order); here image i's five versions
+    are rows 5i..5i+4 unless ``shuffle_seed`` is given, which permutes the rows
+    once with ``np.random.default_rng(shuffle_seed)`` (use it when training
+    without a shuffle per epoch, so a mini-batch does not hold five shifts of
+    one image). It takes well under a second for MNIST's
     50,000 images (numpy slicing), so it is computed from the verified data
     rather than cached.
 
@@ -140,4 +143,8 @@ def expand(split: Split, side: int = 28) -> Split:
     out[:, 2, :-1, :] = img[:, 1:, :]   # up
     out[:, 3, :, 1:] = img[:, :, :-1]   # right: column c moves to c + 1, column 0 is zero
     out[:, 4, :, :-1] = img[:, :, 1:]   # left
-    return Split(out.reshape(5 * n, side * side), np.repeat(split.labels, 5))
+    images, labels = out.reshape(5 * n, side * side), np.repeat(split.labels, 5)
+    if shuffle_seed is not None:
+        order = np.random.default_rng(shuffle_seed).permutation(5 * n)
+        images, labels = images[order], labels[order]
+    return Split(images, labels)

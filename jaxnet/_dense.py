@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from ._activations import OUTPUT, check_name
+from ._validate import check_dropout
 from ._params import Layer
 from ._precision import contract
 
@@ -33,10 +34,13 @@ class Dense:
 
     Parameters ``Layer(w (n_out, n_in), b (n_out,))``, ``n_in`` the number
     of inputs per example (the previous layer's outputs, flattened).
+    ``dropout``: network3's dropout of this layer's *inputs* with probability
+    ``p`` in training (the chain applies it: jaxnet._network).
     """
 
     n_out: int
     activation: str = "sigmoid"
+    dropout: float = 0.0
 
     def __post_init__(self):
         n = self.n_out
@@ -45,6 +49,7 @@ class Dense:
         object.__setattr__(self, "n_out", int(n))
         object.__setattr__(self, "activation",
                            check_name(self.activation, OUTPUT, "Dense.activation"))
+        object.__setattr__(self, "dropout", check_dropout(self.dropout, "Dense.dropout"))
 
     def output_shape(self, in_shape: tuple) -> tuple:
         """``(n_out,)`` for any input shape."""
@@ -55,12 +60,16 @@ class Dense:
         return Layer(w=(self.n_out, math.prod(in_shape)), b=(self.n_out,))
 
     def init(self, keys, in_shape: tuple, dtype, scheme: str) -> Layer:
-        """``w ~ N(0, 1)`` (``"large"``) or ``N(0, 1/n_in)`` (``"scaled"``), ``b ~ N(0, 1)``;
-        ``keys`` is a pair of PRNG keys (weights, biases)."""
+        """``w ~ N(0, 1)`` (``"large"``), ``N(0, 1/n_in)`` (``"scaled"``) or
+        ``N(0, 1/n_out)`` (``"network3"``), ``b ~ N(0, 1)``; network3 starts a softmax
+        layer at zero. ``keys`` is a pair of PRNG keys (weights, biases)."""
         n_in = math.prod(in_shape)
+        if scheme == "network3" and self.activation == "softmax":
+            return Layer(jnp.zeros((self.n_out, n_in), dtype), jnp.zeros((self.n_out,), dtype))
         w = jax.random.normal(keys[0], (self.n_out, n_in), dtype)
-        if scheme == "scaled":
-            w = w / jnp.sqrt(jnp.asarray(n_in, dtype))
+        fan = {"scaled": n_in, "network3": self.n_out}.get(scheme)
+        if fan is not None:
+            w = w / jnp.sqrt(jnp.asarray(fan, dtype))
         return Layer(w, jax.random.normal(keys[1], (self.n_out,), dtype))
 
     def forward(self, p: Layer, a: jax.Array, precision: str):

@@ -20,7 +20,7 @@ from ._evaluate import monitor_jit
 from ._history import (EpochRecord, FitResult, LoopState, Schedule, check_monitor,
                        check_patience, record)
 from ._inputs import penalty, resolve
-from ._loop import prepare, run_epoch
+from ._loop import check_eval_data, prepare, run_epoch
 from ._rules import MomentumState, book_rule
 
 #: fit's epoch implementations: the compiled JAX program, or the C kernel's fast path.
@@ -33,7 +33,8 @@ def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.
         grad: str = "backprop", on_epoch: Optional[Callable[[EpochRecord], None]] = None,
         progress: Optional[Callable] = None, checkpoint=None, checkpoint_every: int = 1,
         resume: bool = False, overwrite: bool = False, impl: str = "jax",
-        threads: int = 1) -> FitResult:
+        threads: int = 1, test_data=None, shuffle: bool = True,
+        reg_n: str = "examples") -> FitResult:
     """Mini-batch SGD for ``epochs`` epochs, monitoring after each (network2's SGD).
 
     Each epoch is one compiled program (compiled once, before the first
@@ -81,6 +82,13 @@ def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.
         shuffles and evaluation with the C kernel's fast epoch
         (jaxnet.cref.train_epoch_with) in place of the compiled one.
       threads: the C epoch's threads (``impl="c"`` only).
+      test_data: optional ``(x_test, labels_test)``: evaluated at each new best
+        evaluation accuracy (network3's "best validation → corresponding
+        test"), into the record's ``test_correct``/``test_total``.
+      shuffle: False keeps the mini-batches in the data's order every epoch
+        (network3); True (default) shuffles every epoch (network.py, network2).
+      reg_n: the ``n`` of λ/n: ``"examples"`` (network2: N, the default) or
+        ``"batches"`` (network3: ½·λ·Σw² / (N // batch_size)).
 
     Returns:
       FitResult(params, history, compile_seconds, velocity, stopped).
@@ -92,12 +100,11 @@ def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.
     data = prepare(model, params, x, labels, x_scale=x_scale, epochs=epochs,
                    batch_size=batch_size, eval_data=eval_data, grad=grad)
     rule = book_rule(eta, momentum)
-    monitor = check_monitor(monitor, eval_data)
-    check_patience(monitor, early_stop=early_stop, schedule=schedule,
-                   checkpoint_every=checkpoint_every)
-    if impl not in IMPLS:
-        raise ValueError(f"impl: expected one of {IMPLS}, got {impl!r}")
-    pen = penalty(lmbda, data.n, params)
+    monitor = _check_options(monitor, eval_data, test_data, impl, reg_n, shuffle,
+                             early_stop=early_stop, schedule=schedule,
+                             checkpoint_every=checkpoint_every)
+    test = None if test_data is None else check_eval_data(model, test_data, x_scale, "test_data")
+    pen = penalty(lmbda, data.n if reg_n == "examples" else data.n // data.batch_size, params)
     loop = LoopState(params, rule.init(params), key, 0, [], Schedule(-1, 0, float(eta)))
     saver = None
     if checkpoint is not None:
@@ -105,16 +112,18 @@ def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.
                        overwrite, dict(eta=float(eta), batch_size=data.batch_size,
                                        lmbda=float(lmbda or 0), momentum=float(momentum),
                                        grad=grad, impl=impl, monitor=sorted(monitor),
-                                       early_stop=early_stop, schedule=schedule))
+                                       early_stop=early_stop, schedule=schedule,
+                                       shuffle=bool(shuffle), reg_n=reg_n))
         loop = saver.resume(loop, epochs)
     t0 = time.perf_counter()
     if impl == "c":
-        epoch_fn = _c_epoch(data, model, rule, lmbda, threads)
+        epoch_fn = _c_epoch(data, model, rule, lmbda, threads, shuffle)
     else:
         epoch_fn = shuffled_epoch.lower(
             loop.params, loop.state, loop.key, data.x, data.y, data.scale, pen, model=model,
-            rule=rule, grad=grad, batch_size=data.batch_size, progress=progress).compile()
-    monitors = _compile_monitors(model, loop.params, data, pen, monitor)
+            rule=rule, grad=grad, batch_size=data.batch_size, progress=progress,
+            shuffle=bool(shuffle)).compile()
+    monitors = _compile_monitors(model, loop.params, data, pen, monitor, test)
     compile_seconds = time.perf_counter() - t0
     options = dict(eta0=float(eta), early_stop=early_stop, schedule=schedule)
     with _signals_deferred(saver is not None) as signalled:
@@ -135,9 +144,13 @@ def _one_epoch(loop, epoch_fn, data, pen, monitors, monitor, options) -> LoopSta
                                                  loop.key, data.x, data.y, data.scale, pen)
     t0 = time.perf_counter()
     got = {k: (int(c), float(t), int(xx.shape[0]))
-           for k, (fn, xx, ll) in monitors.items()
+           for k, (fn, xx, ll) in monitors.items() if k != "test"
            for c, t in [fn(params, xx, ll, data.scale, pen)]}
     rec = record(loop.epoch, seconds, time.perf_counter() - t0, eta, monitor, got)
+    if "test" in monitors and rec.correct is not None and rec.correct > loop.schedule.best:
+        fn, xx, ll = monitors["test"]
+        rec = rec._replace(test_correct=int(fn(params, xx, ll, data.scale, pen)[0]),
+                           test_total=int(xx.shape[0]))
     schedule = loop.schedule.after(rec.correct, **options)
     return LoopState(params, state, key, loop.epoch + 1, loop.history + [rec], schedule)
 
@@ -157,9 +170,31 @@ def _after_epoch(loop, saver, signalled, every, epochs) -> LoopState:
     return loop
 
 
-def _compile_monitors(model, params, data, pen, monitor) -> dict:
-    """``{"eval"/"train": (compiled monitor, x, labels)}`` for what ``monitor`` needs."""
+def _check_options(monitor, eval_data, test_data, impl, reg_n, shuffle, **counts) -> set:
+    """Checks fit's loop options; returns the monitors to compute."""
+    monitor = check_monitor(monitor, eval_data)
+    check_patience(monitor, **counts)
+    if impl not in IMPLS:
+        raise ValueError(f"impl: expected one of {IMPLS}, got {impl!r}")
+    if reg_n not in ("examples", "batches"):
+        raise ValueError(f"reg_n: expected 'examples' (network2) or 'batches' (network3), "
+                         f"got {reg_n!r}")
+    if impl == "c" and reg_n != "examples":
+        raise ValueError("reg_n='batches' is not implemented by the C epoch (impl='c')")
+    if not isinstance(shuffle, bool):
+        raise TypeError(f"shuffle: expected True or False, got {shuffle!r}")
+    if test_data is not None and "eval_accuracy" not in monitor:
+        raise ValueError("test_data is evaluated at each new best evaluation accuracy: pass "
+                         "eval_data (and keep 'eval_accuracy' in monitor)")
+    return monitor
+
+
+def _compile_monitors(model, params, data, pen, monitor, test=None) -> dict:
+    """``{"eval"/"train"/"test": (compiled monitor, x, labels)}`` for what is monitored."""
     out = {}
+    if test is not None:
+        out["test"] = (monitor_jit.lower(model, params, *test, data.scale, pen).compile(),
+                       *test)
     if {"eval_accuracy", "eval_cost"} & monitor:
         ex, el = data.eval
         out["eval"] = (monitor_jit.lower(model, params, ex, el, data.scale, pen).compile(), ex, el)
@@ -203,7 +238,7 @@ class _Saver:
                                     schedule_state=loop.schedule._asdict())
 
 
-def _c_epoch(data, model, rule, lmbda, threads):
+def _c_epoch(data, model, rule, lmbda, threads, shuffle=True):
     """fit's epoch with the C kernel: the same signature and shuffle as the compiled
     ``shuffled_epoch``, the epoch itself by jaxnet.cref.train_epoch_with (fast path)."""
     from . import cref
@@ -211,7 +246,10 @@ def _c_epoch(data, model, rule, lmbda, threads):
     x_scale = None if data.scale is None else float(data.scale)
 
     def epoch(params, state, key, _x, _y, _scale, _pen):
-        key, order = shuffle_jit(key, y.shape[0])
+        if shuffle:
+            key, order = shuffle_jit(key, y.shape[0])
+        else:
+            order = np.arange(y.shape[0])
         params, state = cref.train_epoch_with(
             rule, params, state, x, y, np.asarray(order), batch_size=data.batch_size,
             model=model, x_scale=x_scale, lmbda=lmbda, threads=threads)

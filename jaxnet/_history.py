@@ -25,6 +25,8 @@ class EpochRecord(NamedTuple):
         training-set size), or None.
       train_correct, train_total: accuracy on the training data, or None.
       train_cost: total cost on the training data, or None.
+      test_correct, test_total: the test data's accuracy, measured only at a
+        new best evaluation accuracy (network3's report), else None.
     """
 
     epoch: int
@@ -37,6 +39,8 @@ class EpochRecord(NamedTuple):
     train_correct: Optional[int] = None
     train_total: Optional[int] = None
     train_cost: Optional[float] = None
+    test_correct: Optional[int] = None
+    test_total: Optional[int] = None
 
     @property
     def accuracy(self) -> Optional[float]:

@@ -62,6 +62,42 @@ def check_classes(model, labels, n: int, name="labels") -> None:
     check_labels(labels, n, model.sizes[-1], name=name)
 
 
+def check_masks(model, masks, m: int, params):
+    """``masks``: None, or one entry per layer: a 0/1 array ``(m, *input shape)`` for a
+    layer with dropout, None for the others (jaxnet.dropout_masks makes them).
+    Returns them in the parameters' dtype."""
+    if masks is None:
+        return None
+    if not isinstance(masks, (tuple, list)) or len(masks) != len(model.layers):
+        raise TypeError(f"masks: expected one entry per layer ({len(model.layers)}), got "
+                        f"{type(masks).__name__}")
+    out = []
+    for l, (mask, layer, shape) in enumerate(zip(masks, model.layers, model.shapes)):
+        if not getattr(layer, "dropout", 0):
+            if mask is not None:
+                raise ValueError(f"masks[{l}]: layers[{l}] has no dropout, so None, got a mask")
+            out.append(None)
+            continue
+        if mask is None or tuple(np.shape(mask)) != (m,) + shape:
+            raise ValueError(f"masks[{l}]: expected a 0/1 array of shape {(m,) + shape} for "
+                             f"layers[{l}] {layer}, got "
+                             f"{None if mask is None else tuple(np.shape(mask))}")
+        out.append(jnp.asarray(mask, params[0].w.dtype))
+    return tuple(out)
+
+
+def check_key(model, key):
+    """A model with dropout needs a PRNG key for its masks; one without takes none."""
+    if model.has_dropout and key is None:
+        raise ValueError("key: the model has dropout; pass key= (a PRNG key for the masks)")
+    if key is not None and not model.has_dropout:
+        return None
+    if key is not None and (np.shape(key) != (2,) or np.dtype(key.dtype) != np.uint32):
+        raise ValueError(f"key: expected a PRNG key (jax.random.PRNGKey(seed)), got shape "
+                         f"{np.shape(key)} dtype {getattr(key, 'dtype', None)}")
+    return key
+
+
 def penalty(lmbda, n, params):
     """A Penalty in the parameters' dtype, or None when λ is None or 0 (``n``:
     the training-set size in λ/n, required with λ > 0)."""

@@ -48,15 +48,15 @@ def check_epochs(epochs) -> int:
     return int(epochs)
 
 
-def check_eval_data(model, eval_data, x_scale):
+def check_eval_data(model, eval_data, x_scale, name="eval_data"):
     """``eval_data``: a pair ``(x (M, n_0), labels (M,))``; returns them on the device."""
     if not isinstance(eval_data, (tuple, list)) or len(eval_data) != 2:
         length = f" of length {len(eval_data)}" if isinstance(eval_data, (tuple, list)) else ""
-        raise TypeError(f"eval_data: expected a pair (x, labels), got "
+        raise TypeError(f"{name}: expected a pair (x, labels), got "
                         f"{type(eval_data).__name__}{length}")
     ex, el = eval_data
-    m = check_x(model, ex, x_scale=x_scale, allow_int=x_scale is not None, name="eval_data x")
-    check_classes(model, el, m, name="eval_data labels")
+    m = check_x(model, ex, x_scale=x_scale, allow_int=x_scale is not None, name=f"{name} x")
+    check_classes(model, el, m, name=f"{name} labels")
     return jax.device_put(ex), jax.device_put(el)
 
 

@@ -23,7 +23,7 @@ backward (jaxnet._network).
 The cost fixes what the output layer may be (BP1 is written for it):
 
     cost            output activation   BP1: Δ^L · m
-    quadratic       sigmoid, tanh, relu (A − Y) ⊙ f'(Z^L)
+    quadratic       any but softmax     (A − Y) ⊙ f'(Z^L)
     cross_entropy   sigmoid             A − Y
     log_likelihood  softmax             A·Σ_j y_j − Y   (A − Y for one-hot Y)
 """
@@ -38,7 +38,7 @@ from typing import Sequence
 import jax
 import numpy as np
 
-from ._activations import HIDDEN, check_name
+from ._activations import ELEMENTWISE, HIDDEN, check_name
 from ._dense import Dense
 from ._params import check_fits
 from ._precision import DEFAULT_PRECISION, check_precision
@@ -49,12 +49,14 @@ REGULARIZATIONS = ("l2", "l1")
 #: Hidden activations by name (those the C kernel implements too).
 ACTIVATIONS = HIDDEN
 #: The output activations each cost's BP1 is written for.
-COST_OUTPUTS = {"quadratic": ("sigmoid", "tanh", "relu"), "cross_entropy": ("sigmoid",),
+COST_OUTPUTS = {"quadratic": ELEMENTWISE, "cross_entropy": ("sigmoid",),
                 "log_likelihood": ("softmax",)}
 #: Initialisation schemes by name.
 #:   "large":  w, b ~ N(0, 1)               (network.py; the book's "large" init)
 #:   "scaled": w ~ N(0, 1/n_in), b ~ N(0, 1) (network2.py's default)
-INIT_SCHEMES = ("large", "scaled")
+#:   "network3": w ~ N(0, 1/n_out), b ~ N(0, 1), softmax layers zero (network3.py; a
+#:               ConvPool layer's n_out is filters·k²/p²)
+INIT_SCHEMES = ("large", "scaled", "network3")
 _MEMBERS = ("activation", "output_shape", "param_shapes", "init", "forward", "backward")
 
 
@@ -104,7 +106,7 @@ class Model:
         cost (softmax for log_likelihood, else sigmoid)."""
         sizes = check_sizes(sizes)
         cost = check_name(cost, COSTS, "cost")
-        activation = check_name(activation, HIDDEN, "activation")
+        activation = check_name(activation, ELEMENTWISE, "activation")
         out = "softmax" if cost == "log_likelihood" else "sigmoid"
         layers = [Dense(n, activation) for n in sizes[1:-1]] + [Dense(sizes[-1], out)]
         return cls(sizes[:1], tuple(layers), cost, reg, precision)
@@ -113,6 +115,11 @@ class Model:
     def sizes(self) -> tuple:
         """Each layer's outputs per example, flattened, the input's first."""
         return tuple(math.prod(s) for s in self.shapes)
+
+    @property
+    def has_dropout(self) -> bool:
+        """Whether any layer drops its inputs in training."""
+        return any(getattr(layer, "dropout", 0) for layer in self.layers)
 
     @property
     def hidden_activation(self):
@@ -146,9 +153,9 @@ def _shapes(input_shape, layers) -> tuple:
         if missing:
             raise TypeError(f"layers[{i}]: {type(layer).__name__} is not a layer kind "
                             f"(no {', '.join(missing)})")
-        if i < len(layers) - 1 and layer.activation not in HIDDEN:
+        if i < len(layers) - 1 and layer.activation not in ELEMENTWISE:
             raise ValueError(f"layers[{i}] {layer}: a hidden layer's activation must be one "
-                             f"of {', '.join(HIDDEN)}, got {layer.activation}")
+                             f"of {', '.join(ELEMENTWISE)}, got {layer.activation}")
         try:
             shapes.append(tuple(layer.output_shape(shapes[-1])))
             hash(layer)

@@ -90,12 +90,13 @@ def _axes(pen):
     return None if pen is None else Penalty(0, None)
 
 
-@partial(jax.jit, static_argnames=("model", "rule", "grad", "batch_size"))
-def population_epoch(params, state, keys, x, y, x_scale, pen, *, model, rule, grad, batch_size):
+@partial(jax.jit, static_argnames=("model", "rule", "grad", "batch_size", "shuffle"))
+def population_epoch(params, state, keys, x, y, x_scale, pen, *, model, rule, grad, batch_size,
+                     shuffle=True):
     """:func:`jaxnet._epoch.shuffled_epoch` for every member at once."""
     def one(p, s, k, pn):
         return shuffled_epoch(p, s, k, x, y, x_scale, pn, model=model, rule=rule, grad=grad,
-                              batch_size=batch_size)
+                              batch_size=batch_size, shuffle=shuffle)
     return jax.vmap(one, in_axes=(0, 0, 0, _axes(pen)))(params, state, keys, pen)
 
 
@@ -109,15 +110,15 @@ def population_monitor(model, params, x, labels, x_scale, pen):
 def fit_population(keys, params, x, labels, *, model=None, epochs: int = 30, eta=3.0,
                    batch_size: int = 10, x_scale=None, eval_data=None, lmbda=0.0, momentum=0.0,
                    grad: str = "backprop",
-                   on_epoch: Optional[Callable[[int, np.ndarray], None]] = None
-                   ) -> PopulationResult:
+                   on_epoch: Optional[Callable[[int, np.ndarray], None]] = None,
+                   shuffle: bool = True, reg_n: str = "examples") -> PopulationResult:
     """Trains ``P`` networks at once, one compiled program per epoch for all of them.
 
     Args:
       keys: ``(P, 2)`` PRNG keys for the members' shuffles (as ``fit``'s key).
       params: stacked parameters, leading axis ``P`` (:func:`init_population`).
-      x, labels, model, x_scale, eval_data, batch_size, grad: shared by all
-        members, as in :func:`jaxnet.fit`.
+      x, labels, model, x_scale, eval_data, batch_size, grad, shuffle, reg_n:
+        shared by all members, as in :func:`jaxnet.fit`.
       eta, lmbda, momentum: a number for every member or ``P`` values.
       epochs: epochs to train.
       on_epoch: called with ``(epoch, correct (P,))`` after each epoch.
@@ -140,11 +141,15 @@ def fit_population(keys, params, x, labels, *, model=None, epochs: int = 30, eta
     data = prepare(model, member0, x, labels, x_scale=x_scale, epochs=epochs,
                    batch_size=batch_size, eval_data=eval_data, grad=grad)
     params = as_layers(jax.tree.map(jnp.asarray, params))
-    rule, state, pen = _member_state(params, member0, pop, eta, lmbda, momentum, data.n)
+    if reg_n not in ("examples", "batches") or not isinstance(shuffle, bool):
+        raise ValueError(f"reg_n: expected 'examples' or 'batches', shuffle: True or False; "
+                         f"got {reg_n!r}, {shuffle!r}")
+    rule, state, pen = _member_state(params, member0, pop, eta, lmbda, momentum,
+                                     data.n if reg_n == "examples" else data.n // data.batch_size)
     t0 = time.perf_counter()
     epoch_fn = population_epoch.lower(params, state, keys, data.x, data.y, data.scale, pen,
                                       model=model, rule=rule, grad=grad,
-                                      batch_size=data.batch_size).compile()
+                                      batch_size=data.batch_size, shuffle=shuffle).compile()
     eval_fn = None
     if data.eval is not None:
         eval_fn = population_monitor.lower(model, params, *data.eval, data.scale, pen).compile()

@@ -24,6 +24,7 @@ import numpy as np
 
 from ._atomic import atomic_write
 from ._activations import check_name
+from ._inputs import resolve
 from ._model import ACTIVATIONS, COSTS
 from ._npz import NpzReader
 from ._params import Layer
@@ -34,7 +35,7 @@ VERSION = 1
 
 
 def save_params(path, params, *, cost="quadratic", activation="sigmoid",
-                metadata: dict | None = None) -> Path:
+                metadata: dict | None = None, model=None) -> Path:
     """Writes ``params`` (a tuple of Layers) to ``path`` atomically.
 
     Args:
@@ -42,13 +43,25 @@ def save_params(path, params, *, cost="quadratic", activation="sigmoid",
       params: tuple of ``Layer(w (n_out, n_in), b (n_out,))``, finite.
       cost, activation: the model the parameters belong to (stored in the metadata).
       metadata: optional JSON-serialisable dict stored beside the arrays.
+      model: a jaxnet.Model the parameters match (any layer kinds, e.g. a conv
+        net): its description and every array's shape are stored instead of
+        ``cost``/``activation`` (``load_params`` checks the arrays against them).
 
     Returns:
       The path written.
     """
-    sizes, dtype = check_params(params)
-    meta = {"format": FORMAT, "version": VERSION, "sizes": list(sizes), "dtype": dtype.name,
-            "cost": check_cost(cost), "activation": check_activation(activation)}
+    if model is None:
+        sizes, dtype = check_params(params)
+        meta = {"format": FORMAT, "version": VERSION, "sizes": list(sizes),
+                "dtype": dtype.name, "cost": check_cost(cost),
+                "activation": check_activation(activation)}
+    else:
+        model, params = resolve(params, model)
+        meta = {"format": FORMAT, "version": VERSION, "sizes": list(model.sizes),
+                "dtype": np.dtype(params[0].w.dtype).name, "cost": model.cost,
+                "activation": model.hidden_activation or "sigmoid",
+                "model": model.describe(),
+                "shapes": [[list(np.shape(p.w)), list(np.shape(p.b))] for p in params]}
     if metadata:
         clash = set(metadata) & set(meta)
         if clash:
@@ -112,15 +125,30 @@ def load_params(path, *, with_metadata: bool = False):
             check_cost(meta["cost"]), check_activation(meta["activation"])
         except ValueError as e:
             raise _corrupt(path, str(e)[:300]) from None
-        z.expect_members({"meta"} | {f"{p}{l}" for l in range(len(sizes) - 1) for p in "wb"})
+        shapes = _shapes(path, meta, sizes)
+        z.expect_members({"meta"} | {f"{p}{l}" for l in range(len(shapes)) for p in "wb"})
         params = []
-        for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            w, b = z.array(f"w{l}", dtype, (n_out, n_in)), z.array(f"b{l}", dtype, (n_out,))
+        for l, (w_shape, b_shape) in enumerate(shapes):
+            w, b = z.array(f"w{l}", dtype, w_shape), z.array(f"b{l}", dtype, b_shape)
             if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
                 raise _corrupt(path, f"layer {l}: contains NaN or Inf")
             params.append(Layer(w, b))
     params = tuple(params)
     return (params, meta) if with_metadata else params
+
+
+def _shapes(path, meta, sizes):
+    """Each layer's ``(w shape, b shape)``: stored with a model, else a Dense chain's."""
+    if "shapes" not in meta:
+        return [((n_out, n_in), (n_out,)) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    shapes = meta["shapes"]
+    ok = (isinstance(shapes, list) and 1 <= len(shapes) <= 10_000 and all(
+        isinstance(s, list) and len(s) == 2 and all(
+            isinstance(d, list) and 1 <= len(d) <= 4 and
+            all(type(n) is int and 0 < n < 2 ** 40 for n in d) for d in s) for s in shapes))
+    if not ok:
+        raise _corrupt(path, f"bad shapes {str(shapes)[:200]}")
+    return [(tuple(w), tuple(b)) for w, b in shapes]
 
 
 def _valid_sizes(sizes) -> bool:

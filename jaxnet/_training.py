@@ -7,7 +7,7 @@ from typing import Callable, Optional
 import jax
 
 from ._epoch import epoch, step_jit
-from ._inputs import check_x, check_y, penalty, resolve, scale
+from ._inputs import check_key, check_x, check_y, penalty, resolve, scale
 from ._network import GRADIENTS
 from ._rules import check_rule, check_state, sgd
 from ._validate import check_batch_size, check_order
@@ -20,7 +20,8 @@ def check_grad(grad) -> str:
     return grad
 
 
-def sgd_step(params, x, y, eta, *, model=None, lmbda=None, n=None, grad: str = "backprop"):
+def sgd_step(params, x, y, eta, *, model=None, lmbda=None, n=None, grad: str = "backprop",
+             key=None):
     """One mini-batch update ``p − η·∇C`` (the book's ``w − (η/m)·Σ_x ∇C_x``).
 
     Args:
@@ -31,15 +32,18 @@ def sgd_step(params, x, y, eta, *, model=None, lmbda=None, n=None, grad: str = "
       model: a jaxnet.Model (default: the chapter-1 network of params' sizes).
       lmbda, n: regularisation strength λ and the training-set size in λ/n.
       grad: ``"backprop"`` (BP1–BP4 by hand) or ``"autodiff"`` (``jax.grad``).
+      key: the PRNG key of the dropout masks (required when the model has
+        dropout; :func:`jaxnet.dropout_masks` ``(key, ...)`` are the masks used).
 
     Returns:
       The updated parameters (same structure, shapes and dtype).
     """
-    return step_with(sgd(eta), params, None, x, y, model=model, lmbda=lmbda, n=n, grad=grad)[0]
+    return step_with(sgd(eta), params, None, x, y, model=model, lmbda=lmbda, n=n, grad=grad,
+                     key=key)[0]
 
 
 def step_with(rule, params, state, x, y, *, model=None, lmbda=None, n=None,
-              grad: str = "backprop"):
+              grad: str = "backprop", key=None):
     """One mini-batch update with an update rule.
 
     Args:
@@ -48,7 +52,7 @@ def step_with(rule, params, state, x, y, *, model=None, lmbda=None, n=None,
       state: ``rule.init(params)``, then what the last call returned (None: a
         fresh ``rule.init(params)``).
       x: ``(m, n_0)`` float mini-batch; y: ``(m, n_L)`` float targets.
-      model, lmbda, n, grad: as :func:`sgd_step`.
+      model, lmbda, n, grad, key: as :func:`sgd_step`.
 
     Returns:
       ``(params, state)`` after the update.
@@ -57,7 +61,8 @@ def step_with(rule, params, state, x, y, *, model=None, lmbda=None, n=None,
     m = check_x(model, x, allow_int=False)
     check_y(model, y, m)
     state = _rule_state(rule, state, params, grad)
-    return step_jit(model, rule, grad, params, state, x, y, penalty(lmbda, n, params))
+    return step_jit(model, rule, grad, params, state, x, y, penalty(lmbda, n, params),
+                    check_key(model, key))
 
 
 def _rule_state(rule, state, params, grad):
@@ -72,7 +77,8 @@ def _rule_state(rule, state, params, grad):
 
 
 def train_epoch(params, x, y, order, *, eta, batch_size, model=None, x_scale=None, lmbda=None,
-                grad: str = "backprop", progress: Optional[Callable] = None, mesh=None):
+                grad: str = "backprop", progress: Optional[Callable] = None, mesh=None,
+                key=None):
     """One epoch of plain mini-batch SGD as a single compiled program.
 
     The examples are visited in ``order``, ``batch_size`` at a time
@@ -97,6 +103,8 @@ def train_epoch(params, x, y, order, *, eta, batch_size, model=None, x_scale=Non
         called from the host about 20 times an epoch.
       mesh: a 1-D ``jax.sharding.Mesh`` for data parallelism (see
         :func:`train_epoch_with`).
+      key: the PRNG key of the dropout masks (required when the model has
+        dropout): step ``i`` uses ``dropout_masks(fold_in(key, i), ...)``.
 
     Returns:
       The parameters after the epoch, same structure, shapes and dtype. For
@@ -104,12 +112,12 @@ def train_epoch(params, x, y, order, *, eta, batch_size, model=None, x_scale=Non
     """
     return train_epoch_with(sgd(eta), params, None, x, y, order, batch_size=batch_size,
                             model=model, x_scale=x_scale, lmbda=lmbda, grad=grad,
-                            progress=progress, mesh=mesh)[0]
+                            progress=progress, mesh=mesh, key=key)[0]
 
 
 def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None, x_scale=None,
                      lmbda=None, grad: str = "backprop", progress: Optional[Callable] = None,
-                     mesh=None):
+                     mesh=None, key=None):
     """One epoch, one compiled program, with an update rule.
 
     Args:
@@ -119,7 +127,7 @@ def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None
       params: tuple of Layers matching ``model``.
       state: ``rule.init(params)``, then what the last call returned (None: a
         fresh ``rule.init(params)``).
-      x, y, order, batch_size, model, x_scale, lmbda, grad, progress: as
+      x, y, order, batch_size, model, x_scale, lmbda, grad, progress, key: as
         :func:`train_epoch`.
       mesh: a 1-D ``jax.sharding.Mesh`` for data parallelism: every mini-batch
         is split across its devices (``batch_size`` must divide evenly), the
@@ -136,13 +144,13 @@ def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None
     check_order(order, n)
     batch_size = check_batch_size(batch_size, n)
     state = _rule_state(rule, state, params, grad)
-    pen = penalty(lmbda, n, params)
+    pen, key = penalty(lmbda, n, params), check_key(model, key)
     sharding, scale_a = None, scale(x_scale, params)
     if mesh is not None:
         sharding, (params, state, x, y, order) = data_parallel(
             mesh, batch_size, [params, state, x, y, order])
-    return epoch(params, state, x, y, order, scale_a, pen, model=model, rule=rule, grad=grad,
-                 batch_size=batch_size, progress=progress, sharding=sharding)
+    return epoch(params, state, x, y, order, scale_a, pen, key, model=model, rule=rule,
+                 grad=grad, batch_size=batch_size, progress=progress, sharding=sharding)
 
 
 def data_parallel(mesh, batch_size, trees):

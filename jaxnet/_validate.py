@@ -267,6 +267,14 @@ def check_reg_strength(lmbda, n):
     return lmbda, int(n)
 
 
+def check_dropout(p, name="dropout") -> float:
+    """A dropout probability in [0, 1)."""
+    f = _real(p, name, "a probability in [0, 1)")
+    if not 0 <= f < 1:
+        raise ValueError(f"{name}: expected a probability in [0, 1), got {f}")
+    return f
+
+
 def check_momentum(mu):
     """μ in [0, 1] (0: plain SGD; the book's momentum co-efficient)."""
     if _is_concrete(mu):

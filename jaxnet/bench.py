@@ -110,7 +110,7 @@ def check_gradient(impl: Implementation, params64, x, y, rtol: float = GRAD_RTOL
     Raises GradientMismatch above ``rtol`` (or on a wrong structure or shape),
     and on a reference gradient that is zero everywhere (nothing to compare)."""
     from ._api import autodiff_grad
-    from ._check import compare
+    from ._compare import compare
     ref = autodiff_grad(params64, x, y)
     if not any(np.any(np.asarray(r) != 0) for r in _leaves(ref)):
         raise GradientMismatch("the reference gradient is zero everywhere; choose another batch")

@@ -10,6 +10,11 @@ against the model, contiguity, finiteness, the order being a permutation)
 and handed to C (jaxnet._cref_net). A failure raises ``ValueError``/
 ``TypeError`` naming the argument, the expected and the actual.
 
+``convpool_forward`` and ``convpool_backward`` are network3's conv-pool layer
+(``csrc/jaxnet_conv.h``), the twins of ``jaxnet.ConvPool``'s forward and
+hand-derived backward; networks with ConvPool layers or dropout are not
+implemented in C yet (``backprop`` and the epochs refuse them).
+
 The extension ``jaxnet._cref`` is compiled when jaxnet is installed; without a
 C compiler at that time, importing this module raises ImportError saying
 what to install.
@@ -23,6 +28,8 @@ import threading
 import numpy as np
 
 from ._cref_net import CRefError as CRefError
+from ._cref_conv import convpool_backward as convpool_backward
+from ._cref_conv import convpool_forward as convpool_forward
 from ._cref_net import Net, as_array, ffi, host, lib, rule_values
 from ._inputs import check_x, check_y
 from ._rules import MomentumState, sgd

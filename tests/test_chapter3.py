@@ -20,7 +20,7 @@ import jaxnet
 import network2
 from conftest import assert_trees_close
 from jaxnet import cref
-from jaxnet._check import FD_STEP, central_differences
+from jaxnet._compare import FD_STEP, central_differences
 
 # float64, the same sums in another order: ~1e3 ulps (see test_gradients).
 F64_RTOL = 1e-12

@@ -12,7 +12,7 @@ import pytest
 
 import jaxnet
 from conftest import count_compiles
-from jaxnet import _check, cref
+from jaxnet import _compare, cref
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def _batch(model, seed=0, m=7):
 def test_a_new_layer_kind_gets_the_cross_check_for_free(cost, reg):
     model = _model(cost=cost, reg=reg)
     params, x, y = _batch(model)
-    rows = _check.model_rows("Scale", model, params, x, y, lmbda=2.0, n=50)
+    rows = _compare.model_rows("Scale", model, params, x, y, lmbda=2.0, n=50)
     pairs = [r.pair for r in rows]
     assert "backprop vs jax.grad" in pairs and "backprop vs central diff." in pairs, pairs
     assert all(r.ok for r in rows), rows
@@ -76,7 +76,7 @@ def test_a_new_layer_kind_gets_the_cross_check_for_free(cost, reg):
 def test_the_cross_check_catches_a_wrong_backward():
     model = _model(BrokenScale)
     params, x, y = _batch(model)
-    bad = [r for r in _check.model_rows("broken", model, params, x, y) if not r.ok]
+    bad = [r for r in _compare.model_rows("broken", model, params, x, y) if not r.ok]
     assert bad and all(r.where.endswith("[0]") for r in bad), bad  # below the broken layer
 
 
@@ -94,9 +94,10 @@ def test_a_new_layer_kind_trains_and_the_c_kernel_refuses_it(sample):
 @pytest.mark.parametrize("make, err, match", [
     (lambda: jaxnet.Model((784,), ()), ValueError, "layers: expected at least one layer"),
     (lambda: jaxnet.Model((784,), (jaxnet.Dense(10, "softmax"),)), ValueError,
-     "the quadratic cost needs a sigmoid or tanh or relu output layer, got softmax"),
+     "the quadratic cost needs a sigmoid or tanh or relu or linear output layer, got softmax"),
     (lambda: jaxnet.Model((784,), (jaxnet.Dense(30, "softmax"), jaxnet.Dense(10))), ValueError,
-     r"layers\[0\] Dense\(n_out=30, activation='softmax'\): a hidden layer's activation"),
+     r"layers\[0\] Dense\(n_out=30, activation='softmax', dropout=0.0\): a hidden layer's "
+     r"activation"),
     (lambda: jaxnet.Model((784,), (jaxnet.Dense(10),), cost="log_likelihood"), ValueError,
      "the log_likelihood cost needs a softmax output layer"),
     (lambda: jaxnet.Model((784,), ("dense",)), TypeError, r"layers\[0\]: str is not a layer kind"),
@@ -121,7 +122,8 @@ def test_the_model_is_one_hashable_value():
     b = jaxnet.Model((784,), (jaxnet.Dense(30), jaxnet.Dense(10)), cost="cross_entropy")
     assert a == b and hash(a) == hash(b) and a.sizes == (784, 30, 10)
     assert a != a.replace(precision="default")
-    assert a.describe()["layers"][0] == dict(kind="Dense", n_out=30, activation="sigmoid")
+    assert a.describe()["layers"][0] == dict(kind="Dense", n_out=30, activation="sigmoid",
+                                             dropout=0.0)
 
 
 def test_new_eta_lambda_mu_and_orders_never_recompile(sample):

@@ -1,0 +1,148 @@
+/* Tests of the conv-pool layer (jaxnet_conv.h): a hand-made tie, central
+ * differences of the backward against the forward, float32 against float64,
+ * and the error codes. */
+#include "jaxnet_conv.h"
+#include "jn_test.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Central differences: h = 1e-6, O(h^2) + O(eps/h) ~ 1e-10 relative, with margin. */
+#define FD_RTOL 1e-6
+
+/* One 1x4x4 map, a 1x1 kernel of weight 1, 2x2 pools: the top-left block holds
+ * 0.9 twice, at (0,1) and (1,0); the first in row-major order, (0,1), wins. */
+static void test_tie(void) {
+    const double a[16] = {0.1, 0.9, 0.2, 0.3, 0.9, 0.5, 0.4, 0.8,
+                          0.0, 0.1, 0.7, 0.7, 0.2, 0.3, 0.7, 0.6};
+    const double w[1] = {1.0}, b[1] = {0.5};
+    jn_convpool_dims d = {1, 1, 4, 4, 1, 1, 2};
+    double z[4], delta[4] = {1, 2, 3, 4}, gw[1], gb[1], g_in[16];
+    int32_t idx[4];
+    CHECK(jn_convpool_forward_f64(z, idx, a, w, b, &d) == JN_OK, "forward");
+    const double zz[4] = {1.4, 1.3, 0.8, 1.2};
+    const int32_t ii[4] = {1, 3, 3, 0};     /* (0,1); (1,3); (3,1); (2,2): ties to the first */
+    for (int e = 0; e < 4; e++) {
+        CHECK(fabs(z[e] - zz[e]) < 1e-15, "z[%d] = %g, expected %g", e, z[e], zz[e]);
+        CHECK(idx[e] == ii[e], "idx[%d] = %d, expected %d", e, idx[e], ii[e]);
+    }
+    CHECK(jn_convpool_backward_f64(gw, gb, g_in, a, idx, delta, w, &d) == JN_OK, "backward");
+    double expect[16] = {0};
+    expect[1] = 1; expect[7] = 2; expect[13] = 3; expect[10] = 4;
+    for (int e = 0; e < 16; e++) CHECK(g_in[e] == expect[e], "g_in[%d] = %g", e, g_in[e]);
+    CHECK(gb[0] == 10, "gb %g", gb[0]);
+    CHECK(fabs(gw[0] - (0.9 + 2 * 0.8 + 3 * 0.3 + 4 * 0.7)) < 1e-15, "gw %g", gw[0]);
+}
+
+/* C = sum z * delta; its gradient by central differences against the backward. */
+static double weighted(const double *a, const double *w, const double *b, const double *delta,
+                       const jn_convpool_dims *d, size_t nz) {
+    double *z = malloc(nz * sizeof *z);
+    int32_t *idx = malloc(nz * sizeof *idx);
+    double s = 0;
+    if (jn_convpool_forward_f64(z, idx, a, w, b, d) == JN_OK)
+        for (size_t e = 0; e < nz; e++) s += z[e] * delta[e];
+    free(z); free(idx);
+    return s;
+}
+
+/* The largest |central difference − analytic| over theta[0..n) (a, w's entries,
+ * moved in place and restored) and the largest |analytic|. */
+static void fd_compare(double *theta, size_t n, const double *analytic, const double *a,
+                       const double *w, const double *b, const double *delta,
+                       const jn_convpool_dims *d, size_t nz, double *worst, double *scale) {
+    const double h = 1e-6;
+    *worst = *scale = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double keep = theta[i];
+        theta[i] = keep + h;
+        const double up = weighted(a, w, b, delta, d, nz);
+        theta[i] = keep - h;
+        const double down = weighted(a, w, b, delta, d, nz);
+        theta[i] = keep;
+        *worst = fmax(*worst, fabs((up - down) / (2 * h) - analytic[i]));
+        *scale = fmax(*scale, fabs(analytic[i]));
+    }
+}
+
+static void test_central_differences(void) {
+    const jn_convpool_dims g = {2, 2, 7, 7, 3, 2, 3};  /* conv 6x6, pool 3: 2x2 pooled */
+    const size_t na = 2 * 2 * 7 * 7, nw = 3 * 2 * 2 * 2, nz = 2 * 3 * 2 * 2;
+    double a[2 * 2 * 7 * 7], w[3 * 2 * 2 * 2], b[3], delta[2 * 3 * 2 * 2];
+    for (size_t i = 0; i < na; i++) a[i] = uniform();
+    for (size_t i = 0; i < nw; i++) w[i] = uniform() - 0.5;
+    for (int i = 0; i < 3; i++) b[i] = uniform();
+    for (size_t i = 0; i < nz; i++) delta[i] = uniform() - 0.5;
+    double z[2 * 3 * 2 * 2], gw[3 * 2 * 2 * 2], gb[3], g_in[2 * 2 * 7 * 7];
+    int32_t idx[2 * 3 * 2 * 2];
+    CHECK(jn_convpool_forward_f64(z, idx, a, w, b, &g) == JN_OK, "forward");
+    CHECK(jn_convpool_backward_f64(gw, gb, g_in, a, idx, delta, w, &g) == JN_OK, "backward");
+    double worst, scale;
+    fd_compare(w, nw, gw, a, w, b, delta, &g, nz, &worst, &scale);
+    CHECK(scale > 1e-3 && worst <= FD_RTOL * scale, "dC/dw: %.3e of %.3e", worst, scale);
+    fd_compare(a, na, g_in, a, w, b, delta, &g, nz, &worst, &scale);
+    CHECK(scale > 1e-3 && worst <= FD_RTOL * scale, "dC/da: %.3e of %.3e", worst, scale);
+    for (int f = 0; f < 3; f++) {
+        double s = 0;
+        for (int n = 0; n < 2; n++)
+            for (int o = 0; o < 4; o++) s += delta[(n * 3 + f) * 4 + o];
+        CHECK(fabs(gb[f] - s) < 1e-14, "gb[%d]", f);
+    }
+}
+
+static void test_float32(void) {
+    const jn_convpool_dims d = {3, 2, 9, 9, 4, 4, 3};   /* conv 6x6, pool 3 */
+    enum { NA = 3 * 2 * 9 * 9, NW = 4 * 2 * 4 * 4, NZ = 3 * 4 * 2 * 2 };
+    double a[NA], w[NW], b[4], delta[NZ], z[NZ], gw[NW], gb[4], gi[NA];
+    float af[NA], wf[NW], bf[4], deltaf[NZ], zf[NZ], gwf[NW], gbf[4], gif[NA];
+    int32_t idx[NZ], idxf[NZ];
+    for (int i = 0; i < NA; i++) af[i] = (float)uniform(), a[i] = af[i];
+    for (int i = 0; i < NW; i++) wf[i] = (float)(uniform() - 0.5), w[i] = wf[i];
+    for (int i = 0; i < 4; i++) bf[i] = (float)uniform(), b[i] = bf[i];
+    for (int i = 0; i < NZ; i++) deltaf[i] = (float)(uniform() - 0.5), delta[i] = deltaf[i];
+    CHECK(jn_convpool_forward_f64(z, idx, a, w, b, &d) == JN_OK, "f64 forward");
+    CHECK(jn_convpool_forward_f32(zf, idxf, af, wf, bf, &d) == JN_OK, "f32 forward");
+    for (int i = 0; i < NZ; i++) {
+        CHECK(fabs(zf[i] - z[i]) <= 1e-5 * fabs(z[i]) + 1e-6, "z[%d]", i);
+        CHECK(idxf[i] == idx[i], "idx[%d]: %d vs %d (a near-tie?)", i, idxf[i], idx[i]);
+    }
+    CHECK(jn_convpool_backward_f64(gw, gb, gi, a, idx, delta, w, &d) == JN_OK, "f64 back");
+    CHECK(jn_convpool_backward_f32(gwf, gbf, gif, af, idx, deltaf, wf, &d) == JN_OK, "f32");
+    for (int i = 0; i < NW; i++) CHECK(fabs(gwf[i] - gw[i]) <= 1e-5, "gw[%d]", i);
+    for (int i = 0; i < NA; i++) CHECK(fabs(gif[i] - gi[i]) <= 1e-5, "g_in[%d]", i);
+}
+
+static void test_errors(void) {
+    double v[64] = {0};
+    int32_t idx[64] = {0};
+    jn_convpool_dims d = {1, 1, 4, 4, 1, 5, 1};
+    CHECK(jn_convpool_check(&d) == JN_ERR_SIZE, "a kernel larger than its input");
+    d.k = 2; d.p = 2;
+    CHECK(jn_convpool_check(&d) == JN_ERR_SIZE, "a pool that does not divide 3");
+    d.p = 3;
+    CHECK(jn_convpool_check(&d) == JN_OK, "1x4x4, 2x2 kernel, pool 3");
+    d.m = 0;
+    CHECK(jn_convpool_forward_f64(v, idx, v, v, v, &d) == JN_ERR_SIZE, "m = 0");
+    d.m = INT64_MAX / 2; d.c = 4;
+    CHECK(jn_convpool_check(&d) == JN_ERR_OVERFLOW, "an element count that overflows");
+    d.m = 1; d.c = 1;
+    CHECK(jn_convpool_forward_f64(NULL, idx, v, v, v, &d) == JN_ERR_NULL, "NULL z");
+    CHECK(jn_convpool_backward_f64(v, v, NULL, v, NULL, v, v, &d) == JN_ERR_NULL, "NULL idx");
+    idx[0] = 9;                                           /* outside the 3x3 block */
+    CHECK(jn_convpool_backward_f64(v, v, v, v, idx, v, v, &d) == JN_ERR_INPUT, "a bad idx");
+}
+
+int main(void) {
+    rng_state = 0x51AFD7ED558CCD25ull;
+    test_tie();
+    test_central_differences();
+    test_float32();
+    test_errors();
+    if (failures) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("jaxnet_conv: all C checks passed\n");
+    return 0;
+}

@@ -1,0 +1,81 @@
+"""The C conv-pool layer (csrc/jaxnet_conv.h) against jaxnet.ConvPool's forward and
+hand-derived backward, float64 and float32, ties included; and its errors."""
+
+import itertools
+
+import jax
+import numpy as np
+import pytest
+
+import jaxnet
+from conftest import assert_trees_close, rel_err
+from jaxnet import cref
+
+# float64: the same sums in another order (XLA's convolutions against plain loops).
+F64_RTOL = 1e-12
+# float32: ~100 ulps of the sums of up to C·k² products.
+F32_RTOL = 1e-5
+
+SHAPES = [((1, 12, 12), 3, 5, 2), ((2, 9, 9), 4, 4, 3), ((3, 6, 8), 2, 3, 2),
+          ((1, 28, 28), 5, 5, 2)]
+
+
+def _case(shape, f, k, p, dtype, seed, ties=False):
+    layer = jaxnet.ConvPool(f, k, p, "relu")
+    rng = np.random.default_rng(seed)
+    m = 3
+    a = rng.uniform(size=(m,) + shape).astype(dtype)
+    if ties:  # integer pixels and kernels: equal sums within pooling blocks
+        a = rng.integers(0, 2, (m,) + shape).astype(dtype)
+    params = layer.init(jax.random.split(jax.random.PRNGKey(seed)), shape, dtype, "scaled")
+    if ties:
+        params = jaxnet.Layer(np.ones_like(params.w), params.b)
+    out = (m,) + layer.output_shape(shape)
+    delta = rng.standard_normal(out).astype(dtype)
+    return layer, jax.tree.map(np.asarray, params), a, delta
+
+
+@pytest.mark.parametrize("case, dtype, ties", [
+    (c, d, t) for c, d, t in itertools.product(SHAPES, [np.float64, np.float32], [False, True])
+    if not (t and d == np.float32)])
+def test_c_convpool_equals_the_jax_layer(case, dtype, ties):
+    shape, f, k, p = case
+    layer, params, a, delta = _case(shape, f, k, p, dtype, 7, ties)
+    tol = F64_RTOL if dtype == np.float64 else F32_RTOL
+    z_jax, idx_jax = layer.forward(params, a, "highest")
+    z_c, idx_c = cref.convpool_forward(layer, params, a)
+    np.testing.assert_array_equal(idx_c, np.asarray(idx_jax))  # the same tie rule
+    assert rel_err(z_c, z_jax) <= tol
+    if ties:
+        assert (idx_c != 0).any() and len(np.unique(a)) == 2  # ties did occur, not first-only
+    g_jax, in_jax = layer.backward(params, a, idx_jax, delta, "highest")
+    g_c, in_c = cref.convpool_backward(layer, params, a, idx_c, delta)
+    assert_trees_close(g_c, g_jax, tol, "C vs JAX parameter gradients")
+    assert rel_err(in_c, in_jax) <= tol
+    assert float(np.max(np.abs(g_c.w))) > 1e-3
+    g_none, none = cref.convpool_backward(layer, params, a, idx_c, delta, input_grad=False)
+    assert none is None and np.array_equal(g_none.w, g_c.w)
+
+
+@pytest.mark.parametrize("call, err, match", [
+    (lambda l, p, a: cref.convpool_forward(jaxnet.Dense(3), p, a), TypeError,
+     "layer: expected a jaxnet.ConvPool"),
+    (lambda l, p, a: cref.convpool_forward(l, p, a[0]), ValueError,
+     r"a: expected shape \(m, channels, height, width\)"),
+    (lambda l, p, a: cref.convpool_forward(jaxnet.ConvPool(3, 13, 2), p, a), ValueError,
+     "the 13x13 kernel is larger than its 12x12 input"),
+    (lambda l, p, a: cref.convpool_forward(l, (np.zeros((3, 1, 4, 5)), p.b), a), ValueError,
+     r"p: expected w \(3, 1, 5, 5\)"),
+    (lambda l, p, a: cref.convpool_forward(l, p, np.full_like(a, np.nan)), ValueError,
+     "a: contains NaN or Inf"),
+    (lambda l, p, a: cref.convpool_backward(l, p, a, np.full((3, 3, 4, 4), 7, np.int32),
+                                            np.zeros((3, 3, 4, 4))), ValueError,
+     r"idx: expected block indices in \[0, 4\)"),
+    (lambda l, p, a: cref.convpool_backward(l, p, a, np.zeros((3, 3, 4, 3), np.int32),
+                                            np.zeros((3, 3, 4, 4))), ValueError,
+     r"idx: expected shape \(3, 3, 4, 4\)"),
+])
+def test_c_convpool_refuses_bad_arguments_by_name(call, err, match):
+    layer, params, a, _ = _case((1, 12, 12), 3, 5, 2, np.float64, 1)
+    with pytest.raises(err, match=match):
+        call(layer, params, a)
