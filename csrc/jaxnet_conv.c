@@ -20,14 +20,5 @@ int jn_convpool_check(const jn_convpool_dims *d) {
     return JN_OK;
 }
 
-#define JN_T double
-#define JN_SFX(n) n##_f64
-#include "jaxnet_conv_impl.h"
-#undef JN_T
-#undef JN_SFX
-
-#define JN_T float
-#define JN_SFX(n) n##_f32
-#include "jaxnet_conv_impl.h"
-#undef JN_T
-#undef JN_SFX
+#define JN_TEMPLATE "jaxnet_conv_impl.h"
+#include "jn_twice.h"

@@ -129,22 +129,5 @@ int jn_work_size(size_t *out, const int64_t *sizes, int64_t n_layers, int64_t ba
     return err;
 }
 
-#define JN_T double
-#define JN_SFX(name) name##_f64
-#define JN_EXP exp
-#define JN_TANH tanh
-#include "jaxnet_ref_impl.h"
-#undef JN_T
-#undef JN_SFX
-#undef JN_EXP
-#undef JN_TANH
-
-#define JN_T float
-#define JN_SFX(name) name##_f32
-#define JN_EXP expf
-#define JN_TANH tanhf
-#include "jaxnet_ref_impl.h"
-#undef JN_T
-#undef JN_SFX
-#undef JN_EXP
-#undef JN_TANH
+#define JN_TEMPLATE "jaxnet_ref_impl.h"
+#include "jn_twice.h"

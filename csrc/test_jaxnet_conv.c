@@ -1,7 +1,10 @@
 /* Tests of the conv-pool layer (jaxnet_conv.h): a hand-made tie, central
  * differences of the backward against the forward, float32 against float64,
- * and the error codes. */
+ * and the error codes; and of chapter 6's networks (jaxnet_net.h): a conv +
+ * dense + softmax net's gradient by central differences of its cost, and the
+ * error codes. (tests/test_cref_conv.py compares both with the JAX twins.) */
 #include "jaxnet_conv.h"
+#include "jaxnet_net.h"
 #include "jn_test.h"
 
 #include <math.h>
@@ -61,7 +64,8 @@ static void fd_compare(double *theta, size_t n, const double *analytic, const do
         theta[i] = keep - h;
         const double down = weighted(a, w, b, delta, d, nz);
         theta[i] = keep;
-        *worst = fmax(*worst, fabs((up - down) / (2 * h) - analytic[i]));
+        const double diff = fabs((up - down) / (2 * h) - analytic[i]);
+        *worst = isfinite(diff) ? fmax(*worst, diff) : INFINITY;   /* NaN counts as a failure */
         *scale = fmax(*scale, fabs(analytic[i]));
     }
 }
@@ -133,12 +137,84 @@ static void test_errors(void) {
     CHECK(jn_convpool_backward_f64(v, v, v, v, idx, v, v, &d) == JN_ERR_INPUT, "a bad idx");
 }
 
+/* A 1x6x6 input, ConvPool(2 filters, 3x3, pool 2) relu, Dense(3) softmax with dropout. */
+static const jn_layer NET[2] = {
+    {JN_LAYER_CONVPOOL, JN_ACT_RELU, 1, 6, 6, 2, 3, 2, 0.0},
+    {JN_LAYER_DENSE, JN_NET_ACT_SOFTMAX, 2, 2, 2, 3, 1, 1, 0.25}};
+enum { NM = 2, NX = 36, NW0 = 2 * 9, NW1 = 3 * 8 };
+
+/* The mean log-likelihood of NET on (x, y), from its forward pass: the softmax
+ * output is read back from the gradient call's work buffer (a[2]). */
+static double net_cost(double *w0, double *w1, const double *b0, const double *b1,
+                       const double *x, const double *y, const double *const *masks) {
+    double gw0[NW0], gb0[2], gw1[NW1], gb1[3], work[4096];
+    int32_t idx[256];
+    double *gw[2] = {gw0, gw1}, *gb[2] = {gb0, gb1};
+    const double *w[2] = {w0, w1}, *b[2] = {b0, b1};
+    jn_config cfg = {JN_COST_LOG_LIKELIHOOD, JN_ACT_SIGMOID, JN_REG_L2, 0.0, 1.0, 0.0};
+    size_t nf, ni;
+    if (jn_net_work_size(&nf, &ni, NET, 2, NM) || nf > 4096 || ni > 256) return NAN;
+    (void)nf;
+    if (jn_net_backprop_f64(gw, gb, w, b, x, y, masks, NET, 2, &cfg, NM, work, 4096, idx, 256))
+        return NAN;
+    /* a[2], the softmax output: work holds in, z, a of each layer in turn (jaxnet_net.c):
+     * in0 (NM x 36), z0 and a1 (NM x 8), in1 (NM x 8), z1 (NM x 3), then a2. */
+    const double *a = work + NM * (36 + 8 + 8 + 8 + 3);
+    double c = 0;
+    for (int r = 0; r < NM; r++)
+        for (int j = 0; j < 3; j++) c -= y[r * 3 + j] * log(a[r * 3 + j]);
+    return c / NM;
+}
+
+static void test_net(void) {
+    double x[NM * NX], y[NM * 3] = {1, 0, 0, 0, 0, 1}, w0[NW0], b0[2], w1[NW1], b1[3];
+    double m1[NM * 8];
+    for (int i = 0; i < NM * NX; i++) x[i] = uniform();
+    for (int i = 0; i < NW0; i++) w0[i] = uniform() - 0.3;
+    for (int i = 0; i < NW1; i++) w1[i] = uniform() - 0.5;
+    for (int i = 0; i < 2; i++) b0[i] = uniform();
+    for (int i = 0; i < 3; i++) b1[i] = uniform() - 0.5;
+    for (int i = 0; i < NM * 8; i++) m1[i] = i % 4 ? 1.0 : 0.0;
+    const double *masks[2] = {NULL, m1};
+    double gw0[NW0], gb0[2], gw1[NW1], gb1[3], work[4096];
+    int32_t idx[256];
+    double *gw[2] = {gw0, gw1}, *gb[2] = {gb0, gb1};
+    const double *w[2] = {w0, w1}, *b[2] = {b0, b1};
+    jn_config cfg = {JN_COST_LOG_LIKELIHOOD, JN_ACT_SIGMOID, JN_REG_L2, 0.0, 1.0, 0.0};
+    CHECK(jn_net_backprop_f64(gw, gb, w, b, x, y, masks, NET, 2, &cfg, NM, work, 4096, idx,
+                              256) == JN_OK, "net backprop");
+    double worst = 0, scale = 0;
+    for (int i = 0; i < NW0 + NW1; i++) {
+        double *p = i < NW0 ? &w0[i] : &w1[i - NW0];
+        const double g = i < NW0 ? gw0[i] : gw1[i - NW0], keep = *p, h = 1e-6;
+        *p = keep + h; const double up = net_cost(w0, w1, b0, b1, x, y, masks);
+        *p = keep - h; const double down = net_cost(w0, w1, b0, b1, x, y, masks);
+        *p = keep;
+        const double diff = fabs((up - down) / (2 * h) - g);
+        worst = isfinite(diff) ? fmax(worst, diff) : INFINITY;      /* NaN counts as a failure */
+        scale = fmax(scale, fabs(g));
+    }
+    CHECK(scale > 1e-3 && worst <= FD_RTOL * scale, "net dC/dw: %.3e of %.3e", worst, scale);
+    jn_layer bad[2] = {NET[0], NET[1]};
+    size_t nf, ni;
+    bad[1].c = 3;                                         /* does not chain to 2x2x2 */
+    CHECK(jn_net_work_size(&nf, &ni, bad, 2, NM) == JN_ERR_SIZE, "layers that do not chain");
+    bad[1] = NET[1], bad[0].activation = JN_NET_ACT_SOFTMAX;
+    CHECK(jn_net_work_size(&nf, &ni, bad, 2, NM) == JN_ERR_CONFIG, "a hidden softmax");
+    CHECK(jn_net_backprop_f64(gw, gb, w, b, x, y, masks, NET, 2, &cfg, NM, work, 10, idx,
+                              256) == JN_ERR_WORK, "a short work buffer");
+    const double *no_mask[2] = {NULL, NULL};
+    CHECK(jn_net_backprop_f64(gw, gb, w, b, x, y, no_mask, NET, 2, &cfg, NM, work, 4096, idx,
+                              256) == JN_ERR_NULL, "a dropout layer without its mask");
+}
+
 int main(void) {
     rng_state = 0x51AFD7ED558CCD25ull;
     test_tie();
     test_central_differences();
     test_float32();
     test_errors();
+    test_net();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

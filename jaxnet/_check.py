@@ -7,7 +7,7 @@ every cost and every activation (float64, central differences included); then
 whole epochs from the same start and order (chapter 1, and chapter 3 with
 cross-entropy, tanh, L2 and momentum; the C kernel's fast path and its
 reference both); then two small ConvPool nets (chapter 6; sigmoid, and ReLU
-with dropout masks and L2) with every implementation that takes them and
+with dropout masks and L2): backprop, jax.grad, the C network kernel and
 central differences; and prints for every pair the largest absolute and
 relative difference, the tensor where it occurs, and the tolerance.
 

@@ -3,7 +3,8 @@
 setup.py names ``jaxnet/_cref_build.py:ffibuilder`` in ``cffi_modules``, so
 ``pip install .`` and ``pip install -e .`` compile ``csrc/jaxnet_ref.c`` (the
 readable reference), ``csrc/jaxnet_fast.c`` (the fast path) and
-``csrc/jaxnet_conv.c`` (network3's conv-pool layer) into the
+``csrc/jaxnet_conv.c`` and ``csrc/jaxnet_net.c`` (network3's conv-pool layer
+and chapter 6's networks) into the
 extension ``jaxnet._cref``. API mode means the C compiler checks the
 declarations below against the real headers.
 """
@@ -37,6 +38,8 @@ ffibuilder.cdef(_declarations((CSRC / "jaxnet_fast.h").read_text())
                 .replace('#include "jaxnet_ref.h"', ""))
 ffibuilder.cdef(_declarations((CSRC / "jaxnet_conv.h").read_text())
                 .replace('#include "jaxnet_ref.h"', ""))
+ffibuilder.cdef(_declarations((CSRC / "jaxnet_net.h").read_text())
+                .replace('#include "jaxnet_conv.h"', ""))
 
 
 def _openmp_flags() -> list:
@@ -62,13 +65,15 @@ _omp = _openmp_flags()
 
 ffibuilder.set_source(
     "jaxnet._cref",
-    '#include "jaxnet_ref.h"\n#include "jaxnet_fast.h"\n#include "jaxnet_conv.h"',
+    '#include "jaxnet_ref.h"\n#include "jaxnet_fast.h"\n#include "jaxnet_conv.h"\n'
+    '#include "jaxnet_net.h"',
     sources=[os.path.relpath(CSRC / n) for n in ("jaxnet_ref.c", "jaxnet_fast.c",
-                                                 "jaxnet_conv.c")],
+                                                 "jaxnet_conv.c", "jaxnet_net.c")],
     include_dirs=[os.path.relpath(CSRC)],
     depends=[os.path.relpath(CSRC / n) for n in (
         "jaxnet_ref.h", "jaxnet_ref_impl.h", "jaxnet_fast.h", "jaxnet_fast_impl.h",
-        "jaxnet_conv.h", "jaxnet_conv_impl.h", "jn_common.h", "jn_math_impl.h")],
+        "jaxnet_conv.h", "jaxnet_conv_impl.h", "jaxnet_net.h", "jaxnet_net_impl.h",
+        "jn_common.h", "jn_math_impl.h", "jn_twice.h")],
     extra_compile_args=_flags + _omp,
     extra_link_args=_omp,
     libraries=["m"],

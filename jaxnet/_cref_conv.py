@@ -1,14 +1,24 @@
-"""network3's conv-pool layer in C (csrc/jaxnet_conv.h): validated host arrays in,
-the twins of ``jaxnet.ConvPool.forward`` and its hand-derived backward out."""
+"""Chapter 6 in C: network3's conv-pool layer (csrc/jaxnet_conv.h), the twins of
+``jaxnet.ConvPool.forward`` and its hand-derived backward, and the gradient of a
+whole network of ConvPool and Dense layers with dropout masks (csrc/jaxnet_net.h).
+Validated host arrays in, numpy out."""
 
 from __future__ import annotations
 
 import numpy as np
 
+import math
+
 from ._convpool import ConvPool
 from ._cref_net import Net, as_array, as_layers, ffi, host, lib
+from ._dense import Dense
+from ._inputs import check_masks, check_x, check_y, resolve
 from ._params import Layer
-from ._validate import check_finite, check_param_values
+from ._validate import check_finite, check_param_values, check_reg_strength
+
+_ACT = {"sigmoid": 0, "tanh": 1, "relu": 2, "softmax": 3, "linear": 4}
+_COST = {"quadratic": 0, "cross_entropy": 1, "log_likelihood": 2}
+_REG = {"l2": 0, "l1": 1}
 
 
 def _conv_arrays(layer, p, a):
@@ -72,3 +82,53 @@ _CONV_SFX = {np.dtype(np.float64): "f64", np.dtype(np.float32): "f32"}
 
 def _buf(a):
     return ffi.cast(("double *" if a.dtype == np.float64 else "float *"), ffi.from_buffer(a))
+
+
+def _c_layers(model):
+    """The model's layers as a ``jn_layer[]`` (Dense and ConvPool only)."""
+    out = ffi.new("jn_layer[]", len(model.layers))
+    for l, (layer, shape) in enumerate(zip(model.layers, model.shapes)):
+        if not isinstance(layer, (Dense, ConvPool)):
+            raise ValueError(f"model: the C kernel implements Dense and ConvPool layers, "
+                             f"got {type(layer).__name__} (layers[{l}])")
+        c, h, w = shape if len(shape) == 3 else (math.prod(shape), 1, 1)
+        conv = isinstance(layer, ConvPool)
+        out[l] = dict(kind=int(conv), activation=_ACT[layer.activation], c=c, h=h, w=w,
+                      n_out=layer.filters if conv else layer.n_out,
+                      k=layer.kernel if conv else 1, p=layer.pool if conv else 1,
+                      dropout=float(getattr(layer, "dropout", 0.0)))
+    return out
+
+
+def net_backprop(params, x, y, *, model, lmbda=None, n=None, masks=None):
+    """The gradient of a chapter-6 network (ConvPool and Dense layers, dropout masks)
+    in C, as ``jaxnet.backprop`` with the same arguments: numpy Layers."""
+    model, params = resolve(as_layers(params, "params"), model)
+    dtype = np.dtype(params[0].w.dtype)
+    x, y = as_array(x, "x"), as_array(y, "y")
+    m = check_x(model, x, allow_int=False)
+    check_y(model, y, m)
+    masks = check_masks(model, masks, m, params)
+    layers = _c_layers(model)
+    cfg = ffi.new("jn_config *")
+    cfg.cost, cfg.activation, cfg.reg = _COST[model.cost], 0, _REG[model.reg]
+    lm, nn = check_reg_strength(lmbda, n)
+    cfg.lmbda, cfg.n_train = (0.0, 1.0) if lm is None else (float(lm), float(nn))
+    sizes = ffi.new("size_t[2]")
+    Net.check(lib.jn_net_work_size(sizes, sizes + 1, layers, len(model.layers), m),
+              "jn_net_work_size")
+    w = [host(p.w, dtype) for p in params]
+    b = [host(p.b, dtype) for p in params]
+    gw, gb = [np.empty_like(a) for a in w], [np.empty_like(a) for a in b]
+    mk = None if masks is None else [None if k is None else host(np.asarray(k), dtype)
+                                     for k in masks]
+    work, idx = np.empty(max(sizes[0], 1), dtype), np.empty(max(sizes[1], 1), np.int32)
+    ctype = "double" if dtype == np.float64 else "float"
+    ptrs = lambda arrs: ffi.new(f"{ctype} *[]", [  # noqa: E731
+        ffi.NULL if a is None else ffi.cast(f"{ctype} *", ffi.from_buffer(a)) for a in arrs])
+    sfx = _CONV_SFX[dtype]
+    Net.check(getattr(lib, f"jn_net_backprop_{sfx}")(
+        ptrs(gw), ptrs(gb), ptrs(w), ptrs(b), _buf(host(x, dtype)), _buf(host(y, dtype)),
+        ffi.NULL if mk is None else ptrs(mk), layers, len(model.layers), cfg, m, _buf(work),
+        work.size, ffi.from_buffer("int32_t[]", idx), idx.size), f"jn_net_backprop_{sfx}")
+    return tuple(Layer(a, c) for a, c in zip(gw, gb))

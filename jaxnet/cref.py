@@ -12,8 +12,10 @@ and handed to C (jaxnet._cref_net). A failure raises ``ValueError``/
 
 ``convpool_forward`` and ``convpool_backward`` are network3's conv-pool layer
 (``csrc/jaxnet_conv.h``), the twins of ``jaxnet.ConvPool``'s forward and
-hand-derived backward; networks with ConvPool layers or dropout are not
-implemented in C yet (``backprop`` and the epochs refuse them).
+hand-derived backward; ``backprop`` of a model with ConvPool layers, dropout
+masks or mixed activations runs chapter 6's network kernel
+(``csrc/jaxnet_net.h``). Steps and epochs of such models are not implemented
+in C yet (they refuse them).
 
 The extension ``jaxnet._cref`` is compiled when jaxnet is installed; without a
 C compiler at that time, importing this module raises ImportError saying
@@ -30,7 +32,8 @@ import numpy as np
 from ._cref_net import CRefError as CRefError
 from ._cref_conv import convpool_backward as convpool_backward
 from ._cref_conv import convpool_forward as convpool_forward
-from ._cref_net import Net, as_array, ffi, host, lib, rule_values
+from ._cref_conv import net_backprop as net_backprop
+from ._cref_net import Net, as_array, check_c_model, ffi, host, lib, rule_values
 from ._inputs import check_x, check_y
 from ._rules import MomentumState, sgd
 from ._validate import check_batch_size, check_order, check_reg_strength
@@ -71,11 +74,23 @@ def _backprop(net, xh, yh, m, cfg):
     return net.layers(gw, gb), work
 
 
-def backprop(params, x, y, *, model=None, lmbda=None, n=None):
-    """Mean gradient of the (regularised) cost, as jaxnet.backprop (numpy Layers)."""
+def backprop(params, x, y, *, model=None, lmbda=None, n=None, masks=None):
+    """Mean gradient of the (regularised) cost, as jaxnet.backprop (numpy Layers): the
+    reference kernel for Dense chains, chapter 6's network kernel (csrc/jaxnet_net.h)
+    for models with ConvPool layers, dropout (``masks``) or mixed activations."""
+    if masks is not None or (model is not None and not _dense_kernel_takes(model)):
+        return net_backprop(params, x, y, model=model, lmbda=lmbda, n=n, masks=masks)
     net = Net(params, model)
     m, xh, yh = _batch(net, x, y)
     return _backprop(net, xh, yh, m, net.config(check_reg_strength(lmbda, n)))[0]
+
+
+def _dense_kernel_takes(model) -> bool:
+    try:
+        check_c_model(model)
+    except ValueError:
+        return False
+    return True
 
 
 def backprop_trace(params, x, y, *, model=None) -> dict:

@@ -79,3 +79,52 @@ def test_c_convpool_refuses_bad_arguments_by_name(call, err, match):
     layer, params, a, _ = _case((1, 12, 12), 3, 5, 2, np.float64, 1)
     with pytest.raises(err, match=match):
         call(layer, params, a)
+
+
+# --- whole chapter-6 networks in C (csrc/jaxnet_net.h) -----------------------------------
+
+C, D = jaxnet.ConvPool, jaxnet.Dense
+NETS = {  # input shape, layers (log-likelihood cost); two with dropout on the Dense inputs
+    "conv-fc-softmax": ((1, 12, 12), (C(3, 5, 2, "relu"), D(6, "relu"), D(3, "softmax"))),
+    "two-conv-dropout": ((1, 10, 10), (C(3, 3, 2, "tanh"), C(4, 2, 1, "tanh"),
+                                       D(6, "tanh", dropout=0.3), D(3, "softmax", dropout=0.2))),
+    "conv-linear": ((2, 8, 8), (C(2, 3, 3, "linear"), D(4, "sigmoid", dropout=0.2),
+                                D(3, "softmax"))),
+}
+
+
+def _net(shape, layers, dtype=np.float64, seed=0, m=5):
+    model = jaxnet.Model(shape, layers, cost="log_likelihood")
+    params = jaxnet.init_params(jax.random.PRNGKey(seed), model, dtype=dtype, init="scaled")
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(size=(m, int(np.prod(shape)))).astype(dtype)
+    y = np.eye(3, dtype=dtype)[rng.integers(0, 3, m)]
+    masks = jaxnet.dropout_masks(jax.random.PRNGKey(seed + 1), model, m, dtype) \
+        if model.has_dropout else None
+    return model, params, x, y, masks
+
+
+@pytest.mark.parametrize("name", list(NETS))
+def test_c_network_gradient_equals_jax_and_central_differences(name):
+    from jaxnet import _compare
+    model, params, x, y, masks = _net(*NETS[name])
+    rows = _compare.model_rows(name, model, params, x, y, lmbda=0.5, n=20, masks=masks)
+    pairs = {r.pair for r in rows}
+    assert {"backprop vs C", "jax.grad vs C", "backprop vs central diff."} <= pairs, pairs
+    assert all(r.ok for r in rows), rows
+    evaluation = cref.backprop(params, x, y, model=model)   # no masks: inputs scaled by 1 - p
+    assert_trees_close(evaluation, jaxnet.backprop(params, x, y, model=model), F64_RTOL, "eval")
+
+
+def test_c_two_conv_network_on_real_digits(sample):
+    from jaxnet._layerspec import parse_layers
+    model = parse_layers("conv:20:5,pool:2,conv:40:5,pool:2,fc:100,softmax:10", 784,
+                         activation="relu", dropout=0.5)
+    for dtype, tol in ((np.float64, 1e-10), (np.float32, 1e-4)):
+        params = jaxnet.init_params(jax.random.PRNGKey(2), model, dtype=dtype, init="scaled")
+        x, y = sample.train.x[:10].astype(dtype), sample.train.y()[:10].astype(dtype)
+        masks = jaxnet.dropout_masks(jax.random.PRNGKey(3), model, 10, dtype)
+        c = cref.backprop(params, x, y, model=model, masks=masks, lmbda=0.1, n=5000)
+        j = jaxnet.backprop(params, x, y, model=model, masks=masks, lmbda=0.1, n=5000)
+        assert_trees_close(c, j, tol, f"two-ConvPool net, {np.dtype(dtype).name}")
+        assert float(np.max(np.abs(c[0].w))) > 1e-4

@@ -87,7 +87,7 @@ def test_a_new_layer_kind_trains_and_the_c_kernel_refuses_it(sample):
                      model=model, epochs=2, eta=3.0, x_scale=1 / 256,
                      eval_data=(sample.test.images, sample.test.labels))
     assert res.history[-1].correct > 700  # of 1000; chance is 100
-    with pytest.raises(ValueError, match="the C kernel implements Dense layers only"):
+    with pytest.raises(ValueError, match="the C kernel implements Dense and ConvPool layers"):
         cref.backprop(params, sample.train.x[:5], sample.train.y()[:5], model=model)
 
 

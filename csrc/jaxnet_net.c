@@ -1,0 +1,110 @@
+/* jaxnet_net: chapter 6's networks in C (see jaxnet_net.h): the layout and the
+ * checks here, the chain in jaxnet_net_impl.h (included for float64 and float32). */
+#include "jaxnet_net.h"
+#include "jn_common.h"
+
+#include <math.h>
+
+/* Every array's offset in work (floats) or idx (int32), and each layer's sizes. */
+typedef struct {
+    size_t in[JN_MAX_LAYERS], z[JN_MAX_LAYERS], a[JN_MAX_LAYERS + 1], idx[JN_MAX_LAYERS];
+    size_t w_size[JN_MAX_LAYERS], d, g, n_float, n_idx;
+    int64_t in_size[JN_MAX_LAYERS], out_size[JN_MAX_LAYERS];
+    jn_convpool_dims dims[JN_MAX_LAYERS];
+} jn_net_layout;
+
+/* One layer's sizes: its input and output per example, its weights, its output
+ * triple (c, h, w) for the next layer's check. */
+static int layer_sizes(jn_net_layout *L, int64_t l, const jn_layer *y, int64_t m, int last,
+                       int64_t out3[3]) {
+    if (y->c < 1 || y->h < 1 || y->w < 1 || y->n_out < 1) return JN_ERR_SIZE;
+    if (!(y->dropout >= 0 && y->dropout < 1)) return JN_ERR_CONFIG;
+    if (y->activation < JN_ACT_SIGMOID || y->activation > JN_NET_ACT_LINEAR ||
+        (y->activation == JN_NET_ACT_SOFTMAX && !last)) return JN_ERR_CONFIG;
+    size_t in, wsz;
+    if (jn__mul(&in, (size_t)y->c, (size_t)y->h) || jn__mul(&in, in, (size_t)y->w))
+        return JN_ERR_OVERFLOW;
+    L->in_size[l] = (int64_t)in;
+    if (y->kind == JN_LAYER_DENSE) {
+        out3[0] = y->n_out, out3[1] = out3[2] = 1;
+        if (jn__mul(&wsz, (size_t)y->n_out, in)) return JN_ERR_OVERFLOW;
+    } else if (y->kind == JN_LAYER_CONVPOOL) {
+        L->dims[l] = (jn_convpool_dims){m, y->c, y->h, y->w, y->n_out, y->k, y->p};
+        int rc = jn_convpool_check(&L->dims[l]);
+        if (rc) return rc;
+        out3[0] = y->n_out, out3[1] = (y->h - y->k + 1) / y->p, out3[2] = (y->w - y->k + 1) / y->p;
+        if (jn__mul(&wsz, (size_t)y->n_out * (size_t)y->c, (size_t)(y->k * y->k)))
+            return JN_ERR_OVERFLOW;
+    } else {
+        return JN_ERR_CONFIG;
+    }
+    L->w_size[l] = wsz;
+    L->out_size[l] = out3[0] * out3[1] * out3[2];
+    return JN_OK;
+}
+
+static int add_block(size_t *off, size_t *total, int64_t m, int64_t size) {
+    size_t t;
+    *off = *total;
+    return jn__mul(&t, (size_t)m, (size_t)size) || jn__add(total, t) ? JN_ERR_OVERFLOW : JN_OK;
+}
+
+static int make_net_layout(jn_net_layout *L, const jn_layer *layers, int64_t n, int64_t m) {
+    if (layers == NULL) return JN_ERR_NULL;
+    if (n < 1 || n > JN_MAX_LAYERS || m < 1) return JN_ERR_SIZE;
+    int64_t prev[3] = {0, 0, 0}, out3[3], max_io = 1;
+    size_t tf = 0, ti = 0;
+    for (int64_t l = 0; l < n; l++) {
+        const jn_layer *y = &layers[l];
+        int rc = layer_sizes(L, l, y, m, l == n - 1, out3);
+        if (rc) return rc;
+        if (l > 0 && (y->c != prev[0] || y->h != prev[1] || y->w != prev[2])) return JN_ERR_SIZE;
+        prev[0] = out3[0], prev[1] = out3[1], prev[2] = out3[2];
+        if (add_block(&L->in[l], &tf, m, L->in_size[l]) || add_block(&L->z[l], &tf, m, L->out_size[l])
+            || add_block(&L->a[l + 1], &tf, m, L->out_size[l])) return JN_ERR_OVERFLOW;
+        if (add_block(&L->idx[l], &ti, m, y->kind == JN_LAYER_CONVPOOL ? L->out_size[l] : 0))
+            return JN_ERR_OVERFLOW;
+        max_io = L->in_size[l] > max_io ? L->in_size[l] : max_io;
+        max_io = L->out_size[l] > max_io ? L->out_size[l] : max_io;
+    }
+    if (add_block(&L->d, &tf, m, max_io) || add_block(&L->g, &tf, m, max_io)) return JN_ERR_OVERFLOW;
+    if (tf > (size_t)INT64_MAX / 8 || ti > (size_t)INT32_MAX) return JN_ERR_OVERFLOW;
+    L->a[0] = 0;
+    L->n_float = tf, L->n_idx = ti;
+    return JN_OK;
+}
+
+int jn_net_work_size(size_t *n_float, size_t *n_idx, const jn_layer *layers, int64_t n_layers,
+                     int64_t m) {
+    if (n_float == NULL || n_idx == NULL) return JN_ERR_NULL;
+    jn_net_layout L;
+    int rc = make_net_layout(&L, layers, n_layers, m);
+    if (rc) return rc;
+    *n_float = L.n_float, *n_idx = L.n_idx;
+    return JN_OK;
+}
+
+/* The checks every jn_net_backprop shares: pointers, config, layout, buffers. */
+static int jn__net_prologue(jn_net_layout *L, const jn_config **cfg, const void *const *gw,
+                            const void *const *gb, const void *const *w, const void *const *b,
+                            const void *x, const void *y, const void *const *masks,
+                            const jn_layer *layers, int64_t n, int64_t m, const void *work,
+                            size_t work_len, const int32_t *idx, size_t idx_len) {
+    if (!gw || !gb || !w || !b || !x || !y || !work || !layers) return JN_ERR_NULL;
+    int rc = jn__check_config(cfg, *cfg);
+    if (!rc) rc = make_net_layout(L, layers, n, m);
+    if (rc) return rc;
+    if ((*cfg)->cost == JN_COST_LOG_LIKELIHOOD && layers[n - 1].activation != JN_NET_ACT_SOFTMAX)
+        return JN_ERR_CONFIG;
+    if ((*cfg)->cost == JN_COST_CROSS_ENTROPY && layers[n - 1].activation != JN_ACT_SIGMOID)
+        return JN_ERR_CONFIG;
+    if (work_len < L->n_float || idx_len < L->n_idx || (L->n_idx && !idx)) return JN_ERR_WORK;
+    for (int64_t l = 0; l < n; l++) {
+        if (!gw[l] || !gb[l] || !w[l] || !b[l]) return JN_ERR_NULL;
+        if (masks && layers[l].dropout > 0 && !masks[l]) return JN_ERR_NULL;
+    }
+    return JN_OK;
+}
+
+#define JN_TEMPLATE "jaxnet_net_impl.h"
+#include "jn_twice.h"

@@ -1,0 +1,124 @@
+/* Chapter 6's network chain, written once for a float type (see jaxnet_net.h).
+ * Included by jaxnet_net.c with JN_T, JN_SFX(n), JN_EXP, JN_TANH. No include
+ * guard on purpose. L (jn_net_layout) holds every array's offset in work. */
+
+#include "jn_math_impl.h"
+
+/* f(z) in place for one example's n outputs; the identity for linear. */
+static void JN_SFX(net_activate)(JN_T *z, int64_t n, int act) {
+    if (act != JN_NET_ACT_LINEAR) JN_SFX(activate)(z, n, act);
+}
+
+static JN_T JN_SFX(net_prime)(JN_T a, int act) {
+    return act == JN_NET_ACT_LINEAR ? (JN_T)1 : JN_SFX(activation_prime)(a, act);
+}
+
+/* The dropout factor of input entry e of layer l: its mask, 1 - p without masks, or 1. */
+static JN_T JN_SFX(keep)(const JN_T *const *masks, const jn_layer *layer, int64_t l, size_t e) {
+    if (layer->dropout <= 0) return 1;
+    return masks ? masks[l][e] : (JN_T)(1 - layer->dropout);
+}
+
+/* Forward: in[l] = a[l] * keep, z[l] = the layer's forward, a[l+1] = f(z[l]). */
+static void JN_SFX(net_forward)(JN_T *work, int32_t *idx, const jn_net_layout *L,
+                                const jn_layer *layers, int64_t n_layers,
+                                const JN_T *const *w, const JN_T *const *b, const JN_T *x,
+                                const JN_T *const *masks, int64_t m) {
+    for (int64_t l = 0; l < n_layers; l++) {
+        const int64_t ni = L->in_size[l], no = L->out_size[l];
+        const JN_T *a = l ? work + L->a[l] : x;
+        JN_T *in = work + L->in[l], *z = work + L->z[l], *out = work + L->a[l + 1];
+        for (size_t e = 0; e < (size_t)(m * ni); e++)
+            in[e] = a[e] * JN_SFX(keep)(masks, &layers[l], l, e);
+        if (layers[l].kind == JN_LAYER_DENSE) {
+            for (int64_t r = 0; r < m; r++)
+                for (int64_t j = 0; j < no; j++) {                 /* z = w in + b */
+                    JN_T s = b[l][j];
+                    for (int64_t k = 0; k < ni; k++) s += in[r * ni + k] * w[l][j * ni + k];
+                    z[r * no + j] = s;
+                }
+        } else {
+            JN_SFX(jn_convpool_forward)(z, idx + L->idx[l], in, w[l], b[l], &L->dims[l]);
+        }
+        for (int64_t r = 0; r < m; r++) {                          /* a = f(z) */
+            for (int64_t j = 0; j < no; j++) out[r * no + j] = z[r * no + j];
+            JN_SFX(net_activate)(out + r * no, no, layers[l].activation);
+        }
+    }
+}
+
+/* BP1 into d (m, n_L) from a[L] and y: the mean's 1/m included. */
+static void JN_SFX(net_bp1)(JN_T *d, const JN_T *aL, const JN_T *y, int64_t nL, int act,
+                            const jn_config *cfg, int64_t m) {
+    for (int64_t r = 0; r < m; r++) {
+        JN_T sy = 0;
+        for (int64_t j = 0; j < nL; j++) sy += y[r * nL + j];
+        for (int64_t j = 0; j < nL; j++) {
+            const JN_T a = aL[r * nL + j], t = y[r * nL + j];
+            d[r * nL + j] = cfg->cost == JN_COST_QUADRATIC
+                                ? (a - t) / (JN_T)m * JN_SFX(net_prime)(a, act)
+                          : cfg->cost == JN_COST_CROSS_ENTROPY ? (a - t) / (JN_T)m
+                          : (a * sy - t) / (JN_T)m;
+        }
+    }
+}
+
+/* One dense layer's backward: gb = sum of d's rows (BP3), gw = d^T in (BP4), and
+ * g = d w (dC/d(in)) unless g is NULL. */
+static void JN_SFX(dense_backward)(JN_T *gw, JN_T *gb, JN_T *g, const JN_T *d, const JN_T *in,
+                                   const JN_T *w, int64_t ni, int64_t no, int64_t m) {
+    for (int64_t j = 0; j < no; j++) {
+        JN_T s = 0;
+        for (int64_t r = 0; r < m; r++) s += d[r * no + j];
+        gb[j] = s;
+        for (int64_t k = 0; k < ni; k++) {
+            JN_T t = 0;
+            for (int64_t r = 0; r < m; r++) t += d[r * no + j] * in[r * ni + k];
+            gw[j * ni + k] = t;
+        }
+    }
+    if (g)
+        for (int64_t r = 0; r < m; r++)
+            for (int64_t k = 0; k < ni; k++) {
+                JN_T s = 0;
+                for (int64_t j = 0; j < no; j++) s += d[r * no + j] * w[j * ni + k];
+                g[r * ni + k] = s;
+            }
+}
+
+int JN_SFX(jn_net_backprop)(JN_T *const *gw, JN_T *const *gb, const JN_T *const *w,
+                            const JN_T *const *b, const JN_T *x, const JN_T *y,
+                            const JN_T *const *masks, const jn_layer *layers, int64_t n_layers,
+                            const jn_config *cfg, int64_t m, JN_T *work, size_t work_len,
+                            int32_t *idx, size_t idx_len) {
+    jn_net_layout L;
+    int rc = jn__net_prologue(&L, &cfg, (const void *const *)gw, (const void *const *)gb,
+                              (const void *const *)w, (const void *const *)b, x, y,
+                              (const void *const *)masks, layers, n_layers, m, work,
+                              work_len, idx, idx_len);
+    if (rc) return rc;
+    JN_SFX(net_forward)(work, idx, &L, layers, n_layers, w, b, x, masks, m);
+    JN_T *d = work + L.d, *g = work + L.g;
+    const int64_t last = n_layers - 1;
+    JN_SFX(net_bp1)(d, work + L.a[n_layers], y, L.out_size[last], layers[last].activation, cfg,
+                    m);
+    const JN_T scale = (JN_T)(cfg->lmbda > 0 ? cfg->lmbda / cfg->n_train : 0);
+    for (int64_t l = last; l >= 0; l--) {
+        const int64_t ni = L.in_size[l], no = L.out_size[l];
+        const JN_T *in = work + L.in[l];
+        if (layers[l].kind == JN_LAYER_DENSE)
+            JN_SFX(dense_backward)(gw[l], gb[l], l ? g : NULL, d, in, w[l], ni, no, m);
+        else
+            JN_SFX(jn_convpool_backward)(gw[l], gb[l], l ? g : NULL, in, idx + L.idx[l], d,
+                                         w[l], &L.dims[l]);
+        if (scale != 0)                                            /* BP4's penalty */
+            for (size_t e = 0; e < L.w_size[l]; e++)
+                gw[l][e] += JN_SFX(penalty)(w[l][e], scale, cfg->reg);
+        if (l == 0) break;
+        const JN_T *a = work + L.a[l];                             /* BP2 */
+        const int act = layers[l - 1].activation;
+        for (size_t e = 0; e < (size_t)(m * ni); e++)
+            d[e] = g[e] * JN_SFX(keep)(masks, &layers[l], l, e) * JN_SFX(net_prime)(a[e], act);
+    }
+    return JN_OK;
+}
