@@ -26,6 +26,14 @@ def dropout_masks(key, model, m: int, dtype=np.float32):
     return masks_of(model, key, int(m), check_dtype(dtype))
 
 
+def _checked_call(fn, params, x, y, model, lmbda, n, masks):
+    """``fn(model, params, x, y, penalty, masks)`` after checking every argument."""
+    model, params = resolve(params, model)
+    m = check_x(model, x, allow_int=False)
+    check_y(model, y, m)
+    return fn(model, params, x, y, penalty(lmbda, n, params), check_masks(model, masks, m, params))
+
+
 def feedforward(params, x, *, model=None):
     """The network's output.
 
@@ -65,11 +73,7 @@ def cost(params, x, y, *, model=None, lmbda=None, n=None, masks=None):
     Returns:
       A scalar in the parameters' dtype.
     """
-    model, params = resolve(params, model)
-    m = check_x(model, x, allow_int=False)
-    check_y(model, y, m)
-    return cost_jit(model, params, x, y, penalty(lmbda, n, params),
-                 check_masks(model, masks, m, params))
+    return _checked_call(cost_jit, params, x, y, model, lmbda, n, masks)
 
 
 def backprop(params, x, y, *, model=None, lmbda=None, n=None, masks=None):
@@ -88,11 +92,7 @@ def backprop(params, x, y, *, model=None, lmbda=None, n=None, masks=None):
       A tuple of Layers with the structure, shapes and dtype of ``params``:
       ``∂C/∂w`` and ``∂C/∂b`` per layer.
     """
-    model, params = resolve(params, model)
-    m = check_x(model, x, allow_int=False)
-    check_y(model, y, m)
-    return backprop_jit(model, params, x, y, penalty(lmbda, n, params),
-                 check_masks(model, masks, m, params))
+    return _checked_call(backprop_jit, params, x, y, model, lmbda, n, masks)
 
 
 def autodiff_grad(params, x, y, *, model=None, lmbda=None, n=None, masks=None):
@@ -104,8 +104,4 @@ def autodiff_grad(params, x, y, *, model=None, lmbda=None, n=None, masks=None):
     Returns:
       A tuple of Layers shaped like ``params``.
     """
-    model, params = resolve(params, model)
-    m = check_x(model, x, allow_int=False)
-    check_y(model, y, m)
-    return autodiff_grad_jit(model, params, x, y, penalty(lmbda, n, params),
-                 check_masks(model, masks, m, params))
+    return _checked_call(autodiff_grad_jit, params, x, y, model, lmbda, n, masks)
