@@ -4,6 +4,7 @@
 #include "jn_common.h"
 
 #include <math.h>
+#include <string.h>
 
 /* Every array's offset in work (floats) or idx (int32), and each layer's sizes. */
 typedef struct {
@@ -84,6 +85,89 @@ int jn_net_work_size(size_t *n_float, size_t *n_idx, const jn_layer *layers, int
     return JN_OK;
 }
 
+/* The epoch's work: the network's (for full mini-batches) and, after it, the
+ * gathered mini-batch xb (batch, in_size[0]), yb (batch, out_size[L-1]) and one
+ * gradient gw[l], gb[l] per parameter. */
+typedef struct {
+    jn_net_layout net;
+    size_t xb, yb, gw[JN_MAX_LAYERS], gb[JN_MAX_LAYERS], n_float;
+} jn_net_epoch_layout;
+
+static int make_epoch_layout(jn_net_epoch_layout *E, const jn_layer *layers, int64_t n,
+                             int64_t batch) {
+    int rc = make_net_layout(&E->net, layers, n, batch);
+    if (rc) return rc;
+    size_t t = E->net.n_float;
+    if (add_block(&E->xb, &t, batch, E->net.in_size[0])
+        || add_block(&E->yb, &t, batch, E->net.out_size[n - 1])) return JN_ERR_OVERFLOW;
+    for (int64_t l = 0; l < n; l++)
+        if (add_block(&E->gw[l], &t, 1, (int64_t)E->net.w_size[l])
+            || add_block(&E->gb[l], &t, 1, layers[l].n_out)) return JN_ERR_OVERFLOW;
+    if (t > (size_t)INT64_MAX / 8) return JN_ERR_OVERFLOW;
+    E->n_float = t;
+    return JN_OK;
+}
+
+int jn_net_epoch_work_size(size_t *n_float, size_t *n_idx, const jn_layer *layers,
+                           int64_t n_layers, int64_t batch_size) {
+    if (n_float == NULL || n_idx == NULL) return JN_ERR_NULL;
+    jn_net_epoch_layout E;
+    int rc = make_epoch_layout(&E, layers, n_layers, batch_size);
+    if (rc) return rc;
+    *n_float = E.n_float, *n_idx = E.net.n_idx;
+    return JN_OK;
+}
+
+/* The cost's demands on the output layer (log-likelihood: softmax; cross-entropy: sigmoid). */
+static int check_output(const jn_config *cfg, const jn_layer *last) {
+    if (cfg->cost == JN_COST_LOG_LIKELIHOOD && last->activation != JN_NET_ACT_SOFTMAX)
+        return JN_ERR_CONFIG;
+    if (cfg->cost == JN_COST_CROSS_ENTROPY && last->activation != JN_ACT_SIGMOID)
+        return JN_ERR_CONFIG;
+    return JN_OK;
+}
+
+/* Non-NULL parameters (and masks where a layer has dropout) for every layer. */
+static int check_layer_ptrs(const void *const *w, const void *const *b,
+                            const void *const *masks, const jn_layer *layers, int64_t n) {
+    for (int64_t l = 0; l < n; l++) {
+        if (!w[l] || !b[l]) return JN_ERR_NULL;
+        if (masks && layers[l].dropout > 0 && !masks[l]) return JN_ERR_NULL;
+    }
+    return JN_OK;
+}
+
+/* The epoch's checks: pointers, config, eta, layout, buffers, the order. */
+static int jn__net_epoch_prologue(jn_net_epoch_layout *E, const jn_config **cfg,
+                                  const void *const *w, const void *const *b,
+                                  const void *const *vw, const void *const *vb, const void *x,
+                                  const void *y, const int64_t *order,
+                                  const void *const *masks, double eta,
+                                  const jn_layer *layers, int64_t n_layers, int64_t n,
+                                  int64_t batch_size, const void *work, size_t work_len,
+                                  const int32_t *idx, size_t idx_len) {
+    if (!w || !b || !x || !y || !order || !work || !layers) return JN_ERR_NULL;
+    if ((vw == NULL) != (vb == NULL)) return JN_ERR_NULL;
+    if (n < 1) return JN_ERR_SIZE;
+    if (batch_size < 1 || batch_size > n) return JN_ERR_BATCH;
+    int rc = jn__check_config(cfg, *cfg);
+    if (!rc) rc = make_epoch_layout(E, layers, n_layers, batch_size);
+    if (!rc) rc = check_output(*cfg, &layers[n_layers - 1]);
+    if (!rc) rc = check_layer_ptrs(w, b, masks, layers, n_layers);
+    if (!rc && vw) rc = check_layer_ptrs(vw, vb, NULL, layers, n_layers);
+    if (rc) return rc;
+    if (!isfinite(eta)) return JN_ERR_ETA;
+    if (work_len < E->n_float || idx_len < E->net.n_idx || (E->net.n_idx && !idx))
+        return JN_ERR_WORK;
+    const int64_t io[2] = {E->net.in_size[0], E->net.out_size[n_layers - 1]};
+    rc = jn__check_epoch(order, io, 1, n, batch_size);
+    if (rc) return rc;
+    size_t t;
+    for (int64_t l = 0; masks && l < n_layers; l++)   /* every mask's (n, in_size) in range */
+        if (jn__mul(&t, (size_t)n, (size_t)E->net.in_size[l])) return JN_ERR_OVERFLOW;
+    return JN_OK;
+}
+
 /* The checks every jn_net_backprop shares: pointers, config, layout, buffers. */
 static int jn__net_prologue(jn_net_layout *L, const jn_config **cfg, const void *const *gw,
                             const void *const *gb, const void *const *w, const void *const *b,
@@ -94,16 +178,11 @@ static int jn__net_prologue(jn_net_layout *L, const jn_config **cfg, const void 
     int rc = jn__check_config(cfg, *cfg);
     if (!rc) rc = make_net_layout(L, layers, n, m);
     if (rc) return rc;
-    if ((*cfg)->cost == JN_COST_LOG_LIKELIHOOD && layers[n - 1].activation != JN_NET_ACT_SOFTMAX)
-        return JN_ERR_CONFIG;
-    if ((*cfg)->cost == JN_COST_CROSS_ENTROPY && layers[n - 1].activation != JN_ACT_SIGMOID)
-        return JN_ERR_CONFIG;
+    rc = check_output(*cfg, &layers[n - 1]);
+    if (rc) return rc;
     if (work_len < L->n_float || idx_len < L->n_idx || (L->n_idx && !idx)) return JN_ERR_WORK;
-    for (int64_t l = 0; l < n; l++) {
-        if (!gw[l] || !gb[l] || !w[l] || !b[l]) return JN_ERR_NULL;
-        if (masks && layers[l].dropout > 0 && !masks[l]) return JN_ERR_NULL;
-    }
-    return JN_OK;
+    rc = check_layer_ptrs(w, b, masks, layers, n);
+    return rc ? rc : check_layer_ptrs(gw, gb, NULL, layers, n);
 }
 
 #define JN_TEMPLATE "jaxnet_net_impl.h"

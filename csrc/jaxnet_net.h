@@ -55,6 +55,33 @@ int jn_net_backprop_f32(float *const *gw, float *const *gb, const float *const *
                         const jn_config *cfg, int64_t m, float *work, size_t work_len,
                         int32_t *idx, size_t idx_len);
 
+/* *n_float and *n_idx: the work jn_net_train_epoch needs for mini-batches of
+ * batch_size: jn_net_work_size's, the gathered mini-batch and one gradient per parameter. */
+int jn_net_epoch_work_size(size_t *n_float, size_t *n_idx, const jn_layer *layers,
+                           int64_t n_layers, int64_t batch_size);
+
+/* In place: one epoch of mini-batch SGD over x (n, in_size of layer 0), y (n, out_size
+ * of the last layer), visiting order (n,) batch_size examples at a time (the last
+ * n mod batch_size form a smaller final mini-batch), each step with g = jn_net_backprop's
+ * gradient of the mini-batch:
+ *   vw == NULL (then vb too): p <- p - eta g;  vw, vb given: v <- mu v - eta g, p <- p + v.
+ * masks: NULL (dropout layers scale by 1 - p), or masks[l] (n, in_size[l]) for each layer
+ * with dropout > 0, where row t is the mask of the t-th example *visited* (position t of
+ * order, not example order[t]): step s uses rows s*batch_size .. of every mask.
+ * One step is the epoch with n = batch_size and order 0..n-1. */
+int jn_net_train_epoch_f64(double *const *w, double *const *b, double *const *vw,
+                           double *const *vb, const double *x, const double *y,
+                           const int64_t *order, const double *const *masks, double eta,
+                           const jn_config *cfg, const jn_layer *layers, int64_t n_layers,
+                           int64_t n, int64_t batch_size, double *work, size_t work_len,
+                           int32_t *idx, size_t idx_len);
+int jn_net_train_epoch_f32(float *const *w, float *const *b, float *const *vw,
+                           float *const *vb, const float *x, const float *y,
+                           const int64_t *order, const float *const *masks, float eta,
+                           const jn_config *cfg, const jn_layer *layers, int64_t n_layers,
+                           int64_t n, int64_t batch_size, float *work, size_t work_len,
+                           int32_t *idx, size_t idx_len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -86,6 +86,39 @@ static void JN_SFX(dense_backward)(JN_T *gw, JN_T *gb, JN_T *g, const JN_T *d, c
             }
 }
 
+/* The gradient of the mini-batch x (m, ...), y into gw, gb: forward, BP1, then
+ * each layer's backward, its penalty (BP4) and BP2 to the layer below. L is the
+ * layout for m examples. */
+static void JN_SFX(net_gradient)(JN_T *const *gw, JN_T *const *gb, const JN_T *const *w,
+                                 const JN_T *const *b, const JN_T *x, const JN_T *y,
+                                 const JN_T *const *masks, const jn_net_layout *L,
+                                 const jn_layer *layers, int64_t n_layers, const jn_config *cfg,
+                                 int64_t m, JN_T *work, int32_t *idx) {
+    JN_SFX(net_forward)(work, idx, L, layers, n_layers, w, b, x, masks, m);
+    JN_T *d = work + L->d, *g = work + L->g;
+    const int64_t last = n_layers - 1;
+    JN_SFX(net_bp1)(d, work + L->a[n_layers], y, L->out_size[last], layers[last].activation,
+                    cfg, m);
+    const JN_T scale = (JN_T)(cfg->lmbda > 0 ? cfg->lmbda / cfg->n_train : 0);
+    for (int64_t l = last; l >= 0; l--) {
+        const int64_t ni = L->in_size[l], no = L->out_size[l];
+        const JN_T *in = work + L->in[l];
+        if (layers[l].kind == JN_LAYER_DENSE)
+            JN_SFX(dense_backward)(gw[l], gb[l], l ? g : NULL, d, in, w[l], ni, no, m);
+        else
+            JN_SFX(jn_convpool_backward)(gw[l], gb[l], l ? g : NULL, in, idx + L->idx[l], d,
+                                         w[l], &L->dims[l]);
+        if (scale != 0)                                            /* BP4's penalty */
+            for (size_t e = 0; e < L->w_size[l]; e++)
+                gw[l][e] += JN_SFX(penalty)(w[l][e], scale, cfg->reg);
+        if (l == 0) break;
+        const JN_T *a = work + L->a[l];                            /* BP2 */
+        const int act = layers[l - 1].activation;
+        for (size_t e = 0; e < (size_t)(m * ni); e++)
+            d[e] = g[e] * JN_SFX(keep)(masks, &layers[l], l, e) * JN_SFX(net_prime)(a[e], act);
+    }
+}
+
 int JN_SFX(jn_net_backprop)(JN_T *const *gw, JN_T *const *gb, const JN_T *const *w,
                             const JN_T *const *b, const JN_T *x, const JN_T *y,
                             const JN_T *const *masks, const jn_layer *layers, int64_t n_layers,
@@ -97,28 +130,63 @@ int JN_SFX(jn_net_backprop)(JN_T *const *gw, JN_T *const *gb, const JN_T *const 
                               (const void *const *)masks, layers, n_layers, m, work,
                               work_len, idx, idx_len);
     if (rc) return rc;
-    JN_SFX(net_forward)(work, idx, &L, layers, n_layers, w, b, x, masks, m);
-    JN_T *d = work + L.d, *g = work + L.g;
-    const int64_t last = n_layers - 1;
-    JN_SFX(net_bp1)(d, work + L.a[n_layers], y, L.out_size[last], layers[last].activation, cfg,
-                    m);
-    const JN_T scale = (JN_T)(cfg->lmbda > 0 ? cfg->lmbda / cfg->n_train : 0);
-    for (int64_t l = last; l >= 0; l--) {
-        const int64_t ni = L.in_size[l], no = L.out_size[l];
-        const JN_T *in = work + L.in[l];
-        if (layers[l].kind == JN_LAYER_DENSE)
-            JN_SFX(dense_backward)(gw[l], gb[l], l ? g : NULL, d, in, w[l], ni, no, m);
-        else
-            JN_SFX(jn_convpool_backward)(gw[l], gb[l], l ? g : NULL, in, idx + L.idx[l], d,
-                                         w[l], &L.dims[l]);
-        if (scale != 0)                                            /* BP4's penalty */
-            for (size_t e = 0; e < L.w_size[l]; e++)
-                gw[l][e] += JN_SFX(penalty)(w[l][e], scale, cfg->reg);
-        if (l == 0) break;
-        const JN_T *a = work + L.a[l];                             /* BP2 */
-        const int act = layers[l - 1].activation;
-        for (size_t e = 0; e < (size_t)(m * ni); e++)
-            d[e] = g[e] * JN_SFX(keep)(masks, &layers[l], l, e) * JN_SFX(net_prime)(a[e], act);
+    JN_SFX(net_gradient)(gw, gb, w, b, x, y, masks, &L, layers, n_layers, cfg, m, work, idx);
+    return JN_OK;
+}
+
+/* p <- p - eta g, or v <- mu v - eta g, p <- p + v, for one array of `size` values. */
+static void JN_SFX(net_update)(JN_T *p, JN_T *v, const JN_T *g, size_t size, JN_T eta,
+                               JN_T mu) {
+    if (v)
+        for (size_t e = 0; e < size; e++) {
+            v[e] = mu * v[e] - eta * g[e];
+            p[e] += v[e];
+        }
+    else
+        for (size_t e = 0; e < size; e++) p[e] -= eta * g[e];
+}
+
+int JN_SFX(jn_net_train_epoch)(JN_T *const *w, JN_T *const *b, JN_T *const *vw,
+                               JN_T *const *vb, const JN_T *x, const JN_T *y,
+                               const int64_t *order, const JN_T *const *masks, JN_T eta,
+                               const jn_config *cfg, const jn_layer *layers, int64_t n_layers,
+                               int64_t n, int64_t batch_size, JN_T *work, size_t work_len,
+                               int32_t *idx, size_t idx_len) {
+    jn_net_epoch_layout E;
+    int rc = jn__net_epoch_prologue(
+        &E, &cfg, (const void *const *)w, (const void *const *)b, (const void *const *)vw,
+        (const void *const *)vb, x, y, order, (const void *const *)masks, (double)eta, layers,
+        n_layers, n, batch_size, work, work_len, idx, idx_len);
+    if (rc) return rc;
+    JN_T *gw[JN_MAX_LAYERS], *gb[JN_MAX_LAYERS];
+    const JN_T *mb[JN_MAX_LAYERS];
+    for (int64_t l = 0; l < n_layers; l++) gw[l] = work + E.gw[l], gb[l] = work + E.gb[l];
+    const int64_t n0 = E.net.in_size[0], nL = E.net.out_size[n_layers - 1];
+    JN_T *xb = work + E.xb, *yb = work + E.yb;
+    jn_net_layout last;                              /* the smaller final mini-batch's */
+    for (int64_t start = 0; start < n; start += batch_size) {
+        const int64_t m = n - start < batch_size ? n - start : batch_size;
+        const jn_net_layout *L = &E.net;
+        if (m < batch_size) {                        /* offsets within the full layout's */
+            rc = make_net_layout(&last, layers, n_layers, m);
+            if (rc) return rc;
+            L = &last;
+        }
+        for (int64_t r = 0; r < m; r++) {            /* gather the mini-batch */
+            const int64_t i = order[start + r];
+            memcpy(xb + r * n0, x + i * n0, (size_t)n0 * sizeof(JN_T));
+            memcpy(yb + r * nL, y + i * nL, (size_t)nL * sizeof(JN_T));
+        }
+        for (int64_t l = 0; masks && l < n_layers; l++)   /* rows start.. of each mask */
+            mb[l] = masks[l] ? masks[l] + start * E.net.in_size[l] : NULL;
+        JN_SFX(net_gradient)(gw, gb, (const JN_T *const *)w, (const JN_T *const *)b, xb, yb,
+                             masks ? mb : NULL, L, layers, n_layers, cfg, m, work, idx);
+        for (int64_t l = 0; l < n_layers; l++) {
+            JN_SFX(net_update)(w[l], vw ? vw[l] : NULL, gw[l], E.net.w_size[l], eta,
+                               (JN_T)cfg->momentum);
+            JN_SFX(net_update)(b[l], vb ? vb[l] : NULL, gb[l], (size_t)layers[l].n_out, eta,
+                               (JN_T)cfg->momentum);
+        }
     }
     return JN_OK;
 }

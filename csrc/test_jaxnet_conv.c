@@ -2,7 +2,9 @@
  * differences of the backward against the forward, float32 against float64,
  * and the error codes; and of chapter 6's networks (jaxnet_net.h): a conv +
  * dense + softmax net's gradient by central differences of its cost, and the
- * error codes. (tests/test_cref_conv.py compares both with the JAX twins.) */
+ * error codes; and the network's epoch (order, a smaller last mini-batch,
+ * mask rows by position, momentum) against its own steps spelled out with
+ * jn_net_backprop. (tests/test_cref_conv.py compares both with the JAX twins.) */
 #include "jaxnet_conv.h"
 #include "jaxnet_net.h"
 #include "jn_test.h"
@@ -208,6 +210,61 @@ static void test_net(void) {
                               256) == JN_ERR_NULL, "a dropout layer without its mask");
 }
 
+/* An epoch of NEX examples (order 2, 0, 1; batch 2, then the last 1) with momentum and
+ * dropout masks equals jn_net_backprop on the gathered mini-batches plus the update
+ * written here: v = mu v - eta g, p += v. Same operations in the same order: equal to
+ * the last bit. */
+enum { NEX = 3, NPAR = NW0 + 2 + NW1 + 3 };
+static void test_net_epoch(void) {
+    double x[NEX * NX], y[NEX * 3] = {1, 0, 0, 0, 1, 0, 0, 0, 1}, m1[NEX * 8];
+    double p[NPAR], v[NPAR], q[NPAR], u[NPAR], work[8192];
+    for (int i = 0; i < NEX * NX; i++) x[i] = uniform();
+    for (int i = 0; i < NPAR; i++) p[i] = q[i] = uniform() - 0.5, v[i] = u[i] = 0.1 * uniform();
+    for (int i = 0; i < NEX * 8; i++) m1[i] = (i * 7) % 3 ? 1.0 : 0.0;
+    const int64_t order[NEX] = {2, 0, 1};
+    const double eta = 0.3, mu = 0.5;
+    jn_config cfg = {JN_COST_LOG_LIKELIHOOD, JN_ACT_SIGMOID, JN_REG_L2, 0.1, 5.0, mu};
+    int32_t idx[512];
+    size_t nf, ni;
+    CHECK(jn_net_epoch_work_size(&nf, &ni, NET, 2, 2) == JN_OK && nf <= 8192 && ni <= 512,
+          "epoch work size %zu %zu", nf, ni);
+    /* p, v: (w0, b0, w1, b1) packed */
+    double *w[2] = {p, p + NW0 + 2}, *b[2] = {p + NW0, p + NW0 + 2 + NW1};
+    double *vw[2] = {v, v + NW0 + 2}, *vb[2] = {v + NW0, v + NW0 + 2 + NW1};
+    const double *masks[2] = {NULL, m1};
+    CHECK(jn_net_train_epoch_f64(w, b, vw, vb, x, y, order, masks, eta, &cfg, NET, 2, NEX, 2,
+                                 work, 8192, idx, 512) == JN_OK, "net epoch");
+    double g[NPAR], xb[2 * NX], yb[2 * 3];
+    const double *qw[2] = {q, q + NW0 + 2}, *qb[2] = {q + NW0, q + NW0 + 2 + NW1};
+    double *gw[2] = {g, g + NW0 + 2}, *gb[2] = {g + NW0, g + NW0 + 2 + NW1};
+    for (int start = 0; start < NEX; start += 2) {
+        const int m = NEX - start < 2 ? NEX - start : 2;
+        for (int r = 0; r < m; r++) {
+            memcpy(xb + r * NX, x + order[start + r] * NX, NX * sizeof(double));
+            memcpy(yb + r * 3, y + order[start + r] * 3, 3 * sizeof(double));
+        }
+        const double *mk[2] = {NULL, m1 + start * 8};
+        CHECK(jn_net_backprop_f64(gw, gb, qw, qb, xb, yb, mk, NET, 2, &cfg, m, work, 8192, idx,
+                                  512) == JN_OK, "step %d's gradient", start / 2);
+        for (int i = 0; i < NPAR; i++) u[i] = mu * u[i] - eta * g[i], q[i] += u[i];
+    }
+    for (int i = 0; i < NPAR; i++)
+        CHECK(p[i] == q[i] && v[i] == u[i], "parameter %d: %.17g vs %.17g", i, p[i], q[i]);
+    const int64_t bad_order[NEX] = {0, 3, 1};
+    CHECK(jn_net_train_epoch_f64(w, b, vw, vb, x, y, bad_order, masks, eta, &cfg, NET, 2, NEX, 2,
+                                 work, 8192, idx, 512) == JN_ERR_ORDER, "an order entry >= n");
+    CHECK(jn_net_train_epoch_f64(w, b, vw, vb, x, y, order, masks, eta, &cfg, NET, 2, NEX, 4,
+                                 work, 8192, idx, 512) == JN_ERR_BATCH, "batch_size > n");
+    CHECK(jn_net_train_epoch_f64(w, b, vw, vb, x, y, order, masks, NAN, &cfg, NET, 2, NEX, 2,
+                                 work, 8192, idx, 512) == JN_ERR_ETA, "eta NaN");
+    CHECK(jn_net_train_epoch_f64(w, b, vw, vb, x, y, order, masks, eta, &cfg, NET, 2, NEX, 2,
+                                 work, nf - 1, idx, 512) == JN_ERR_WORK, "a short work buffer");
+    CHECK(jn_net_train_epoch_f64(w, b, vw, NULL, x, y, order, masks, eta, &cfg, NET, 2, NEX, 2,
+                                 work, 8192, idx, 512) == JN_ERR_NULL, "vw without vb");
+    for (int i = 0; i < NPAR; i++)
+        CHECK(p[i] == q[i], "parameter %d changed by a refused call", i);
+}
+
 int main(void) {
     rng_state = 0x51AFD7ED558CCD25ull;
     test_tie();
@@ -215,6 +272,7 @@ int main(void) {
     test_float32();
     test_errors();
     test_net();
+    test_net_epoch();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

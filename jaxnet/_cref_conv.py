@@ -10,11 +10,13 @@ import numpy as np
 import math
 
 from ._convpool import ConvPool
-from ._cref_net import Net, as_array, as_layers, ffi, host, lib
+from ._cref_net import Net, as_array, as_layers, ffi, host, lib, rule_values
 from ._dense import Dense
-from ._inputs import check_masks, check_x, check_y, resolve
+from ._inputs import check_key, check_masks, check_x, check_y, resolve
 from ._params import Layer
-from ._validate import check_finite, check_param_values, check_reg_strength
+from ._rules import MomentumState
+from ._validate import (check_batch_size, check_finite, check_order, check_param_values,
+                        check_reg_strength)
 
 _ACT = {"sigmoid": 0, "tanh": 1, "relu": 2, "softmax": 3, "linear": 4}
 _COST = {"quadratic": 0, "cross_entropy": 1, "log_likelihood": 2}
@@ -100,35 +102,118 @@ def _c_layers(model):
     return out
 
 
+class ConvNet:
+    """Validated host copies of a chapter-6 model's parameters, its ``jn_layer[]``, and
+    cffi views (the twin of _cref_net.Net for jaxnet_net.h)."""
+
+    def __init__(self, params, model):
+        self.model, params = resolve(as_layers(params, "params"), model)
+        self.dtype = np.dtype(params[0].w.dtype)
+        self.ctype, self.sfx = ("double" if self.dtype == np.float64 else "float"), \
+            _CONV_SFX[self.dtype]
+        self.c_layers = _c_layers(self.model)
+        self.n_layers = len(self.model.layers)
+        self.w = [host(p.w, self.dtype) for p in params]
+        self.b = [host(p.b, self.dtype) for p in params]
+
+    def ptrs(self, arrays):
+        return ffi.NULL if arrays is None else ffi.new(f"{self.ctype} *[]", [
+            ffi.NULL if a is None else self.buf(a) for a in arrays])
+
+    def buf(self, a):
+        return ffi.cast(f"{self.ctype} *", ffi.from_buffer(a))
+
+    def layers(self, ws, bs):
+        return tuple(Layer(w, b) for w, b in zip(ws, bs))
+
+    def config(self, lmbda, n, mu=0.0):
+        cfg = ffi.new("jn_config *")
+        cfg.cost, cfg.activation, cfg.reg = _COST[self.model.cost], 0, _REG[self.model.reg]
+        lm, nn = check_reg_strength(lmbda, n)
+        cfg.lmbda, cfg.n_train = (0.0, 1.0) if lm is None else (float(lm), float(nn))
+        cfg.momentum = float(mu)
+        return cfg
+
+    def work(self, size_fn, m):
+        sizes = ffi.new("size_t[2]")
+        Net.check(getattr(lib, size_fn)(sizes, sizes + 1, self.c_layers, self.n_layers, m),
+                  size_fn)
+        return np.empty(max(sizes[0], 1), self.dtype), np.empty(max(sizes[1], 1), np.int32)
+
+    def host_masks(self, masks, rows):
+        """Masks as C-contiguous ``(rows, in_size)`` host arrays (None where no dropout)."""
+        return None if masks is None else [
+            None if k is None else host(np.asarray(k), self.dtype).reshape(rows, -1)
+            for k in masks]
+
+
 def net_backprop(params, x, y, *, model, lmbda=None, n=None, masks=None):
     """The gradient of a chapter-6 network (ConvPool and Dense layers, dropout masks)
     in C, as ``jaxnet.backprop`` with the same arguments: numpy Layers."""
-    model, params = resolve(as_layers(params, "params"), model)
-    dtype = np.dtype(params[0].w.dtype)
+    net = ConvNet(params, model)
     x, y = as_array(x, "x"), as_array(y, "y")
-    m = check_x(model, x, allow_int=False)
-    check_y(model, y, m)
-    masks = check_masks(model, masks, m, params)
-    layers = _c_layers(model)
-    cfg = ffi.new("jn_config *")
-    cfg.cost, cfg.activation, cfg.reg = _COST[model.cost], 0, _REG[model.reg]
-    lm, nn = check_reg_strength(lmbda, n)
-    cfg.lmbda, cfg.n_train = (0.0, 1.0) if lm is None else (float(lm), float(nn))
-    sizes = ffi.new("size_t[2]")
-    Net.check(lib.jn_net_work_size(sizes, sizes + 1, layers, len(model.layers), m),
-              "jn_net_work_size")
-    w = [host(p.w, dtype) for p in params]
-    b = [host(p.b, dtype) for p in params]
-    gw, gb = [np.empty_like(a) for a in w], [np.empty_like(a) for a in b]
-    mk = None if masks is None else [None if k is None else host(np.asarray(k), dtype)
-                                     for k in masks]
-    work, idx = np.empty(max(sizes[0], 1), dtype), np.empty(max(sizes[1], 1), np.int32)
-    ctype = "double" if dtype == np.float64 else "float"
-    ptrs = lambda arrs: ffi.new(f"{ctype} *[]", [  # noqa: E731
-        ffi.NULL if a is None else ffi.cast(f"{ctype} *", ffi.from_buffer(a)) for a in arrs])
-    sfx = _CONV_SFX[dtype]
-    Net.check(getattr(lib, f"jn_net_backprop_{sfx}")(
-        ptrs(gw), ptrs(gb), ptrs(w), ptrs(b), _buf(host(x, dtype)), _buf(host(y, dtype)),
-        ffi.NULL if mk is None else ptrs(mk), layers, len(model.layers), cfg, m, _buf(work),
-        work.size, ffi.from_buffer("int32_t[]", idx), idx.size), f"jn_net_backprop_{sfx}")
-    return tuple(Layer(a, c) for a, c in zip(gw, gb))
+    m = check_x(net.model, x, allow_int=False)
+    check_y(net.model, y, m)
+    mk = net.host_masks(check_masks(net.model, masks, m, params), m)
+    cfg = net.config(lmbda, n)
+    gw, gb = [np.empty_like(a) for a in net.w], [np.empty_like(a) for a in net.b]
+    work, idx = net.work("jn_net_work_size", m)
+    Net.check(getattr(lib, f"jn_net_backprop_{net.sfx}")(
+        net.ptrs(gw), net.ptrs(gb), net.ptrs(net.w), net.ptrs(net.b),
+        net.buf(host(x, net.dtype)), net.buf(host(y, net.dtype)), net.ptrs(mk), net.c_layers,
+        net.n_layers, cfg, m, net.buf(work), work.size, ffi.from_buffer("int32_t[]", idx),
+        idx.size), f"jn_net_backprop_{net.sfx}")
+    return net.layers(gw, gb)
+
+
+def step_masks(model, key, m: int, params):
+    """The masks jaxnet.step_with draws from ``key`` (jaxnet.dropout_masks)."""
+    from ._network import dropout_masks
+    return dropout_masks(model, check_key(model, key), m, np.dtype(params[0][0].dtype))
+
+
+def epoch_masks(model, key, n: int, batch_size: int, dtype):
+    """The masks jaxnet's epoch draws, by position: ``(N, *input shape)`` per dropout
+    layer (None for the others), step ``i``'s rows from ``fold_in(key, i)``."""
+    import jax
+
+    from ._network import dropout_masks
+    n_full, rem = divmod(n, batch_size)
+    full = jax.vmap(lambda i: dropout_masks(model, jax.random.fold_in(key, i), batch_size,
+                                            dtype))(np.arange(n_full))
+    last = dropout_masks(model, jax.random.fold_in(key, n_full), rem, dtype) if rem else None
+    return tuple(None if f is None else np.concatenate(
+        [np.asarray(f).reshape((-1,) + f.shape[2:])] + ([np.asarray(last[l])] if rem else []))
+        for l, f in enumerate(full))
+
+
+def net_train_epoch_with(rule, params, state, x, y, order, *, batch_size, model, x_scale=None,
+                         lmbda=None, n=None, key=None, masks=None):
+    """One epoch of a chapter-6 network in C (csrc/jaxnet_net.h) with jaxnet.sgd or
+    jaxnet.momentum, as jaxnet.train_epoch_with: ``(params, state)`` as numpy. Dropout
+    masks are drawn from ``key`` as the JAX epoch draws them, or given by position
+    (``masks``: ``(N, *input shape)`` per dropout layer). ``n``: λ/n's n (default N)."""
+    net = ConvNet(params, model)
+    x, y, order = as_array(x, "x"), as_array(y, "y"), as_array(order, "order")
+    N = check_x(net.model, x, x_scale=x_scale)
+    check_y(net.model, y, N)
+    check_order(order, N)
+    batch_size = check_batch_size(batch_size, N)
+    if masks is None and net.model.has_dropout:
+        masks = epoch_masks(net.model, check_key(net.model, key), N, batch_size, net.dtype)
+    mk = net.host_masks(check_masks(net.model, masks, N, params), N)
+    state = rule.init(params) if state is None else state
+    eta, mu, vw, vb = rule_values(net, rule, state)
+    cfg = net.config(lmbda, N if n is None else n, mu)
+    xh = host(x, net.dtype) * (net.dtype.type(1) if x_scale is None else
+                               net.dtype.type(x_scale))
+    w, b = [a.copy() for a in net.w], [a.copy() for a in net.b]
+    work, idx = net.work("jn_net_epoch_work_size", batch_size)
+    Net.check(getattr(lib, f"jn_net_train_epoch_{net.sfx}")(
+        net.ptrs(w), net.ptrs(b), net.ptrs(vw), net.ptrs(vb), net.buf(xh),
+        net.buf(host(y, net.dtype)), ffi.from_buffer("int64_t[]", host(order, np.int64)),
+        net.ptrs(mk), eta, cfg, net.c_layers, net.n_layers, N, batch_size, net.buf(work),
+        work.size, ffi.from_buffer("int32_t[]", idx), idx.size),
+        f"jn_net_train_epoch_{net.sfx}")
+    state = state if vw is None else MomentumState(state.eta, state.mu, net.layers(vw, vb))
+    return net.layers(w, b), state

@@ -90,6 +90,16 @@ def check_c_model(model) -> None:
                          f"{model.layers[-1].activation}")
 
 
+def uses_network_kernel(model) -> bool:
+    """Whether ``model`` runs on chapter 6's network kernel (csrc/jaxnet_net.h) rather
+    than the Dense-chain kernels (ConvPool layers, dropout, mixed activations)."""
+    try:
+        check_c_model(model)
+    except ValueError:
+        return True
+    return False
+
+
 class Net:
     """Validated host copies of the parameters, the model, and the cffi views of them."""
 

@@ -104,7 +104,8 @@ def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.
                              early_stop=early_stop, schedule=schedule,
                              checkpoint_every=checkpoint_every)
     test = None if test_data is None else check_eval_data(model, test_data, x_scale, "test_data")
-    pen = penalty(lmbda, data.n if reg_n == "examples" else data.n // data.batch_size, params)
+    reg_n_value = data.n if reg_n == "examples" else data.n // data.batch_size
+    pen = penalty(lmbda, reg_n_value, params)
     loop = LoopState(params, rule.init(params), key, 0, [], Schedule(-1, 0, float(eta)))
     saver = None
     if checkpoint is not None:
@@ -117,7 +118,7 @@ def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.
         loop = saver.resume(loop, epochs)
     t0 = time.perf_counter()
     if impl == "c":
-        epoch_fn = _c_epoch(data, model, rule, lmbda, threads, shuffle)
+        epoch_fn = _c_epoch(data, model, rule, (lmbda, reg_n_value), threads, shuffle)
     else:
         epoch_fn = shuffled_epoch.lower(
             loop.params, loop.state, loop.key, data.x, data.y, data.scale, pen, model=model,
@@ -179,8 +180,6 @@ def _check_options(monitor, eval_data, test_data, impl, reg_n, shuffle, **counts
     if reg_n not in ("examples", "batches"):
         raise ValueError(f"reg_n: expected 'examples' (network2) or 'batches' (network3), "
                          f"got {reg_n!r}")
-    if impl == "c" and reg_n != "examples":
-        raise ValueError("reg_n='batches' is not implemented by the C epoch (impl='c')")
     if not isinstance(shuffle, bool):
         raise TypeError(f"shuffle: expected True or False, got {shuffle!r}")
     if test_data is not None and "eval_accuracy" not in monitor:
@@ -238,9 +237,11 @@ class _Saver:
                                     schedule_state=loop.schedule._asdict())
 
 
-def _c_epoch(data, model, rule, lmbda, threads, shuffle=True):
-    """fit's epoch with the C kernel: the same signature and shuffle as the compiled
-    ``shuffled_epoch``, the epoch itself by jaxnet.cref.train_epoch_with (fast path)."""
+def _c_epoch(data, model, rule, reg, threads, shuffle=True):
+    """fit's epoch with the C kernel: the same signature, shuffle and dropout key as the
+    compiled ``shuffled_epoch``, the epoch itself by jaxnet.cref.train_epoch_with (the
+    fast path for Dense chains, csrc/jaxnet_net.h for chapter-6 models). ``reg``:
+    ``(λ, n in λ/n)``."""
     from . import cref
     x, y = np.asarray(data.x_host), np.asarray(data.y)
     x_scale = None if data.scale is None else float(data.scale)
@@ -250,9 +251,12 @@ def _c_epoch(data, model, rule, lmbda, threads, shuffle=True):
             key, order = shuffle_jit(key, y.shape[0])
         else:
             order = np.arange(y.shape[0])
+        drop = None
+        if model.has_dropout:
+            key, drop = jax.random.split(key)
         params, state = cref.train_epoch_with(
             rule, params, state, x, y, np.asarray(order), batch_size=data.batch_size,
-            model=model, x_scale=x_scale, lmbda=lmbda, threads=threads)
+            model=model, x_scale=x_scale, lmbda=reg[0], n=reg[1], key=drop, threads=threads)
         finite = all(np.all(np.isfinite(a)) for a in jax.tree.leaves(params))
         return (jax.tree.map(jnp.asarray, params), jax.tree.map(jnp.asarray, state), key,
                 finite)

@@ -14,8 +14,10 @@ and handed to C (jaxnet._cref_net). A failure raises ``ValueError``/
 (``csrc/jaxnet_conv.h``), the twins of ``jaxnet.ConvPool``'s forward and
 hand-derived backward; ``backprop`` of a model with ConvPool layers, dropout
 masks or mixed activations runs chapter 6's network kernel
-(``csrc/jaxnet_net.h``). Steps and epochs of such models are not implemented
-in C yet (they refuse them).
+(``csrc/jaxnet_net.h``), and so do ``step_with``/``train_epoch_with`` and
+their plain-SGD forms (one C path, the readable one: ``impl`` must be left
+None; dropout masks drawn from ``key=`` exactly as the JAX step and epoch
+draw them, or passed as ``masks=``).
 
 The extension ``jaxnet._cref`` is compiled when jaxnet is installed; without a
 C compiler at that time, importing this module raises ImportError saying
@@ -33,8 +35,11 @@ from ._cref_net import CRefError as CRefError
 from ._cref_conv import convpool_backward as convpool_backward
 from ._cref_conv import convpool_forward as convpool_forward
 from ._cref_conv import net_backprop as net_backprop
-from ._cref_net import Net, as_array, check_c_model, ffi, host, lib, rule_values
-from ._inputs import check_x, check_y
+from ._cref_conv import net_train_epoch_with as net_train_epoch_with
+from ._cref_conv import step_masks
+from ._cref_net import Net, as_array, ffi, host, lib, rule_values
+from ._cref_net import uses_network_kernel as uses_network_kernel
+from ._inputs import check_x, check_y, resolve
 from ._rules import MomentumState, sgd
 from ._validate import check_batch_size, check_order, check_reg_strength
 
@@ -78,19 +83,13 @@ def backprop(params, x, y, *, model=None, lmbda=None, n=None, masks=None):
     """Mean gradient of the (regularised) cost, as jaxnet.backprop (numpy Layers): the
     reference kernel for Dense chains, chapter 6's network kernel (csrc/jaxnet_net.h)
     for models with ConvPool layers, dropout (``masks``) or mixed activations."""
-    if masks is not None or (model is not None and not _dense_kernel_takes(model)):
+    if masks is not None or (model is not None and uses_network_kernel(model)):
         return net_backprop(params, x, y, model=model, lmbda=lmbda, n=n, masks=masks)
     net = Net(params, model)
     m, xh, yh = _batch(net, x, y)
     return _backprop(net, xh, yh, m, net.config(check_reg_strength(lmbda, n)))[0]
 
 
-def _dense_kernel_takes(model) -> bool:
-    try:
-        check_c_model(model)
-    except ValueError:
-        return False
-    return True
 
 
 def backprop_trace(params, x, y, *, model=None) -> dict:
@@ -114,15 +113,38 @@ def backprop_trace(params, x, y, *, model=None) -> dict:
     return {"a": a, "delta": d, "grads": grads}
 
 
-def sgd_step(params, x, y, eta, *, model=None, lmbda=None, n=None, impl="fast"):
+def sgd_step(params, x, y, eta, *, model=None, lmbda=None, n=None, impl=None, key=None,
+             masks=None):
     """One SGD step ``p − η·∇C``, as jaxnet.sgd_step (numpy Layers)."""
     return step_with(sgd(eta), params, None, x, y, model=model, lmbda=lmbda, n=n,
-                     impl=impl)[0]
+                     impl=impl, key=key, masks=masks)[0]
 
 
-def step_with(rule, params, state, x, y, *, model=None, lmbda=None, n=None, impl="fast"):
+def _chapter6(params, model, impl, masks):
+    """Whether the model needs chapter 6's network kernel (then ``impl`` must be None)."""
+    if masks is None and (model is None or not uses_network_kernel(model)):
+        return False
+    if impl is not None:
+        raise ValueError(f"impl: chapter 6's networks have one C path (csrc/jaxnet_net.h); "
+                         f"leave impl None, got {impl!r}")
+    return True
+
+
+def step_with(rule, params, state, x, y, *, model=None, lmbda=None, n=None, impl=None,
+              key=None, masks=None):
     """One step with jaxnet.sgd or jaxnet.momentum, as jaxnet.step_with: returns
-    ``(params, state)`` as numpy. ``impl``: ``"fast"`` or ``"reference"``."""
+    ``(params, state)`` as numpy. ``impl``: ``"fast"`` (None: the default) or
+    ``"reference"`` for Dense chains; chapter-6 models (ConvPool, dropout, mixed
+    activations) run csrc/jaxnet_net.h's step, with ``key`` (or ``masks``) as
+    jaxnet.step_with's."""
+    if _chapter6(params, model, impl, masks):
+        model = resolve(params, model)[0]
+        m = check_x(model, as_array(x, "x"), allow_int=False)
+        if masks is None and model.has_dropout:
+            masks = step_masks(model, key, m, params)
+        return net_train_epoch_with(rule, params, state, x, y, np.arange(m), batch_size=m,
+                                    model=model, lmbda=lmbda, n=n, masks=masks)
+    impl = "fast" if impl is None else impl
     net = Net(params, model)
     m, xh, yh = _batch(net, x, y)
     state = rule.init(params) if state is None else state
@@ -184,12 +206,12 @@ def _work_buffer(nbytes: int) -> np.ndarray:
 
 
 def train_epoch(params, x, y, order, *, eta, batch_size, model=None, x_scale=None, lmbda=None,
-                impl="fast", threads=1):
+                impl=None, threads=1, key=None, n=None):
     """One epoch of plain mini-batch SGD over ``order``, as jaxnet.train_epoch;
     returns numpy Layers. See :func:`train_epoch_with`."""
     return train_epoch_with(sgd(eta), params, None, x, y, order, batch_size=batch_size,
                             model=model, x_scale=x_scale, lmbda=lmbda, impl=impl,
-                            threads=threads)[0]
+                            threads=threads, key=key, n=n)[0]
 
 
 def _inputs(net, x, x_scale, fast):
@@ -205,7 +227,7 @@ def _inputs(net, x, x_scale, fast):
 
 
 def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None, x_scale=None,
-                     lmbda=None, impl="fast", threads=1):
+                     lmbda=None, impl=None, threads=1, key=None, n=None, masks=None):
     """One epoch over ``order`` with jaxnet.sgd or jaxnet.momentum, as
     jaxnet.train_epoch_with; returns ``(params, state)`` as numpy.
 
@@ -217,17 +239,29 @@ def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None
         to the fast path as it is.
       y: ``(N, n_L)`` float targets; order: ``(N,)`` int permutation.
       batch_size: ``1 <= batch_size <= N``; a smaller last mini-batch as the book.
-      model, lmbda: as jaxnet.train_epoch (n in λ/n is N).
-      impl: ``"fast"`` (default) or ``"reference"`` (see :data:`IMPLS`).
+      model, lmbda: as jaxnet.train_epoch.
+      impl: ``"fast"`` (None: the default) or ``"reference"`` (see :data:`IMPLS`)
+        for Dense chains; must be None for chapter-6 models (ConvPool layers,
+        dropout, mixed activations), which run csrc/jaxnet_net.h's epoch.
+      key: the dropout masks' PRNG key, drawn as jaxnet.train_epoch draws them
+        (or ``masks``: ``(N, *input shape)`` per dropout layer, row t for the
+        t-th example visited). Chapter-6 models only.
+      n: n in λ/n (default N; network3 divides by the number of mini-batches).
       threads: threads for the fast path (used where the extension was built
-        with OpenMP: :func:`parallel`). Results do not depend on it.
+        with OpenMP: :func:`parallel`). Results do not depend on it. Chapter-6
+        epochs run on one thread.
 
     Float inputs are checked for NaN/Inf by the fast path in C while it packs
     each row (the error names the first bad row, and the parameters are left
     unchanged), and here, before the call, for the reference.
     """
+    if _chapter6(params, model, impl, masks):
+        return net_train_epoch_with(rule, params, state, x, y, order, batch_size=batch_size,
+                                    model=model, x_scale=x_scale, lmbda=lmbda, n=n, key=key,
+                                    masks=masks)
     net = Net(params, model)
-    fast = _check_impl(impl) == "fast"
+    fast = _check_impl("fast" if impl is None else impl) == "fast"
+    n_reg = n
     n, xh, x_u8, scale = _inputs(net, x, x_scale, fast)
     y, order = as_array(y, "y"), as_array(order, "order")
     check_y(net.model, y, n)
@@ -237,7 +271,7 @@ def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None
         raise ValueError(f"threads: expected a positive int, got {threads!r}")
     state = rule.init(params) if state is None else state
     eta, mu, vw, vb = rule_values(net, rule, state)
-    cfg = net.config(check_reg_strength(lmbda, n), mu)
+    cfg = net.config(check_reg_strength(lmbda, n if n_reg is None else n_reg), mu)
     yh, oh = host(y, net.dtype), host(order, np.int64)
     w, b = [a.copy() for a in net.w], [a.copy() for a in net.b]
     if fast:

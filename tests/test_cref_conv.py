@@ -128,3 +128,108 @@ def test_c_two_conv_network_on_real_digits(sample):
         j = jaxnet.backprop(params, x, y, model=model, masks=masks, lmbda=0.1, n=5000)
         assert_trees_close(c, j, tol, f"two-ConvPool net, {np.dtype(dtype).name}")
         assert float(np.max(np.abs(c[0].w))) > 1e-4
+
+
+# --- steps and epochs of chapter-6 networks in C ------------------------------------------
+
+# The updates p' − p of an epoch: η times gradients that agree to F64_RTOL, each step's
+# rounding feeding the next; 500 steps on real digits measured 1.2e-13 (the issue's bar).
+EPOCH_F64_RTOL = 1e-10
+# float32: the same growth from ~1e-7 per step; 11 steps measured 1.5e-6.
+EPOCH_F32_RTOL = 1e-4
+
+
+def _assert_updates_close(c, j, p0, tol, what):
+    """C and JAX moved every parameter by the same amount (and by something)."""
+    moved_c = jax.tree.map(lambda a, p: np.asarray(a) - np.asarray(p), c, p0)
+    moved_j = jax.tree.map(lambda a, p: np.asarray(a) - np.asarray(p), j, p0)
+    assert_trees_close(moved_c, moved_j, tol, what)
+    assert min(float(np.max(np.abs(m))) for m in jax.tree.leaves(moved_j)) > 0, what
+
+
+@pytest.mark.parametrize("name", list(NETS))
+@pytest.mark.parametrize("rule", [jaxnet.sgd(0.5), jaxnet.momentum(0.5, 0.7)], ids=str)
+def test_c_network_step_equals_the_jax_step(name, rule):
+    model, params, x, y, _ = _net(*NETS[name])
+    key = jax.random.PRNGKey(5) if model.has_dropout else None
+    state = rule.init(params)
+    if isinstance(state, jaxnet.MomentumState):  # a non-zero velocity, so μ·v counts
+        state = state._replace(velocity=jax.tree.map(lambda v: v + 0.01, state.velocity))
+    kw = dict(model=model, lmbda=0.5, n=20, key=key)
+    c, c_state = cref.step_with(rule, params, state, x, y, **kw)
+    j, j_state = jaxnet.step_with(rule, params, state, x, y, **kw)
+    _assert_updates_close(c, j, params, F64_RTOL, f"{name} step")
+    if isinstance(state, jaxnet.MomentumState):
+        assert_trees_close(c_state.velocity, j_state.velocity, F64_RTOL, "velocity")
+    masks = jaxnet.dropout_masks(key, model, x.shape[0], np.float64) if key is not None \
+        else None
+    by_masks = cref.sgd_step(params, x, y, 0.5, model=model, lmbda=0.5, n=20, masks=masks)
+    assert_trees_close(by_masks, jaxnet.sgd_step(params, x, y, 0.5, model=model, lmbda=0.5,
+                                                 n=20, key=key), F64_RTOL, "masks= vs key=")
+
+
+def test_c_epoch_of_a_two_conv_network_on_real_digits(sample):
+    """An epoch of network3's two-ConvPool ReLU net over the shipped sample's 5,000 real
+    training digits (batch 10, shuffled, L2): C = JAX to 1e-10 in float64."""
+    from jaxnet._layerspec import parse_layers
+    model = parse_layers("conv:20:5,pool:2,conv:40:5,pool:2,fc:100,softmax:10", 784,
+                         activation="relu")
+    params = jaxnet.init_params(jax.random.PRNGKey(0), model, dtype=np.float64,
+                                init="network3")
+    x, y = sample.train.x, sample.train.y().astype(np.float64)
+    order = np.random.default_rng(0).permutation(len(y))
+    kw = dict(eta=0.03, batch_size=10, model=model, x_scale=1 / 255, lmbda=0.1)
+    c = cref.train_epoch(params, x, y, order, **kw)
+    j = jaxnet.train_epoch(params, x, y, order, **kw)
+    _assert_updates_close(c, j, params, EPOCH_F64_RTOL, "two-ConvPool epoch, float64")
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, EPOCH_F64_RTOL),
+                                        (np.float32, EPOCH_F32_RTOL)])
+def test_c_epoch_with_dropout_draws_the_jax_masks(dtype, tol):
+    """Dropout masks from the key as the JAX epoch draws them (fold_in per step, the
+    smaller last mini-batch included), momentum, λ/n with network3's n."""
+    model, params, x, y, _ = _net(*NETS["two-conv-dropout"], dtype=dtype, m=53)
+    order = np.random.default_rng(1).permutation(53)
+    rule, key = jaxnet.momentum(0.3, 0.5), jax.random.PRNGKey(9)
+    c, cs = cref.train_epoch_with(rule, params, None, x, y, order, batch_size=5, model=model,
+                                  lmbda=0.5, key=key)
+    j, js = jaxnet.train_epoch_with(rule, params, None, x, y, order, batch_size=5,
+                                    model=model, lmbda=0.5, key=key)
+    _assert_updates_close(c, j, params, tol, f"dropout epoch, {np.dtype(dtype).name}")
+    other = cref.train_epoch_with(rule, params, None, x, y, order, batch_size=5, model=model,
+                                  lmbda=0.5, key=jax.random.PRNGKey(10))[0]
+    assert rel_err(other[-1].w, c[-1].w) > 100 * tol  # the key matters: masks were used
+
+
+def test_fit_with_the_c_epoch_trains_a_conv_network(sample):
+    """fit(impl="c") runs network3's loop in C (fixed order, λ per mini-batch) and follows
+    the JAX loop's trajectory."""
+    from jaxnet._layerspec import parse_layers
+    model = parse_layers("conv:4:5,pool:2,fc:20,softmax:10", 784, activation="relu",
+                         dropout=0.2)
+    params = jaxnet.init_params(jax.random.PRNGKey(1), model, dtype=np.float64,
+                                init="network3")
+    x, labels = sample.train.x[:400], sample.train.labels[:400]
+    kw = dict(epochs=2, eta=0.1, batch_size=10, model=model, x_scale=1 / 255, lmbda=0.1,
+              shuffle=False, reg_n="batches", eval_data=(x, labels))
+    c = jaxnet.fit(jax.random.PRNGKey(3), params, x, labels, impl="c", **kw)
+    j = jaxnet.fit(jax.random.PRNGKey(3), params, x, labels, **kw)
+    _assert_updates_close(c.params, j.params, params, EPOCH_F64_RTOL, "fit impl='c'")
+    assert [r.correct for r in c.history] == [r.correct for r in j.history]
+
+
+@pytest.mark.parametrize("kw, err, match", [
+    (dict(impl="fast"), ValueError, "impl: chapter 6's networks have one C path"),
+    (dict(key=None), ValueError, "key: the model has dropout"),
+    (dict(order=np.arange(1, 54)), ValueError, "order"),
+    (dict(batch_size=0), ValueError, "batch_size"),
+])
+def test_c_epoch_refuses_bad_arguments_by_name(kw, err, match):
+    model, params, x, y, _ = _net(*NETS["two-conv-dropout"], m=53)
+    args = dict(order=np.arange(53), batch_size=5, key=jax.random.PRNGKey(0))
+    args.update(kw)
+    order = args.pop("order")
+    with pytest.raises(err, match=match):
+        cref.train_epoch_with(jaxnet.sgd(0.1), params, None, x, y, order, model=model,
+                              **args)
