@@ -41,8 +41,13 @@ from ._params import Layer
 from ._precision import lax_precision
 
 
-def _conv(lhs, rhs, specs, precision, padding="VALID"):
-    return lax.conv_general_dilated(lhs, rhs, (1, 1), padding, dimension_numbers=specs,
+def _conv(lhs, rhs, precision, padding="VALID"):
+    """``lax.conv_general_dilated`` of ``lhs (N, H, W, C)`` and ``rhs (kh, kw, C, O)``
+    into ``(N, H', W', O)``: the channels-last form XLA's CPU backend hands to its fast
+    convolution even inside the epoch's loop (channels-first operands there fall back to
+    a loop nest several times slower). Callers transpose to and from it."""
+    return lax.conv_general_dilated(lhs, rhs, (1, 1), padding,
+                                    dimension_numbers=("NHWC", "HWIO", "NHWC"),
                                     precision=lax_precision(precision))
 
 
@@ -116,7 +121,8 @@ class ConvPool:
 
     def forward(self, p: Layer, a: jax.Array, precision: str):
         """``(Z (m, F, Ho/p, Wo/p), arg-max index per block (m, F, Ho/p, Wo/p))``."""
-        conv = _conv(a, p.w, ("NCHW", "OIHW", "NCHW"), precision)
+        conv = _conv(a.transpose(0, 2, 3, 1), p.w.transpose(2, 3, 1, 0),
+                     precision).transpose(0, 3, 1, 2)
         blocks = _blocks(conv, self.pool)
         idx = jnp.argmax(blocks, axis=-1)                    # the first maximum: the tie rule
         pooled = jnp.take_along_axis(blocks, idx[..., None], axis=-1)[..., 0]
@@ -128,11 +134,13 @@ class ConvPool:
         k = self.kernel
         chosen = idx[..., None] == jnp.arange(self.pool ** 2).reshape((1,) * idx.ndim + (-1,))
         d = _unblocks(jnp.where(chosen, delta[..., None], 0), self.pool)    # routed δ
-        gw = _conv(a, d, ("CNHW", "IOHW", "CNHW"), precision)              # correlate A, D
+        # correlate A with D: the examples are the contracted "channels", the maps the batch
+        gw = _conv(a.transpose(1, 2, 3, 0), d.transpose(2, 3, 0, 1),
+                   precision).transpose(3, 0, 1, 2)
         grads = Layer(w=gw, b=jnp.sum(delta, axis=(0, 2, 3)))
         if not input_grad:
             return grads, None
-        flipped = p.w[:, :, ::-1, ::-1]
-        g_in = _conv(d, flipped, ("NCHW", "IOHW", "NCHW"), precision,
+        flipped = p.w[:, :, ::-1, ::-1].transpose(2, 3, 0, 1)               # (k, k, F, C)
+        g_in = _conv(d.transpose(0, 2, 3, 1), flipped, precision,
                      padding=((k - 1, k - 1), (k - 1, k - 1)))               # full convolution
-        return grads, g_in
+        return grads, g_in.transpose(0, 3, 1, 2)
