@@ -21,6 +21,10 @@
 #
 # JAXNET_GPU_CHECK_ALLOW_CPU=1 runs it on the CPU (to test this script);
 # JAXNET_GPU_CHECK_QUICK=1 shrinks the benchmarks (the same, smaller).
+# JAXNET_GPU_CHECK_CH6=ROWS adds the book's chapter-6 table (benchmarks/book_tables.py
+# rows, comma-separated, e.g. ch6-conv2,ch6-relu; "all" for every ch6-* row in the
+# book's order) as a last step limited to JAXNET_GPU_CHECK_CH6_LIMIT seconds (480);
+# rows are written as each finishes, so a cut-short step keeps the finished rows.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 WHEELS=$(realpath -m "${1:-.whl}")
@@ -99,6 +103,13 @@ step population 150 "$VPY" benchmarks/population.py --members "$members" --seque
   --repeats 2 --out "$RESULTS"
 step train-cold 120 "$VPY" -m jaxnet train --epochs "$([ -n "$quick" ] && echo 2 || echo 30)" \
   --progress never --compile-cache none
+ch6=${JAXNET_GPU_CHECK_CH6:-}
+if [ "$ch6" = all ]; then
+  ch6=$("$VPY" -c 'import sys; sys.path.insert(0, "benchmarks"); import book_tables as b
+print(",".join(n for n in b.CONFIGS if n.startswith("ch6-")))')
+fi
+[ -z "$ch6" ] || step book-ch6 "${JAXNET_GPU_CHECK_CH6_LIMIT:-480}" "$VPY" \
+  benchmarks/book_tables.py --seeds 1 --only "$ch6" --out "$RESULTS"
 
 # 5. The summary: machine, command, date, the steps, the headline lines.
 {
@@ -125,6 +136,10 @@ step train-cold 120 "$VPY" -m jaxnet train --epochs "$([ -n "$quick" ] && echo 2
   echo "## populations"; sed -n '/^| members/,$p' "$RESULTS/population.txt"
   echo
   echo "## cold jaxnet train"; grep -E '^(jaxnet:|compile|Epoch (0|29):)' "$RESULTS/train-cold.txt"
+  if [ -n "$ch6" ]; then
+    echo; echo "## the book's chapter-6 table (rows that finished)"
+    sed -n '/^| configuration/,$p' "$RESULTS"/*-book-tables-*.md 2>/dev/null
+  fi
 } >"$RESULTS/summary.md" 2>&1
 rm -f "$RESULTS/steps.md"
 echo "gpu_check: $([ $status = 0 ] && echo PASS || echo FAIL); summary in $RESULTS/summary.md"

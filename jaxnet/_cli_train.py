@@ -155,8 +155,11 @@ def announce(args, model, d, split) -> None:
         extras.append(f"lmbda={args.lmbda} ({args.reg})")
     if args.momentum:
         extras.append(f"momentum={args.momentum}")
-    where = ("C kernel (fast path)" if args.impl == "c" else
-             f"{jax.default_backend()}, precision {args.precision}")
+    where = f"{jax.default_backend()}, precision {args.precision}"
+    if args.impl == "c":
+        from .cref import uses_network_kernel
+        where = ("C kernel (chapter 6's network, csrc/jaxnet_net.h)"
+                 if uses_network_kernel(model) else "C kernel (fast path)")
     print(f"jaxnet: {describe(model)} network, eta={args.eta}, batch "
           f"{args.batch_size}, {args.epochs} epochs, {args.dtype}, {', '.join(extras + [''])}"
           f"{len(d.train)} training / {len(split)} {args.eval} examples, {where}", flush=True)

@@ -1,0 +1,223 @@
+"""One epoch of chapter 6's two-ConvPool network on the CPU: jaxnet's JAX path, its
+C kernel and PyTorch, side by side in one run.
+
+    python benchmarks/conv_speed.py [--repeats 3] [--examples 50000] [--out benchmarks/results]
+
+1. **epoch** — network3's row 3 (``conv:20:5,pool:2,conv:40:5,pool:2,fc:100,softmax:10``,
+   sigmoid, η = 0.1, λ = 0, mini-batch 10, float32) over the book's MNIST training
+   images in one shuffled order, from the same network3 initialisation:
+   ``jaxnet.train_epoch`` (one compiled ``lax.scan``; its first call, compile
+   included, is reported apart), ``jaxnet.cref.train_epoch`` (csrc/jaxnet_net.h, the
+   readable C, one thread) and the PyTorch peer (``benchmarks/peers/torch_conv.py``,
+   eager, ``torch.optim.SGD``, torch's default threads). Medians of ``--repeats``
+   epochs after a warm-up; training GFLOP/s against the machine's measured float32
+   matmul peak. Every path starts from the same parameters; their trained
+   parameters are compared (float32 epochs: rounding, not a test).
+2. **float64 agreement** — the same epoch in float64 by JAX and by C: the relative
+   difference of their updates on the full training set (the tests check 5,000
+   digits to 1e-10).
+3. **batch sweep** — JAX and PyTorch per-example time at mini-batches 10, 100 and
+   1000 on the first 10,000 images: where the time goes when the batch is small.
+
+Writes ``results/DATE-conv-speed.{md,json}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+SPEC = "conv:20:5,pool:2,conv:40:5,pool:2,fc:100,softmax:10"
+ETA = 0.1
+
+
+def training_flops(model) -> int:
+    """FLOPs of one example's training step: the forward products, ∂C/∂w of every
+    layer and ∂C/∂a of every layer but the first (2 FLOPs a multiply-add)."""
+    import jaxnet
+    macs = []
+    for layer, shape in zip(model.layers, model.shapes):
+        if isinstance(layer, jaxnet.ConvPool):
+            c, h, w = shape
+            k = layer.kernel
+            macs.append(layer.filters * c * k * k * (h - k + 1) * (w - k + 1))
+        else:
+            macs.append(layer.n_out * int(np.prod(shape)))
+    return 2 * (3 * sum(macs) - macs[0])
+
+
+def timed(run, repeats):
+    """(first call's seconds, median of the next ``repeats``, all of them)."""
+    t0 = time.perf_counter()
+    run()
+    first = time.perf_counter() - t0
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - t0)
+    return first, statistics.median(times), times
+
+
+def rel(a, b):
+    return float(np.max(np.abs(np.asarray(a, np.float64) - b)) / np.max(np.abs(b)))
+
+
+def updates_diff(p, q, p0):
+    """Largest relative difference of two runs' updates p − p0, q − p0 over the leaves."""
+    return max(rel(np.asarray(a) - np.asarray(z), np.asarray(b, np.float64) - np.asarray(z))
+               for pa, pb, pz in zip(p, q, p0) for a, b, z in zip(pa, pb, pz))
+
+
+def paths(model, params, x8, labels, order, batch_size, dtype=np.float32):
+    """{name: a function that runs one epoch from ``params`` and returns the params}."""
+    import jax
+    import torch
+
+    import jaxnet
+    from jaxnet import cref, data
+    sys.path.insert(0, str(HERE))
+    from peers import torch_conv
+    y = np.eye(10, dtype=dtype)[labels]
+    xd, yd, od = jax.device_put(x8), jax.device_put(y), jax.device_put(order.astype(np.int32))
+    xt = torch.tensor(x8.reshape(-1, 1, 28, 28).astype(dtype) * dtype(data.PIXEL_SCALE))
+    lt, ot = torch.tensor(labels.astype(np.int64)), torch.tensor(order.astype(np.int64))
+    kw = dict(eta=ETA, batch_size=batch_size, model=model, x_scale=data.PIXEL_SCALE)
+    torch_dtype = torch.float32 if dtype == np.float32 else torch.float64
+    return {
+        "jaxnet, JAX (XLA CPU)": lambda: jax.block_until_ready(
+            jaxnet.train_epoch(params, xd, yd, od, **kw)),
+        "jaxnet, C kernel (1 thread)": lambda: cref.train_epoch(params, x8, y, order, **kw),
+        f"PyTorch {torch.__version__} eager ({torch.get_num_threads()} threads)": lambda:
+            torch_conv.params_of(torch_conv.epoch(torch_conv.model(model, params, torch_dtype),
+                                                  xt, lt, ot, ETA, batch_size)),
+    }
+
+
+def part_epoch(model, d, n, repeats, flops):
+    import jax
+
+    import jaxnet
+    params = jaxnet.init_params(jax.random.PRNGKey(0), model, init="network3")
+    order = np.random.default_rng(0).permutation(n)
+    x8, labels = d.train.images[:n], d.train.labels[:n]
+    rows, trained = [], {}
+    for name, run in paths(model, params, x8, labels, order, 10).items():
+        first, med, times = timed(lambda: trained.__setitem__(name, run()), repeats)
+        rows.append(dict(path=name, first_s=first, median_s=med, times=times,
+                         gflops=flops * n / med / 1e9))
+        print(f"  {name}: {med:.2f} s/epoch (first {first:.2f} s)", file=sys.stderr, flush=True)
+    ref = trained[rows[0]["path"]]
+    for r in rows[1:]:
+        r["updates_vs_jax"] = updates_diff(trained[r["path"]], ref, params)
+    return rows
+
+
+def part_float64(model, d, n):
+    import jax
+
+    import jaxnet
+    from jaxnet import cref, data
+    jax.config.update("jax_enable_x64", True)
+    params = jaxnet.init_params(jax.random.PRNGKey(0), model, dtype="float64", init="network3")
+    order = np.random.default_rng(0).permutation(n)
+    x8, y = d.train.images[:n], np.eye(10)[d.train.labels[:n]]
+    kw = dict(eta=ETA, batch_size=10, model=model, x_scale=data.PIXEL_SCALE)
+    t0 = time.perf_counter()
+    c = cref.train_epoch(params, x8, y, order, **kw)
+    tc = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    j = jax.block_until_ready(jaxnet.train_epoch(params, x8, y, order, **kw))
+    tj = time.perf_counter() - t0
+    jax.config.update("jax_enable_x64", False)
+    return dict(examples=n, updates_rel_diff=updates_diff(c, j, params), c_seconds=tc,
+                jax_seconds_with_compile=tj)
+
+
+def part_sweep(model, d, n, flops):
+    import jax
+
+    import jaxnet
+    params = jaxnet.init_params(jax.random.PRNGKey(0), model, init="network3")
+    order = np.random.default_rng(1).permutation(n)
+    out = []
+    for bs in (10, 100, 1000):
+        ps = paths(model, params, d.train.images[:n], d.train.labels[:n], order, bs)
+        for name in list(ps)[::2]:           # JAX and PyTorch (C is per-example already)
+            _, med, _ = timed(ps[name], 1)
+            out.append(dict(path=name, batch_size=bs, us_per_example=1e6 * med / n,
+                            gflops=flops * n / med / 1e9))
+            print(f"  batch {bs}, {name}: {1e6 * med / n:.0f} µs/example", file=sys.stderr,
+                  flush=True)
+    return out
+
+
+def markdown(doc):
+    e = doc["epoch"]
+    lines = [f"# Chapter 6 on the CPU: one epoch of the two-ConvPool net ({doc['date'][:10]})", "",
+             f"- command: `{doc['command']}`",
+             f"- machine: {doc['machine']['processor']}, {doc['machine']['cores']} cores; "
+             f"versions {doc['machine']['versions']}",
+             f"- network: `{SPEC}`, sigmoid, η = {ETA}, mini-batch 10, float32, "
+             f"{doc['examples']:,} MNIST training images, one shuffled order; "
+             f"{doc['flops_per_example'] / 1e6:.2f} MFLOP per example's training step",
+             f"- measured float32 matmul peak (2048³): " + ", ".join(
+                 f"{k} {v:.0f} GFLOP/s" for k, v in doc["peak"].items() if v), "",
+             "| path | s/epoch (median) | first epoch (compile incl.) | GFLOP/s | × JAX time "
+             "| updates vs JAX (rel.) |", "| --- | --- | --- | --- | --- | --- |"]
+    for r in e:
+        diff = f"{r['updates_vs_jax']:.1e}" if "updates_vs_jax" in r else "—"
+        lines.append(f"| {r['path']} | {r['median_s']:.2f} | {r['first_s']:.2f} | "
+                     f"{r['gflops']:.1f} | {r['median_s'] / e[0]['median_s']:.2f} | {diff} |")
+    f = doc.get("float64")
+    if f:
+        lines += ["", f"float64, the same epoch over {f['examples']:,} images: C and JAX's "
+                  f"updates differ by {f['updates_rel_diff']:.1e} (relative); C "
+                  f"{f['c_seconds']:.1f} s, JAX {f['jax_seconds_with_compile']:.1f} s "
+                  "with its compile."]
+    if doc.get("sweep"):
+        lines += ["", "Per-example time by mini-batch size (first 10,000 images, one epoch):",
+                  "", "| path | batch | µs/example | GFLOP/s |", "| --- | --- | --- | --- |"]
+        lines += [f"| {r['path']} | {r['batch_size']} | {r['us_per_example']:.0f} | "
+                  f"{r['gflops']:.1f} |" for r in doc["sweep"]]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--examples", type=int, default=50000)
+    ap.add_argument("--no-float64", action="store_true")
+    ap.add_argument("--no-sweep", action="store_true")
+    ap.add_argument("--out", type=Path, default=HERE / "results")
+    args = ap.parse_args(argv)
+    from jaxnet import bench, data
+    from jaxnet._layerspec import parse_layers
+    d = data.load_mnist(progress=False)
+    model = parse_layers(SPEC, 784)
+    flops = training_flops(model)
+    doc = dict(date=bench.now(), command="python benchmarks/conv_speed.py " + " ".join(
+        sys.argv[1:] if argv is None else argv), machine=bench.machine(),
+        examples=args.examples, flops_per_example=flops, peak=bench.matmul_peak())
+    doc["epoch"] = part_epoch(model, d, args.examples, args.repeats, flops)
+    if not args.no_float64:
+        doc["float64"] = part_float64(model, d, args.examples)
+    if not args.no_sweep:
+        doc["sweep"] = part_sweep(model, d, min(10000, args.examples), flops)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / f"{doc['date'][:10]}-conv-speed"
+    stem.with_suffix(".json").write_text(json.dumps(doc, indent=1))
+    md = markdown(doc)
+    stem.with_suffix(".md").write_text(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
