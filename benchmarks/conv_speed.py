@@ -165,6 +165,7 @@ def markdown(doc):
              f"- command: `{doc['command']}`",
              f"- machine: {doc['machine']['processor']}, {doc['machine']['cores']} cores; "
              f"versions {doc['machine']['versions']}",
+             *([f"- conditions: {doc['note']}"] if doc.get("note") else []),
              f"- network: `{SPEC}`, sigmoid, η = {ETA}, mini-batch 10, float32, "
              f"{doc['examples']:,} MNIST training images, one shuffled order; "
              f"{doc['flops_per_example'] / 1e6:.2f} MFLOP per example's training step",
@@ -197,6 +198,7 @@ def main(argv=None):
     ap.add_argument("--no-float64", action="store_true")
     ap.add_argument("--no-sweep", action="store_true")
     ap.add_argument("--out", type=Path, default=HERE / "results")
+    ap.add_argument("--note", default="", help="conditions to record (e.g. taskset, load)")
     args = ap.parse_args(argv)
     from jaxnet import bench, data
     from jaxnet._layerspec import parse_layers
@@ -205,7 +207,8 @@ def main(argv=None):
     flops = training_flops(model)
     doc = dict(date=bench.now(), command="python benchmarks/conv_speed.py " + " ".join(
         sys.argv[1:] if argv is None else argv), machine=bench.machine(),
-        examples=args.examples, flops_per_example=flops, peak=bench.matmul_peak())
+        examples=args.examples, flops_per_example=flops, peak=bench.matmul_peak(),
+        note=args.note)
     doc["epoch"] = part_epoch(model, d, args.examples, args.repeats, flops)
     if not args.no_float64:
         doc["float64"] = part_float64(model, d, args.examples)

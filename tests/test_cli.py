@@ -87,6 +87,7 @@ def test_check_command_passes_and_prints_every_pair():
     for pair in ("backprop vs jax.grad", "backprop vs C", "jax.grad vs C", "C vs central diff."):
         assert pair in r.stdout
     assert "float32" in r.stdout and "epoch" in r.stdout
+    assert re.search(r"^epoch, 500 MNIST, conv .* float64 +backprop vs C ", r.stdout, re.M)
     assert re.search(r"^\d+ passed, 0 failed$", r.stdout, re.M), r.stdout
 
 
