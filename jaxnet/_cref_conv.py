@@ -1,7 +1,8 @@
 """Chapter 6 in C: network3's conv-pool layer (csrc/jaxnet_conv.h), the twins of
-``jaxnet.ConvPool.forward`` and its hand-derived backward, and the gradient of a
-whole network of ConvPool and Dense layers with dropout masks (csrc/jaxnet_net.h).
-Validated host arrays in, numpy out."""
+``jaxnet.ConvPool.forward`` and its hand-derived backward, and the gradient, steps
+and epochs of a whole network of ConvPool and Dense layers with dropout masks
+(csrc/jaxnet_net.h). Validated host arrays in, numpy out. An epoch with dropout
+holds every step's masks at once (``(N, *input shape)`` per dropout layer)."""
 
 from __future__ import annotations
 

@@ -90,8 +90,6 @@ def backprop(params, x, y, *, model=None, lmbda=None, n=None, masks=None):
     return _backprop(net, xh, yh, m, net.config(check_reg_strength(lmbda, n)))[0]
 
 
-
-
 def backprop_trace(params, x, y, *, model=None) -> dict:
     """backprop plus its intermediates, for layer-by-layer comparisons.
 
@@ -120,7 +118,7 @@ def sgd_step(params, x, y, eta, *, model=None, lmbda=None, n=None, impl=None, ke
                      impl=impl, key=key, masks=masks)[0]
 
 
-def _chapter6(params, model, impl, masks):
+def _chapter6(model, impl, masks):
     """Whether the model needs chapter 6's network kernel (then ``impl`` must be None)."""
     if masks is None and (model is None or not uses_network_kernel(model)):
         return False
@@ -137,9 +135,10 @@ def step_with(rule, params, state, x, y, *, model=None, lmbda=None, n=None, impl
     ``"reference"`` for Dense chains; chapter-6 models (ConvPool, dropout, mixed
     activations) run csrc/jaxnet_net.h's step, with ``key`` (or ``masks``) as
     jaxnet.step_with's."""
-    if _chapter6(params, model, impl, masks):
+    if _chapter6(model, impl, masks):
         model = resolve(params, model)[0]
         m = check_x(model, as_array(x, "x"), allow_int=False)
+        check_reg_strength(lmbda, n)            # a step's n is given, never defaulted
         if masks is None and model.has_dropout:
             masks = step_masks(model, key, m, params)
         return net_train_epoch_with(rule, params, state, x, y, np.arange(m), batch_size=m,
@@ -255,13 +254,13 @@ def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None
     each row (the error names the first bad row, and the parameters are left
     unchanged), and here, before the call, for the reference.
     """
-    if _chapter6(params, model, impl, masks):
+    if _chapter6(model, impl, masks):
         return net_train_epoch_with(rule, params, state, x, y, order, batch_size=batch_size,
                                     model=model, x_scale=x_scale, lmbda=lmbda, n=n, key=key,
                                     masks=masks)
     net = Net(params, model)
     fast = _check_impl("fast" if impl is None else impl) == "fast"
-    n_reg = n
+    n_reg = n                                   # λ/n's n; `n` is N from here on
     n, xh, x_u8, scale = _inputs(net, x, x_scale, fast)
     y, order = as_array(y, "y"), as_array(order, "order")
     check_y(net.model, y, n)

@@ -298,3 +298,28 @@ def test_an_ensemble_of_conv_nets_votes(sample):
         axis=1) for i in range(3)])
     winner = np.array([np.bincount(preds[:, j], minlength=10).argmax() for j in range(len(tl))])
     assert votes == int(np.sum(winner == tl)) and votes > 700
+
+
+def test_the_compiled_epoch_keeps_every_convolution_channels_last():
+    """A structural guard, not a timing: inside the epoch's loop XLA's CPU backend
+    compiles a convolution whose operands are not channels-last (NHWC input, HWIO
+    kernel) into a plain loop nest, 5x slower per step (benchmarks/conv_speed.py).
+    Every convolution of the compiled epoch, forward and both backward ones, must
+    come out in that form."""
+    import re
+
+    from jaxnet import _epoch
+    if jax.default_backend() != "cpu":
+        pytest.skip("a property of XLA's CPU backend; GPUs choose their own layouts")
+    model = jaxnet.Model((1, 12, 12), (jaxnet.ConvPool(3, 3, 2, "relu"),
+                                       jaxnet.ConvPool(4, 3, 1, "relu"),
+                                       jaxnet.Dense(3, "softmax")), cost="log_likelihood")
+    params = jaxnet.init_params(jax.random.PRNGKey(0), model, init="scaled")
+    rule = jaxnet.sgd(0.1)
+    x, y = jnp.zeros((20, 144)), jnp.zeros((20, 3))
+    text = _epoch.epoch.lower(params, rule.init(params), x, y, jnp.arange(20), None, None,
+                              model=model, rule=rule, grad="backprop",
+                              batch_size=5).compile().as_text()
+    labels = re.findall(r"convolution\(.*?dim_labels=(\S+?),", text)
+    assert len(labels) == 5, labels       # 2 forward, 2 weight gradients, 1 input gradient
+    assert set(labels) == {"b01f_01io->b01f"}, labels

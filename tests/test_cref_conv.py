@@ -233,3 +233,23 @@ def test_c_epoch_refuses_bad_arguments_by_name(kw, err, match):
     with pytest.raises(err, match=match):
         cref.train_epoch_with(jaxnet.sgd(0.1), params, None, x, y, order, model=model,
                               **args)
+
+
+def test_c_step_needs_n_with_lmbda_as_the_jax_step():
+    model, params, x, y, _ = _net(*NETS["conv-fc-softmax"])
+    for step in (cref.sgd_step, jaxnet.sgd_step):
+        with pytest.raises(ValueError, match="n: regularisation"):
+            step(params, x, y, 0.1, model=model, lmbda=0.5)
+
+
+def test_dense_models_the_dense_kernels_refuse_run_on_the_network_kernel():
+    """A tanh output layer under the quadratic cost (the Dense-chain kernels' output is
+    sigmoid) and mixed hidden activations: chapter 6's network kernel steps them."""
+    model = jaxnet.Model((6,), (D(5, "relu"), D(4, "tanh"), D(3, "tanh")))
+    assert cref.uses_network_kernel(model)
+    params = jaxnet.init_params(jax.random.PRNGKey(3), model, dtype=np.float64, init="scaled")
+    rng = np.random.default_rng(3)
+    x, y = rng.uniform(size=(7, 6)), rng.uniform(-0.5, 0.5, size=(7, 3))
+    c = cref.sgd_step(params, x, y, 0.5, model=model)
+    _assert_updates_close(c, jaxnet.sgd_step(params, x, y, 0.5, model=model), params, F64_RTOL,
+                          "tanh output, mixed activations")
