@@ -17,7 +17,8 @@
 # population rounding diagnostic and a cold `jaxnet train`, and writes every
 # output under benchmarks/results/DATE-gpu-check-DEVICE/ (summary.md first).
 # Exit status: 0 when the check and the tests pass, 1 when either fails, 2 when
-# no GPU is visible or the installation fails. About 5 minutes on one H100.
+# no GPU is visible or the installation fails. About 5 minutes on one H100 before the
+# chapter-6 tests joined the pytest step (not yet timed on a GPU).
 #
 # JAXNET_GPU_CHECK_ALLOW_CPU=1 runs it on the CPU (to test this script);
 # JAXNET_GPU_CHECK_QUICK=1 shrinks the benchmarks (the same, smaller).
@@ -92,9 +93,10 @@ step check-highest 120 "$VPY" -m jaxnet check || status=1
 step check-default 120 "$VPY" -m jaxnet check --precision default   # informative: looser bounds
 # The device-relevant tests (jaxnet is the editable install); the C kernel's own make-based
 # unit tests are left out: they need no device and an accelerator image may lack ASan.
-step pytest 240 "$VPY" -m pytest -q -p no:cacheprovider --rootdir "$PWD" \
+step pytest 420 "$VPY" -m pytest -q -p no:cacheprovider --rootdir "$PWD" \
   tests/test_precision.py tests/test_gradients.py tests/test_golden.py tests/test_population.py \
-  tests/test_training.py tests/test_chapter3.py tests/test_cref.py \
+  tests/test_training.py tests/test_chapter3.py tests/test_cref.py tests/test_conv.py \
+  tests/test_cref_conv.py \
   --deselect tests/test_cref.py::test_c_unit_tests_pass_optimised_and_under_sanitizers || status=1
 step population-rounding 60 "$VPY" benchmarks/population_rounding.py
 step bench 150 "$VPY" -m jaxnet bench --precision highest,default --repeats 3 \
