@@ -12,7 +12,9 @@ C kernel and PyTorch, side by side in one run.
    eager, ``torch.optim.SGD``, torch's default threads). Medians of ``--repeats``
    epochs after a warm-up; training GFLOP/s against the machine's measured float32
    matmul peak. Every path starts from the same parameters; their trained
-   parameters are compared (float32 epochs: rounding, not a test).
+   parameters are compared (float32 epochs: rounding, not a test). Before any
+   timing, one float64 step of each path is checked against ``jaxnet.sgd_step``
+   (a path off by more than ``STEP_RTOL`` is not timed).
 2. **float64 agreement** — the same epoch in float64 by JAX and by C: the relative
    difference of their updates on the full training set (the tests check 5,000
    digits to 1e-10).
@@ -67,7 +69,9 @@ def timed(run, repeats):
 
 
 def rel(a, b):
-    return float(np.max(np.abs(np.asarray(a, np.float64) - b)) / np.max(np.abs(b)))
+    """max|a − b| / max|b| (0 against an all-zero b only when a is zero too)."""
+    diff, scale = np.max(np.abs(np.asarray(a, np.float64) - b)), np.max(np.abs(b))
+    return float(diff / scale) if scale > 0 else (0.0 if diff == 0 else float("inf"))
 
 
 def updates_diff(p, q, p0):
@@ -77,31 +81,73 @@ def updates_diff(p, q, p0):
 
 
 def paths(model, params, x8, labels, order, batch_size, dtype=np.float32):
-    """{name: a function that runs one epoch from ``params`` and returns the params}."""
+    """{name: a function that runs one epoch from ``params`` and returns the params}:
+    JAX, the C kernel, and PyTorch when it is installed (the ``bench`` extra)."""
     import jax
-    import torch
 
     import jaxnet
     from jaxnet import cref, data
-    sys.path.insert(0, str(HERE))
-    from peers import torch_conv
     y = np.eye(10, dtype=dtype)[labels]
     xd, yd, od = jax.device_put(x8), jax.device_put(y), jax.device_put(order.astype(np.int32))
-    xt = torch.tensor(x8.reshape(-1, 1, 28, 28).astype(dtype) * dtype(data.PIXEL_SCALE))
-    lt, ot = torch.tensor(labels.astype(np.int64)), torch.tensor(order.astype(np.int64))
     kw = dict(eta=ETA, batch_size=batch_size, model=model, x_scale=data.PIXEL_SCALE)
-    torch_dtype = torch.float32 if dtype == np.float32 else torch.float64
-    return {
+    out = {
         "jaxnet, JAX (XLA CPU)": lambda: jax.block_until_ready(
             jaxnet.train_epoch(params, xd, yd, od, **kw)),
         "jaxnet, C kernel (1 thread)": lambda: cref.train_epoch(params, x8, y, order, **kw),
-        f"PyTorch {torch.__version__} eager ({torch.get_num_threads()} threads)": lambda:
-            torch_conv.params_of(torch_conv.epoch(torch_conv.model(model, params, torch_dtype),
-                                                  xt, lt, ot, ETA, batch_size)),
     }
+    try:
+        import torch
+    except ImportError:
+        print("  PyTorch is not installed (pip install '.[bench]'): no PyTorch row",
+              file=sys.stderr)
+        return out
+    sys.path.insert(0, str(HERE))
+    from peers import torch_conv
+    xt = torch.tensor(x8.reshape(-1, 1, 28, 28).astype(dtype) * dtype(data.PIXEL_SCALE))
+    lt, ot = torch.tensor(labels.astype(np.int64)), torch.tensor(order.astype(np.int64))
+    torch_dtype = torch.float32 if dtype == np.float32 else torch.float64
+    out[f"PyTorch {torch.__version__} eager ({torch.get_num_threads()} threads)"] = lambda: \
+        torch_conv.params_of(torch_conv.epoch(torch_conv.model(model, params, torch_dtype),
+                                              xt, lt, ot, ETA, batch_size))
+    return out
 
 
-def part_epoch(model, d, n, repeats, flops):
+#: A path whose one float64 step differs from jaxnet.sgd_step's by more than this
+#: (relative, on the updates) is not timed: the same sums in another order give ~1e-15.
+STEP_RTOL = 1e-10
+
+
+def part_step_check(model, d):
+    """One float64 step on 10 real digits by every path against jaxnet.sgd_step:
+    ``{path: relative difference of the updates}``."""
+    import jax
+
+    import jaxnet
+    from jaxnet import cref, data
+    jax.config.update("jax_enable_x64", True)
+    params = jaxnet.init_params(jax.random.PRNGKey(1), model, dtype="float64", init="network3")
+    x = d.train.images[:10].astype(np.float64) * data.PIXEL_SCALE
+    labels = d.train.labels[:10]
+    y = np.eye(10)[labels]
+    ref = jaxnet.sgd_step(params, x, y, ETA, model=model)
+    out = {"jaxnet, C kernel (1 thread)": updates_diff(
+        cref.sgd_step(params, x, y, ETA, model=model), ref, params)}
+    try:
+        import torch
+        sys.path.insert(0, str(HERE))
+        from peers import torch_conv
+        net = torch_conv.model(model, params, torch.float64)
+        xt = torch.tensor(x.reshape(-1, 1, 28, 28))
+        torch_conv.epoch(net, xt, torch.tensor(labels.astype(np.int64)), torch.arange(10), ETA,
+                         10)
+        out["PyTorch"] = updates_diff(torch_conv.params_of(net), ref, params)
+    except ImportError:
+        pass
+    jax.config.update("jax_enable_x64", False)
+    return out
+
+
+def part_epoch(model, d, n, repeats, flops, refused=()):
     import jax
 
     import jaxnet
@@ -110,6 +156,9 @@ def part_epoch(model, d, n, repeats, flops):
     x8, labels = d.train.images[:n], d.train.labels[:n]
     rows, trained = [], {}
     for name, run in paths(model, params, x8, labels, order, 10).items():
+        if any(name.startswith(r) for r in refused):
+            print(f"  {name}: not timed (its float64 step disagrees)", file=sys.stderr)
+            continue
         first, med, times = timed(lambda: trained.__setitem__(name, run()), repeats)
         rows.append(dict(path=name, first_s=first, median_s=med, times=times,
                          gflops=flops * n / med / 1e9))
@@ -150,7 +199,7 @@ def part_sweep(model, d, n, flops):
     out = []
     for bs in (10, 100, 1000):
         ps = paths(model, params, d.train.images[:n], d.train.labels[:n], order, bs)
-        for name in list(ps)[::2]:           # JAX and PyTorch (C is per-example already)
+        for name in [n for n in ps if "C kernel" not in n]:   # C: per-example already
             _, med, _ = timed(ps[name], 1)
             out.append(dict(path=name, batch_size=bs, us_per_example=1e6 * med / n,
                             gflops=flops * n / med / 1e9))
@@ -169,7 +218,7 @@ def markdown(doc):
              f"- network: `{SPEC}`, sigmoid, η = {ETA}, mini-batch 10, float32, "
              f"{doc['examples']:,} MNIST training images, one shuffled order; "
              f"{doc['flops_per_example'] / 1e6:.2f} MFLOP per example's training step",
-             f"- measured float32 matmul peak (2048³): " + ", ".join(
+             "- measured float32 matmul peak (2048³): " + ", ".join(
                  f"{k} {v:.0f} GFLOP/s" for k, v in doc["peak"].items() if v), "",
              "| path | s/epoch (median) | first epoch (compile incl.) | GFLOP/s | × JAX time "
              "| updates vs JAX (rel.) |", "| --- | --- | --- | --- | --- | --- |"]
@@ -177,6 +226,10 @@ def markdown(doc):
         diff = f"{r['updates_vs_jax']:.1e}" if "updates_vs_jax" in r else "—"
         lines.append(f"| {r['path']} | {r['median_s']:.2f} | {r['first_s']:.2f} | "
                      f"{r['gflops']:.1f} | {r['median_s'] / e[0]['median_s']:.2f} | {diff} |")
+    if doc.get("step_check"):
+        lines += ["", "Before timing, one float64 step on 10 digits against `jaxnet.sgd_step` "
+                  f"(updates, relative; a path above {STEP_RTOL:.0e} is not timed): "
+                  + ", ".join(f"{k} {v:.1e}" for k, v in doc["step_check"].items()) + "."]
     f = doc.get("float64")
     if f:
         lines += ["", f"float64, the same epoch over {f['examples']:,} images: C and JAX's "
@@ -209,7 +262,9 @@ def main(argv=None):
         sys.argv[1:] if argv is None else argv), machine=bench.machine(),
         examples=args.examples, flops_per_example=flops, peak=bench.matmul_peak(),
         note=args.note)
-    doc["epoch"] = part_epoch(model, d, args.examples, args.repeats, flops)
+    doc["step_check"] = part_step_check(model, d)
+    refused = [k for k, v in doc["step_check"].items() if not v <= STEP_RTOL]
+    doc["epoch"] = part_epoch(model, d, args.examples, args.repeats, flops, refused)
     if not args.no_float64:
         doc["float64"] = part_float64(model, d, args.examples)
     if not args.no_sweep:

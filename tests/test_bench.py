@@ -104,3 +104,13 @@ def test_jaxnet_bench_command_checks_and_times_every_path(tmp_path, capsys):
         assert len(r["times"]) == 1 and r["times"][0] > 0 and r["n_examples"] == 5000
     table = capsys.readouterr().out
     assert all(n in table for n in names) and "not timed" not in table
+
+
+def test_conv_training_flops_match_a_hand_count():
+    # network3's two-ConvPool net: conv 20·1·5²·24² = 288,000 multiply-adds, conv 40·20·5²·8²
+    # = 1,280,000, FC 100·640 = 64,000, softmax 10·100 = 1,000: forward 1,633,000. Training:
+    # forward + ∂C/∂w of each layer + ∂C/∂a of each but the first = 3·1,633,000 − 288,000.
+    import conv_speed
+    from jaxnet._layerspec import parse_layers
+    model = parse_layers(conv_speed.SPEC, 784)
+    assert conv_speed.training_flops(model) == 2 * (3 * 1_633_000 - 288_000)
