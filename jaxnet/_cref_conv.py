@@ -13,7 +13,7 @@ import math
 from ._convpool import ConvPool
 from ._cref_net import Net, as_array, as_layers, ffi, host, lib, rule_values
 from ._dense import Dense
-from ._inputs import check_key, check_masks, check_x, check_y, resolve
+from ._inputs import check_key, check_mask_shapes, check_x, check_y, resolve
 from ._params import Layer
 from ._rules import MomentumState
 from ._validate import (check_batch_size, check_finite, check_order, check_param_values,
@@ -155,7 +155,8 @@ def net_backprop(params, x, y, *, model, lmbda=None, n=None, masks=None):
     x, y = as_array(x, "x"), as_array(y, "y")
     m = check_x(net.model, x, allow_int=False)
     check_y(net.model, y, m)
-    mk = net.host_masks(check_masks(net.model, masks, m, params), m)
+    check_mask_shapes(net.model, masks, m)
+    mk = net.host_masks(masks, m)
     cfg = net.config(lmbda, n)
     gw, gb = [np.empty_like(a) for a in net.w], [np.empty_like(a) for a in net.b]
     work, idx = net.work("jn_net_work_size", m)
@@ -202,12 +203,14 @@ def net_train_epoch_with(rule, params, state, x, y, order, *, batch_size, model,
     batch_size = check_batch_size(batch_size, N)
     if masks is None and net.model.has_dropout:
         masks = epoch_masks(net.model, check_key(net.model, key), N, batch_size, net.dtype)
-    mk = net.host_masks(check_masks(net.model, masks, N, params), N)
+    check_mask_shapes(net.model, masks, N)
+    mk = net.host_masks(masks, N)
     state = rule.init(params) if state is None else state
     eta, mu, vw, vb = rule_values(net, rule, state)
     cfg = net.config(lmbda, N if n is None else n, mu)
-    xh = host(x, net.dtype) * (net.dtype.type(1) if x_scale is None else
-                               net.dtype.type(x_scale))
+    xh = host(x, net.dtype)
+    if x_scale is not None:                     # as the JAX mini-batch: x.astype(dtype) * scale
+        xh = xh * net.dtype.type(x_scale)
     w, b = [a.copy() for a in net.w], [a.copy() for a in net.b]
     work, idx = net.work("jn_net_epoch_work_size", batch_size)
     Net.check(getattr(lib, f"jn_net_train_epoch_{net.sfx}")(

@@ -66,24 +66,29 @@ def check_masks(model, masks, m: int, params):
     """``masks``: None, or one entry per layer: a 0/1 array ``(m, *input shape)`` for a
     layer with dropout, None for the others (jaxnet.dropout_masks makes them).
     Returns them in the parameters' dtype."""
+    check_mask_shapes(model, masks, m)
     if masks is None:
         return None
+    return tuple(None if k is None else jnp.asarray(k, params[0].w.dtype) for k in masks)
+
+
+def check_mask_shapes(model, masks, m: int) -> None:
+    """:func:`check_masks`'s checks without converting anything (the C kernel takes
+    host arrays, and an epoch's masks can be gigabytes)."""
+    if masks is None:
+        return
     if not isinstance(masks, (tuple, list)) or len(masks) != len(model.layers):
         raise TypeError(f"masks: expected one entry per layer ({len(model.layers)}), got "
                         f"{type(masks).__name__}")
-    out = []
     for l, (mask, layer, shape) in enumerate(zip(masks, model.layers, model.shapes)):
         if not getattr(layer, "dropout", 0):
             if mask is not None:
                 raise ValueError(f"masks[{l}]: layers[{l}] has no dropout, so None, got a mask")
-            out.append(None)
             continue
         if mask is None or tuple(np.shape(mask)) != (m,) + shape:
             raise ValueError(f"masks[{l}]: expected a 0/1 array of shape {(m,) + shape} for "
                              f"layers[{l}] {layer}, got "
                              f"{None if mask is None else tuple(np.shape(mask))}")
-        out.append(jnp.asarray(mask, params[0].w.dtype))
-    return tuple(out)
 
 
 def check_key(model, key):

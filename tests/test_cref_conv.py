@@ -253,3 +253,17 @@ def test_dense_models_the_dense_kernels_refuse_run_on_the_network_kernel():
     c = cref.sgd_step(params, x, y, 0.5, model=model)
     _assert_updates_close(c, jaxnet.sgd_step(params, x, y, 0.5, model=model), params, F64_RTOL,
                           "tanh output, mixed activations")
+
+
+def test_bad_masks_are_refused_by_name_in_jax_and_c():
+    model, params, x, y, masks = _net(*NETS["two-conv-dropout"])
+    short = (None, None, masks[2][:-1], masks[3])          # one row too few for layers[2]
+    stray = (np.ones((5, 3, 4, 4)),) + tuple(masks[1:])     # a mask for a layer without dropout
+    for bad, match in ((short, r"masks\[2\]: expected a 0/1 array of shape \(5,"),
+                       (stray, r"masks\[0\]: layers\[0\] has no dropout")):
+        for call in (jaxnet.backprop, cref.backprop):
+            with pytest.raises(ValueError, match=match):
+                call(params, x, y, model=model, masks=bad)
+        with pytest.raises(ValueError, match=match):
+            cref.train_epoch_with(jaxnet.sgd(0.1), params, None, x, y, np.arange(5),
+                                  batch_size=5, model=model, masks=bad)
