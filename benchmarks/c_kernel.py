@@ -94,7 +94,7 @@ def old_epoch(mod, params, x, y, order, eta, batch_size):
     lib.jn_work_size(n, ffi.from_buffer("int64_t[]", sizes), len(w), batch_size)
     work = np.empty(n[0], np.float32)
     ptr = lambda arrs: ffi.new("float *[]", [ffi.cast("float *", ffi.from_buffer(a)) for a in arrs])
-    buf = lambda a: ffi.cast("float *", ffi.from_buffer(a))
+    buf = lambda a: ffi.from_buffer("float[]", a)  # typed: holds a for the call
     rc = lib.jn_train_epoch_f32(ptr(w), ptr(b), ffi.NULL, ffi.NULL, buf(x), buf(y),
                                 ffi.from_buffer("int64_t[]", order), eta, ffi.NULL,
                                 ffi.from_buffer("int64_t[]", sizes), len(w), len(order),

@@ -11,7 +11,7 @@ import numpy as np
 import math
 
 from ._convpool import ConvPool
-from ._cref_net import Net, as_array, as_layers, ffi, host, lib, rule_values
+from ._cref_net import Net, Pinned, as_array, as_layers, ffi, host, lib, rule_values
 from ._dense import Dense
 from ._inputs import check_key, check_mask_shapes, check_x, check_y, resolve
 from ._params import Layer
@@ -51,9 +51,9 @@ def convpool_forward(layer, p, a):
     b (F,))`` and ``a (m, C, H, W)``; idx is each block's first maximum."""
     a, w, b, dims, zshape = _conv_arrays(layer, p, a)
     z, idx = np.empty(zshape, a.dtype), np.empty(zshape, np.int32)
-    sfx = _CONV_SFX[a.dtype]
+    sfx, pin = _CONV_SFX[a.dtype], Pinned()
     Net.check(getattr(lib, f"jn_convpool_forward_{sfx}")(
-        _buf(z), ffi.from_buffer("int32_t[]", idx), _buf(a), _buf(w), _buf(b), dims),
+        pin.out(z), pin.out(idx), pin(a), pin(w), pin(b), dims),
         f"jn_convpool_forward_{sfx}")
     return z, idx
 
@@ -67,13 +67,16 @@ def convpool_backward(layer, p, a, idx, delta, input_grad=True):
         if arr.shape != zshape:
             raise ValueError(f"{name}: expected shape {zshape}, got {arr.shape}")
     check_finite(delta, "delta")
-    idx = np.ascontiguousarray(idx, np.int32)
+    if idx.dtype.kind not in "iu" or (idx.size and not (0 <= idx.min() and
+                                                        idx.max() < layer.pool ** 2)):
+        raise ValueError(f"idx: expected block indices in [0, {layer.pool ** 2}) as integers, "
+                         f"got {idx.dtype} values")   # before int32: 2**32 would wrap to 0
     gw, gb = np.empty_like(w), np.empty_like(b)
     g_in = np.empty_like(a) if input_grad else None
-    sfx = _CONV_SFX[a.dtype]
+    sfx, pin = _CONV_SFX[a.dtype], Pinned()
     rc = getattr(lib, f"jn_convpool_backward_{sfx}")(
-        _buf(gw), _buf(gb), ffi.NULL if g_in is None else _buf(g_in), _buf(a),
-        ffi.from_buffer("int32_t[]", idx), _buf(delta), _buf(w), dims)
+        pin.out(gw), pin.out(gb), pin.out(g_in), pin(a), pin(idx, np.int32), pin(delta),
+        pin(w), dims)
     if rc == lib.JN_ERR_INPUT:
         raise ValueError(f"idx: expected block indices in [0, {layer.pool ** 2})")
     Net.check(rc, f"jn_convpool_backward_{sfx}")
@@ -81,10 +84,6 @@ def convpool_backward(layer, p, a, idx, delta, input_grad=True):
 
 
 _CONV_SFX = {np.dtype(np.float64): "f64", np.dtype(np.float32): "f32"}
-
-
-def _buf(a):
-    return ffi.cast(("double *" if a.dtype == np.float64 else "float *"), ffi.from_buffer(a))
 
 
 def _c_layers(model):
@@ -110,19 +109,11 @@ class ConvNet:
     def __init__(self, params, model):
         self.model, params = resolve(as_layers(params, "params"), model)
         self.dtype = np.dtype(params[0].w.dtype)
-        self.ctype, self.sfx = ("double" if self.dtype == np.float64 else "float"), \
-            _CONV_SFX[self.dtype]
+        self.sfx = _CONV_SFX[self.dtype]
         self.c_layers = _c_layers(self.model)
         self.n_layers = len(self.model.layers)
         self.w = [host(p.w, self.dtype) for p in params]
         self.b = [host(p.b, self.dtype) for p in params]
-
-    def ptrs(self, arrays):
-        return ffi.NULL if arrays is None else ffi.new(f"{self.ctype} *[]", [
-            ffi.NULL if a is None else self.buf(a) for a in arrays])
-
-    def buf(self, a):
-        return ffi.cast(f"{self.ctype} *", ffi.from_buffer(a))
 
     def layers(self, ws, bs):
         return tuple(Layer(w, b) for w, b in zip(ws, bs))
@@ -160,11 +151,12 @@ def net_backprop(params, x, y, *, model, lmbda=None, n=None, masks=None):
     cfg = net.config(lmbda, n)
     gw, gb = [np.empty_like(a) for a in net.w], [np.empty_like(a) for a in net.b]
     work, idx = net.work("jn_net_work_size", m)
+    pin, d = Pinned(), net.dtype
     Net.check(getattr(lib, f"jn_net_backprop_{net.sfx}")(
-        net.ptrs(gw), net.ptrs(gb), net.ptrs(net.w), net.ptrs(net.b),
-        net.buf(host(x, net.dtype)), net.buf(host(y, net.dtype)), net.ptrs(mk), net.c_layers,
-        net.n_layers, cfg, m, net.buf(work), work.size, ffi.from_buffer("int32_t[]", idx),
-        idx.size), f"jn_net_backprop_{net.sfx}")
+        pin.ptrs(gw, d, out=True), pin.ptrs(gb, d, out=True), pin.ptrs(net.w, d),
+        pin.ptrs(net.b, d), pin(x, d), pin(y, d), pin.ptrs(mk, d), net.c_layers,
+        net.n_layers, cfg, m, pin.out(work), work.size, pin.out(idx), idx.size),
+        f"jn_net_backprop_{net.sfx}")
     return net.layers(gw, gb)
 
 
@@ -205,7 +197,7 @@ def net_train_epoch_with(rule, params, state, x, y, order, *, batch_size, model,
         masks = epoch_masks(net.model, check_key(net.model, key), N, batch_size, net.dtype)
     check_mask_shapes(net.model, masks, N)
     mk = net.host_masks(masks, N)
-    state = rule.init(params) if state is None else state
+    state = rule.init(net.layers(net.w, net.b)) if state is None else state
     eta, mu, vw, vb = rule_values(net, rule, state)
     cfg = net.config(lmbda, N if n is None else n, mu)
     xh = host(x, net.dtype)
@@ -213,11 +205,12 @@ def net_train_epoch_with(rule, params, state, x, y, order, *, batch_size, model,
         xh = xh * net.dtype.type(x_scale)
     w, b = [a.copy() for a in net.w], [a.copy() for a in net.b]
     work, idx = net.work("jn_net_epoch_work_size", batch_size)
+    pin, d = Pinned(), net.dtype
     Net.check(getattr(lib, f"jn_net_train_epoch_{net.sfx}")(
-        net.ptrs(w), net.ptrs(b), net.ptrs(vw), net.ptrs(vb), net.buf(xh),
-        net.buf(host(y, net.dtype)), ffi.from_buffer("int64_t[]", host(order, np.int64)),
-        net.ptrs(mk), eta, cfg, net.c_layers, net.n_layers, N, batch_size, net.buf(work),
-        work.size, ffi.from_buffer("int32_t[]", idx), idx.size),
+        pin.ptrs(w, d, out=True), pin.ptrs(b, d, out=True), pin.ptrs(vw, d, out=True),
+        pin.ptrs(vb, d, out=True), pin(xh, d), pin(y, d), pin(order, np.int64),
+        pin.ptrs(mk, d), eta, cfg, net.c_layers, net.n_layers, N, batch_size, pin.out(work),
+        work.size, pin.out(idx), idx.size),
         f"jn_net_train_epoch_{net.sfx}")
     state = state if vw is None else MomentumState(state.eta, state.mu, net.layers(vw, vb))
     return net.layers(w, b), state

@@ -53,6 +53,55 @@ def host(a, dtype):
     return np.ascontiguousarray(a, dtype=dtype)
 
 
+_CNAME = {np.dtype(np.float64): "double", np.dtype(np.float32): "float",
+          np.dtype(np.int64): "int64_t", np.dtype(np.int32): "int32_t",
+          np.dtype(np.uint8): "uint8_t"}
+
+
+class Pinned:
+    """The buffers of one C call, each held by this object until it is dropped.
+
+    ``ffi.from_buffer`` keeps an array alive only while the cdata it returns lives;
+    a ``ffi.cast`` of that cdata, or a pointer array built from it, holds nothing. A
+    copy made to convert a dtype or an array-like would then be freed before C reads
+    it (silently wrong numbers). So every buffer handed to C is made here, bound to a
+    ``pin = Pinned()`` that the calling function holds until C returns::
+
+        pin = Pinned()
+        rc = lib.jn_f(pin.out(grad), pin(x, np.float64), pin.ptrs(ws, np.float64))
+    """
+
+    def __init__(self):
+        self._held = []
+
+    def __call__(self, a, dtype=None):
+        """A C array of ``a`` as C-contiguous ``dtype`` (a copy if needed), read by C;
+        ``ffi.NULL`` for None."""
+        if a is None:
+            return ffi.NULL
+        h = np.ascontiguousarray(a, dtype=dtype)
+        c = ffi.from_buffer(f"{_CNAME[h.dtype]}[]", h)  # typed: the cdata holds h
+        self._held.append(c)
+        return c
+
+    def out(self, a):
+        """A C array that C writes into: ``a`` itself, never a copy."""
+        if a is None:
+            return ffi.NULL
+        if not (isinstance(a, np.ndarray) and a.flags.c_contiguous and a.flags.writeable):
+            raise AssertionError("an output buffer must be a writable C-contiguous ndarray")
+        return self(a)
+
+    def ptrs(self, arrays, dtype, out=False):
+        """A ``T *[]`` of the arrays (None entries as NULL; None for no array)."""
+        if arrays is None:
+            return ffi.NULL
+        one = self.out if out else (lambda a: self(a, dtype))
+        p = ffi.new(f"{_CNAME[np.dtype(dtype)]} *[]", [one(a) for a in arrays])
+        self._held.append(p)
+        return p
+
+
 def as_layers(params, name):
     """``params`` with every leaf converted by :func:`as_array` (structure checked later)."""
     if not isinstance(params, (tuple, list)) or len(params) == 0:
@@ -114,19 +163,9 @@ class Net:
         self.c_sizes = np.asarray(self.sizes, np.int64)
         self.n_layers = len(self.sizes) - 1
 
-    def ptrs(self, arrays):
-        return ffi.NULL if arrays is None else ffi.new(f"{self.ctype} *[]",
-                                                        [self.buf(a) for a in arrays])
-
-    def buf(self, a):
-        return ffi.cast(f"{self.ctype} *", ffi.from_buffer(a))
-
-    def sizes_buf(self):
-        return ffi.from_buffer("int64_t[]", self.c_sizes)
-
     def work(self, batch):
-        n = ffi.new("size_t *")
-        self.check(lib.jn_work_size(n, self.sizes_buf(), self.n_layers, batch), "jn_work_size")
+        n, pin = ffi.new("size_t *"), Pinned()
+        self.check(lib.jn_work_size(n, pin(self.c_sizes), self.n_layers, batch), "jn_work_size")
         return np.empty(n[0], self.dtype)
 
     def call(self, name, *args):

@@ -37,7 +37,7 @@ from ._cref_conv import convpool_forward as convpool_forward
 from ._cref_conv import net_backprop as net_backprop
 from ._cref_conv import net_train_epoch_with as net_train_epoch_with
 from ._cref_conv import step_masks
-from ._cref_net import Net, as_array, ffi, host, lib, rule_values
+from ._cref_net import Net, Pinned, as_array, as_layers, ffi, host, lib, rule_values
 from ._cref_net import uses_network_kernel as uses_network_kernel
 from ._inputs import check_x, check_y, resolve
 from ._rules import MomentumState, sgd
@@ -63,19 +63,19 @@ def feedforward(params, x, *, model=None):
     net = Net(params, model)
     m, xh, _ = _batch(net, x)
     out = np.empty((m, net.sizes[-1]), net.dtype)
-    work = net.work(m)
-    net.call("feedforward", net.buf(out), net.ptrs(net.w), net.ptrs(net.b), net.buf(xh),
-             net.config(), net.sizes_buf(), net.n_layers, m, net.buf(work), work.size)
+    work, pin, d = net.work(m), Pinned(), net.dtype
+    net.call("feedforward", pin.out(out), pin.ptrs(net.w, d), pin.ptrs(net.b, d), pin(xh, d),
+             net.config(), pin(net.c_sizes), net.n_layers, m, pin.out(work), work.size)
     return out
 
 
 def _backprop(net, xh, yh, m, cfg):
     gw = [np.empty_like(w) for w in net.w]
     gb = [np.empty_like(b) for b in net.b]
-    work = net.work(m)
-    net.call("backprop", net.ptrs(gw), net.ptrs(gb), net.ptrs(net.w), net.ptrs(net.b),
-             net.buf(xh), net.buf(yh), cfg, net.sizes_buf(), net.n_layers, m, net.buf(work),
-             work.size)
+    work, pin, d = net.work(m), Pinned(), net.dtype
+    net.call("backprop", pin.ptrs(gw, d, out=True), pin.ptrs(gb, d, out=True),
+             pin.ptrs(net.w, d), pin.ptrs(net.b, d), pin(xh, d), pin(yh, d), cfg,
+             pin(net.c_sizes), net.n_layers, m, pin.out(work), work.size)
     return net.layers(gw, gb), work
 
 
@@ -102,7 +102,8 @@ def backprop_trace(params, x, y, *, model=None) -> dict:
     grads, work = _backprop(net, xh, yh, m, net.config())
     a_off = ffi.new("size_t[]", net.n_layers + 1)
     d_off = ffi.new("size_t[]", net.n_layers)
-    net.check(lib.jn_trace_offsets(a_off, d_off, net.sizes_buf(), net.n_layers, m),
+    pin = Pinned()
+    net.check(lib.jn_trace_offsets(a_off, d_off, pin(net.c_sizes), net.n_layers, m),
               "jn_trace_offsets")
     s = net.sizes
     a = [work[a_off[l]:a_off[l] + m * s[l]].reshape(m, s[l]).copy() for l in range(len(s))]
@@ -136,6 +137,7 @@ def step_with(rule, params, state, x, y, *, model=None, lmbda=None, n=None, impl
     activations) run csrc/jaxnet_net.h's step, with ``key`` (or ``masks``) as
     jaxnet.step_with's."""
     if _chapter6(model, impl, masks):
+        params = as_layers(params, "params")
         model = resolve(params, model)[0]
         m = check_x(model, as_array(x, "x"), allow_int=False)
         check_reg_strength(lmbda, n)            # a step's n is given, never defaulted
@@ -146,17 +148,17 @@ def step_with(rule, params, state, x, y, *, model=None, lmbda=None, n=None, impl
     impl = "fast" if impl is None else impl
     net = Net(params, model)
     m, xh, yh = _batch(net, x, y)
-    state = rule.init(params) if state is None else state
+    state = rule.init(net.layers(net.w, net.b)) if state is None else state
     eta, mu, vw, vb = rule_values(net, rule, state)
     cfg = net.config(check_reg_strength(lmbda, n), mu)
     w, b = [a.copy() for a in net.w], [a.copy() for a in net.b]
     if _check_impl(impl) == "fast":
         _fast_epoch(net, w, b, vw, vb, xh, None, 1.0, yh, None, eta, cfg, m, m, 1)
     else:
-        work = net.work(m)
-        net.call("sgd_step", net.ptrs(w), net.ptrs(b), net.ptrs(vw), net.ptrs(vb),
-                 net.buf(xh), net.buf(yh), eta, cfg, net.sizes_buf(), net.n_layers, m,
-                 net.buf(work), work.size)
+        work, pin, d = net.work(m), Pinned(), net.dtype
+        net.call("sgd_step", pin.ptrs(w, d, out=True), pin.ptrs(b, d, out=True),
+                 pin.ptrs(vw, d, out=True), pin.ptrs(vb, d, out=True), pin(xh, d), pin(yh, d),
+                 eta, cfg, pin(net.c_sizes), net.n_layers, m, pin.out(work), work.size)
     return net.layers(w, b), _new_state(net, state, vw, vb)
 
 
@@ -175,18 +177,16 @@ def _check_impl(impl):
 def _fast_epoch(net, w, b, vw, vb, xh, x_u8, x_scale, yh, order, eta, cfg, n, batch_size,
                 threads):
     """Calls jn_fast_train_epoch on validated host arrays (x either float xh or uint8 x_u8)."""
-    size = ffi.new("size_t *")
-    net.check(lib.jn_fast_work_bytes(size, net.sizes_buf(), net.n_layers, batch_size,
+    size, pin, d = ffi.new("size_t *"), Pinned(), net.dtype
+    net.check(lib.jn_fast_work_bytes(size, pin(net.c_sizes), net.n_layers, batch_size,
                                      net.dtype.itemsize), "jn_fast_work_bytes")
     work = _work_buffer(size[0])
     bad = ffi.new("int64_t *", -1)
     rc = getattr(lib, f"jn_fast_train_epoch_{net.sfx}")(
-        net.ptrs(w), net.ptrs(b), net.ptrs(vw), net.ptrs(vb),
-        ffi.NULL if xh is None else net.buf(xh),
-        ffi.NULL if x_u8 is None else ffi.from_buffer("uint8_t[]", x_u8), x_scale,
-        net.buf(yh), ffi.NULL if order is None else ffi.from_buffer("int64_t[]", order), eta,
-        cfg, net.sizes_buf(), net.n_layers, n, batch_size, threads, bad, ffi.from_buffer(work),
-        work.size)
+        pin.ptrs(w, d, out=True), pin.ptrs(b, d, out=True), pin.ptrs(vw, d, out=True),
+        pin.ptrs(vb, d, out=True), pin(xh, d), pin(x_u8, np.uint8), x_scale, pin(yh, d),
+        pin(order, np.int64), eta, cfg, pin(net.c_sizes), net.n_layers, n, batch_size,
+        threads, bad, pin.out(work), work.size)
     if rc == lib.JN_ERR_INPUT:
         raise ValueError(f"x: row {bad[0]} contains NaN or Inf")
     net.check(rc, f"jn_fast_train_epoch_{net.sfx}")
@@ -268,7 +268,7 @@ def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None
     batch_size = check_batch_size(batch_size, n)
     if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1:
         raise ValueError(f"threads: expected a positive int, got {threads!r}")
-    state = rule.init(params) if state is None else state
+    state = rule.init(net.layers(net.w, net.b)) if state is None else state
     eta, mu, vw, vb = rule_values(net, rule, state)
     cfg = net.config(check_reg_strength(lmbda, n if n_reg is None else n_reg), mu)
     yh, oh = host(y, net.dtype), host(order, np.int64)
@@ -277,10 +277,11 @@ def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None
         _fast_epoch(net, w, b, vw, vb, xh, x_u8, scale, yh, oh, eta, cfg, n, batch_size,
                     int(threads))
     else:
-        work = net.work(batch_size)
-        net.call("train_epoch", net.ptrs(w), net.ptrs(b), net.ptrs(vw), net.ptrs(vb),
-                 net.buf(xh), net.buf(yh), ffi.from_buffer("int64_t[]", oh), eta, cfg,
-                 net.sizes_buf(), net.n_layers, n, batch_size, net.buf(work), work.size)
+        work, pin, d = net.work(batch_size), Pinned(), net.dtype
+        net.call("train_epoch", pin.ptrs(w, d, out=True), pin.ptrs(b, d, out=True),
+                 pin.ptrs(vw, d, out=True), pin.ptrs(vb, d, out=True), pin(xh, d), pin(yh, d),
+                 pin(oh, np.int64), eta, cfg, pin(net.c_sizes), net.n_layers, n, batch_size,
+                 pin.out(work), work.size)
     return net.layers(w, b), _new_state(net, state, vw, vb)
 
 
