@@ -123,8 +123,7 @@ def run_network3(name, seed, d, dtype="float32"):
     import jax
 
     import jaxnet
-    from jaxnet import data
-    from jaxnet._layerspec import parse_layers
+    from jaxnet import data, parse_layers
     spec, kw, init, _, _, _ = CONFIGS[name]
     kw = dict(kw)
     model = parse_layers(spec, 784, activation=kw.pop("activation", "sigmoid"),

@@ -44,7 +44,9 @@ w, b = [d["w0"], d["w1"]], [d["b0"], d["b1"]]
 x, y, order = d["x"], d["y"], d["order"]
 ts = []
 for _ in range({repeats} + 1):
-    t = time.perf_counter(); numpy_matrix.epoch(w, b, x, y, order, 3.0, 10); ts.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    numpy_matrix.epoch(w, b, x, y, order, 3.0, 10)
+    ts.append(time.perf_counter() - t)
 print(statistics.median(ts[1:]))
 """
 
@@ -69,8 +71,8 @@ def old_kernel():
         if r.returncode != 0:
             return None
         (tmp / name).write_text(r.stdout)
-    sys.path.insert(0, str(ROOT / "jaxnet"))
-    from _cref_build import _declarations
+    sys.path.insert(0, str(ROOT / "jaxnet" / "cref"))
+    from _build import _declarations
     ffi = FFI()
     ffi.cdef(_declarations((tmp / "jaxnet_ref.h").read_text()))
     ffi.set_source("_cref_old", '#include "jaxnet_ref.h"', sources=[str(tmp / "jaxnet_ref.c")],

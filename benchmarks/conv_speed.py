@@ -159,7 +159,7 @@ def part_epoch(model, d, n, repeats, flops, refused=()):
         if any(name.startswith(r) for r in refused):
             print(f"  {name}: not timed (its float64 step disagrees)", file=sys.stderr)
             continue
-        first, med, times = timed(lambda: trained.__setitem__(name, run()), repeats)
+        first, med, times = timed(lambda name=name, run=run: trained.__setitem__(name, run()), repeats)
         rows.append(dict(path=name, first_s=first, median_s=med, times=times,
                          gflops=flops * n / med / 1e9))
         print(f"  {name}: {med:.2f} s/epoch (first {first:.2f} s)", file=sys.stderr, flush=True)
@@ -253,8 +253,7 @@ def main(argv=None):
     ap.add_argument("--out", type=Path, default=HERE / "results")
     ap.add_argument("--note", default="", help="conditions to record (e.g. taskset, load)")
     args = ap.parse_args(argv)
-    from jaxnet import bench, data
-    from jaxnet._layerspec import parse_layers
+    from jaxnet import bench, data, parse_layers
     d = data.load_mnist(progress=False)
     model = parse_layers(SPEC, 784)
     flops = training_flops(model)

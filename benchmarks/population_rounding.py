@@ -41,12 +41,12 @@ def main():
     print("| member | eta | lambda | mu | member vs solo | solo vs solo from start + 1 ulp |")
     print("| --- | --- | --- | --- | --- | --- |")
     for i in range(3):
-        start = jax.tree.map(lambda a: np.asarray(a[i]), pop)
+        start = jax.tree.map(lambda a, i=i: np.asarray(a[i]), pop)
         mine = {k: v[i] for k, v in hyper.items()}
         alone = jaxnet.fit(keys[i], start, images, labels, **common, **mine).params
         nudged = jaxnet.fit(keys[i], jax.tree.map(lambda a: np.nextafter(a, np.inf), start),
                             images, labels, **common, **mine).params
-        member = jax.tree.map(lambda a: a[i], res.params)
+        member = jax.tree.map(lambda a, i=i: a[i], res.params)
         print(f"| {i} | {mine['eta']} | {mine['lmbda']} | {mine['momentum']} "
               f"| {_rel(member, alone):.2e} | {_rel(nudged, alone):.2e} |")
 

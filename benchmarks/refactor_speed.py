@@ -28,7 +28,8 @@ import jaxnet
 from jaxnet import data
 compiles = [0]
 jax.monitoring.register_event_duration_secs_listener(
-    lambda e, d, **k: compiles.__setitem__(0, compiles[0] + (e == "/jax/core/compile/backend_compile_duration")))
+    lambda e, d, **k: compiles.__setitem__(
+        0, compiles[0] + (e == "/jax/core/compile/backend_compile_duration")))
 d = data.load_mnist(progress=False)
 p = jaxnet.init_params(jax.random.PRNGKey(0), [784, 30, 10])
 x, y = jax.device_put(d.train.images), jax.device_put(d.train.y())

@@ -69,9 +69,9 @@ def implementations(names=None, threads=1):
     """{short name: Implementation} for every path available here (the C fast path on
     ``threads`` threads), and notes on absent ones."""
     import numpy as np
+    from peers import network_py, numpy_matrix
 
     from jaxnet import Layer, bench
-    from peers import network_py, numpy_matrix
 
     jimpls, notes = bench.jaxnet_implementations(threads=(threads,))
     out = dict(zip(("jax", "jax-grad", "c32", "c64", "c-ref")[:len(jimpls)], jimpls))
@@ -111,7 +111,6 @@ def implementations(names=None, threads=1):
                                        book_gradient, book_prepare)
     try:
         import torch
-
         from peers import torch_cpu
     except ImportError as e:
         notes.append(f"PyTorch absent ({e}); install the bench extra (pip install '.[bench]') "
@@ -462,7 +461,7 @@ def main(argv=None):
 
 def save(doc, stem) -> str:
     """Writes DATE-bench-BACKEND.json and .md atomically; returns the markdown."""
-    from jaxnet._atomic import atomic_write
+    from jaxnet.io import atomic_write
     md = markdown(doc)
     for suffix, text in ((".json", json.dumps(doc, indent=1)), (".md", md)):
         with atomic_write(stem.with_suffix(suffix), "w") as f:

@@ -12,6 +12,7 @@ import numpy as np
 
 import jaxnet
 from jaxnet import data
+
 d = data.load_mnist(progress=False)
 for seed in (1, 2):
     k_init, k_fit = jax.random.split(jax.random.PRNGKey(seed))
@@ -30,4 +31,5 @@ for seed in (1, 2):
     sat = np.mean((h < 1e-3) | (h > 1 - 1e-3))
     print("  hidden activations saturated (<1e-3 or >1-1e-3):", round(float(sat), 3))
     # epoch 0 accuracy
-    print("  accuracy by epoch", [r.correct for r in res.history][:5], "...", [r.correct for r in res.history][-3:])
+    correct = [r.correct for r in res.history]
+    print("  accuracy by epoch", correct[:5], "...", correct[-3:])

@@ -1,6 +1,6 @@
 /* jaxnet_conv: the readable C reference of network3's conv-pool layer (chapter 6).
  *
- * The same mathematics as jaxnet/_convpool.py, as plain loops:
+ * The same mathematics as jaxnet/nn/_convpool.py, as plain loops:
  *   z[n,f,Y,X] = max over the p x p block (Y, X) of conv[n,f,y,x] + b[f],
  *   conv[n,f,y,x] = sum_{c,i,j} a[n,c,y+i,x+j] w[f,c,i,j]   (a "valid" cross-correlation),
  * and the hand-derived backward: the delta of each block goes to its first

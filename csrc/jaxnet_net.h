@@ -2,7 +2,7 @@
  * network3's conv-pool layers (jaxnet_conv.h) and fully connected layers, each
  * with its own activation and optional input dropout.
  *
- * The same chain as jaxnet/_network.py: for layer l, in = a[l] (times the
+ * The same chain as jaxnet/nn/_network.py: for layer l, in = a[l] (times the
  * dropout mask, or 1 - p without masks), z = the layer's forward of in,
  * a[l+1] = f(z); BP1 from the cost; backward, each layer's gradients and
  * dC/d(in), times the mask, times f'(a[l]) of the layer below (BP2).

@@ -1,7 +1,7 @@
 /* jaxnet_ref: a C reference kernel for Nielsen's sigmoid network.
  *
  * The same mathematics as jaxnet's JAX code (the costs and activations of
- * jaxnet._model, backprop BP1-BP4, mini-batch SGD with L2/L1 regularisation
+ * jaxnet.nn._model, backprop BP1-BP4, mini-batch SGD with L2/L1 regularisation
  * and momentum), written as plain loops that read like the equations.
  * Conventions:
  *   - float64 functions end in _f64, float32 ones in _f32;

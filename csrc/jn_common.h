@@ -1,5 +1,5 @@
-/* Internal to jaxnet's C kernels (jaxnet_ref.c, jaxnet_fast.c): the argument
- * checks both share. Not part of the API; defined in jaxnet_ref.c. */
+/* Internal to jaxnet's C kernels (jaxnet_ref.c, jaxnet_fast.c, jaxnet_conv.c, jaxnet_net.c): the argument
+ * checks they share. Not part of the API; defined in jaxnet_ref.c. */
 #ifndef JN_COMMON_H
 #define JN_COMMON_H
 

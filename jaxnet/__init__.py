@@ -1,57 +1,54 @@
-"""jaxnet: Michael Nielsen's networks in pure JAX, checked three ways."""
+"""jaxnet: Michael Nielsen's networks in pure JAX, checked three ways.
 
-from ._api import autodiff_grad as autodiff_grad
-from ._api import backprop as backprop
-from ._api import cost as cost
-from ._api import dropout_masks as dropout_masks
-from ._api import feedforward as feedforward
-from ._checkpoint import CheckpointError as CheckpointError
-from ._convpool import ConvPool as ConvPool
-from ._dense import Dense as Dense
-from ._evaluate import evaluate as evaluate
-from ._evaluate import evaluate_ensemble as evaluate_ensemble
-from ._fit import fit as fit
-from ._history import MONITORS as MONITORS
-from ._history import EpochRecord as EpochRecord
-from ._history import FitResult as FitResult
-from ._model import ACTIVATIONS as ACTIVATIONS
-from ._model import COSTS as COSTS
-from ._model import INIT_SCHEMES as INIT_SCHEMES
-from ._model import REGULARIZATIONS as REGULARIZATIONS
-from ._model import Model as Model
-from ._model import init_params as init_params
-from ._params import Layer as Layer
-from ._params import layer_sizes as layer_sizes
-from ._population import PopulationResult as PopulationResult
-from ._population import fit_population as fit_population
-from ._population import init_population as init_population
-from ._precision import PRECISIONS as PRECISIONS
-from ._rules import MomentumState as MomentumState
-from ._rules import SgdState as SgdState
-from ._rules import apply_updates as apply_updates
-from ._rules import momentum as momentum
-from ._rules import sgd as sgd
-from ._serialize import ParamsFileError as ParamsFileError
-from ._serialize import load_network2 as load_network2
-from ._serialize import load_params as load_params
-from ._serialize import save_network2 as save_network2
-from ._serialize import save_params as save_params
-from ._training import sgd_step as sgd_step
-from ._training import step_with as step_with
-from ._training import train_epoch as train_epoch
-from ._training import train_epoch_with as train_epoch_with
+The public API, by question: ``jaxnet.nn`` (the network), ``jaxnet.train``
+(training), ``jaxnet.data``, ``jaxnet.io`` (files), ``jaxnet.cref`` (the C
+kernel), ``jaxnet.bench``, ``jaxnet.plot``; the most used names are here too.
+"""
 
-
-def sigmoid(z):
-    """σ(z) = 1 / (1 + e^{−z}), elementwise, any shape; overflow-safe."""
-    from ._activations import activate
-    return activate("sigmoid", z)
-
-
-def sigmoid_prime(z):
-    """σ'(z) = σ(z)(1 − σ(z)), elementwise, any shape."""
-    s = sigmoid(z)
-    return s * (1 - s)
-
+from .io import ParamsFileError as ParamsFileError
+from .io import load_network2 as load_network2
+from .io import load_params as load_params
+from .io import save_network2 as save_network2
+from .io import save_params as save_params
+from .nn import ACTIVATIONS as ACTIVATIONS
+from .nn import COSTS as COSTS
+from .nn import INIT_SCHEMES as INIT_SCHEMES
+from .nn import PRECISIONS as PRECISIONS
+from .nn import REGULARIZATIONS as REGULARIZATIONS
+from .nn import ConvPool as ConvPool
+from .nn import Dense as Dense
+from .nn import Layer as Layer
+from .nn import Model as Model
+from .nn import autodiff_grad as autodiff_grad
+from .nn import backprop as backprop
+from .nn import backprop_trace as backprop_trace
+from .nn import cost as cost
+from .nn import dropout_masks as dropout_masks
+from .nn import feedforward as feedforward
+from .nn import init_params as init_params
+from .nn import layer_sizes as layer_sizes
+from .nn import parse_layers as parse_layers
+from .nn import sigmoid as sigmoid
+from .nn import sigmoid_prime as sigmoid_prime
+from .train import MONITORS as MONITORS
+from .train import CheckpointError as CheckpointError
+from .train import EpochRecord as EpochRecord
+from .train import FitResult as FitResult
+from .train import MomentumState as MomentumState
+from .train import PopulationResult as PopulationResult
+from .train import SgdState as SgdState
+from .train import apply_updates as apply_updates
+from .train import evaluate as evaluate
+from .train import evaluate_ensemble as evaluate_ensemble
+from .train import fit as fit
+from .train import fit_population as fit_population
+from .train import init_population as init_population
+from .train import momentum as momentum
+from .train import sgd as sgd
+from .train import sgd_step as sgd_step
+from .train import shuffle_order as shuffle_order
+from .train import step_with as step_with
+from .train import train_epoch as train_epoch
+from .train import train_epoch_with as train_epoch_with
 
 __version__ = "0.2.0"

@@ -111,6 +111,7 @@ def test_conv_training_flops_match_a_hand_count():
     # = 1,280,000, FC 100·640 = 64,000, softmax 10·100 = 1,000: forward 1,633,000. Training:
     # forward + ∂C/∂w of each layer + ∂C/∂a of each but the first = 3·1,633,000 − 288,000.
     import conv_speed
-    from jaxnet._layerspec import parse_layers
+
+    from jaxnet.nn._layerspec import parse_layers
     model = parse_layers(conv_speed.SPEC, 784)
     assert conv_speed.training_flops(model) == 2 * (3 * 1_633_000 - 288_000)

@@ -13,14 +13,14 @@ import re
 
 import jax
 import jax.numpy as jnp
+import network2
 import numpy as np
 import pytest
+from conftest import assert_trees_close
 
 import jaxnet
-import network2
-from conftest import assert_trees_close
 from jaxnet import cref
-from jaxnet._compare import FD_STEP, central_differences
+from jaxnet.bench._compare import central_differences
 
 # float64, the same sums in another order: ~1e3 ulps (see test_gradients).
 F64_RTOL = 1e-12
@@ -84,8 +84,8 @@ def test_gradients_agree_four_ways_and_with_network2(cost, act, reg):
     assert_trees_close(manual, book, F64_RTOL, "network2 transcription")
     # The cost compiled once (the validating jaxnet.cost costs ~20 ms a call); the
     # same pure cost that jaxnet.cost runs.
-    from jaxnet._costs import Penalty
-    from jaxnet._network import cost_jit
+    from jaxnet.nn._costs import Penalty
+    from jaxnet.nn._network import cost_jit
     pen = Penalty(reg[1], N_TRAIN) if reg else None
     fd = central_differences(lambda q: cost_jit(kw["model"], q, x, y, pen), params)
     assert_trees_close(manual, fd, FD_RTOL, "central differences")

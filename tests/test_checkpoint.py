@@ -9,9 +9,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import assert_trees_close
 
 import jaxnet
-from conftest import assert_trees_close
 
 # Resuming runs the same compiled programs on the same inputs (XLA on the CPU
 # is deterministic), so the parameters must be bit for bit the same.

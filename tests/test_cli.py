@@ -93,8 +93,10 @@ def test_check_command_passes_and_prints_every_pair():
 
 def test_check_flags_a_broken_implementation():
     import io
+
     import jax
-    from jaxnet import _check
+
+    from jaxnet.bench import _check
 
     def broken(params, x, y, **model):  # BP1 off by 1 %: every gradient scaled
         return jax.tree.map(lambda g: g * 1.01, jaxnet.backprop(params, x, y, **model))

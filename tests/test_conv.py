@@ -8,11 +8,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import assert_trees_close, rel_err
 
 import jaxnet
-from conftest import assert_trees_close, rel_err
-from jaxnet import _compare
-from jaxnet._network import backprop_trace
+from jaxnet.bench import _compare
+from jaxnet.nn._network import backprop_trace
 
 # float64, the same sums in another order (XLA's convolutions against its products).
 F64_RTOL = 1e-12
@@ -90,7 +90,7 @@ def test_a_tie_in_max_pooling_goes_to_the_first_maximum():
         g = grad(params, x, y, model=model)
         np.testing.assert_allclose(float(g[0].w[0, 0, 0, 0]), float((expected * img).sum()),
                                    rtol=F64_RTOL)
-    auto_in = jax.grad(lambda xx: jaxnet._network.cost(model, params, xx, y))(x)
+    auto_in = jax.grad(lambda xx: jaxnet.nn._network.cost(model, params, xx, y))(x)
     np.testing.assert_allclose(np.asarray(auto_in).reshape(4, 4), expected, rtol=F64_RTOL)
 
 
@@ -104,7 +104,7 @@ def network3_forward(x_img, layers):
     """network3.py's feedforward for one image ``(C, H, W)``: ConvPoolLayer is
     ``act(max_pool_2d(conv2d(x, w)) + b)``, FullyConnectedLayer ``act(x·W + b)``,
     SoftmaxLayer ``softmax(x·W + b)`` (no dropout at evaluation here: p = 0).
-    Convolution without flipping (see jaxnet._convpool). Returns every z and a."""
+    Convolution without flipping (see jaxnet.nn._convpool). Returns every z and a."""
     a, zs, acts = x_img, [], [x_img]
     for kind, w, b, extra in layers:
         if kind == "convpool":
@@ -294,7 +294,7 @@ def test_an_ensemble_of_conv_nets_votes(sample):
     votes = int(jaxnet.evaluate_ensemble(res.params, tx, tl, model=model, x_scale=1 / 256))
     # the vote, independently: each member's argmax, then the most frequent class
     preds = np.stack([np.argmax(np.asarray(jaxnet.feedforward(
-        jax.tree.map(lambda a: a[i], res.params), tx.astype(np.float32) / 256, model=model)),
+        jax.tree.map(lambda a, i=i: a[i], res.params), tx.astype(np.float32) / 256, model=model)),
         axis=1) for i in range(3)])
     winner = np.array([np.bincount(preds[:, j], minlength=10).argmax() for j in range(len(tl))])
     assert votes == int(np.sum(winner == tl)) and votes > 700
@@ -308,7 +308,7 @@ def test_the_compiled_epoch_keeps_every_convolution_channels_last():
     come out in that form."""
     import re
 
-    from jaxnet import _epoch
+    from jaxnet.train import _epoch
     if jax.default_backend() != "cpu":
         pytest.skip("a property of XLA's CPU backend; GPUs choose their own layouts")
     model = jaxnet.Model((1, 12, 12), (jaxnet.ConvPool(3, 3, 2, "relu"),

@@ -8,12 +8,13 @@ import textwrap
 import jax
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+from conftest import assert_trees_close, rel_err
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 
 import jaxnet
 from jaxnet import cref
-from jaxnet._precision import scaled_rtol
-from conftest import assert_trees_close, rel_err
+from jaxnet.nn._precision import scaled_rtol
 
 # float64: three evaluations of the same sums in different orders (the C
 # kernel adds inputs one at a time, skipping zeros): ~1e3·eps64 at most.
@@ -169,7 +170,7 @@ def test_hostile_inputs_never_crash_the_process():
 def test_import_without_the_extension_is_one_clear_error():
     code = textwrap.dedent("""
         import sys
-        sys.modules["jaxnet._cref"] = None   # as if the extension had not been built
+        sys.modules["jaxnet.cref._ext"] = None   # as if the extension had not been built
         import jaxnet                          # the pure-JAX library still imports
         assert jaxnet.backprop is not None
         try:

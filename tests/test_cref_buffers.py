@@ -15,10 +15,11 @@ import pathlib
 import jax
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from conftest import assert_trees_close, rel_err
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import jaxnet
-from conftest import assert_trees_close, rel_err
 from jaxnet import cref
 
 # float64 throughout: C and XLA sum in different orders (measured ~1e-14 on a

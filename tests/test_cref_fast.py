@@ -11,10 +11,10 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from conftest import assert_trees_close
 
 import jaxnet
 from jaxnet import cref
-from conftest import assert_trees_close
 
 # float64, one step: the fast path adds each example's a·dᵀ in turn, the
 # reference sums them first: a few ulps of the update (measured ~1e-16).
@@ -123,27 +123,27 @@ def test_the_extension_builds_and_passes_with_jaxnet_portable(tmp_path):
     build = textwrap.dedent(f"""
         import os, sys
         os.environ["JAXNET_PORTABLE"] = "1"
-        sys.path.insert(0, {str(root / "jaxnet")!r})
-        import _cref_build
-        assert "-march=native" not in _cref_build._flags
-        _cref_build.ffibuilder.compile(tmpdir={str(tmp_path)!r})
+        sys.path.insert(0, {str(root / "jaxnet" / "cref")!r})
+        import _build
+        assert "-march=native" not in _build._flags
+        _build.ffibuilder.compile(tmpdir={str(tmp_path)!r})
     """)
     (tmp_path / "csrc").symlink_to(root / "csrc")  # cffi compiles from inside tmpdir
     r = subprocess.run([sys.executable, "-c", build], capture_output=True, text=True,
                        timeout=600, cwd=root)
     assert r.returncode == 0, r.stderr[-3000:]
-    built = list((tmp_path / "jaxnet").glob("_cref*"))
+    built = list((tmp_path / "jaxnet" / "cref").glob("_ext*.so"))
     assert built, list(tmp_path.rglob("*"))
     check = textwrap.dedent(f"""
         import importlib.util, numpy as np, jax
         jax.config.update("jax_enable_x64", True)
         import jaxnet, jaxnet.cref as cref
-        spec = importlib.util.spec_from_file_location("jaxnet._cref", {str(built[0])!r})
+        spec = importlib.util.spec_from_file_location("jaxnet.cref._ext", {str(built[0])!r})
         portable = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(portable)
-        import jaxnet._cref_net as cref_net
-        cref.ffi, cref.lib = portable.ffi, portable.lib
-        cref_net.ffi, cref_net.lib = portable.ffi, portable.lib
+        import jaxnet.cref._api, jaxnet.cref._conv, jaxnet.cref._net
+        for mod in (jaxnet.cref._api, jaxnet.cref._conv, jaxnet.cref._net):
+            mod.ffi, mod.lib = portable.ffi, portable.lib
         rng = np.random.default_rng(0)
         x8 = np.where(rng.uniform(size=(64, 50)) < 0.7, 0, rng.integers(1, 256, (64, 50))).astype(np.uint8)
         y = np.eye(4)[rng.integers(0, 4, 64)]

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from jaxnet import _mnist, _sample_data, data
 from conftest import require_fashion_mnist
+
+from jaxnet import data
+from jaxnet.data import _mnist
+from jaxnet.data import _sample as _sample_data
 
 # Well-known facts about MNIST, independent of this code: the first labels of
 # the training and test sets.

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import tempfile
 
-
 # The devices hold partial sums of each mini-batch's gradient, which XLA adds
 # up across devices: another summation order, ~1e-16 relative per step,
 # carried through 50 steps of a contracting map (as in test_training).
@@ -18,8 +17,8 @@ import json, jax, numpy as np
 jax.config.update("jax_enable_x64", True)
 import jaxnet
 from jaxnet import data
-from jaxnet._epoch import epoch
-from jaxnet._training import data_parallel
+from jaxnet.train._epoch import epoch
+from jaxnet.train._steps import data_parallel
 assert len(jax.devices()) == 4, jax.devices()
 s = data.load_sample()
 params = jaxnet.init_params(jax.random.PRNGKey(0), [784, 30, 10], dtype="float64")

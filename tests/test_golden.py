@@ -12,13 +12,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import rel_err
 
 import jaxnet
-from jaxnet import cref
-from jaxnet._network import backprop_trace, cost
-from jaxnet._precision import contract
-from jaxnet import sigmoid
-from conftest import rel_err
+from jaxnet import cref, sigmoid
+from jaxnet.nn._network import backprop_trace, cost
+from jaxnet.nn._precision import contract
 
 # float64, two implementations of the same per-layer sums: ~1e3·eps64.
 GOLDEN_RTOL = 1e-12

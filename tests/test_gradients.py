@@ -2,16 +2,17 @@
 
 import functools
 
+import book
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import Phase, given, settings, strategies as st
+from conftest import assert_trees_close, rel_err
+from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
 
 import jaxnet
-import book
-from jaxnet._precision import scaled_rtol
-from conftest import assert_trees_close, rel_err
+from jaxnet.nn._precision import scaled_rtol
 
 # float64: both paths evaluate the same sums in (nearly) the same order; ≤ 4
 # layers of ≤ 784-term dot products lose at most ~1e3·eps64 ≈ 2e-13.
@@ -19,7 +20,7 @@ F64_RTOL = 1e-12
 # float32: the same argument with eps32 = 1.2e-7 gives ~1e3·eps32 ≈ 1e-4 in the
 # worst case; sums of ≤ 784 mostly-positive terms stay far below that, and 100
 # ulps (1e-5) still catches any error in the equations (those are O(1)). For true
-# float32 products; scaled to the precision in effect (jaxnet._precision.scaled_rtol).
+# float32 products; scaled to the precision in effect (jaxnet.nn._precision.scaled_rtol).
 F32_RTOL = 1e-5
 # central differences with h = 1e-6 in float64: truncation O(h²·C''') ≈ 1e-12
 # plus round-off O(eps·C/h) ≈ 1e-10, relative to gradients of size ≥ 1e-3.
@@ -96,7 +97,7 @@ def test_backprop_matches_central_differences(sizes):
     assert _max_abs(grads) > MIN_GRAD
     leaves, treedef = jax.tree.flatten(params)
     grad_leaves = jax.tree.leaves(grads)
-    from jaxnet._network import cost_jit
+    from jaxnet.nn._network import cost_jit
     model = jaxnet.Model.dense(sizes)
     cost = functools.partial(cost_jit, model)
     for i, (p, g) in enumerate(zip(leaves, grad_leaves)):

@@ -9,10 +9,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import count_compiles
 
 import jaxnet
-from conftest import count_compiles
-from jaxnet import _compare, cref
+from jaxnet import cref
+from jaxnet.bench import _compare
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from conftest import assert_trees_close
 
 import jaxnet
-from conftest import assert_trees_close
 from jaxnet import plot
 
 # optax.sgd computes p + (−η·g), ours p − η·g: the same IEEE operations, but

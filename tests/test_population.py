@@ -9,9 +9,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import assert_trees_close, rel_err
 
 import jaxnet
-from conftest import assert_trees_close, rel_err
 
 # float64. vmap turns the members' matrix products into one batched product,
 # which may sum in another order than the single network's. On the CPU the
@@ -48,7 +48,7 @@ def test_each_member_equals_training_it_alone(sample):
                                 x_scale=1 / 256, eval_data=ev, model=CE, **hyper)
     assert res.correct.shape == (2, 3) and res.total == 300
     for i in range(3):
-        start = jax.tree.map(lambda a: np.asarray(a[i]), pop)
+        start = jax.tree.map(lambda a, i=i: np.asarray(a[i]), pop)
         solo = dict(epochs=2, batch_size=10, x_scale=1 / 256, eval_data=ev,
                     model=CE, eta=hyper["eta"][i], lmbda=hyper["lmbda"][i],
                     momentum=hyper["momentum"][i])
@@ -57,7 +57,7 @@ def test_each_member_equals_training_it_alone(sample):
                             images, labels, **solo)
         sensitivity = _rel(nudged.params, alone.params)
         bound = max(MEMBER_RTOL, STEPS * sensitivity)
-        member = jax.tree.map(lambda a: a[i], res.params)
+        member = jax.tree.map(lambda a, i=i: a[i], res.params)
         assert_trees_close(member, alone.params, bound,
                            f"member {i} (one-ulp sensitivity {sensitivity:.1e})")
         flips = np.abs(res.correct[:, i] - [r.correct for r in alone.history])

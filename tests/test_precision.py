@@ -22,8 +22,14 @@ import numpy as np
 import pytest
 
 import jaxnet
-from jaxnet._precision import (F32_ROUNDOFF, MAX_RTOL, PRECISIONS, check_precision,
-                               matmul_roundoff, scaled_rtol)
+from jaxnet.nn._precision import (
+    F32_ROUNDOFF,
+    MAX_RTOL,
+    PRECISIONS,
+    check_precision,
+    matmul_roundoff,
+    scaled_rtol,
+)
 
 # Per requested precision, a JAX default that differs from it: a product
 # without an explicit precision would show this one instead.

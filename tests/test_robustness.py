@@ -20,12 +20,13 @@ import zipfile
 import jax
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import jaxnet
-from jaxnet import _mnist, _sample_data
 from jaxnet import cli, data
-from jaxnet._atomic import atomic_write
+from jaxnet.data import _mnist
+from jaxnet.io._atomic import atomic_write
 
 # The child's address space: JAX itself maps ~1.6 GB; a runaway allocation stops here
 # with a MemoryError instead of taking the machine down.
@@ -301,7 +302,7 @@ def checkpoint_file(sample, tmp_path_factory):
 @FUZZ
 @given(**DAMAGE)
 def test_damaged_checkpoints_raise_only_checkpoint_error(checkpoint_file, offset, bit, cut):
-    from jaxnet._checkpoint import load_checkpoint
+    from jaxnet.train._checkpoint import load_checkpoint
     original, config = checkpoint_file
     with tempfile.TemporaryDirectory() as tmp:
         ck = os.path.join(tmp, "ck.npz")
@@ -353,7 +354,7 @@ def test_a_flipped_compression_method_is_the_documented_error(kind, tmp_path, sm
         with pytest.raises(jaxnet.ParamsFileError, match="compressed|damaged|not a valid"):
             jaxnet.load_params(path)
     elif kind == "checkpoint":
-        from jaxnet._checkpoint import load_checkpoint
+        from jaxnet.train._checkpoint import load_checkpoint
         original, config = checkpoint_file
         path = tmp_path / "ck.npz"
         path.write_bytes(_flip_central_directory_method(original.read_bytes()))
@@ -520,7 +521,7 @@ def test_bad_output_paths_are_refused_before_any_training(tmp_path, command, fla
 
 
 def test_a_save_that_fails_at_the_end_keeps_the_result(tmp_path, monkeypatch, capsys):
-    import jaxnet._serialize as serialize
+    import jaxnet.io._params_file as serialize
     real = serialize.save_params
     target = tmp_path / "net.npz"
 

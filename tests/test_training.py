@@ -1,13 +1,13 @@
 """sgd_step, train_epoch and fit against the book's per-example SGD."""
 
+import book
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import assert_trees_close, count_compiles, rel_err
 
 import jaxnet
-import book
-from conftest import assert_trees_close, count_compiles, rel_err
 
 # One step: the update p − η·g adds one rounding to the gradient's ~1e-13.
 STEP_RTOL = 1e-12

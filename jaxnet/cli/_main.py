@@ -1,0 +1,57 @@
+"""The command line: ``jaxnet train`` (also ``python -m jaxnet train``).
+
+``jaxnet train`` with no flags is the book's chapter-1 experiment: a
+784-30-10 sigmoid network, quadratic cost, mini-batch SGD with η = 3.0 and
+mini-batches of 10 for 30 epochs on the book's MNIST, printing
+``Epoch k: correct / 10000`` after each epoch.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ._bench import add_arguments as add_bench_arguments
+from ._flags import Parser, add_precision_flag
+from ._sweep import add_sweep
+from ._train import add_train
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="jaxnet", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_train(sub)
+    add_sweep(sub)
+    c = sub.add_parser("check", help="cross-check backprop, jax.grad and the C kernel",
+                       description="Runs the three gradient implementations (and central "
+                                   "differences) on real MNIST batches and a random net in "
+                                   "float64 and float32, then a whole epoch, and prints every "
+                                   "pair's largest difference against its tolerance (float32 "
+                                   "tolerances scaled to --precision). Exit status 1 if any "
+                                   "exceeds it or the C kernel is missing.")
+    add_precision_flag(c)
+    b = sub.add_parser("bench", help="time jaxnet's epoch paths, each after a gradient check "
+                                     "(under a minute)",
+                       description="jaxnet's paths on the book's epoch, checked then timed")
+    add_bench_arguments(b)
+    b.set_defaults(bench_parser=b)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
+    if args.command == "train":
+        from ._train import train
+        return train(args)
+    if args.command == "sweep":
+        from ._sweep import sweep
+        return sweep(args)
+    if args.command == "check":
+        from ..bench._check import main as check
+        return check(args.precision)
+    from ._bench import run
+    return run(args, args.bench_parser)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,259 @@
+"""``jaxnet train``: check the flags, load the data, fit, save."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+
+from ..nn._layerspec import describe
+from ._announce import announce, epoch_printer
+from ._common import error, load_split, outputs_unwritable, plot_ready, setup_jax, write_or_rescue
+from ._flags import (
+    add_data_flags,
+    add_model_flags,
+    add_training_flags,
+    model_from_args,
+    monitors,
+    non_negative_float,
+    positive,
+    seed,
+    unit_float,
+)
+
+
+def add_train(sub) -> None:
+    t = sub.add_parser("train", help="train a network (default: the book's chapter-1 run)",
+                       description="Mini-batch SGD (network.py and network2.py): the defaults are "
+                                   "the book's chapter-1 run; --cost, --activation, --lmbda, "
+                                   "--momentum, --early-stop and --schedule add chapter 3.")
+    add_data_flags(t)
+    add_model_flags(t)
+    add_training_flags(t)
+    t.add_argument("--eta", type=positive(float), default=3.0, help="learning rate (default 3.0)")
+    t.add_argument("--seed", type=seed, default=0,
+                   help="PRNG seed for init and shuffles, in [0, 2^32) (default 0)")
+    t.add_argument("--impl", choices=("jax", "c"), default="jax",
+                   help="the epoch: jax (one compiled program) or c (the C kernel's fast path; "
+                        "same keys, shuffles and evaluation) (default jax)")
+    t.add_argument("--threads", type=positive(int), default=1,
+                   help="threads for --impl c (default 1)")
+    t.add_argument("--lmbda", type=non_negative_float, default=0.0, metavar="LAMBDA",
+                   help="regularisation strength; the decay is eta*lambda/n with n the "
+                        "training-set size (default 0: none)")
+    t.add_argument("--momentum", type=unit_float, default=0.0, metavar="MU",
+                   help="momentum co-efficient mu in [0, 1] (default 0: plain SGD)")
+    t.add_argument("--early-stop", type=positive(int), default=None, metavar="N",
+                   help="stop after N epochs without a better accuracy on the --eval split")
+    t.add_argument("--schedule", type=positive(int), default=None, metavar="N",
+                   help="halve eta after N epochs without a better --eval accuracy; stop "
+                        "before it falls below eta/128 (the book's schedule)")
+    t.add_argument("--expand", action="store_true",
+                   help="train on the book's expanded data: every training image and its "
+                        "four one-pixel shifts (5x the images; chapter 6)")
+    t.add_argument("--ensemble", type=positive(int), default=1, metavar="N",
+                   help="train N networks at once (seeds SEED..SEED+N-1, one vmapped "
+                        "program) and report their majority vote (chapter 6; default 1)")
+    t.add_argument("--test-at-best", action="store_true",
+                   help="with --eval validation: evaluate the test split at each new best "
+                        "validation accuracy (network3's report)")
+    t.add_argument("--monitor", type=monitors, default=("eval_accuracy",), metavar="LIST",
+                   help="comma-separated from eval_accuracy, eval_cost, train_accuracy, "
+                        "train_cost, or 'all' (network2's four flags; default eval_accuracy)")
+    add_outputs(t)
+
+
+def add_outputs(t) -> None:
+    t.add_argument("--save", type=Path, default=None, metavar="FILE",
+                   help="write the trained parameters here (atomic)")
+    t.add_argument("--save-format", choices=("jaxnet", "network2"), default="jaxnet",
+                   help="jaxnet: .npz with metadata; network2: the book's JSON, loadable by "
+                        "network2.load (sigmoid, quadratic or cross-entropy only)")
+    t.add_argument("--checkpoint", type=Path, default=None, metavar="FILE",
+                   help="save the whole training state here after every epoch (atomic); "
+                        "Ctrl-C or SIGTERM then finishes the epoch, saves and exits")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from --checkpoint if it exists (same data and flags)")
+    t.add_argument("--overwrite", action="store_true",
+                   help="start over even though --checkpoint exists (without --resume or this, "
+                        "an existing checkpoint is an error before any training)")
+    t.add_argument("--plot", type=Path, default=None, metavar="FILE",
+                   help="draw the learning curves (accuracy and cost per epoch, as monitored) "
+                        "to this PNG (needs matplotlib: the plot extra)")
+    t.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
+                   help="progress bars on stderr (auto: when stderr is a terminal)")
+    t.add_argument("--compile-cache", type=Path, default=None, metavar="FOLDER",
+                   help="JAX's persistent compilation cache, which makes later runs skip "
+                        "most compilation (default: CACHE/xla, CACHE as for the data; "
+                        "'none' disables it)")
+
+
+def check_flags(args):
+    """Problems found from the flags alone, before any data is read: an exit status
+    (after printing the error) or None."""
+    if not plot_ready(args):
+        return 1
+    if (args.resume or args.overwrite) and args.checkpoint is None:
+        return error(f"--{'resume' if args.resume else 'overwrite'} needs --checkpoint FILE", 2)
+    if args.resume and args.overwrite:
+        return error("--resume and --overwrite: choose one", 2)
+    problem = outputs_unwritable([("--save", args.save), ("--checkpoint", args.checkpoint),
+                                  ("--plot", args.plot)])
+    if problem:
+        return error(problem, 2)
+    for flag, value in (("--early-stop", args.early_stop), ("--schedule", args.schedule)):
+        if value is not None and "eval_accuracy" not in args.monitor:
+            return error(f"{flag} {value} watches the --eval accuracy: keep eval_accuracy in "
+                         f"--monitor (now {','.join(args.monitor)})", 2)
+    single = [f for f, v in (("--save", args.save), ("--checkpoint", args.checkpoint),
+                             ("--plot", args.plot), ("--early-stop", args.early_stop),
+                             ("--schedule", args.schedule), ("--test-at-best", args.test_at_best),
+                             ("--impl c", args.impl == "c")) if v]
+    if args.ensemble > 1 and single:
+        return error(f"--ensemble {args.ensemble} trains a population; {', '.join(single)} "
+                     "apply to one network", 2)
+    if args.test_at_best and (args.eval != "validation" or "eval_accuracy" not in args.monitor):
+        return error("--test-at-best evaluates the test split at each new best validation "
+                     "accuracy: add --eval validation (and keep eval_accuracy in --monitor)", 2)
+    if args.checkpoint is not None and args.checkpoint.exists() and not (
+            args.resume or args.overwrite):
+        return error(f"--checkpoint {args.checkpoint}: exists; add --resume to continue it or "
+                     "--overwrite to start over", 2)
+    if args.save and args.save_format == "network2" and (
+            args.layers or args.dropout or args.cost == "log-likelihood"
+            or args.activation != "sigmoid"):
+        return error("--save-format network2 holds sigmoid networks (fully connected, no "
+                     "dropout) with the quadratic or cross-entropy cost only", 2)
+    return None
+
+
+def setup(args, d, split):
+    """``(model, params, fit key)`` for the data, or an exit status."""
+    import jax
+    import jax.numpy as jnp
+
+    from ..nn._model import init_params
+    n_in = d.train.images.shape[1]
+    n_classes = int(max(d.train.labels.max(), split.labels.max())) + 1
+    if args.batch_size > len(d.train):
+        return error(f"--batch-size {args.batch_size} exceeds the {len(d.train)} training "
+                     "examples", 2)
+    try:
+        model = model_from_args(args, n_in, n_classes)
+    except ValueError as e:
+        return error(str(e), 2)
+    dtype = jnp.float64 if args.dtype == "float64" else jnp.float32
+    key_init, key_fit = jax.random.split(jax.random.PRNGKey(args.seed))
+    try:
+        params = init_params(key_init, model, dtype=dtype, init=args.init)
+    except ValueError as e:
+        return error(f"{'--layers' if args.layers else '--sizes'} "
+                     f"{args.layers or ','.join(map(str, model.sizes))}: {e}", 2)
+    return model, params, key_fit
+
+
+def run_fit(args, model, params, key, d, split, bar):
+    """The FitResult, or an exit status after printing the error."""
+    from .. import data as jdata
+    from ..train._checkpoint import CheckpointError
+    from ..train._fit import fit
+    done = []
+    if bar:
+        bar.start("Epoch 0")
+    try:
+        return fit(key, params, d.train.images, d.train.labels, model=model, epochs=args.epochs,
+                   eta=args.eta, batch_size=args.batch_size, x_scale=jdata.PIXEL_SCALE,
+                   eval_data=(split.images, split.labels), lmbda=args.lmbda,
+                   momentum=args.momentum, monitor=args.monitor, early_stop=args.early_stop,
+                   schedule=args.schedule, grad=args.grad,
+                   on_epoch=epoch_printer(args, bar, done), progress=bar,
+                   checkpoint=args.checkpoint, resume=args.resume, overwrite=args.overwrite,
+                   impl=args.impl, threads=args.threads, shuffle=args.shuffle,
+                   reg_n=args.reg_n, test_data=_test_data(args, d))
+    except (FloatingPointError, CheckpointError, ImportError) as e:  # ImportError: --impl c
+        if bar:                                                         # without the extension
+            bar.clear()
+        return error(str(e), 1)
+    except (ValueError, TypeError) as e:
+        if done:  # fit checks every argument before it trains: this is not one
+            raise
+        return error(str(e), 2)
+
+
+def _test_data(args, d):
+    """With ``--test-at-best``, the test split is evaluated at each new best
+    validation accuracy (network3's report)."""
+    if not args.test_at_best:
+        return None
+    if args.eval != "validation" or d.test is None or "eval_accuracy" not in args.monitor:
+        raise ValueError("--test-at-best needs --eval validation (and eval_accuracy in "
+                         "--monitor)")
+    return d.test.images, d.test.labels
+
+
+def train(args) -> int:
+    setup_jax(args)
+    from ._progress import ProgressBar
+    status = check_flags(args)
+    if status is not None:
+        return status
+    show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
+    loaded = load_split(args, show)
+    if isinstance(loaded, int):
+        return loaded
+    d, split = loaded
+    if args.expand:
+        from .. import data as jdata
+        side = math.isqrt(d.train.images.shape[1])
+        if side * side != d.train.images.shape[1]:
+            return error(f"--expand shifts square images; {d.train.images.shape[1]} inputs are "
+                         "not one", 2)
+        d = d._replace(train=jdata.expand(d.train, side, shuffle_seed=args.seed))
+    made = setup(args, d, split)
+    if isinstance(made, int):
+        return made
+    model, params, key = made
+    announce(args, model, d, split)
+    if args.ensemble > 1:
+        from ._ensemble import train_ensemble
+        return train_ensemble(args, model, d, split)
+    bar = ProgressBar() if show else None
+    t0 = time.perf_counter()
+    result = run_fit(args, model, params, key, d, split, bar)
+    if isinstance(result, int):
+        return result
+    if result.stopped and result.stopped.startswith("interrupted"):
+        if bar:
+            bar.clear()
+        print(f"jaxnet: {result.stopped}", file=sys.stderr)
+        return 143 if "SIGTERM" in result.stopped else 130
+    best = max((r.correct for r in result.history if r.correct is not None), default=None)
+    if result.stopped:
+        print(f"stopped after {len(result.history)} epochs: {result.stopped}")
+    tested = [r for r in result.history if r.test_correct is not None]
+    print(f"compile {result.compile_seconds:.2f} s, total {time.perf_counter() - t0:.2f} s"
+          + (f", best {best} / {split.images.shape[0]}" if best is not None else "")
+          + (f" -> test {tested[-1].test_correct} / {tested[-1].test_total}" if tested else ""))
+    return write_outputs(args, model, result)
+
+
+def write_outputs(args, model, result) -> int:
+    from ..io._params_file import save_network2, save_params
+    status = 0
+    if args.save:
+        if args.save_format == "network2":
+            def write(path):
+                save_network2(path, result.params, cost=model.cost)
+        else:
+            def write(path):
+                meta = {k: getattr(args, k) for k in ("eta", "epochs", "batch_size", "seed", "data",
+                                                      "init", "lmbda", "momentum", "dropout")}
+                save_params(path, result.params, model=model, metadata=meta)
+        status = max(status, write_or_rescue("--save", args.save, write, "saved parameters to"))
+    if args.plot:
+        from ..plot import plot_history
+        title = f"{describe(model)}, {model.cost}, eta {args.eta}"
+        status = max(status, write_or_rescue("--plot", args.plot, lambda path: plot_history(
+            result.history, path, title=title), "wrote"))
+    return status

@@ -1,0 +1,83 @@
+"""cffi builder (API mode) for the C kernels; used at install time only.
+
+setup.py names ``jaxnet/cref/_build.py:ffibuilder`` in ``cffi_modules``, so
+``pip install .`` and ``pip install -e .`` compile ``csrc/jaxnet_ref.c`` (the
+readable reference), ``csrc/jaxnet_fast.c`` (the fast path) and
+``csrc/jaxnet_conv.c`` and ``csrc/jaxnet_net.c`` (network3's conv-pool layer
+and chapter 6's networks) into the
+extension ``jaxnet.cref._ext``. API mode means the C compiler checks the
+declarations below against the real headers.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from cffi import FFI
+
+CSRC = Path(__file__).resolve().parents[2] / "csrc"
+
+ffibuilder = FFI()
+
+
+def _declarations(header: str) -> str:
+    """The header's declarations for ``cdef``: its C++ guards, include guard and
+    includes removed (cffi's parser takes plain declarations and integer
+    #defines); the header stays the one place the API is written."""
+    header = re.sub(r"#ifdef __cplusplus.*?#endif", "", header, flags=re.S)
+    keep = [line for line in header.splitlines()
+            if not line.startswith("#") or line.startswith("#define JN_")]
+    return "\n".join(keep)
+
+
+ffibuilder.cdef(_declarations((CSRC / "jaxnet_ref.h").read_text()))
+ffibuilder.cdef(_declarations((CSRC / "jaxnet_fast.h").read_text())
+                .replace('#include "jaxnet_ref.h"', ""))
+ffibuilder.cdef(_declarations((CSRC / "jaxnet_conv.h").read_text())
+                .replace('#include "jaxnet_ref.h"', ""))
+ffibuilder.cdef(_declarations((CSRC / "jaxnet_net.h").read_text())
+                .replace('#include "jaxnet_conv.h"', ""))
+
+
+def _openmp_flags() -> list:
+    """``-fopenmp`` if this compiler builds and links it, else nothing (the fast
+    path's pragmas are then ignored and ``threads`` runs on one thread)."""
+    cc = os.environ.get("CC", "cc").split()[0]
+    if os.environ.get("JAXNET_NO_OPENMP") == "1" or not shutil.which(cc):
+        return []
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "omp.c"
+        src.write_text("#include <omp.h>\nint main(void) { return omp_get_max_threads() < 1; }\n")
+        ok = subprocess.run([cc, "-fopenmp", str(src), "-o", str(Path(tmp) / "omp")],
+                            capture_output=True).returncode == 0
+    return ["-fopenmp"] if ok else []
+
+# -O3 vectorises the kernel's axpy loops; no -ffast-math, which would let the
+# compiler assume away NaN. -march=native because the extension is built on
+# the machine that installs it; JAXNET_PORTABLE=1 builds for any x86-64.
+_flags = ["-std=c11", "-O3"]
+if os.environ.get("JAXNET_PORTABLE") != "1":
+    _flags.append("-march=native")
+_omp = _openmp_flags()
+
+ffibuilder.set_source(
+    "jaxnet.cref._ext",
+    '#include "jaxnet_ref.h"\n#include "jaxnet_fast.h"\n#include "jaxnet_conv.h"\n'
+    '#include "jaxnet_net.h"',
+    sources=[os.path.relpath(CSRC / n) for n in ("jaxnet_ref.c", "jaxnet_fast.c",
+                                                 "jaxnet_conv.c", "jaxnet_net.c")],
+    include_dirs=[os.path.relpath(CSRC)],
+    depends=[os.path.relpath(CSRC / n) for n in (
+        "jaxnet_ref.h", "jaxnet_ref_impl.h", "jaxnet_fast.h", "jaxnet_fast_impl.h",
+        "jaxnet_conv.h", "jaxnet_conv_impl.h", "jaxnet_net.h", "jaxnet_net_impl.h",
+        "jn_common.h", "jn_math_impl.h", "jn_twice.h")],
+    extra_compile_args=_flags + _omp,
+    extra_link_args=_omp,
+    libraries=["m"],
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)

@@ -1,0 +1,171 @@
+"""Checkpoints of the fit loop: everything needed to resume exactly.
+
+A ``.npz`` archive (no pickle; stored members) holding the parameters ``w0,
+b0, ...``, the momentum state ``vw0, vb0, ...`` (if any), the PRNG key ``key``
+and ``meta``: UTF-8 JSON with the format, the epoch to run next, the
+learning-rate schedule's state, the history so far, and the run's ``config``
+(sizes, dtype, a fingerprint of the training images and labels, and every
+hyper-parameter) that a resume must match. Written atomically (temporary
+file, fsync, rename), so a crash or a signal mid-write leaves the previous
+checkpoint intact. Read with jaxnet.io._npz: every member's header is checked
+against the config before anything is allocated, and every field of the
+metadata is type-checked, so a damaged or crafted file is a CheckpointError.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import numbers
+from pathlib import Path
+
+import numpy as np
+
+from ..io._atomic import atomic_write
+from ..io._npz import NpzReader
+from ..nn._params import Layer
+
+FORMAT = "jaxnet.checkpoint"
+# 2: the run's config fingerprints the images (and the labels with their dtype and shape).
+# 3: the model's description in the config; test accuracy in the history records.
+VERSION = 3
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is corrupt, belongs to another run (other sizes, dtype, data,
+    hyper-parameters), is past the requested epochs, or would be overwritten."""
+
+
+def fingerprint(a) -> str:
+    """SHA-256 of an array's dtype, shape and bytes (the training data's identity)."""
+    a = np.ascontiguousarray(np.asarray(a))
+    h = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode())
+    h.update(a)
+    return h.hexdigest()
+
+
+def run_config(*, model, dtype, x, labels, x_scale, **hyper) -> dict:
+    """What a resumed run must share with the checkpoint: the model (its layers,
+    cost, regularisation kind, precision), the dtype, the data (fingerprinted)
+    and every hyper-parameter (``hyper``: JSON values)."""
+    return dict(sizes=list(model.sizes), **model.describe(), dtype=np.dtype(dtype).name,
+                n=int(np.shape(labels)[0]),
+                images_sha256=fingerprint(x), labels_sha256=fingerprint(labels),
+                x_scale=None if x_scale is None else float(x_scale), **hyper)
+
+
+def check_target(path, *, resume: bool, overwrite: bool):
+    """Before training: an existing checkpoint is resumed or explicitly overwritten."""
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path}: is a directory; give a file name")
+    if path.exists() and not resume and not overwrite:
+        raise CheckpointError(f"checkpoint {path}: exists; pass resume=True (--resume) to "
+                              "continue it or overwrite=True (--overwrite) to start over")
+
+
+def save_checkpoint(path, *, params, velocity, key, epoch, history, config, schedule_state):
+    arrays = {}
+    for l, (w, b) in enumerate(params):
+        arrays[f"w{l}"], arrays[f"b{l}"] = np.asarray(w), np.asarray(b)
+    if velocity is not None:
+        for l, (w, b) in enumerate(velocity):
+            arrays[f"vw{l}"], arrays[f"vb{l}"] = np.asarray(w), np.asarray(b)
+    arrays["key"] = np.asarray(key)
+    meta = dict(format=FORMAT, version=VERSION, epoch=int(epoch), config=config,
+                schedule_state=schedule_state, history=[r._asdict() for r in history],
+                momentum_state=velocity is not None)
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    with atomic_write(Path(path)) as f:
+        np.savez(f, **arrays)
+
+
+def load_checkpoint(path, config, *, shapes, epochs: int, record):
+    """Reads a checkpoint and checks it belongs to a run with ``config`` that
+    trains ``epochs`` epochs; ``shapes``: each layer's ``Layer(w shape, b shape)``;
+    ``record`` is the history's NamedTuple type.
+
+    Returns ``dict(params, velocity, key, epoch, history (list of record),
+    schedule_state)``. Raises CheckpointError naming what is wrong."""
+    path = Path(path)
+    with NpzReader(path, CheckpointError, "not a readable jaxnet checkpoint") as z:
+        meta = z.meta()
+        if meta.get("format") != FORMAT:
+            raise CheckpointError(f"{path}: not a jaxnet checkpoint (format "
+                                  f"{str(meta.get('format'))[:100]!r})")
+        if meta.get("version") != VERSION:
+            raise CheckpointError(f"{path}: checkpoint format version "
+                                  f"{str(meta.get('version'))[:20]}, this jaxnet resumes version "
+                                  f"{VERSION} only (start over with overwrite=True)")
+        saved = meta.get("config")
+        if not isinstance(saved, dict):
+            raise CheckpointError(f"{path}: no run configuration")
+        diff = {k: (saved.get(k), v) for k, v in config.items() if saved.get(k) != v}
+        if diff:
+            what = "; ".join(f"{k}: checkpoint {_short(a)}, this run {_short(b)}"
+                             for k, (a, b) in diff.items())
+            raise CheckpointError(f"{path}: belongs to another run ({what})")
+        epoch = meta.get("epoch")
+        if type(epoch) is not int or epoch < 0:
+            raise CheckpointError(f"{path}: bad epoch {str(epoch)[:40]}")
+        if epoch > epochs:
+            raise CheckpointError(f"{path}: has trained {epoch} epochs, more than the {epochs} "
+                                  "asked for (ask for at least as many to resume it)")
+        momentum = meta.get("momentum_state")
+        if not isinstance(momentum, bool):
+            raise CheckpointError(f"{path}: bad momentum_state")
+        z.expect_members({"meta", "key"} | {f"{v}{p}{l}" for l in range(len(shapes))
+                                            for p in "wb" for v in ("", "v")[:1 + momentum]})
+        dtype = np.dtype(config["dtype"])
+        params, velocity = _layers(z, "", shapes, dtype), None
+        if momentum:
+            velocity = _layers(z, "v", shapes, dtype)
+        key = z.array("key", np.uint32, (2,))
+    return dict(params=params, velocity=velocity, key=key, epoch=epoch,
+                history=_history(path, meta.get("history"), epoch, record),
+                schedule_state=_schedule_state(path, meta.get("schedule_state")))
+
+
+def _short(v) -> str:
+    r = repr(v)
+    return r if len(r) <= 80 else r[:77] + "..."
+
+
+def _layers(z, prefix, shapes, dtype):
+    out = []
+    for l, (w_shape, b_shape) in enumerate(shapes):
+        w = z.array(f"{prefix}w{l}", dtype, tuple(w_shape))
+        b = z.array(f"{prefix}b{l}", dtype, tuple(b_shape))
+        if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
+            raise CheckpointError(f"{z.path}: layer {l} {prefix or 'params'} contains NaN or Inf")
+        out.append(Layer(w, b))
+    return tuple(out)
+
+
+def _number(v, kinds=numbers.Real) -> bool:
+    return isinstance(v, kinds) and not isinstance(v, bool) and not np.isnan(v)
+
+
+def _history(path, history, epoch, record):
+    """One ``record`` per trained epoch, each field None or a finite number."""
+    if not isinstance(history, list) or len(history) != epoch:
+        raise CheckpointError(f"{path}: history does not hold one record per trained epoch")
+    out = []
+    for i, r in enumerate(history):
+        if (not isinstance(r, dict) or set(r) != set(record._fields)
+                or not all(v is None or _number(v) for v in r.values())
+                or not _number(r["epoch"], numbers.Integral)):
+            raise CheckpointError(f"{path}: history record {i} is malformed")
+        out.append(record(**r))
+    return out
+
+
+def _schedule_state(path, state):
+    """``{best, since_best, eta, stopped}`` of the early-stop/schedule loop."""
+    if (not isinstance(state, dict) or set(state) != {"best", "since_best", "eta", "stopped"}
+            or not _number(state["best"], numbers.Integral)
+            or not _number(state["since_best"], numbers.Integral)
+            or not _number(state["eta"]) or not 0 < state["eta"] < float("inf")
+            or not (state["stopped"] is None or isinstance(state["stopped"], str))):
+        raise CheckpointError(f"{path}: malformed schedule state")
+    return state

@@ -1,0 +1,126 @@
+"""One step and one epoch of mini-batch training, as pure compiled functions.
+
+Static arguments: the Model, the update rule, the gradient's name, the
+mini-batch size (and a progress callback, a sharding). Everything else —
+parameters, rule state (η, μ, velocity), data, order, x_scale, the Penalty,
+the dropout key — is traced, so new values never recompile. Unvalidated:
+jaxnet.train._steps and the fit loops check first. With dropout, step ``i`` of
+an epoch draws its masks from ``fold_in(key, i)`` (jaxnet.nn._network.dropout_masks).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from ..nn._network import GRADIENTS, dropout_masks
+from ..nn._validate import all_finite
+from ._rules import apply_updates
+
+#: How often a progress callback fires during an epoch.
+PROGRESS_REPORTS = 20
+_STATIC = ("model", "rule", "grad", "batch_size", "progress", "sharding")
+_SHUFFLED_STATIC = _STATIC + ("shuffle",)
+
+
+def minibatch(x, y, idx, x_scale, dtype, sharding=None):
+    """Rows ``idx`` of the training set, converted to the compute dtype.
+
+    ``x`` may be stored compactly (uint8 pixels) and is scaled here, one
+    mini-batch at a time, so the epoch never materialises a float copy of the
+    training set. With ``sharding`` (data parallelism) the mini-batch's rows
+    are split across the mesh's devices; XLA then partitions the forward and
+    backward products by rows and sums the gradient across devices (an
+    all-reduce), while the replicated parameters stay identical on every device.
+    """
+    xb = jnp.take(x, idx, axis=0).astype(dtype)
+    if x_scale is not None:
+        xb = xb * x_scale
+    yb = jnp.take(y, idx, axis=0).astype(dtype)
+    if sharding is not None:
+        xb = lax.with_sharding_constraint(xb, sharding)
+        yb = lax.with_sharding_constraint(yb, sharding)
+    return xb, yb
+
+
+def step(model, rule, grad, params, state, xb, yb, penalty, key=None):
+    """One update: the gradient of the mini-batch's cost (with dropout masks drawn from
+    ``key`` when the model has dropout), then the rule."""
+    masks = None if key is None else dropout_masks(model, key, xb.shape[0], xb.dtype)
+    g = GRADIENTS[grad](model, params, xb, yb, penalty, masks)
+    updates, state = rule.update(g, state, params)
+    return apply_updates(params, updates), state
+
+
+step_jit = jax.jit(step, static_argnums=(0, 1, 2))
+
+
+@partial(jax.jit, static_argnames=_STATIC)
+def epoch(params, state, x, y, order, x_scale, penalty, key=None, *, model, rule, grad,
+          batch_size, progress=None, sharding=None):
+    """``(params, state)`` after visiting ``order`` ``batch_size`` rows at a time
+    (``lax.scan`` over the full mini-batches, then the book's smaller last one)."""
+    dtype = params[0].w.dtype
+    n_full, rem = divmod(order.shape[0], batch_size)
+    every = max(1, n_full // PROGRESS_REPORTS)
+    n_steps = n_full + (rem > 0)
+
+    def body(carry, step_and_idx):
+        i, idx = step_and_idx
+        xb, yb = minibatch(x, y, idx, x_scale, dtype, sharding)
+        carry = step(model, rule, grad, *carry, xb, yb, penalty, _fold(key, i))
+        if progress is not None:
+            lax.cond((i + 1) % every == 0,
+                     lambda i: jax.debug.callback(progress, i + 1, n_steps),
+                     lambda i: None, i)
+        return carry, None
+
+    full = order[: n_full * batch_size].reshape(n_full, batch_size)
+    (params, state), _ = lax.scan(body, (params, state), (jnp.arange(n_full), full))
+    if rem:
+        # The book's last, smaller mini-batch: the remaining `rem` examples (split over
+        # the mesh only when it divides evenly).
+        last = sharding if sharding is not None and rem % sharding.mesh.size == 0 else None
+        xb, yb = minibatch(x, y, order[n_full * batch_size:], x_scale, dtype, last)
+        params, state = step(model, rule, grad, params, state, xb, yb, penalty,
+                             _fold(key, n_full))
+        if progress is not None:
+            jax.debug.callback(progress, n_steps, n_steps)
+    return params, state
+
+
+def _fold(key, i):
+    return None if key is None else jax.random.fold_in(key, i)
+
+
+def shuffle_order(key, n: int):
+    """The order of one shuffled epoch, as ``fit`` draws it: ``(next key, order (n,)
+    int32)`` with ``order = permutation(split(key)[1], n)``."""
+    key, sub = jax.random.split(key)
+    return key, jax.random.permutation(sub, n).astype(jnp.int32)
+
+
+shuffle_jit = jax.jit(shuffle_order, static_argnums=1)
+
+
+@partial(jax.jit, static_argnames=_SHUFFLED_STATIC)
+def shuffled_epoch(params, state, key, x, y, x_scale, penalty, *, model, rule, grad,
+                   batch_size, progress=None, sharding=None, shuffle=True):
+    """The fit loop's epoch: shuffle with ``key``, train, check finiteness — one
+    program. Returns ``(params, state, next key, all finite)``. With dropout the
+    masks' key is split from the key after the shuffle's. ``shuffle=False``:
+    the mini-batches in the data's own order every epoch, as network3."""
+    if shuffle:
+        key, order = shuffle_order(key, y.shape[0])
+    else:
+        order = jnp.arange(y.shape[0], dtype=jnp.int32)
+    drop = None
+    if model.has_dropout:
+        key, drop = jax.random.split(key)
+    params, state = epoch(params, state, x, y, order, x_scale, penalty, drop, model=model,
+                          rule=rule, grad=grad, batch_size=batch_size, progress=progress,
+                          sharding=sharding)
+    return params, state, key, all_finite(params)

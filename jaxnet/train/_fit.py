@@ -1,0 +1,280 @@
+"""The fit loop: network2's SGD with monitoring, early stopping, the learning-rate
+schedule, checkpoints and signals; every epoch one compiled program."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..nn._inputs import penalty, resolve
+from ._checkpoint import check_target, load_checkpoint, run_config, save_checkpoint
+from ._epoch import shuffle_jit, shuffled_epoch
+from ._evaluate import monitor_jit
+from ._history import EpochRecord, FitResult, LoopState, Schedule, check_monitor, check_patience, record
+from ._loop import check_eval_data, prepare, run_epoch
+from ._rules import MomentumState, book_rule
+
+#: fit's epoch implementations: the compiled JAX program, or the C kernel's fast path.
+IMPLS = ("jax", "c")
+
+
+def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.0,
+        batch_size: int = 10, x_scale=None, eval_data=None, lmbda=None, momentum=0.0,
+        monitor=None, early_stop: Optional[int] = None, schedule: Optional[int] = None,
+        grad: str = "backprop", on_epoch: Optional[Callable[[EpochRecord], None]] = None,
+        progress: Optional[Callable] = None, checkpoint=None, checkpoint_every: int = 1,
+        resume: bool = False, overwrite: bool = False, impl: str = "jax",
+        threads: int = 1, test_data=None, shuffle: bool = True,
+        reg_n: str = "examples") -> FitResult:
+    """Mini-batch SGD for ``epochs`` epochs, monitoring after each (network2's SGD).
+
+    Each epoch is one compiled program (compiled once, before the first
+    epoch): ``key, k = split(key)``, ``order = permutation(k, N)``, then the
+    epoch of :func:`jaxnet.train_epoch_with` over ``order`` with
+    ``jaxnet.sgd(eta)`` (``jaxnet.momentum(eta, momentum)`` when μ ≠ 0).
+    Monitoring is one compiled program per data set.
+
+    Args:
+      key: JAX PRNG key for the shuffles.
+      params: initial parameters, a tuple of Layers matching ``model``.
+      x: ``(N, n_0)`` training inputs: float, or integer with ``x_scale``.
+      labels: ``(N,)`` int training labels in ``[0, n_L)``.
+      model: a jaxnet.Model (default: the chapter-1 network of params' sizes).
+      epochs, eta, batch_size: as in the book.
+      x_scale: factor for integer inputs (``1/256`` for jaxnet.data images).
+      eval_data: optional ``(x_eval (M, n_0), labels_eval (M,))``, the same
+        input dtype convention as ``x``.
+      lmbda: regularisation strength λ ≥ 0 (kind ``model.reg``; n in λ/n is ``N``).
+      momentum: μ in [0, 1]; the velocity starts at zero and is returned.
+      monitor: any of ``MONITORS`` (default: ``("eval_accuracy",)`` with
+        eval_data, else nothing).
+      early_stop: stop after this many epochs without a new best evaluation
+        accuracy (needs eval_data).
+      schedule: the book's learning-rate schedule: after this many epochs
+        without a new best evaluation accuracy, halve η; stop instead of
+        going below η/128 (needs eval_data).
+      grad: ``"backprop"`` or ``"autodiff"``.
+      on_epoch: called with each EpochRecord as soon as it is known.
+      progress: optional hashable ``progress(steps_done, n_steps)``, called
+        about 20 times an epoch.
+      checkpoint: a file to save the loop's whole state to (parameters,
+        momentum, PRNG key, epoch, history, schedule) every
+        ``checkpoint_every`` epochs and at the end, atomically. While a
+        checkpoint is set, SIGINT (Ctrl-C) and SIGTERM finish the current
+        epoch, save, and return with ``stopped`` saying so.
+      resume: continue from ``checkpoint`` if it exists (its run must match
+        this one: model, dtype, data, hyper-parameters, and it must not have
+        trained more than ``epochs``; else CheckpointError). The result is
+        identical to an uninterrupted run.
+      overwrite: start over even though ``checkpoint`` exists (without it or
+        ``resume``, an existing checkpoint is a CheckpointError, before any
+        training).
+      impl: ``"jax"`` (the compiled epoch) or ``"c"``: the same loop, keys,
+        shuffles and evaluation with the C kernel's fast epoch
+        (jaxnet.cref.train_epoch_with) in place of the compiled one.
+      threads: the C epoch's threads (``impl="c"`` only).
+      test_data: optional ``(x_test, labels_test)``: evaluated at each new best
+        evaluation accuracy (network3's "best validation → corresponding
+        test"), into the record's ``test_correct``/``test_total``.
+      shuffle: False keeps the mini-batches in the data's order every epoch
+        (network3); True (default) shuffles every epoch (network.py, network2).
+      reg_n: the ``n`` of λ/n: ``"examples"`` (network2: N, the default) or
+        ``"batches"`` (network3: ½·λ·Σw² / (N // batch_size)).
+
+    Returns:
+      FitResult(params, history, compile_seconds, velocity, stopped).
+
+    Raises:
+      FloatingPointError: if the parameters stop being finite (η too large).
+    """
+    model, params = resolve(params, model)
+    data = prepare(model, params, x, labels, x_scale=x_scale, epochs=epochs,
+                   batch_size=batch_size, eval_data=eval_data, grad=grad)
+    rule = book_rule(eta, momentum)
+    monitor = _check_options(monitor, eval_data, test_data, impl, reg_n, shuffle,
+                             early_stop=early_stop, schedule=schedule,
+                             checkpoint_every=checkpoint_every)
+    test = None if test_data is None else check_eval_data(model, test_data, x_scale, "test_data")
+    reg_n_value = data.n if reg_n == "examples" else data.n // data.batch_size
+    pen = penalty(lmbda, reg_n_value, params)
+    loop = LoopState(params, rule.init(params), key, 0, [], Schedule(-1, 0, float(eta)))
+    saver = None
+    if checkpoint is not None:
+        saver = _Saver(checkpoint, model, params, data, x, labels, x_scale, rule, resume,
+                       overwrite, dict(eta=float(eta), batch_size=data.batch_size,
+                                       lmbda=float(lmbda or 0), momentum=float(momentum),
+                                       grad=grad, impl=impl, monitor=sorted(monitor),
+                                       early_stop=early_stop, schedule=schedule,
+                                       shuffle=bool(shuffle), reg_n=reg_n))
+        loop = saver.resume(loop, epochs)
+    t0 = time.perf_counter()
+    if impl == "c":
+        epoch_fn = _c_epoch(data, model, rule, (lmbda, reg_n_value), threads, shuffle)
+    else:
+        epoch_fn = shuffled_epoch.lower(
+            loop.params, loop.state, loop.key, data.x, data.y, data.scale, pen, model=model,
+            rule=rule, grad=grad, batch_size=data.batch_size, progress=progress,
+            shuffle=bool(shuffle)).compile()
+    monitors = _compile_monitors(model, loop.params, data, pen, monitor, test)
+    compile_seconds = time.perf_counter() - t0
+    options = dict(eta0=float(eta), early_stop=early_stop, schedule=schedule)
+    with _signals_deferred(saver is not None) as signalled:
+        while loop.epoch < epochs and loop.schedule.stopped is None:
+            loop = _one_epoch(loop, epoch_fn, data, pen, monitors, monitor, options)
+            if on_epoch is not None:
+                on_epoch(loop.history[-1])
+            loop = _after_epoch(loop, saver, signalled, checkpoint_every, epochs)
+    velocity = loop.state.velocity if isinstance(loop.state, MomentumState) else None
+    return FitResult(loop.params, loop.history, compile_seconds, velocity, loop.schedule.stopped)
+
+
+def _one_epoch(loop, epoch_fn, data, pen, monitors, monitor, options) -> LoopState:
+    """Trains one epoch, monitors, records it and advances the schedule."""
+    eta = loop.schedule.eta
+    state = loop.state._replace(eta=jnp.asarray(eta, loop.state.eta.dtype))
+    (params, state, key, _), seconds = run_epoch(epoch_fn, loop.epoch, loop.params, state,
+                                                 loop.key, data.x, data.y, data.scale, pen)
+    t0 = time.perf_counter()
+    got = {k: (int(c), float(t), int(xx.shape[0]))
+           for k, (fn, xx, ll) in monitors.items() if k != "test"
+           for c, t in [fn(params, xx, ll, data.scale, pen)]}
+    rec = record(loop.epoch, seconds, time.perf_counter() - t0, eta, monitor, got)
+    if "test" in monitors and rec.correct is not None and rec.correct > loop.schedule.best:
+        fn, xx, ll = monitors["test"]
+        rec = rec._replace(test_correct=int(fn(params, xx, ll, data.scale, pen)[0]),
+                           test_total=int(xx.shape[0]))
+    schedule = loop.schedule.after(rec.correct, **options)
+    return LoopState(params, state, key, loop.epoch + 1, loop.history + [rec], schedule)
+
+
+def _after_epoch(loop, saver, signalled, every, epochs) -> LoopState:
+    """Saves the checkpoint when due (or on a signal); a signal then stops the loop."""
+    if saver is None:
+        return loop
+    if (signalled or loop.schedule.stopped is not None or loop.epoch == epochs
+            or (loop.epoch - saver.start) % every == 0):
+        saver.save(loop)
+    if signalled and loop.schedule.stopped is None:
+        name = signal.Signals(signalled[0]).name
+        why = (f"interrupted by {name} after epoch {loop.epoch - 1}; checkpoint saved to "
+               f"{saver.path} (resume=True continues)")
+        loop = loop._replace(schedule=loop.schedule._replace(stopped=why))
+    return loop
+
+
+def _check_options(monitor, eval_data, test_data, impl, reg_n, shuffle, **counts) -> set:
+    """Checks fit's loop options; returns the monitors to compute."""
+    monitor = check_monitor(monitor, eval_data)
+    check_patience(monitor, **counts)
+    if impl not in IMPLS:
+        raise ValueError(f"impl: expected one of {IMPLS}, got {impl!r}")
+    if reg_n not in ("examples", "batches"):
+        raise ValueError(f"reg_n: expected 'examples' (network2) or 'batches' (network3), "
+                         f"got {reg_n!r}")
+    if not isinstance(shuffle, bool):
+        raise TypeError(f"shuffle: expected True or False, got {shuffle!r}")
+    if test_data is not None and "eval_accuracy" not in monitor:
+        raise ValueError("test_data is evaluated at each new best evaluation accuracy: pass "
+                         "eval_data (and keep 'eval_accuracy' in monitor)")
+    return monitor
+
+
+def _compile_monitors(model, params, data, pen, monitor, test=None) -> dict:
+    """``{"eval"/"train"/"test": (compiled monitor, x, labels)}`` for what is monitored."""
+    out = {}
+    if test is not None:
+        out["test"] = (monitor_jit.lower(model, params, *test, data.scale, pen).compile(),
+                       *test)
+    if {"eval_accuracy", "eval_cost"} & monitor:
+        ex, el = data.eval
+        out["eval"] = (monitor_jit.lower(model, params, ex, el, data.scale, pen).compile(), ex, el)
+    if {"train_accuracy", "train_cost"} & monitor:
+        out["train"] = (monitor_jit.lower(model, params, data.x, data.labels, data.scale,
+                                          pen).compile(), data.x, data.labels)
+    return out
+
+
+class _Saver:
+    """The fit loop's checkpoint: its file, the run's config, saving and resuming."""
+
+    def __init__(self, path, model, params, data, x, labels, x_scale, rule, resume, overwrite,
+                 hyper):
+        check_target(path, resume=resume, overwrite=overwrite)
+        self.path, self.resume_ok, self.rule, self.start = Path(path), resume, rule, 0
+        self.dtype = np.dtype(params[0].w.dtype)
+        self.shapes = [layer.param_shapes(s) for layer, s in zip(model.layers, model.shapes)]
+        self.config = run_config(model=model, dtype=self.dtype, x=x, labels=labels,
+                                             x_scale=x_scale, **hyper)
+
+    def resume(self, loop: LoopState, epochs: int) -> LoopState:
+        if not (self.resume_ok and self.path.exists()):
+            return loop
+        ck = load_checkpoint(self.path, self.config, shapes=self.shapes,
+                                         epochs=epochs, record=EpochRecord)
+        s = ck["schedule_state"]
+        state = loop.state
+        if ck["velocity"] is not None:
+            state = state._replace(velocity=jax.tree.map(jnp.asarray, ck["velocity"]))
+        self.start = ck["epoch"]
+        return LoopState(jax.tree.map(jnp.asarray, ck["params"]), state, jnp.asarray(ck["key"]),
+                         ck["epoch"], ck["history"],
+                         Schedule(s["best"], s["since_best"], s["eta"], s["stopped"]))
+
+    def save(self, loop: LoopState) -> None:
+        velocity = loop.state.velocity if isinstance(loop.state, MomentumState) else None
+        save_checkpoint(self.path, params=loop.params, velocity=velocity,
+                                    key=loop.key, epoch=loop.epoch, history=loop.history,
+                                    config=self.config,
+                                    schedule_state=loop.schedule._asdict())
+
+
+def _c_epoch(data, model, rule, reg, threads, shuffle=True):
+    """fit's epoch with the C kernel: the same signature, shuffle and dropout key as the
+    compiled ``shuffled_epoch``, the epoch itself by jaxnet.cref.train_epoch_with (the
+    fast path for Dense chains, csrc/jaxnet_net.h for chapter-6 models). ``reg``:
+    ``(λ, n in λ/n)``."""
+    from .. import cref
+    x, y = np.asarray(data.x_host), np.asarray(data.y)
+    x_scale = None if data.scale is None else float(data.scale)
+
+    def epoch(params, state, key, _x, _y, _scale, _pen):
+        if shuffle:
+            key, order = shuffle_jit(key, y.shape[0])
+        else:
+            order = np.arange(y.shape[0])
+        drop = None
+        if model.has_dropout:
+            key, drop = jax.random.split(key)
+        params, state = cref.train_epoch_with(
+            rule, params, state, x, y, np.asarray(order), batch_size=data.batch_size,
+            model=model, x_scale=x_scale, lmbda=reg[0], n=reg[1], key=drop, threads=threads)
+        finite = all(np.all(np.isfinite(a)) for a in jax.tree.leaves(params))
+        return (jax.tree.map(jnp.asarray, params), jax.tree.map(jnp.asarray, state), key,
+                finite)
+    return epoch
+
+
+@contextlib.contextmanager
+def _signals_deferred(active: bool):
+    """While active (and in the main thread): SIGINT and SIGTERM are recorded in the
+    yielded list instead of interrupting, so the loop can finish its epoch and save."""
+    received = []
+    if not active or threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    old = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in old:
+        signal.signal(sig, lambda signum, frame: received.append(signum))
+    try:
+        yield received
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,93 @@
+"""What the fit loops share: the checked, device-resident training set, and a timed epoch.
+
+jaxnet.fit and jaxnet.fit_population both start with :func:`prepare` and run
+every epoch through :func:`run_epoch`.
+"""
+
+from __future__ import annotations
+
+import numbers
+import time
+from typing import NamedTuple, Optional
+
+import jax
+import numpy as np
+
+from ..data._datasets import one_hot
+from ..nn._inputs import check_classes, check_x, scale
+from ..nn._validate import check_batch_size
+from ._steps import check_grad
+
+
+class TrainingSet(NamedTuple):
+    """A fit loop's data, checked and on the device.
+
+    Attributes:
+      n: the number of training examples ``N``; batch_size: checked.
+      x: ``(N, n_0)`` inputs on the device (as given: float, or integer with scale);
+      x_host: the same, as given (the C epoch reads it).
+      y: ``(N, n_L)`` one-hot targets in the parameters' dtype, on the device.
+      labels: ``(N,)`` on the device.
+      scale: x_scale as an array in the parameters' dtype, or None.
+      eval: ``(x_eval (M, n_0), labels_eval (M,))`` on the device, or None.
+    """
+
+    n: int
+    batch_size: int
+    x: jax.Array
+    x_host: object
+    y: jax.Array
+    labels: jax.Array
+    scale: Optional[jax.Array]
+    eval: Optional[tuple]
+
+
+def check_epochs(epochs) -> int:
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
+        raise ValueError(f"epochs: expected a non-negative int, got {epochs!r}")
+    return int(epochs)
+
+
+def check_eval_data(model, eval_data, x_scale, name="eval_data"):
+    """``eval_data``: a pair ``(x (M, n_0), labels (M,))``; returns them on the device."""
+    if not isinstance(eval_data, (tuple, list)) or len(eval_data) != 2:
+        length = f" of length {len(eval_data)}" if isinstance(eval_data, (tuple, list)) else ""
+        raise TypeError(f"{name}: expected a pair (x, labels), got "
+                        f"{type(eval_data).__name__}{length}")
+    ex, el = eval_data
+    m = check_x(model, ex, x_scale=x_scale, allow_int=x_scale is not None, name=f"{name} x")
+    check_classes(model, el, m, name=f"{name} labels")
+    return jax.device_put(ex), jax.device_put(el)
+
+
+def prepare(model, params, x, labels, *, x_scale, epochs, batch_size, eval_data,
+            grad) -> TrainingSet:
+    """Checks a fit loop's data and counts, then puts the data on the device (the
+    one-hot targets are made on the host: no extra XLA program to compile)."""
+    n = check_x(model, x, x_scale=x_scale)
+    check_classes(model, labels, n)
+    check_epochs(epochs)
+    batch_size = check_batch_size(batch_size, n)
+    check_grad(grad)
+    ev = None if eval_data is None else check_eval_data(model, eval_data, x_scale)
+    dtype = np.dtype(params[0].w.dtype)
+    y = one_hot(labels, model.sizes[-1], dtype)
+    return TrainingSet(n, batch_size, jax.device_put(x), x, jax.device_put(y),
+                       jax.device_put(labels), scale(x_scale, params), ev)
+
+
+def run_epoch(fn, epoch: int, *args):
+    """``(fn(*args), seconds)`` for an epoch function returning ``(..., finite)`` last;
+    raises FloatingPointError naming the epoch (and, for a population, the members)."""
+    t0 = time.perf_counter()
+    out = jax.block_until_ready(fn(*args))
+    seconds = time.perf_counter() - t0
+    finite = np.asarray(out[-1])
+    if not finite.all():
+        if finite.ndim == 0:
+            raise FloatingPointError(f"epoch {epoch}: the parameters became NaN or Inf "
+                                     f"(eta is probably too large)")
+        bad = np.flatnonzero(~finite).tolist()
+        raise FloatingPointError(f"epoch {epoch}: members {bad} became NaN or Inf "
+                                 f"(their eta is probably too large)")
+    return out, seconds

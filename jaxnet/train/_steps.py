@@ -1,0 +1,170 @@
+"""Training, checked: one step, one epoch with any update rule, and plain-SGD epochs."""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import jax
+
+from ..nn._inputs import check_key, check_x, check_y, penalty, resolve, scale
+from ..nn._network import GRADIENTS
+from ..nn._validate import check_batch_size, check_order
+from ._epoch import epoch, step_jit
+from ._rules import check_rule, check_state, sgd
+
+
+def check_grad(grad) -> str:
+    """``grad``: a name from jaxnet.nn._network.GRADIENTS."""
+    if grad not in GRADIENTS:
+        raise ValueError(f"grad: expected one of {tuple(GRADIENTS)}, got {grad!r}")
+    return grad
+
+
+def sgd_step(params, x, y, eta, *, model=None, lmbda=None, n=None, grad: str = "backprop",
+             key=None):
+    """One mini-batch update ``p − η·∇C`` (the book's ``w − (η/m)·Σ_x ∇C_x``).
+
+    Args:
+      params: tuple of Layers matching ``model``.
+      x: ``(m, n_0)`` float mini-batch.
+      y: ``(m, n_L)`` float targets.
+      eta: learning rate η > 0 (traced: new values do not recompile).
+      model: a jaxnet.Model (default: the chapter-1 network of params' sizes).
+      lmbda, n: regularisation strength λ and the training-set size in λ/n.
+      grad: ``"backprop"`` (BP1–BP4 by hand) or ``"autodiff"`` (``jax.grad``).
+      key: the PRNG key of the dropout masks (required when the model has
+        dropout; :func:`jaxnet.dropout_masks` ``(key, ...)`` are the masks used).
+
+    Returns:
+      The updated parameters (same structure, shapes and dtype).
+    """
+    return step_with(sgd(eta), params, None, x, y, model=model, lmbda=lmbda, n=n, grad=grad,
+                     key=key)[0]
+
+
+def step_with(rule, params, state, x, y, *, model=None, lmbda=None, n=None,
+              grad: str = "backprop", key=None):
+    """One mini-batch update with an update rule.
+
+    Args:
+      rule: jaxnet.sgd(η), jaxnet.momentum(η, μ) or an optax GradientTransformation.
+      params: tuple of Layers matching ``model``.
+      state: ``rule.init(params)``, then what the last call returned (None: a
+        fresh ``rule.init(params)``).
+      x: ``(m, n_0)`` float mini-batch; y: ``(m, n_L)`` float targets.
+      model, lmbda, n, grad, key: as :func:`sgd_step`.
+
+    Returns:
+      ``(params, state)`` after the update.
+    """
+    model, params = resolve(params, model)
+    m = check_x(model, x, allow_int=False)
+    check_y(model, y, m)
+    state = _rule_state(rule, state, params, grad)
+    return step_jit(model, rule, grad, params, state, x, y, penalty(lmbda, n, params),
+                    check_key(model, key))
+
+
+def _rule_state(rule, state, params, grad):
+    """Checks the rule, its state (a fresh ``rule.init(params)`` for None) and ``grad``;
+    returns the state."""
+    check_rule(rule)
+    check_grad(grad)
+    if state is None:
+        state = rule.init(params)
+    check_state(rule, state, params)
+    return state
+
+
+def train_epoch(params, x, y, order, *, eta, batch_size, model=None, x_scale=None, lmbda=None,
+                grad: str = "backprop", progress: Optional[Callable] = None, mesh=None,
+                key=None):
+    """One epoch of plain mini-batch SGD as a single compiled program.
+
+    The examples are visited in ``order``, ``batch_size`` at a time
+    (``lax.scan`` over the full mini-batches); when ``batch_size`` does not
+    divide ``N``, the last ``N mod batch_size`` examples form a final, smaller
+    mini-batch, exactly as network.py does. Shapes depend only on ``N`` and
+    ``batch_size``, so new orders, η, λ or parameter values never recompile.
+
+    Args:
+      params: tuple of Layers matching ``model``.
+      x: ``(N, n_0)`` float inputs, or integer inputs (e.g. uint8 pixels)
+        with ``x_scale``: mini-batch rows are ``x[i] * x_scale``.
+      y: ``(N, n_L)`` float targets (one-hot for classification).
+      order: ``(N,)`` int, a permutation of ``range(N)``.
+      eta: learning rate η > 0.
+      batch_size: mini-batch size, ``1 <= batch_size <= N``.
+      model: a jaxnet.Model (default: the chapter-1 network of params' sizes).
+      x_scale: float factor for integer ``x`` (``1/256`` for jaxnet.data's images).
+      lmbda: regularisation strength λ ≥ 0; n in λ/n is ``N``.
+      grad: ``"backprop"`` (BP1–BP4) or ``"autodiff"`` (``jax.grad``).
+      progress: optional hashable callable ``progress(steps_done, n_steps)``,
+        called from the host about 20 times an epoch.
+      mesh: a 1-D ``jax.sharding.Mesh`` for data parallelism (see
+        :func:`train_epoch_with`).
+      key: the PRNG key of the dropout masks (required when the model has
+        dropout): step ``i`` uses ``dropout_masks(fold_in(key, i), ...)``.
+
+    Returns:
+      The parameters after the epoch, same structure, shapes and dtype. For
+      momentum or any other rule: :func:`train_epoch_with`.
+    """
+    return train_epoch_with(sgd(eta), params, None, x, y, order, batch_size=batch_size,
+                            model=model, x_scale=x_scale, lmbda=lmbda, grad=grad,
+                            progress=progress, mesh=mesh, key=key)[0]
+
+
+def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None, x_scale=None,
+                     lmbda=None, grad: str = "backprop", progress: Optional[Callable] = None,
+                     mesh=None, key=None):
+    """One epoch, one compiled program, with an update rule.
+
+    Args:
+      rule: jaxnet.sgd(η), jaxnet.momentum(η, μ) (η, μ live in the state:
+        new values never recompile) or an optax GradientTransformation (a
+        static argument: keep using the same object to avoid recompiling).
+      params: tuple of Layers matching ``model``.
+      state: ``rule.init(params)``, then what the last call returned (None: a
+        fresh ``rule.init(params)``).
+      x, y, order, batch_size, model, x_scale, lmbda, grad, progress, key: as
+        :func:`train_epoch`.
+      mesh: a 1-D ``jax.sharding.Mesh`` for data parallelism: every mini-batch
+        is split across its devices (``batch_size`` must divide evenly), the
+        parameters and the data are replicated, and XLA sums the gradients
+        across devices. Across hosts, the same call with a mesh over
+        ``jax.devices()`` after ``jax.distributed.initialize``.
+
+    Returns:
+      ``(params, state)`` after the epoch.
+    """
+    model, params = resolve(params, model)
+    n = check_x(model, x, x_scale=x_scale)
+    check_y(model, y, n)
+    check_order(order, n)
+    batch_size = check_batch_size(batch_size, n)
+    state = _rule_state(rule, state, params, grad)
+    pen, key = penalty(lmbda, n, params), check_key(model, key)
+    sharding, scale_a = None, scale(x_scale, params)
+    if mesh is not None:
+        sharding, (params, state, x, y, order) = data_parallel(
+            mesh, batch_size, [params, state, x, y, order])
+    return epoch(params, state, x, y, order, scale_a, pen, key, model=model, rule=rule,
+                 grad=grad, batch_size=batch_size, progress=progress, sharding=sharding)
+
+
+def data_parallel(mesh, batch_size, trees):
+    """``(batch sharding, trees replicated on the mesh)`` for data parallelism."""
+    from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
+    if len(mesh.axis_names) != 1:
+        raise ValueError(f"mesh: expected a 1-D mesh (one axis over which mini-batches are "
+                         f"split), got axes {mesh.axis_names}")
+    if batch_size % mesh.size:
+        raise ValueError(f"batch_size: {batch_size} does not split evenly over the mesh's "
+                         f"{mesh.size} devices")
+    # XLA partitions the epoch itself (GSPMD): the mesh's axis must be Auto, which
+    # jax.make_mesh does not give by default in recent JAX; same devices, Auto axis.
+    mesh = Mesh(mesh.devices, mesh.axis_names, axis_types=(AxisType.Auto,))
+    replicated = NamedSharding(mesh, PartitionSpec())
+    return (NamedSharding(mesh, PartitionSpec(mesh.axis_names[0])),
+            [jax.device_put(t, replicated) for t in trees])
