@@ -8,7 +8,7 @@
  *   dC/db[f] = sum delta, dC/dw[f,c,i,j] = sum D[n,f,y,x] a[n,c,y+i,x+j],
  *   dC/da[n,c,y+i,x+j] += D[n,f,y,x] w[f,c,i,j]   (the full convolution of D with the
  *                                                  flipped kernels, written as a scatter).
- * Conventions as jaxnet_ref.h: _f64/_f32, outputs first, row-major arrays, no
+ * Conventions as jaxnet_types.h: _f64/_f32, outputs first, row-major arrays, no
  * allocation, JN_OK or an error code (jn_strerror). Shapes, with
  * ho = h - k + 1, wo = w - k + 1, hp = ho / p, wp = wo / p:
  *   a (m, c, h, w), w (f, c, k, k), b (f,), z and idx and delta (m, f, hp, wp),
@@ -17,7 +17,7 @@
 #ifndef JAXNET_CONV_H
 #define JAXNET_CONV_H
 
-#include "jaxnet_ref.h"
+#include "jaxnet_types.h"
 
 #include <stdint.h>
 

@@ -1,5 +1,5 @@
-/* jaxnet_fast: the fast path for a whole epoch (and a step), beside the
- * readable reference of jaxnet_ref.h, which it is tested against.
+/* jaxnet_fast: the fast path for a whole epoch (and a step) of a Dense chain,
+ * tested against the readable reference (jaxnet_net.h, through jaxnet_ref.h).
  *
  * The same network, config, update rule and error codes as jaxnet_ref.h;
  * what differs is how the work is laid out:
@@ -35,6 +35,11 @@ extern "C" {
 /* Outputs are processed this many at a time (and padded to a multiple). */
 #define JN_FAST_BLOCK 32
 
+/* The most threads a call may ask for (more: JN_ERR_THREADS). A layer's blocks
+ * are shared among at most as many threads as it has work items (1 or 4
+ * blocks of outputs each): more would only idle. */
+#define JN_MAX_THREADS 1024
+
 /* *out = bytes of work jn_fast_train_epoch_* needs for mini-batches of
  * batch_size; elem_size is sizeof(float) or sizeof(double). */
 int jn_fast_work_bytes(size_t *out, const int64_t *sizes, int64_t n_layers, int64_t batch_size,
@@ -44,10 +49,11 @@ int jn_fast_work_bytes(size_t *out, const int64_t *sizes, int64_t n_layers, int6
  * the training set in order (n,), batch_size at a time (a smaller last one).
  * The inputs are either x (n, sizes[0]) floats (then x_u8 is NULL) or x_u8
  * (n, sizes[0]) uint8 pixels standing for x_u8 * x_scale (then x is NULL);
- * y (n, sizes[L]). threads >= 1 (JN_ERR_THREADS). A float input that is NaN
- * or Inf stops the epoch before any parameter changes, with JN_ERR_INPUT and
- * its row of x in *bad_row (when bad_row is not NULL). With order NULL the
- * epoch is one step over rows 0..n-1 (batch_size must be n): jn_sgd_step. */
+ * y (n, sizes[L]). threads in [1, JN_MAX_THREADS] (JN_ERR_THREADS). A float
+ * input that is NaN or Inf stops the epoch before any parameter changes, with
+ * JN_ERR_INPUT and its row of x in *bad_row (when bad_row is not NULL). With
+ * order NULL the epoch is one step over rows 0..n-1 (batch_size must be n):
+ * jn_sgd_step. */
 int jn_fast_train_epoch_f64(double *const *w, double *const *b, double *const *vw,
                             double *const *vb, const double *x, const uint8_t *x_u8,
                             double x_scale, const double *y, const int64_t *order, double eta,

@@ -1,5 +1,5 @@
 /* The fast epoch, written once for a float type (JN_T, JN_SFX, JN_EXP,
- * JN_TANH as in jaxnet_ref_impl.h). Included twice by jaxnet_fast.c; no
+ * JN_TANH as in jaxnet_net_impl.h). Included twice by jaxnet_fast.c; no
  * include guard on purpose. Notation: layer l has n_in = sizes[l] inputs,
  * n_out = sizes[l+1] outputs padded to P = padded(n_out); wt (n_in, P) is
  * w[l] transposed, a row per input; B = JN_FAST_BLOCK. */
@@ -258,7 +258,8 @@ static void JN_SFX(fast_forward)(const JN_SFX(fast_net) *net, int64_t l, int64_t
     const JN_T *val = JN_AT(net, val[l], JN_T);
     JN_T *z = JN_AT(net, act[l + 1], JN_T);
     const int64_t items = JN_SFX(fast_items)(P);
-    const int jn_threads = items > 1 ? (int)net->threads : 1;  /* one item: no team to start */
+    /* at most one thread per item: more would idle */
+    const int jn_threads = (int)(items < net->threads ? items : net->threads);
     JN_PARALLEL_FOR
     for (int64_t i = 0; i < items; i++) {
         int nb;
@@ -289,8 +290,9 @@ static void JN_SFX(fast_deltas)(const JN_SFX(fast_net) *net, const JN_T *y, int6
         const JN_T *yr = y + rows[r] * nL, *a = aL + r * PL;
         JN_T sy = 0;
         for (int64_t j = 0; j < nL; j++) sy += yr[j];
-        for (int64_t j = 0; j < nL; j++)
-            dL[r * PL + j] = cost == JN_COST_QUADRATIC ? (a[j] - yr[j]) / (JN_T)m * a[j] * (1 - a[j])
+        for (int64_t j = 0; j < nL; j++)  /* quadratic: (a - y) f'(z) with the sigmoid's f' */
+            dL[r * PL + j] = cost == JN_COST_QUADRATIC
+                                 ? (a[j] - yr[j]) / (JN_T)m * (a[j] * (1 - a[j]))
                            : cost == JN_COST_CROSS_ENTROPY ? (a[j] - yr[j]) / (JN_T)m
                            : (a[j] * sy - yr[j]) / (JN_T)m;
     }
@@ -329,7 +331,8 @@ static void JN_SFX(fast_update)(const JN_SFX(fast_net) *net, int64_t l, int64_t 
     const int reg = cfg->reg;
     const int64_t items = JN_SFX(fast_items)(P);
     JN_T *acc_base = momentum ? vt : wt;  /* where -eta a d^T goes */
-    const int jn_threads = items > 1 ? (int)net->threads : 1;  /* one item: no team to start */
+    /* at most one thread per item: more would idle */
+    const int jn_threads = (int)(items < net->threads ? items : net->threads);
     JN_PARALLEL_FOR
     for (int64_t i = 0; i < items; i++) {
         int nb;
@@ -374,7 +377,7 @@ int JN_SFX(jn_fast_train_epoch)(JN_T *const *w, JN_T *const *b, JN_T *const *vw,
     if (w == NULL || b == NULL || y == NULL || work == NULL || sizes == NULL
         || (x == NULL) == (x_u8 == NULL))
         return JN_ERR_NULL;
-    if (threads < 1) return JN_ERR_THREADS;
+    if (threads < 1 || threads > JN_MAX_THREADS) return JN_ERR_THREADS;
     if (n < 1) return JN_ERR_SIZE;
     if (batch_size < 1 || batch_size > n || (order == NULL && batch_size != n)) return JN_ERR_BATCH;
     int err = jn__check_config(&c, cfg);

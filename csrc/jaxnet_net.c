@@ -1,15 +1,19 @@
-/* jaxnet_net: chapter 6's networks in C (see jaxnet_net.h): the layout and the
- * checks here, the chain in jaxnet_net_impl.h (included for float64 and float32). */
+/* jaxnet_net: the reference's layout of the work buffer and its checks (see
+ * jaxnet_net.h); the chain itself is jaxnet_net_impl.h, included for float64 and
+ * float32. The one layout: each layer's in, z and a, then each layer's delta. */
 #include "jaxnet_net.h"
 #include "jn_common.h"
 
 #include <math.h>
 #include <string.h>
 
-/* Every array's offset in work (floats) or idx (int32), and each layer's sizes. */
+/* Every array's offset in work (floats) or idx (int32), and each layer's sizes:
+ * in[l] (m, in_size[l]), z[l] and a[l+1] (m, out_size[l]) (a[0] is x, read where it
+ * is), d[l] (m, out_size[l]) the delta dC/dz[l], idx[l] a convpool's arg-max
+ * (m, out_size[l]); w_size[l] the elements of w[l]. */
 typedef struct {
-    size_t in[JN_MAX_LAYERS], z[JN_MAX_LAYERS], a[JN_MAX_LAYERS + 1], idx[JN_MAX_LAYERS];
-    size_t w_size[JN_MAX_LAYERS], d, g, n_float, n_idx;
+    size_t in[JN_MAX_LAYERS], z[JN_MAX_LAYERS], a[JN_MAX_LAYERS + 1], d[JN_MAX_LAYERS];
+    size_t idx[JN_MAX_LAYERS], w_size[JN_MAX_LAYERS], n_float, n_idx;
     int64_t in_size[JN_MAX_LAYERS], out_size[JN_MAX_LAYERS];
     jn_convpool_dims dims[JN_MAX_LAYERS];
 } jn_net_layout;
@@ -20,8 +24,8 @@ static int layer_sizes(jn_net_layout *L, int64_t l, const jn_layer *y, int64_t m
                        int64_t out3[3]) {
     if (y->c < 1 || y->h < 1 || y->w < 1 || y->n_out < 1) return JN_ERR_SIZE;
     if (!(y->dropout >= 0 && y->dropout < 1)) return JN_ERR_CONFIG;
-    if (y->activation < JN_ACT_SIGMOID || y->activation > JN_NET_ACT_LINEAR ||
-        (y->activation == JN_NET_ACT_SOFTMAX && !last)) return JN_ERR_CONFIG;
+    if (y->activation < JN_ACT_SIGMOID || y->activation > JN_ACT_LINEAR ||
+        (y->activation == JN_ACT_SOFTMAX && !last)) return JN_ERR_CONFIG;
     size_t in, wsz;
     if (jn__mul(&in, (size_t)y->c, (size_t)y->h) || jn__mul(&in, in, (size_t)y->w))
         return JN_ERR_OVERFLOW;
@@ -53,7 +57,7 @@ static int add_block(size_t *off, size_t *total, int64_t m, int64_t size) {
 static int make_net_layout(jn_net_layout *L, const jn_layer *layers, int64_t n, int64_t m) {
     if (layers == NULL) return JN_ERR_NULL;
     if (n < 1 || n > JN_MAX_LAYERS || m < 1) return JN_ERR_SIZE;
-    int64_t prev[3] = {0, 0, 0}, out3[3], max_io = 1;
+    int64_t prev[3] = {0, 0, 0}, out3[3];
     size_t tf = 0, ti = 0;
     for (int64_t l = 0; l < n; l++) {
         const jn_layer *y = &layers[l];
@@ -65,10 +69,9 @@ static int make_net_layout(jn_net_layout *L, const jn_layer *layers, int64_t n, 
             || add_block(&L->a[l + 1], &tf, m, L->out_size[l])) return JN_ERR_OVERFLOW;
         if (add_block(&L->idx[l], &ti, m, y->kind == JN_LAYER_CONVPOOL ? L->out_size[l] : 0))
             return JN_ERR_OVERFLOW;
-        max_io = L->in_size[l] > max_io ? L->in_size[l] : max_io;
-        max_io = L->out_size[l] > max_io ? L->out_size[l] : max_io;
     }
-    if (add_block(&L->d, &tf, m, max_io) || add_block(&L->g, &tf, m, max_io)) return JN_ERR_OVERFLOW;
+    for (int64_t l = 0; l < n; l++)
+        if (add_block(&L->d[l], &tf, m, L->out_size[l])) return JN_ERR_OVERFLOW;
     if (tf > (size_t)INT64_MAX / 8 || ti > (size_t)INT32_MAX) return JN_ERR_OVERFLOW;
     L->a[0] = 0;
     L->n_float = tf, L->n_idx = ti;
@@ -82,6 +85,17 @@ int jn_net_work_size(size_t *n_float, size_t *n_idx, const jn_layer *layers, int
     int rc = make_net_layout(&L, layers, n_layers, m);
     if (rc) return rc;
     *n_float = L.n_float, *n_idx = L.n_idx;
+    return JN_OK;
+}
+
+int jn_net_trace_offsets(size_t *in_off, size_t *out_off, size_t *delta_off,
+                         const jn_layer *layers, int64_t n_layers, int64_t m) {
+    if (in_off == NULL || out_off == NULL || delta_off == NULL) return JN_ERR_NULL;
+    jn_net_layout L;
+    int rc = make_net_layout(&L, layers, n_layers, m);
+    if (rc) return rc;
+    for (int64_t l = 0; l < n_layers; l++)
+        in_off[l] = L.in[l], out_off[l] = L.a[l + 1], delta_off[l] = L.d[l];
     return JN_OK;
 }
 
@@ -118,12 +132,13 @@ int jn_net_epoch_work_size(size_t *n_float, size_t *n_idx, const jn_layer *layer
     return JN_OK;
 }
 
-/* The cost's demands on the output layer (log-likelihood: softmax; cross-entropy: sigmoid). */
+/* The cost's demands on the output layer (log-likelihood: softmax; cross-entropy:
+ * sigmoid; quadratic: not softmax, whose f' is no elementwise factor). */
 static int check_output(const jn_config *cfg, const jn_layer *last) {
-    if (cfg->cost == JN_COST_LOG_LIKELIHOOD && last->activation != JN_NET_ACT_SOFTMAX)
-        return JN_ERR_CONFIG;
-    if (cfg->cost == JN_COST_CROSS_ENTROPY && last->activation != JN_ACT_SIGMOID)
-        return JN_ERR_CONFIG;
+    const int act = last->activation;
+    if (cfg->cost == JN_COST_LOG_LIKELIHOOD && act != JN_ACT_SOFTMAX) return JN_ERR_CONFIG;
+    if (cfg->cost == JN_COST_CROSS_ENTROPY && act != JN_ACT_SIGMOID) return JN_ERR_CONFIG;
+    if (cfg->cost == JN_COST_QUADRATIC && act == JN_ACT_SOFTMAX) return JN_ERR_CONFIG;
     return JN_OK;
 }
 
@@ -137,7 +152,7 @@ static int check_layer_ptrs(const void *const *w, const void *const *b,
     return JN_OK;
 }
 
-/* The epoch's checks: pointers, config, eta, layout, buffers, the order. */
+/* The epoch's checks: pointers, config, eta, layout, buffers, the order (NULL: in turn). */
 static int jn__net_epoch_prologue(jn_net_epoch_layout *E, const jn_config **cfg,
                                   const void *const *w, const void *const *b,
                                   const void *const *vw, const void *const *vb, const void *x,
@@ -146,7 +161,7 @@ static int jn__net_epoch_prologue(jn_net_epoch_layout *E, const jn_config **cfg,
                                   const jn_layer *layers, int64_t n_layers, int64_t n,
                                   int64_t batch_size, const void *work, size_t work_len,
                                   const int32_t *idx, size_t idx_len) {
-    if (!w || !b || !x || !y || !order || !work || !layers) return JN_ERR_NULL;
+    if (!w || !b || !x || !y || !work || !layers) return JN_ERR_NULL;
     if ((vw == NULL) != (vb == NULL)) return JN_ERR_NULL;
     if (n < 1) return JN_ERR_SIZE;
     if (batch_size < 1 || batch_size > n) return JN_ERR_BATCH;
@@ -168,7 +183,20 @@ static int jn__net_epoch_prologue(jn_net_epoch_layout *E, const jn_config **cfg,
     return JN_OK;
 }
 
-/* The checks every jn_net_backprop shares: pointers, config, layout, buffers. */
+/* jn_net_feedforward's checks: pointers, layout, buffers. */
+static int jn__net_forward_prologue(jn_net_layout *L, const void *out, const void *const *w,
+                                    const void *const *b, const void *x,
+                                    const jn_layer *layers, int64_t n, int64_t m,
+                                    const void *work, size_t work_len, const int32_t *idx,
+                                    size_t idx_len) {
+    if (!out || !w || !b || !x || !work || !layers) return JN_ERR_NULL;
+    int rc = make_net_layout(L, layers, n, m);
+    if (rc) return rc;
+    if (work_len < L->n_float || idx_len < L->n_idx || (L->n_idx && !idx)) return JN_ERR_WORK;
+    return check_layer_ptrs(w, b, NULL, layers, n);
+}
+
+/* jn_net_backprop's checks: pointers, config, layout, buffers. */
 static int jn__net_prologue(jn_net_layout *L, const jn_config **cfg, const void *const *gw,
                             const void *const *gb, const void *const *w, const void *const *b,
                             const void *x, const void *y, const void *const *masks,

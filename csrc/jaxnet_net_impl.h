@@ -1,17 +1,16 @@
-/* Chapter 6's network chain, written once for a float type (see jaxnet_net.h).
- * Included by jaxnet_net.c with JN_T, JN_SFX(n), JN_EXP, JN_TANH. No include
- * guard on purpose. L (jn_net_layout) holds every array's offset in work. */
+/* THE reference: a chain of Dense and ConvPool layers (see jaxnet_net.h), written
+ * once for a float type, plain loops, one equation each, in the book's order, BP1
+ * to BP4 tagged where they are computed. Included by jaxnet_net.c with
+ *   JN_T        the float type (double or float)
+ *   JN_SFX(n)   the name with its suffix (n##_f64 or n##_f32)
+ *   JN_EXP      exp or expf
+ *   JN_TANH     tanh or tanhf
+ * No include guard on purpose. L (jn_net_layout) holds every array's offset in
+ * work; for layer l, ni = in_size[l], no = out_size[l], and a mini-batch of m:
+ *   in[l] (m, ni), z[l] and a[l+1] and d[l] (m, no), w[l] (no, ni) for a dense
+ *   layer, d[l] = dC/dz[l] with the mean's 1/m included. */
 
 #include "jn_math_impl.h"
-
-/* f(z) in place for one example's n outputs; the identity for linear. */
-static void JN_SFX(net_activate)(JN_T *z, int64_t n, int act) {
-    if (act != JN_NET_ACT_LINEAR) JN_SFX(activate)(z, n, act);
-}
-
-static JN_T JN_SFX(net_prime)(JN_T a, int act) {
-    return act == JN_NET_ACT_LINEAR ? (JN_T)1 : JN_SFX(activation_prime)(a, act);
-}
 
 /* The dropout factor of input entry e of layer l: its mask, 1 - p without masks, or 1. */
 static JN_T JN_SFX(keep)(const JN_T *const *masks, const jn_layer *layer, int64_t l, size_t e) {
@@ -19,7 +18,7 @@ static JN_T JN_SFX(keep)(const JN_T *const *masks, const jn_layer *layer, int64_
     return masks ? masks[l][e] : (JN_T)(1 - layer->dropout);
 }
 
-/* Forward: in[l] = a[l] * keep, z[l] = the layer's forward, a[l+1] = f(z[l]). */
+/* Forward: in[l] = a[l] * keep, z[l] = the layer's forward, a[l+1] = f(z[l]); a[0] = x. */
 static void JN_SFX(net_forward)(JN_T *work, int32_t *idx, const jn_net_layout *L,
                                 const jn_layer *layers, int64_t n_layers,
                                 const JN_T *const *w, const JN_T *const *b, const JN_T *x,
@@ -42,12 +41,13 @@ static void JN_SFX(net_forward)(JN_T *work, int32_t *idx, const jn_net_layout *L
         }
         for (int64_t r = 0; r < m; r++) {                          /* a = f(z) */
             for (int64_t j = 0; j < no; j++) out[r * no + j] = z[r * no + j];
-            JN_SFX(net_activate)(out + r * no, no, layers[l].activation);
+            JN_SFX(activate)(out + r * no, no, layers[l].activation);
         }
     }
 }
 
-/* BP1 into d (m, n_L) from a[L] and y: the mean's 1/m included. */
+/* BP1 into d (m, nL) from a[L] and y (m, nL), the mean's 1/m included: quadratic
+ * (a - y) f'(z), cross-entropy (sigmoid) a - y, log-likelihood (softmax) a sum_j y_j - y. */
 static void JN_SFX(net_bp1)(JN_T *d, const JN_T *aL, const JN_T *y, int64_t nL, int act,
                             const jn_config *cfg, int64_t m) {
     for (int64_t r = 0; r < m; r++) {
@@ -56,7 +56,7 @@ static void JN_SFX(net_bp1)(JN_T *d, const JN_T *aL, const JN_T *y, int64_t nL, 
         for (int64_t j = 0; j < nL; j++) {
             const JN_T a = aL[r * nL + j], t = y[r * nL + j];
             d[r * nL + j] = cfg->cost == JN_COST_QUADRATIC
-                                ? (a - t) / (JN_T)m * JN_SFX(net_prime)(a, act)
+                                ? (a - t) / (JN_T)m * JN_SFX(activation_prime)(a, act)
                           : cfg->cost == JN_COST_CROSS_ENTROPY ? (a - t) / (JN_T)m
                           : (a * sy - t) / (JN_T)m;
         }
@@ -64,14 +64,14 @@ static void JN_SFX(net_bp1)(JN_T *d, const JN_T *aL, const JN_T *y, int64_t nL, 
 }
 
 /* One dense layer's backward: gb = sum of d's rows (BP3), gw = d^T in (BP4), and
- * g = d w (dC/d(in)) unless g is NULL. */
+ * g = d w, dC/d(in) (BP2's sum), unless g is NULL. */
 static void JN_SFX(dense_backward)(JN_T *gw, JN_T *gb, JN_T *g, const JN_T *d, const JN_T *in,
                                    const JN_T *w, int64_t ni, int64_t no, int64_t m) {
     for (int64_t j = 0; j < no; j++) {
-        JN_T s = 0;
+        JN_T s = 0;                                                /* BP3 */
         for (int64_t r = 0; r < m; r++) s += d[r * no + j];
         gb[j] = s;
-        for (int64_t k = 0; k < ni; k++) {
+        for (int64_t k = 0; k < ni; k++) {                         /* BP4 */
             JN_T t = 0;
             for (int64_t r = 0; r < m; r++) t += d[r * no + j] * in[r * ni + k];
             gw[j * ni + k] = t;
@@ -80,34 +80,35 @@ static void JN_SFX(dense_backward)(JN_T *gw, JN_T *gb, JN_T *g, const JN_T *d, c
     if (g)
         for (int64_t r = 0; r < m; r++)
             for (int64_t k = 0; k < ni; k++) {
-                JN_T s = 0;
+                JN_T s = 0;                                        /* (w^T d) */
                 for (int64_t j = 0; j < no; j++) s += d[r * no + j] * w[j * ni + k];
                 g[r * ni + k] = s;
             }
 }
 
-/* The gradient of the mini-batch x (m, ...), y into gw, gb: forward, BP1, then
- * each layer's backward, its penalty (BP4) and BP2 to the layer below. L is the
- * layout for m examples. */
+/* The gradient of the mini-batch x (m, in_size[0]), y into gw, gb: forward, BP1,
+ * then each layer's backward (BP3, BP4; convpool's in jaxnet_conv_impl.h) and
+ * penalty, and BP2 to the layer below, whose delta d[l-1] first receives
+ * dC/d(in[l]). L is the layout for m examples. */
 static void JN_SFX(net_gradient)(JN_T *const *gw, JN_T *const *gb, const JN_T *const *w,
                                  const JN_T *const *b, const JN_T *x, const JN_T *y,
                                  const JN_T *const *masks, const jn_net_layout *L,
                                  const jn_layer *layers, int64_t n_layers, const jn_config *cfg,
                                  int64_t m, JN_T *work, int32_t *idx) {
     JN_SFX(net_forward)(work, idx, L, layers, n_layers, w, b, x, masks, m);
-    JN_T *d = work + L->d, *g = work + L->g;
     const int64_t last = n_layers - 1;
-    JN_SFX(net_bp1)(d, work + L->a[n_layers], y, L->out_size[last], layers[last].activation,
-                    cfg, m);
+    JN_SFX(net_bp1)(work + L->d[last], work + L->a[n_layers], y, L->out_size[last],
+                    layers[last].activation, cfg, m);
     const JN_T scale = (JN_T)(cfg->lmbda > 0 ? cfg->lmbda / cfg->n_train : 0);
     for (int64_t l = last; l >= 0; l--) {
         const int64_t ni = L->in_size[l], no = L->out_size[l];
-        const JN_T *in = work + L->in[l];
+        const JN_T *in = work + L->in[l], *d = work + L->d[l];
+        JN_T *below = l ? work + L->d[l - 1] : NULL;              /* dC/d(in[l]) */
         if (layers[l].kind == JN_LAYER_DENSE)
-            JN_SFX(dense_backward)(gw[l], gb[l], l ? g : NULL, d, in, w[l], ni, no, m);
+            JN_SFX(dense_backward)(gw[l], gb[l], below, d, in, w[l], ni, no, m);
         else
-            JN_SFX(jn_convpool_backward)(gw[l], gb[l], l ? g : NULL, in, idx + L->idx[l], d,
-                                         w[l], &L->dims[l]);
+            JN_SFX(jn_convpool_backward)(gw[l], gb[l], below, in, idx + L->idx[l], d, w[l],
+                                         &L->dims[l]);
         if (scale != 0)                                            /* BP4's penalty */
             for (size_t e = 0; e < L->w_size[l]; e++)
                 gw[l][e] += JN_SFX(penalty)(w[l][e], scale, cfg->reg);
@@ -115,8 +116,22 @@ static void JN_SFX(net_gradient)(JN_T *const *gw, JN_T *const *gb, const JN_T *c
         const JN_T *a = work + L->a[l];                            /* BP2 */
         const int act = layers[l - 1].activation;
         for (size_t e = 0; e < (size_t)(m * ni); e++)
-            d[e] = g[e] * JN_SFX(keep)(masks, &layers[l], l, e) * JN_SFX(net_prime)(a[e], act);
+            below[e] = below[e] * JN_SFX(keep)(masks, &layers[l], l, e)
+                       * JN_SFX(activation_prime)(a[e], act);
     }
+}
+
+int JN_SFX(jn_net_feedforward)(JN_T *out, const JN_T *const *w, const JN_T *const *b,
+                               const JN_T *x, const jn_layer *layers, int64_t n_layers,
+                               int64_t m, JN_T *work, size_t work_len, int32_t *idx,
+                               size_t idx_len) {
+    jn_net_layout L;
+    int rc = jn__net_forward_prologue(&L, out, (const void *const *)w, (const void *const *)b,
+                                      x, layers, n_layers, m, work, work_len, idx, idx_len);
+    if (rc) return rc;
+    JN_SFX(net_forward)(work, idx, &L, layers, n_layers, w, b, x, NULL, m);
+    memcpy(out, work + L.a[n_layers], (size_t)(m * L.out_size[n_layers - 1]) * sizeof(JN_T));
+    return JN_OK;
 }
 
 int JN_SFX(jn_net_backprop)(JN_T *const *gw, JN_T *const *gb, const JN_T *const *w,
@@ -173,7 +188,7 @@ int JN_SFX(jn_net_train_epoch)(JN_T *const *w, JN_T *const *b, JN_T *const *vw,
             L = &last;
         }
         for (int64_t r = 0; r < m; r++) {            /* gather the mini-batch */
-            const int64_t i = order[start + r];
+            const int64_t i = order ? order[start + r] : start + r;
             memcpy(xb + r * n0, x + i * n0, (size_t)n0 * sizeof(JN_T));
             memcpy(yb + r * nL, y + i * nL, (size_t)nL * sizeof(JN_T));
         }

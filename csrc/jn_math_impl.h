@@ -1,6 +1,6 @@
 /* The activations, their derivatives and the regularisation term, written
  * once for a float type (JN_T, JN_SFX, JN_EXP, JN_TANH as in
- * jaxnet_ref_impl.h) and shared by the reference and the fast path, so the
+ * jaxnet_net_impl.h) and shared by the reference and the fast path, so the
  * two compute every f(z) identically. No include guard on purpose. */
 
 /* sigma(z) = 1 / (1 + e^-z); e^-z overflows to inf for z << 0, giving 0. */
@@ -8,8 +8,9 @@ static inline JN_T JN_SFX(sigmoid)(JN_T z) {
     return (JN_T)1 / ((JN_T)1 + JN_EXP(-z));
 }
 
-/* In place, z (n,) <- f(z): sigmoid, tanh, relu, or softmax over the n entries
- * (shifted by their maximum, so no exp overflows). NaN stays NaN. */
+/* In place, z (n,) <- f(z): sigmoid, tanh, relu, softmax over the n entries
+ * (shifted by their maximum, so no exp overflows), or linear (z itself). NaN
+ * stays NaN. */
 static void JN_SFX(activate)(JN_T *z, int64_t n, int act) {
     switch (act) {
     case JN_ACT_SIGMOID:
@@ -21,21 +22,26 @@ static void JN_SFX(activate)(JN_T *z, int64_t n, int act) {
     case JN_ACT_RELU:
         for (int64_t j = 0; j < n; j++) z[j] = z[j] < 0 ? 0 : z[j];
         break;
-    default: { /* JN_ACT_SOFTMAX */
+    case JN_ACT_SOFTMAX: {
         JN_T mx = z[0], s = 0;
         for (int64_t j = 1; j < n; j++) mx = z[j] > mx ? z[j] : mx;
         for (int64_t j = 0; j < n; j++) s += (z[j] = JN_EXP(z[j] - mx));
         for (int64_t j = 0; j < n; j++) z[j] /= s;
+        break;
     }
+    default: /* JN_ACT_LINEAR */
+        break;
     }
 }
 
-/* f'(z) written with a = f(z), as BP2 uses it: a (1 - a), 1 - a^2, [a > 0]. */
+/* f'(z) written with a = f(z), as BP2 uses it: a (1 - a), 1 - a^2, [a > 0], 1.
+ * Never asked of softmax (an output layer's, and never the quadratic cost's). */
 static inline JN_T JN_SFX(activation_prime)(JN_T a, int act) {
     switch (act) {
     case JN_ACT_SIGMOID: return a * (1 - a);
     case JN_ACT_TANH: return 1 - a * a;
-    default: return a > 0 ? (JN_T)1 : (JN_T)0;
+    case JN_ACT_RELU: return a > 0 ? (JN_T)1 : (JN_T)0;
+    default: return 1; /* JN_ACT_LINEAR */
     }
 }
 

@@ -4,7 +4,9 @@
  * dense + softmax net's gradient by central differences of its cost, and the
  * error codes; and the network's epoch (order, a smaller last mini-batch,
  * mask rows by position, momentum) against its own steps spelled out with
- * jn_net_backprop. (tests/test_cref_conv.py compares both with the JAX twins.) */
+ * jn_net_backprop; the evaluation pass against the gradient's forward (through
+ * jn_net_trace_offsets), order NULL. (tests/test_cref_conv.py compares both with
+ * the JAX twins.) */
 #include "jaxnet_conv.h"
 #include "jaxnet_net.h"
 #include "jn_test.h"
@@ -142,7 +144,7 @@ static void test_errors(void) {
 /* A 1x6x6 input, ConvPool(2 filters, 3x3, pool 2) relu, Dense(3) softmax with dropout. */
 static const jn_layer NET[2] = {
     {JN_LAYER_CONVPOOL, JN_ACT_RELU, 1, 6, 6, 2, 3, 2, 0.0},
-    {JN_LAYER_DENSE, JN_NET_ACT_SOFTMAX, 2, 2, 2, 3, 1, 1, 0.25}};
+    {JN_LAYER_DENSE, JN_ACT_SOFTMAX, 2, 2, 2, 3, 1, 1, 0.25}};
 enum { NM = 2, NX = 36, NW0 = 2 * 9, NW1 = 3 * 8 };
 
 /* The mean log-likelihood of NET on (x, y), from its forward pass: the softmax
@@ -201,7 +203,7 @@ static void test_net(void) {
     size_t nf, ni;
     bad[1].c = 3;                                         /* does not chain to 2x2x2 */
     CHECK(jn_net_work_size(&nf, &ni, bad, 2, NM) == JN_ERR_SIZE, "layers that do not chain");
-    bad[1] = NET[1], bad[0].activation = JN_NET_ACT_SOFTMAX;
+    bad[1] = NET[1], bad[0].activation = JN_ACT_SOFTMAX;
     CHECK(jn_net_work_size(&nf, &ni, bad, 2, NM) == JN_ERR_CONFIG, "a hidden softmax");
     CHECK(jn_net_backprop_f64(gw, gb, w, b, x, y, masks, NET, 2, &cfg, NM, work, 10, idx,
                               256) == JN_ERR_WORK, "a short work buffer");
@@ -265,6 +267,44 @@ static void test_net_epoch(void) {
         CHECK(p[i] == q[i], "parameter %d changed by a refused call", i);
 }
 
+/* jn_net_feedforward (the evaluation pass: inputs scaled by 1 - p) equals the
+ * forward of jn_net_backprop with masks of 1 - p, read through jn_net_trace_offsets;
+ * an epoch with order NULL equals one with order 0..n-1; the quadratic cost refuses
+ * a softmax output. All exactly. */
+static void test_net_feedforward_trace_order(void) {
+    double x[NEX * NX], y[NEX * 3] = {1, 0, 0, 0, 1, 0, 0, 0, 1}, m1[NEX * 8], out[NEX * 3];
+    double p[NPAR], q[NPAR], p0[NPAR], g[NPAR], work[8192];
+    int32_t idx[512];
+    for (int i = 0; i < NEX * NX; i++) x[i] = uniform();
+    for (int i = 0; i < NPAR; i++) p[i] = q[i] = p0[i] = uniform() - 0.5;
+    for (int i = 0; i < NEX * 8; i++) m1[i] = 1 - NET[1].dropout;
+    double *w[2] = {p, p + NW0 + 2}, *b[2] = {p + NW0, p + NW0 + 2 + NW1};
+    double *gw[2] = {g, g + NW0 + 2}, *gb[2] = {g + NW0, g + NW0 + 2 + NW1};
+    const double *cw[2] = {w[0], w[1]}, *cb[2] = {b[0], b[1]}, *masks[2] = {NULL, m1};
+    jn_config cfg = {JN_COST_LOG_LIKELIHOOD, JN_ACT_SIGMOID, JN_REG_L2, 0.0, 1.0, 0.0};
+    size_t in_off[2], out_off[2], d_off[2];
+    CHECK(jn_net_feedforward_f64(out, cw, cb, x, NET, 2, NEX, work, 8192, idx, 512) == JN_OK,
+          "net feedforward");
+    CHECK(jn_net_backprop_f64(gw, gb, cw, cb, x, y, masks, NET, 2, &cfg, NEX, work, 8192, idx,
+                              512) == JN_OK, "net backprop");
+    CHECK(jn_net_trace_offsets(in_off, out_off, d_off, NET, 2, NEX) == JN_OK, "trace offsets");
+    int bad = 0;
+    for (int i = 0; i < NEX * 3; i++) bad += work[out_off[1] + (size_t)i] != out[i];
+    for (int i = 0; i < NEX * NX; i++) bad += work[in_off[0] + (size_t)i] != x[i];
+    CHECK(bad == 0, "feedforward vs backprop's forward: %d entries differ", bad);
+    const int64_t order[NEX] = {0, 1, 2};
+    double *qw[2] = {q, q + NW0 + 2}, *qb[2] = {q + NW0, q + NW0 + 2 + NW1};
+    CHECK(jn_net_train_epoch_f64(w, b, NULL, NULL, x, y, NULL, masks, 0.3, &cfg, NET, 2, NEX, 2,
+                                 work, 8192, idx, 512) == JN_OK, "epoch, order NULL");
+    CHECK(jn_net_train_epoch_f64(qw, qb, NULL, NULL, x, y, order, masks, 0.3, &cfg, NET, 2, NEX,
+                                 2, work, 8192, idx, 512) == JN_OK, "epoch, order 0..n-1");
+    for (int i = 0; i < NPAR; i++) CHECK(p[i] == q[i], "parameter %d: order NULL differs", i);
+    CHECK(memcmp(p, p0, sizeof p) != 0, "the epochs did not move the parameters");
+    cfg.cost = JN_COST_QUADRATIC;
+    CHECK(jn_net_backprop_f64(gw, gb, cw, cb, x, y, masks, NET, 2, &cfg, NEX, work, 8192, idx,
+                              512) == JN_ERR_CONFIG, "quadratic cost with a softmax output");
+}
+
 int main(void) {
     rng_state = 0x51AFD7ED558CCD25ull;
     test_tie();
@@ -273,6 +313,7 @@ int main(void) {
     test_errors();
     test_net();
     test_net_epoch();
+    test_net_feedforward_trace_order();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

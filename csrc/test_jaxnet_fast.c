@@ -225,6 +225,10 @@ static void test_errors(void) {
     CHECK(EPOCH(NULL, x8, ORDER, 0, 1, len) == JN_ERR_BATCH, "batch 0");
     CHECK(EPOCH(NULL, x8, NULL, 5, 1, len) == JN_ERR_BATCH, "a step needs batch == n");
     CHECK(EPOCH(NULL, x8, ORDER, 5, 0, len) == JN_ERR_THREADS, "0 threads");
+    CHECK(EPOCH(NULL, x8, ORDER, 5, JN_MAX_THREADS + 1, len) == JN_ERR_THREADS,
+          "JN_MAX_THREADS + 1 threads");
+    CHECK(EPOCH(NULL, x8, ORDER, 5, INT64_MAX, len) == JN_ERR_THREADS, "INT64_MAX threads");
+    CHECK(rel(&p, &before) == 0, "a refused epoch changed the parameters");
     CHECK(EPOCH(NULL, x8, ORDER, 5, 1, len - 1) == JN_ERR_WORK, "small work");
     CHECK(EPOCH(x, x8, ORDER, 5, 1, len) == JN_ERR_NULL, "both inputs");
     CHECK(EPOCH(NULL, NULL, ORDER, 5, 1, len) == JN_ERR_NULL, "no input");
@@ -236,12 +240,30 @@ static void test_errors(void) {
     release(&p); release(&before);
 }
 
+/* The most threads a call may ask for: the epoch runs, and gives one thread's
+ * numbers exactly (momentum and L2, so every phase is threaded). */
+static void test_max_threads(void) {
+    double x[N * 37], y[N * 6];
+    uint8_t x8[N * 37];
+    data(x, x8, y, 0.8);
+    const jn_config c = {JN_COST_CROSS_ENTROPY, JN_ACT_RELU, JN_REG_L2, 3.0, 40.0, 0.6};
+    params64 start = make(1), one = copy(&start), most = copy(&start);
+    int err = fast_epoch(&one, x, x8, y, &c, 5, 1, ORDER, NULL);
+    CHECK(err == JN_OK, "1 thread: %s", jn_strerror(err));
+    err = fast_epoch(&most, x, x8, y, &c, 5, JN_MAX_THREADS, ORDER, NULL);
+    CHECK(err == JN_OK, "JN_MAX_THREADS threads: %s", jn_strerror(err));
+    CHECK(rel(&one, &start) > 1e-6, "the epoch did not move");
+    CHECK(rel(&most, &one) == 0, "JN_MAX_THREADS threads differ from 1: %.3e", rel(&most, &one));
+    release(&start); release(&one); release(&most);
+}
+
 int main(void) {
     rng_state = 0x2545F4914F6CDD1Dull;
     for (int64_t i = 0; i < N; i++) ORDER[i] = (i * 7 + 3) % N;  /* a permutation of 0..22 */
     test_fast_equals_reference();
     test_float32();
     test_errors();
+    test_max_threads();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

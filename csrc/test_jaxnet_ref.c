@@ -1,4 +1,5 @@
-/* Unit tests of jaxnet_ref with a fixed seed. Exits non-zero on any failure.
+/* Unit tests of jaxnet_ref, the Dense-chain API (on the reference, jaxnet_net),
+ * with a fixed seed. Exits non-zero on any failure.
  *   make -C csrc check        (optimised)
  *   make -C csrc asan-check   (-fsanitize=address,undefined) */
 #include "jaxnet_ref.h"
@@ -395,7 +396,53 @@ static void test_nan_propagates(void) {
     free_net(&n);
 }
 
+/* jn_trace_offsets points into the work buffer of the last jn_backprop: a[0] is x,
+ * a[L] is jn_feedforward's output, the last delta is BP1 (cross-entropy: (a - y)/m)
+ * and each layer's bias gradient is the sum of its delta's rows (BP3), all exactly. */
+static void test_trace(void) {
+    const int64_t sizes[] = {6, 5, 4, 3}, L = 3, m = 4;
+    net64 n = make_net(sizes, L);
+    double x[4 * 6], y[4 * 3], out[4 * 3];
+    random_batch(x, y, m, 6, 3);
+    double *gw[MAXL], *gb[MAXL];
+    for (int64_t l = 0; l < L; l++) {
+        gw[l] = malloc(sizeof(double) * (size_t)(sizes[l] * sizes[l + 1]));
+        gb[l] = malloc(sizeof(double) * (size_t)sizes[l + 1]);
+    }
+    size_t len, a_off[MAXL + 1], d_off[MAXL];
+    double *work = work_for(&n, m, &len), *work2 = malloc(sizeof(double) * len);
+    const jn_config c = {JN_COST_CROSS_ENTROPY, JN_ACT_TANH, JN_REG_L2, 0, 1, 0};
+    int err = jn_backprop_f64(gw, gb, (const double *const *)n.w, (const double *const *)n.b, x, y,
+                              &c, sizes, L, m, work, len);
+    err |= jn_feedforward_f64(out, (const double *const *)n.w, (const double *const *)n.b, x, &c,
+                              sizes, L, m, work2, len);
+    err |= jn_trace_offsets(a_off, d_off, sizes, L, m);
+    CHECK(err == JN_OK, "backprop, feedforward, trace_offsets");
+    long bad = 0;
+    for (int64_t i = 0; i < m * 6; i++) bad += work[a_off[0] + i] != x[i];
+    CHECK(bad == 0, "a[0] != x in %ld entries", bad);
+    for (int64_t i = 0; i < m * 3; i++) {
+        bad += work[a_off[L] + i] != out[i];
+        bad += work[d_off[L - 1] + i] != (out[i] - y[i]) / (double)m;
+    }
+    CHECK(bad == 0, "a[L] or BP1's delta wrong in %ld entries", bad);
+    for (int64_t l = 0; l < L; l++)
+        for (int64_t j = 0; j < sizes[l + 1]; j++) {
+            double s = 0;
+            for (int64_t r = 0; r < m; r++) s += work[d_off[l] + r * sizes[l + 1] + j];
+            CHECK(s == gb[l][j], "layer %lld: gb[%lld] %.17g != sum of delta %.17g", (long long)l,
+                  (long long)j, gb[l][j], s);
+        }
+    CHECK(max_abs(gb[0], (size_t)sizes[1]) > MIN_GRAD, "vacuous: the first layer's gb is ~0");
+    CHECK(jn_trace_offsets(NULL, d_off, sizes, L, m) == JN_ERR_NULL, "NULL a_off");
+    CHECK(jn_trace_offsets(a_off, d_off, sizes, L, 0) == JN_ERR_SIZE, "batch 0");
+    for (int64_t l = 0; l < L; l++) { free(gw[l]); free(gb[l]); }
+    free(work); free(work2);
+    free_net(&n);
+}
+
 int main(void) {
+    test_trace();
     test_nan_propagates();
     test_momentum_and_regularisation();
     test_gradient_matches_central_differences();

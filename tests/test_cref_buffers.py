@@ -68,10 +68,10 @@ def _call(name, model, params, x, y, order, key):
         return cref.backprop(params, x, y, lmbda=0.5, n=100, **kw), None
     if name.startswith("sgd_step"):
         impl = None if model is not DENSE else name.split(":")[1]
-        return cref.sgd_step(params, x, y, 0.3, impl=impl, key=key, **kw), None
+        return cref.sgd_step(params, x, y, 0.3, kernel=impl, key=key, **kw), None
     if name.startswith("epoch"):
         impl = None if model is not DENSE else name.split(":")[1]
-        return cref.train_epoch(params, x, y, order, eta=0.3, batch_size=4, impl=impl,
+        return cref.train_epoch(params, x, y, order, eta=0.3, batch_size=4, kernel=impl,
                                 key=key, **kw), None
     if name == "momentum_epoch":
         rule = jaxnet.momentum(0.2, 0.9)

@@ -32,7 +32,7 @@ OPTIONS = [dict(cost=c, activation=a, lmbda=l, reg=r, momentum=m)
 def _run(params, x, y, order, impl, *, cost, activation, lmbda, reg, momentum, x_scale=None):
     model = jaxnet.Model.dense([784, 20, 10], cost=cost, activation=activation, reg=reg)
     rule = jaxnet.momentum(0.1, momentum) if momentum else jaxnet.sgd(0.1)
-    return cref.train_epoch_with(rule, params, None, x, y, order, batch_size=7, impl=impl,
+    return cref.train_epoch_with(rule, params, None, x, y, order, batch_size=7, kernel=impl,
                                  model=model, lmbda=lmbda, x_scale=x_scale)[0]
 
 
@@ -61,8 +61,8 @@ def test_fast_step_equals_the_reference_step(sample, momentum):
         rule = jaxnet.momentum(3.0, momentum)
         state = jaxnet.MomentumState(3.0, momentum, jax.tree.map(
             lambda a: np.full_like(np.asarray(a), 0.01), params))
-    ref = cref.step_with(rule, params, state, x, y, impl="reference", **kw)
-    fast = cref.step_with(rule, params, state, x, y, impl="fast", **kw)
+    ref = cref.step_with(rule, params, state, x, y, kernel="reference", **kw)
+    fast = cref.step_with(rule, params, state, x, y, kernel="fast", **kw)
     assert_trees_close(fast, ref, STEP64_RTOL, "one step")
 
 
@@ -71,7 +71,7 @@ def test_float32_fast_epoch_is_close_to_the_reference(sample):
     order = np.random.default_rng(2).permutation(len(sample.train))
     y = sample.train.y()
     ref = cref.train_epoch(params, sample.train.x, y, order, eta=3.0, batch_size=10,
-                           impl="reference")
+                           kernel="reference")
     fast = cref.train_epoch(params, sample.train.images, y, order, eta=3.0, batch_size=10,
                             x_scale=1 / 256)
     assert_trees_close(fast, ref, EPOCH32_RTOL, "float32 epoch")
@@ -86,7 +86,7 @@ def test_inputs_without_zeros_or_without_non_zeros(fill):
     params = jaxnet.init_params(jax.random.PRNGKey(7), [40, 33, 3], dtype=np.float64)
     order = rng.permutation(60)
     ref = cref.train_epoch(params, x8, y, order, eta=0.5, batch_size=8, x_scale=1 / 256,
-                           impl="reference")
+                           kernel="reference")
     fast = cref.train_epoch(params, x8, y, order, eta=0.5, batch_size=8, x_scale=1 / 256)
     assert_trees_close(fast, ref, EPOCH64_RTOL, fill)
 
@@ -109,12 +109,24 @@ def test_a_nan_input_names_its_row_and_changes_nothing(sample):
         cref.train_epoch(params, x, y, np.arange(100), eta=1.0, batch_size=10)
     with pytest.raises(ValueError, match="x: contains NaN or Inf"):
         cref.train_epoch(params, x, y, np.arange(100), eta=1.0, batch_size=10,
-                         impl="reference")
-    with pytest.raises(ValueError, match="impl: expected one of"):
-        cref.train_epoch(params, x, y, np.arange(100), eta=1.0, batch_size=10, impl="gpu")
-    with pytest.raises(ValueError, match="threads: expected a positive int"):
-        cref.train_epoch(params, sample.train.images[:100], y, np.arange(100), eta=1.0,
-                         batch_size=10, x_scale=1 / 256, threads=0)
+                         kernel="reference")
+    with pytest.raises(ValueError, match="kernel: expected one of"):
+        cref.train_epoch(params, x, y, np.arange(100), eta=1.0, batch_size=10, kernel="gpu")
+    for threads in (0, cref.MAX_THREADS + 1, 100_000, 2**63, 2.0, True):
+        with pytest.raises(ValueError, match=r"threads: expected an int in \[1, 1024\]"):
+            cref.train_epoch(params, sample.train.images[:100], y, np.arange(100), eta=1.0,
+                             batch_size=10, x_scale=1 / 256, threads=threads)
+
+
+def test_the_most_threads_allowed_give_the_one_thread_numbers(sample):
+    """threads = MAX_THREADS runs (no crash however many the machine has) and, like
+    every thread count, gives the numbers of one thread."""
+    params = jaxnet.init_params(jax.random.PRNGKey(9), [784, 200, 10])
+    x8, y = sample.train.images[:40], sample.train.y()[:40]
+    kw = dict(eta=1.0, batch_size=10, x_scale=1 / 256)
+    one = cref.train_epoch(params, x8, y, np.arange(40), threads=1, **kw)
+    most = cref.train_epoch(params, x8, y, np.arange(40), threads=cref.MAX_THREADS, **kw)
+    assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(one), jax.tree.leaves(most)))
 
 
 def test_the_extension_builds_and_passes_with_jaxnet_portable(tmp_path):
@@ -141,9 +153,10 @@ def test_the_extension_builds_and_passes_with_jaxnet_portable(tmp_path):
         spec = importlib.util.spec_from_file_location("jaxnet.cref._ext", {str(built[0])!r})
         portable = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(portable)
-        import jaxnet.cref._api, jaxnet.cref._conv, jaxnet.cref._net
-        for mod in (jaxnet.cref._api, jaxnet.cref._conv, jaxnet.cref._net):
-            mod.ffi, mod.lib = portable.ffi, portable.lib
+        import sys
+        for name, mod in list(sys.modules.items()):   # every module bound to the extension
+            if name.startswith("jaxnet.cref.") and hasattr(mod, "lib"):
+                mod.ffi, mod.lib = portable.ffi, portable.lib
         rng = np.random.default_rng(0)
         x8 = np.where(rng.uniform(size=(64, 50)) < 0.7, 0, rng.integers(1, 256, (64, 50))).astype(np.uint8)
         y = np.eye(4)[rng.integers(0, 4, 64)]
@@ -151,8 +164,8 @@ def test_the_extension_builds_and_passes_with_jaxnet_portable(tmp_path):
         kw = dict(eta=0.5, batch_size=9, x_scale=1 / 256,
                   model=jaxnet.Model.dense([50, 37, 4], cost="log_likelihood", activation="relu"))
         order = np.random.default_rng(1).permutation(64)
-        a = cref.train_epoch(p, x8, y, order, impl="fast", **kw)
-        b = cref.train_epoch(p, x8, y, order, impl="reference", **kw)
+        a = cref.train_epoch(p, x8, y, order, kernel="fast", **kw)
+        b = cref.train_epoch(p, x8, y, order, kernel="reference", **kw)
         d = max(float(np.max(np.abs(u - v)) / np.max(np.abs(v))) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
         assert d <= 1e-10, d
         print("portable ok", d)

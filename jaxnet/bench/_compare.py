@@ -98,7 +98,7 @@ def default_implementations():
     impls["C"] = cref.backprop
     epochs["C"] = lambda rule, *a, **k: cref.train_epoch_with(rule, a[0], None, *a[1:], **k)[0]
     epochs["C reference"] = lambda rule, *a, **k: cref.train_epoch_with(
-        rule, a[0], None, *a[1:], impl="reference", **k)[0]
+        rule, a[0], None, *a[1:], kernel="reference", **k)[0]
     return impls, epochs, None
 
 

@@ -206,7 +206,7 @@ def _c_epoch(dtype: str, impl: str, threads: int = 1) -> Implementation:
 
             def run():
                 cref.train_epoch(p, x, y, task.order, eta=task.eta, batch_size=task.batch_size,
-                                 impl="reference")
+                                 kernel="reference")
         return run, None
     label = "fast path, uint8 pixels" if impl == "fast" else "reference"
     return Implementation(f"C kernel ({label}, {dtype})", dtype, cref.backprop, prepare)

@@ -17,7 +17,7 @@ def announce(args, model, d, split) -> None:
         extras.append(f"momentum={args.momentum}")
     where = f"{jax.default_backend()}, precision {args.precision}"
     if args.impl == "c":
-        from ..cref._api import uses_network_kernel
+        from ..cref import uses_network_kernel
         where = ("C kernel (chapter 6's network, csrc/jaxnet_net.h)"
                  if uses_network_kernel(model) else "C kernel (fast path)")
     print(f"jaxnet: {describe(model)} network, eta={args.eta}, batch "

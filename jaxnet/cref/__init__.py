@@ -6,7 +6,6 @@ C compiler at that time, importing this package raises ImportError saying what
 to install.
 """
 
-from ._api import IMPLS as IMPLS
 from ._api import backprop as backprop
 from ._api import backprop_trace as backprop_trace
 from ._api import feedforward as feedforward
@@ -17,5 +16,8 @@ from ._api import train_epoch as train_epoch
 from ._api import train_epoch_with as train_epoch_with
 from ._conv import convpool_backward as convpool_backward
 from ._conv import convpool_forward as convpool_forward
+from ._epoch import KERNELS as KERNELS
+from ._epoch import MAX_THREADS as MAX_THREADS
+from ._epoch import Epoch as Epoch
 from ._net import CRefError as CRefError
 from ._net import uses_network_kernel as uses_network_kernel

@@ -1,54 +1,36 @@
-"""The C kernel (``csrc/``) through cffi: the JAX functions' twins.
+"""The C kernel's public functions: the twins of jaxnet's network functions, steps
+and epochs.
 
-``feedforward``, ``backprop``, ``sgd_step``, ``step_with``, ``train_epoch`` and
-``train_epoch_with`` take the same arguments as their JAX namesakes (a tuple
-of Layers, numpy or JAX arrays, a Model of Dense layers the kernel
-implements, the rules jaxnet.sgd and jaxnet.momentum) and return the same
+``feedforward``, ``backprop``, ``backprop_trace``, ``sgd_step``, ``step_with``,
+``train_epoch`` and ``train_epoch_with`` take the arguments of their JAX namesakes
+(a tuple of Layers, numpy or JAX arrays, a Model, the rules jaxnet.sgd and
+jaxnet.momentum, ``key``/``masks`` for dropout, ``n`` for λ/n) plus, for steps and
+epochs, ``kernel`` (:data:`KERNELS`) and ``threads``; they return the same
 structure as numpy arrays. Every array argument is converted to a numpy array
-once, and that array, not the object passed in, is checked (dtype, shape
-against the model, contiguity, finiteness, the order being a permutation)
-and handed to C (jaxnet.cref._net). A failure raises ``ValueError``/
-``TypeError`` naming the argument, the expected and the actual.
-
-``convpool_forward`` and ``convpool_backward`` are network3's conv-pool layer
-(``csrc/jaxnet_conv.h``), the twins of ``jaxnet.ConvPool``'s forward and
-hand-derived backward; ``backprop`` of a model with ConvPool layers, dropout
-masks or mixed activations runs chapter 6's network kernel
-(``csrc/jaxnet_net.h``), and so do ``step_with``/``train_epoch_with`` and
-their plain-SGD forms (one C path, the readable one: ``impl`` must be left
-None; dropout masks drawn from ``key=`` exactly as the JAX step and epoch
-draw them, or passed as ``masks=``).
-
-The extension ``jaxnet.cref._ext`` is compiled when jaxnet is installed; without a
-C compiler at that time, importing this module raises ImportError saying
-what to install.
+once, and that array, not the object passed in, is checked (dtype, shape against
+the model, contiguity, finiteness, the order being a permutation) and handed to
+C. A failure raises ``ValueError``/``TypeError`` naming the argument, the expected
+and the actual. Dense chains run on csrc/jaxnet_ref.h (and the fast path,
+csrc/jaxnet_fast.h); models with ConvPool layers, dropout or mixed activations on
+chapter 6's network kernel (csrc/jaxnet_net.h).
 """
 
 from __future__ import annotations
 
-import numbers
-import threading
-
 import numpy as np
 
-from ..nn._inputs import check_x, check_y, resolve
-from ..nn._validate import check_batch_size, check_order, check_reg_strength
-from ..train._rules import MomentumState, sgd
-from ._conv import convpool_backward as convpool_backward
-from ._conv import convpool_forward as convpool_forward
-from ._conv import net_backprop as net_backprop
-from ._conv import net_train_epoch_with as net_train_epoch_with
-from ._conv import step_masks
-from ._net import CRefError as CRefError
-from ._net import Net, Pinned, as_array, as_layers, ffi, host, lib, rule_values
-from ._net import uses_network_kernel as uses_network_kernel
-
-#: The C paths of the steps and epochs: the readable reference
-#: (csrc/jaxnet_ref_impl.h) and the fast path (csrc/jaxnet_fast_impl.h).
-IMPLS = ("fast", "reference")
+from ..nn._inputs import check_mask_shapes, check_x, check_y
+from ..nn._validate import check_order, check_reg_strength
+from ..train._rules import sgd
+from ._epoch import WHOLE_BATCH, Epoch
+from ._lib import ffi, lib
+from ._masks import step_masks
+from ._net import Net, as_array, check, host
+from ._pinned import Pinned
 
 
 def _batch(net, x, y=None):
+    """``(m, x rows, y rows or None)`` as host arrays of the net's dtype, checked."""
     x = as_array(x, "x")
     m = check_x(net.model, x, allow_int=False)
     if y is None:
@@ -59,8 +41,12 @@ def _batch(net, x, y=None):
 
 
 def feedforward(params, x, *, model=None):
-    """Output activations ``(batch, n_L)`` for ``x (batch, n_0)``, as jaxnet.feedforward."""
+    """Output activations ``(batch, n_L)`` for ``x (batch, n_0)``, as jaxnet.feedforward
+    (Dense chains)."""
     net = Net(params, model)
+    if net.network:
+        raise ValueError("model: the C feedforward runs Dense chains (csrc/jaxnet_ref.h); "
+                         "use jaxnet.feedforward for chapter 6's networks")
     m, xh, _ = _batch(net, x)
     out = np.empty((m, net.sizes[-1]), net.dtype)
     work, pin, d = net.work(m), Pinned(), net.dtype
@@ -69,7 +55,7 @@ def feedforward(params, x, *, model=None):
     return out
 
 
-def _backprop(net, xh, yh, m, cfg):
+def _chain_backprop(net, xh, yh, m, cfg):
     gw = [np.empty_like(w) for w in net.w]
     gb = [np.empty_like(b) for b in net.b]
     work, pin, d = net.work(m), Pinned(), net.dtype
@@ -79,32 +65,52 @@ def _backprop(net, xh, yh, m, cfg):
     return net.layers(gw, gb), work
 
 
+def _network_backprop(net, xh, yh, m, cfg, masks):
+    check_mask_shapes(net.model, masks, m)
+    gw, gb = [np.empty_like(a) for a in net.w], [np.empty_like(a) for a in net.b]
+    sizes = ffi.new("size_t[2]")
+    check(lib.jn_net_work_size(sizes, sizes + 1, net.c_layers, net.n_layers, m),
+          "jn_net_work_size")
+    work, idx = np.empty(max(sizes[0], 1), net.dtype), np.empty(max(sizes[1], 1), np.int32)
+    pin, d = Pinned(), net.dtype
+    net.call("net_backprop", pin.ptrs(gw, d, out=True), pin.ptrs(gb, d, out=True),
+             pin.ptrs(net.w, d), pin.ptrs(net.b, d), pin(xh, d), pin(yh, d),
+             pin.ptrs(net.host_masks(masks, m), d), net.c_layers, net.n_layers, cfg, m,
+             pin.out(work), work.size, pin.out(idx), idx.size)
+    return net.layers(gw, gb)
+
+
 def backprop(params, x, y, *, model=None, lmbda=None, n=None, masks=None):
     """Mean gradient of the (regularised) cost, as jaxnet.backprop (numpy Layers): the
     reference kernel for Dense chains, chapter 6's network kernel (csrc/jaxnet_net.h)
     for models with ConvPool layers, dropout (``masks``) or mixed activations."""
-    if masks is not None or (model is not None and uses_network_kernel(model)):
-        return net_backprop(params, x, y, model=model, lmbda=lmbda, n=n, masks=masks)
-    net = Net(params, model)
+    net = Net(params, model, network=masks is not None)
     m, xh, yh = _batch(net, x, y)
-    return _backprop(net, xh, yh, m, net.config(check_reg_strength(lmbda, n)))[0]
+    cfg = net.config(check_reg_strength(lmbda, n))
+    if net.network:
+        return _network_backprop(net, xh, yh, m, cfg, masks)
+    return _chain_backprop(net, xh, yh, m, cfg)[0]
 
 
-def backprop_trace(params, x, y, *, model=None) -> dict:
-    """backprop plus its intermediates, for layer-by-layer comparisons.
+def backprop_trace(params, x, y, *, model=None, lmbda=None, n=None, masks=None) -> dict:
+    """backprop plus its intermediates, for layer-by-layer comparisons (Dense chains,
+    without dropout masks: the network kernel keeps no trace).
 
     Returns ``{"a": [A^0..A^L], "delta": [Δ^1..Δ^L], "grads": Layers}``, each
     ``A^l (batch, n_l)``, ``Δ^l (batch, n_l)`` (BP1/BP2, including the mean's
-    1/batch).
+    1/batch), as jaxnet.backprop_trace's.
     """
-    net = Net(params, model)
+    net = Net(params, model, network=masks is not None)
+    if net.network:
+        raise ValueError("model: the C trace covers Dense chains without dropout masks "
+                         "(csrc/jaxnet_ref.h)")
     m, xh, yh = _batch(net, x, y)
-    grads, work = _backprop(net, xh, yh, m, net.config())
+    grads, work = _chain_backprop(net, xh, yh, m, net.config(check_reg_strength(lmbda, n)))
     a_off = ffi.new("size_t[]", net.n_layers + 1)
     d_off = ffi.new("size_t[]", net.n_layers)
     pin = Pinned()
-    net.check(lib.jn_trace_offsets(a_off, d_off, pin(net.c_sizes), net.n_layers, m),
-              "jn_trace_offsets")
+    check(lib.jn_trace_offsets(a_off, d_off, pin(net.c_sizes), net.n_layers, m),
+          "jn_trace_offsets")
     s = net.sizes
     a = [work[a_off[l]:a_off[l] + m * s[l]].reshape(m, s[l]).copy() for l in range(len(s))]
     d = [work[d_off[l]:d_off[l] + m * s[l + 1]].reshape(m, s[l + 1]).copy()
@@ -112,121 +118,41 @@ def backprop_trace(params, x, y, *, model=None) -> dict:
     return {"a": a, "delta": d, "grads": grads}
 
 
-def sgd_step(params, x, y, eta, *, model=None, lmbda=None, n=None, impl=None, key=None,
+def sgd_step(params, x, y, eta, *, model=None, lmbda=None, n=None, kernel=None, key=None,
              masks=None):
     """One SGD step ``p − η·∇C``, as jaxnet.sgd_step (numpy Layers)."""
     return step_with(sgd(eta), params, None, x, y, model=model, lmbda=lmbda, n=n,
-                     impl=impl, key=key, masks=masks)[0]
+                     kernel=kernel, key=key, masks=masks)[0]
 
 
-def _chapter6(model, impl, masks):
-    """Whether the model needs chapter 6's network kernel (then ``impl`` must be None)."""
-    if masks is None and (model is None or not uses_network_kernel(model)):
-        return False
-    if impl is not None:
-        raise ValueError(f"impl: chapter 6's networks have one C path (csrc/jaxnet_net.h); "
-                         f"leave impl None, got {impl!r}")
-    return True
-
-
-def step_with(rule, params, state, x, y, *, model=None, lmbda=None, n=None, impl=None,
+def step_with(rule, params, state, x, y, *, model=None, lmbda=None, n=None, kernel=None,
               key=None, masks=None):
     """One step with jaxnet.sgd or jaxnet.momentum, as jaxnet.step_with: returns
-    ``(params, state)`` as numpy. ``impl``: ``"fast"`` (None: the default) or
-    ``"reference"`` for Dense chains; chapter-6 models (ConvPool, dropout, mixed
-    activations) run csrc/jaxnet_net.h's step, with ``key`` (or ``masks``) as
-    jaxnet.step_with's."""
-    if _chapter6(model, impl, masks):
-        params = as_layers(params, "params")
-        model = resolve(params, model)[0]
-        m = check_x(model, as_array(x, "x"), allow_int=False)
-        check_reg_strength(lmbda, n)            # a step's n is given, never defaulted
-        if masks is None and model.has_dropout:
-            masks = step_masks(model, key, m, params)
-        return net_train_epoch_with(rule, params, state, x, y, np.arange(m), batch_size=m,
-                                    model=model, lmbda=lmbda, n=n, masks=masks)
-    impl = "fast" if impl is None else impl
-    net = Net(params, model)
-    m, xh, yh = _batch(net, x, y)
-    state = rule.init(net.layers(net.w, net.b)) if state is None else state
-    eta, mu, vw, vb = rule_values(net, rule, state)
-    cfg = net.config(check_reg_strength(lmbda, n), mu)
-    w, b = [a.copy() for a in net.w], [a.copy() for a in net.b]
-    if _check_impl(impl) == "fast":
-        _fast_epoch(net, w, b, vw, vb, xh, None, 1.0, yh, None, eta, cfg, m, m, 1)
-    else:
-        work, pin, d = net.work(m), Pinned(), net.dtype
-        net.call("sgd_step", pin.ptrs(w, d, out=True), pin.ptrs(b, d, out=True),
-                 pin.ptrs(vw, d, out=True), pin.ptrs(vb, d, out=True), pin(xh, d), pin(yh, d),
-                 eta, cfg, pin(net.c_sizes), net.n_layers, m, pin.out(work), work.size)
-    return net.layers(w, b), _new_state(net, state, vw, vb)
-
-
-def _new_state(net, state, vw, vb):
-    if vw is None:
-        return state
-    return MomentumState(state.eta, state.mu, net.layers(vw, vb))
-
-
-def _check_impl(impl):
-    if impl not in IMPLS:
-        raise ValueError(f"impl: expected one of {IMPLS}, got {impl!r}")
-    return impl
-
-
-def _fast_epoch(net, w, b, vw, vb, xh, x_u8, x_scale, yh, order, eta, cfg, n, batch_size,
-                threads):
-    """Calls jn_fast_train_epoch on validated host arrays (x either float xh or uint8 x_u8)."""
-    size, pin, d = ffi.new("size_t *"), Pinned(), net.dtype
-    net.check(lib.jn_fast_work_bytes(size, pin(net.c_sizes), net.n_layers, batch_size,
-                                     net.dtype.itemsize), "jn_fast_work_bytes")
-    work = _work_buffer(size[0])
-    bad = ffi.new("int64_t *", -1)
-    rc = getattr(lib, f"jn_fast_train_epoch_{net.sfx}")(
-        pin.ptrs(w, d, out=True), pin.ptrs(b, d, out=True), pin.ptrs(vw, d, out=True),
-        pin.ptrs(vb, d, out=True), pin(xh, d), pin(x_u8, np.uint8), x_scale, pin(yh, d),
-        pin(order, np.int64), eta, cfg, pin(net.c_sizes), net.n_layers, n, batch_size,
-        threads, bad, pin.out(work), work.size)
-    if rc == lib.JN_ERR_INPUT:
-        raise ValueError(f"x: row {bad[0]} contains NaN or Inf")
-    net.check(rc, f"jn_fast_train_epoch_{net.sfx}")
-
-
-_WORK = threading.local()
-
-
-def _work_buffer(nbytes: int) -> np.ndarray:
-    """This thread's fast-path work buffer, grown when too small: epochs after the
-    first allocate nothing (the C side never does)."""
-    buf = getattr(_WORK, "buf", None)
-    if buf is None or buf.size < nbytes:
-        buf = _WORK.buf = np.empty(nbytes, np.uint8)
-    return buf
+    ``(params, state)`` as numpy; ``x (m, n_0)`` float, ``y (m, n_L)``. A step is an
+    epoch of one mini-batch in its own order. ``kernel``: as :func:`train_epoch_with`;
+    dropout masks drawn from ``key`` (or ``masks``: ``(m, *input shape)`` per dropout
+    layer) as jaxnet.step_with draws them."""
+    check_reg_strength(lmbda, n)                # a step's n is given, never defaulted
+    ep = Epoch(rule, params, state, x, y, batch_size=WHOLE_BATCH, model=model, lmbda=lmbda,
+               n=n, kernel=kernel, network=masks is not None, allow_int=False)
+    net = ep.net
+    if masks is None and net.model.has_dropout:
+        masks = step_masks(net.model, key, ep.n, net.dtype)
+    check_mask_shapes(net.model, masks, ep.n)
+    return ep(ep.params, ep.state, np.arange(ep.n, dtype=np.int64), masks=masks)
 
 
 def train_epoch(params, x, y, order, *, eta, batch_size, model=None, x_scale=None, lmbda=None,
-                impl=None, threads=1, key=None, n=None):
+                kernel=None, threads=1, key=None, n=None, masks=None):
     """One epoch of plain mini-batch SGD over ``order``, as jaxnet.train_epoch;
     returns numpy Layers. See :func:`train_epoch_with`."""
     return train_epoch_with(sgd(eta), params, None, x, y, order, batch_size=batch_size,
-                            model=model, x_scale=x_scale, lmbda=lmbda, impl=impl,
-                            threads=threads, key=key, n=n)[0]
-
-
-def _inputs(net, x, x_scale, fast):
-    """``(N, float rows or None, uint8 rows or None, x_scale)`` for an epoch."""
-    x = as_array(x, "x")
-    n = check_x(net.model, x, x_scale=x_scale, finite=not fast)  # fast: C checks values
-    if x.dtype.kind in "ui":
-        if fast and x.dtype == np.uint8:
-            return n, None, np.ascontiguousarray(x), float(x_scale)
-        return n, x.astype(net.dtype) * net.dtype.type(x_scale), None, float(x_scale)
-    xh = host(x, net.dtype)
-    return n, (xh if x_scale is None else xh * net.dtype.type(x_scale)), None, 1.0
+                            model=model, x_scale=x_scale, lmbda=lmbda, kernel=kernel,
+                            threads=threads, key=key, n=n, masks=masks)[0]
 
 
 def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None, x_scale=None,
-                     lmbda=None, impl=None, threads=1, key=None, n=None, masks=None):
+                     lmbda=None, kernel=None, threads=1, key=None, n=None, masks=None):
     """One epoch over ``order`` with jaxnet.sgd or jaxnet.momentum, as
     jaxnet.train_epoch_with; returns ``(params, state)`` as numpy.
 
@@ -238,51 +164,27 @@ def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None
         to the fast path as it is.
       y: ``(N, n_L)`` float targets; order: ``(N,)`` int permutation.
       batch_size: ``1 <= batch_size <= N``; a smaller last mini-batch as the book.
-      model, lmbda: as jaxnet.train_epoch.
-      impl: ``"fast"`` (None: the default) or ``"reference"`` (see :data:`IMPLS`)
-        for Dense chains; must be None for chapter-6 models (ConvPool layers,
-        dropout, mixed activations), which run csrc/jaxnet_net.h's epoch.
+      model, lmbda: as jaxnet.train_epoch; n: n in λ/n (default N; network3
+        divides by the number of mini-batches).
+      kernel: ``"fast"`` (csrc/jaxnet_fast.h; the default for Dense chains) or
+        ``"reference"`` (the readable loops; the only kernel, and the default, of
+        chapter-6 models: ConvPool layers, dropout, mixed activations).
       key: the dropout masks' PRNG key, drawn as jaxnet.train_epoch draws them
         (or ``masks``: ``(N, *input shape)`` per dropout layer, row t for the
-        t-th example visited). Chapter-6 models only.
-      n: n in λ/n (default N; network3 divides by the number of mini-batches).
-      threads: threads for the fast path (used where the extension was built
-        with OpenMP: :func:`parallel`). Results do not depend on it. Chapter-6
-        epochs run on one thread.
+        t-th example visited).
+      threads: threads for the fast path, ``1..1024`` (parallel where the extension
+        was built with OpenMP: :func:`parallel`). Results do not depend on it.
 
     Float inputs are checked for NaN/Inf by the fast path in C while it packs
     each row (the error names the first bad row, and the parameters are left
     unchanged), and here, before the call, for the reference.
     """
-    if _chapter6(model, impl, masks):
-        return net_train_epoch_with(rule, params, state, x, y, order, batch_size=batch_size,
-                                    model=model, x_scale=x_scale, lmbda=lmbda, n=n, key=key,
-                                    masks=masks)
-    net = Net(params, model)
-    fast = _check_impl("fast" if impl is None else impl) == "fast"
-    n_reg = n                                   # λ/n's n; `n` is N from here on
-    n, xh, x_u8, scale = _inputs(net, x, x_scale, fast)
-    y, order = as_array(y, "y"), as_array(order, "order")
-    check_y(net.model, y, n)
-    check_order(order, n)
-    batch_size = check_batch_size(batch_size, n)
-    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1:
-        raise ValueError(f"threads: expected a positive int, got {threads!r}")
-    state = rule.init(net.layers(net.w, net.b)) if state is None else state
-    eta, mu, vw, vb = rule_values(net, rule, state)
-    cfg = net.config(check_reg_strength(lmbda, n if n_reg is None else n_reg), mu)
-    yh, oh = host(y, net.dtype), host(order, np.int64)
-    w, b = [a.copy() for a in net.w], [a.copy() for a in net.b]
-    if fast:
-        _fast_epoch(net, w, b, vw, vb, xh, x_u8, scale, yh, oh, eta, cfg, n, batch_size,
-                    int(threads))
-    else:
-        work, pin, d = net.work(batch_size), Pinned(), net.dtype
-        net.call("train_epoch", pin.ptrs(w, d, out=True), pin.ptrs(b, d, out=True),
-                 pin.ptrs(vw, d, out=True), pin.ptrs(vb, d, out=True), pin(xh, d), pin(yh, d),
-                 pin(oh, np.int64), eta, cfg, pin(net.c_sizes), net.n_layers, n, batch_size,
-                 pin.out(work), work.size)
-    return net.layers(w, b), _new_state(net, state, vw, vb)
+    ep = Epoch(rule, params, state, x, y, batch_size=batch_size, model=model, x_scale=x_scale,
+               lmbda=lmbda, n=n, kernel=kernel, threads=threads, network=masks is not None)
+    order = as_array(order, "order")
+    check_order(order, ep.n)
+    check_mask_shapes(ep.net.model, masks, ep.n)
+    return ep(ep.params, ep.state, host(order, np.int64), key=key, masks=masks)
 
 
 def parallel() -> bool:

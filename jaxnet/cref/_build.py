@@ -1,12 +1,12 @@
 """cffi builder (API mode) for the C kernels; used at install time only.
 
 setup.py names ``jaxnet/cref/_build.py:ffibuilder`` in ``cffi_modules``, so
-``pip install .`` and ``pip install -e .`` compile ``csrc/jaxnet_ref.c`` (the
-readable reference), ``csrc/jaxnet_fast.c`` (the fast path) and
-``csrc/jaxnet_conv.c`` and ``csrc/jaxnet_net.c`` (network3's conv-pool layer
-and chapter 6's networks) into the
-extension ``jaxnet.cref._ext``. API mode means the C compiler checks the
-declarations below against the real headers.
+``pip install .`` and ``pip install -e .`` compile ``csrc/jaxnet_net.c`` (the
+readable reference of every model, chapter 6's included), ``csrc/jaxnet_ref.c``
+(the Dense-chain API, thin wrappers over it), ``csrc/jaxnet_fast.c`` (the fast
+path), ``csrc/jaxnet_conv.c`` (network3's conv-pool layer) and ``csrc/jn_common.c``
+(the shared checks and messages) into the extension ``jaxnet.cref._ext``. API
+mode means the C compiler checks the declarations below against the real headers.
 """
 
 import os
@@ -33,6 +33,7 @@ def _declarations(header: str) -> str:
     return "\n".join(keep)
 
 
+ffibuilder.cdef(_declarations((CSRC / "jaxnet_types.h").read_text()))
 ffibuilder.cdef(_declarations((CSRC / "jaxnet_ref.h").read_text()))
 ffibuilder.cdef(_declarations((CSRC / "jaxnet_fast.h").read_text())
                 .replace('#include "jaxnet_ref.h"', ""))
@@ -67,11 +68,11 @@ ffibuilder.set_source(
     "jaxnet.cref._ext",
     '#include "jaxnet_ref.h"\n#include "jaxnet_fast.h"\n#include "jaxnet_conv.h"\n'
     '#include "jaxnet_net.h"',
-    sources=[os.path.relpath(CSRC / n) for n in ("jaxnet_ref.c", "jaxnet_fast.c",
+    sources=[os.path.relpath(CSRC / n) for n in ("jn_common.c", "jaxnet_ref.c", "jaxnet_fast.c",
                                                  "jaxnet_conv.c", "jaxnet_net.c")],
     include_dirs=[os.path.relpath(CSRC)],
     depends=[os.path.relpath(CSRC / n) for n in (
-        "jaxnet_ref.h", "jaxnet_ref_impl.h", "jaxnet_fast.h", "jaxnet_fast_impl.h",
+        "jaxnet_types.h", "jaxnet_ref.h", "jaxnet_ref_impl.h", "jaxnet_fast.h", "jaxnet_fast_impl.h",
         "jaxnet_conv.h", "jaxnet_conv_impl.h", "jaxnet_net.h", "jaxnet_net_impl.h",
         "jn_common.h", "jn_math_impl.h", "jn_twice.h")],
     extra_compile_args=_flags + _omp,

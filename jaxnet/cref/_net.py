@@ -1,4 +1,4 @@
-"""The C kernel's side of jaxnet.cref: the extension, validated host arrays, the config.
+"""A checked model and host copies of its parameters, for either C kernel.
 
 Every array argument is converted to a numpy array once, and that array, not
 the object passed in, is checked and handed to C: an object whose ``.shape``
@@ -7,33 +7,44 @@ disagrees with its data cannot make C read or write out of bounds.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from ..nn._convpool import ConvPool
 from ..nn._dense import Dense
 from ..nn._inputs import resolve
 from ..nn._params import Layer
 from ..nn._validate import check_momentum, check_positive_scalar, check_velocity
 from ..train._rules import Momentum, MomentumState, Sgd, SgdState
-
-try:
-    from ._ext import ffi, lib
-except ImportError as e:  # pragma: no cover - depends on how jaxnet was installed
-    raise ImportError(
-        "jaxnet.cref needs the C extension jaxnet.cref._ext, which was not built when jaxnet was "
-        "installed (no C compiler?). Install a C compiler and the Python headers (Debian: "
-        "apt-get install gcc python3-dev), then reinstall jaxnet: "
-        "pip install --force-reinstall --no-deps .") from e
+from ._lib import ffi, lib
+from ._pinned import Pinned
 
 
 class CRefError(RuntimeError):
     """The C kernel returned an error code (checks here should prevent it)."""
 
 
-_CTYPE = {np.dtype(np.float64): ("double", "f64"), np.dtype(np.float32): ("float", "f32")}
+_SFX = {np.dtype(np.float64): "f64", np.dtype(np.float32): "f32"}
+#: Model names to the C enums' names (csrc/jaxnet_ref.h, jaxnet_net.h), read from the library.
 _COST = {"quadratic": "JN_COST_QUADRATIC", "cross_entropy": "JN_COST_CROSS_ENTROPY",
          "log_likelihood": "JN_COST_LOG_LIKELIHOOD"}
-_ACT = {"sigmoid": "JN_ACT_SIGMOID", "tanh": "JN_ACT_TANH", "relu": "JN_ACT_RELU"}
 _REG = {"l2": "JN_REG_L2", "l1": "JN_REG_L1"}
+_ACT = {"sigmoid": "JN_ACT_SIGMOID", "tanh": "JN_ACT_TANH", "relu": "JN_ACT_RELU",
+        "softmax": "JN_ACT_SOFTMAX", "linear": "JN_ACT_LINEAR"}
+#: The Dense-chain kernels' hidden activations (the network kernel takes every one).
+_HIDDEN = ("sigmoid", "tanh", "relu")
+
+
+def enum(table, name):
+    """The C value of a model's name (``table`` maps names to the library's enums)."""
+    return int(getattr(lib, table[name]))
+
+
+def check(rc, fn):
+    """Raises CRefError for a C error code."""
+    if rc != lib.JN_OK:
+        raise CRefError(f"{fn}: {ffi.string(lib.jn_strerror(rc)).decode()} (code {rc})")
 
 
 def as_array(a, name):
@@ -53,55 +64,6 @@ def host(a, dtype):
     return np.ascontiguousarray(a, dtype=dtype)
 
 
-_CNAME = {np.dtype(np.float64): "double", np.dtype(np.float32): "float",
-          np.dtype(np.int64): "int64_t", np.dtype(np.int32): "int32_t",
-          np.dtype(np.uint8): "uint8_t"}
-
-
-class Pinned:
-    """The buffers of one C call, each held by this object until it is dropped.
-
-    ``ffi.from_buffer`` keeps an array alive only while the cdata it returns lives;
-    a ``ffi.cast`` of that cdata, or a pointer array built from it, holds nothing. A
-    copy made to convert a dtype or an array-like would then be freed before C reads
-    it (silently wrong numbers). So every buffer handed to C is made here, bound to a
-    ``pin = Pinned()`` that the calling function holds until C returns::
-
-        pin = Pinned()
-        rc = lib.jn_f(pin.out(grad), pin(x, np.float64), pin.ptrs(ws, np.float64))
-    """
-
-    def __init__(self):
-        self._held = []
-
-    def __call__(self, a, dtype=None):
-        """A C array of ``a`` as C-contiguous ``dtype`` (a copy if needed), read by C;
-        ``ffi.NULL`` for None."""
-        if a is None:
-            return ffi.NULL
-        h = np.ascontiguousarray(a, dtype=dtype)
-        c = ffi.from_buffer(f"{_CNAME[h.dtype]}[]", h)  # typed: the cdata holds h
-        self._held.append(c)
-        return c
-
-    def out(self, a):
-        """A C array that C writes into: ``a`` itself, never a copy."""
-        if a is None:
-            return ffi.NULL
-        if not (isinstance(a, np.ndarray) and a.flags.c_contiguous and a.flags.writeable):
-            raise AssertionError("an output buffer must be a writable C-contiguous ndarray")
-        return self(a)
-
-    def ptrs(self, arrays, dtype, out=False):
-        """A ``T *[]`` of the arrays (None entries as NULL; None for no array)."""
-        if arrays is None:
-            return ffi.NULL
-        one = self.out if out else (lambda a: self(a, dtype))
-        p = ffi.new(f"{_CNAME[np.dtype(dtype)]} *[]", [one(a) for a in arrays])
-        self._held.append(p)
-        return p
-
-
 def as_layers(params, name):
     """``params`` with every leaf converted by :func:`as_array` (structure checked later)."""
     if not isinstance(params, (tuple, list)) or len(params) == 0:
@@ -117,78 +79,111 @@ def as_layers(params, name):
     return tuple(out)
 
 
-def check_c_model(model) -> None:
-    """The C kernel implements Dense chains (no dropout) with one hidden activation of
-    sigmoid, tanh or relu and the cost's own output layer (sigmoid; softmax for
-    log_likelihood)."""
+def dense_refusal(model) -> str | None:
+    """Why the Dense-chain kernels (csrc/jaxnet_ref.h, jaxnet_fast.h) cannot run
+    ``model`` — ConvPool layers, dropout, mixed or other hidden activations, an
+    output layer other than the cost's own (sigmoid; softmax for log_likelihood) —
+    or None when they can. Such a model runs on chapter 6's network kernel
+    (csrc/jaxnet_net.h), which takes every model jaxnet builds from Dense and
+    ConvPool layers."""
     others = [type(l).__name__ for l in model.layers if not isinstance(l, Dense)]
     if others:
-        raise ValueError(f"model: the C kernel implements Dense layers only, got {others}")
-    dropped = [i for i, l in enumerate(model.layers) if l.dropout]
-    if dropped:
-        raise ValueError(f"model: the C kernel has no dropout yet (layers {dropped})")
+        return f"it has {others} layers"
+    if any(l.dropout for l in model.layers):
+        return "it has dropout"
     acts = {l.activation for l in model.layers[:-1]}
-    if len(acts) > 1:
-        raise ValueError(f"model: the C kernel needs one activation for every hidden layer, "
-                         f"got {sorted(acts)}")
-    if acts and acts.pop() not in _ACT:
-        raise ValueError(f"model: the C kernel's hidden activations are {', '.join(_ACT)}")
+    if len(acts) > 1 or not acts <= set(_HIDDEN):
+        return f"its hidden activations are {sorted(acts)}"
     out = "softmax" if model.cost == "log_likelihood" else "sigmoid"
     if model.layers[-1].activation != out:
-        raise ValueError(f"model: the C kernel's {model.cost} output layer is {out}, got "
-                         f"{model.layers[-1].activation}")
+        return f"its {model.cost} output layer is {model.layers[-1].activation}, not {out}"
+    return None
 
 
 def uses_network_kernel(model) -> bool:
     """Whether ``model`` runs on chapter 6's network kernel (csrc/jaxnet_net.h) rather
     than the Dense-chain kernels (ConvPool layers, dropout, mixed activations)."""
-    try:
-        check_c_model(model)
-    except ValueError:
-        return True
-    return False
+    return dense_refusal(model) is not None
+
+
+def _c_layers(model):
+    """The model's layers as the network kernel's ``jn_layer[]``."""
+    out = ffi.new("jn_layer[]", len(model.layers))
+    for l, (layer, shape) in enumerate(zip(model.layers, model.shapes)):
+        if not isinstance(layer, (Dense, ConvPool)):
+            raise ValueError(f"model: the C kernel implements Dense and ConvPool layers, "
+                             f"got {type(layer).__name__} (layers[{l}])")
+        c, h, w = shape if len(shape) == 3 else (math.prod(shape), 1, 1)
+        conv = isinstance(layer, ConvPool)
+        out[l] = dict(kind=int(lib.JN_LAYER_CONVPOOL if conv else lib.JN_LAYER_DENSE),
+                      activation=enum(_ACT, layer.activation), c=c, h=h, w=w,
+                      n_out=layer.filters if conv else layer.n_out,
+                      k=layer.kernel if conv else 1, p=layer.pool if conv else 1,
+                      dropout=float(getattr(layer, "dropout", 0.0)))
+    return out
 
 
 class Net:
-    """Validated host copies of the parameters, the model, and the cffi views of them."""
+    """A checked model, host copies of its parameters (``w``, ``b``: C-contiguous
+    lists in the parameters' dtype) and what the C kernel that runs it needs: the
+    Dense-chain kernels' ``c_sizes`` (``sizes``, int64) or, when ``network`` (a
+    chapter-6 model, or masks given), the network kernel's ``c_layers``."""
 
-    def __init__(self, params, model):
+    def __init__(self, params, model, *, network=False):
         model, params = resolve(as_layers(params, "params"), model)
-        check_c_model(model)
-        self.model, self.sizes = model, model.sizes
+        self.model, self.network = model, network or uses_network_kernel(model)
         self.dtype = np.dtype(params[0].w.dtype)
-        self.ctype, self.sfx = _CTYPE[self.dtype]
+        self.sfx = _SFX[self.dtype]
         self.w = [host(l.w, self.dtype) for l in params]
         self.b = [host(l.b, self.dtype) for l in params]
-        self.c_sizes = np.asarray(self.sizes, np.int64)
-        self.n_layers = len(self.sizes) - 1
+        self.n_layers = len(model.layers)
+        if self.network:
+            self.c_layers = _c_layers(model)
+        else:
+            self.sizes = model.sizes
+            self.c_sizes = np.asarray(self.sizes, np.int64)
+
+    @property
+    def params(self):
+        """The host parameters as Layers."""
+        return self.layers(self.w, self.b)
 
     def work(self, batch):
-        n, pin = ffi.new("size_t *"), Pinned()
-        self.check(lib.jn_work_size(n, pin(self.c_sizes), self.n_layers, batch), "jn_work_size")
-        return np.empty(n[0], self.dtype)
+        """A work buffer for mini-batches of ``batch``: an array of the dtype (Dense
+        chains), or ``(work, int32 indices)`` for the network kernel's epoch."""
+        if not self.network:
+            n, pin = ffi.new("size_t *"), Pinned()
+            check(lib.jn_work_size(n, pin(self.c_sizes), self.n_layers, batch), "jn_work_size")
+            return np.empty(n[0], self.dtype)
+        sizes = ffi.new("size_t[2]")
+        check(lib.jn_net_epoch_work_size(sizes, sizes + 1, self.c_layers, self.n_layers, batch),
+              "jn_net_epoch_work_size")
+        return np.empty(max(sizes[0], 1), self.dtype), np.empty(max(sizes[1], 1), np.int32)
 
     def call(self, name, *args):
-        self.check(getattr(lib, f"jn_{name}_{self.sfx}")(*args), f"jn_{name}_{self.sfx}")
+        """``jn_{name}_{f64|f32}(*args)``, its error code raised as CRefError."""
+        check(getattr(lib, f"jn_{name}_{self.sfx}")(*args), f"jn_{name}_{self.sfx}")
 
     @staticmethod
-    def check(rc, fn):
-        if rc != lib.JN_OK:
-            raise CRefError(f"{fn}: {ffi.string(lib.jn_strerror(rc)).decode()} (code {rc})")
-
-    def layers(self, ws, bs):
+    def layers(ws, bs):
         return tuple(Layer(w, b) for w, b in zip(ws, bs))
 
     def config(self, penalty=(None, None), mu=0.0):
         """A ``jn_config`` for this model, ``(λ, n)`` checked by the caller and μ."""
         cfg = ffi.new("jn_config *")
-        cfg.cost = getattr(lib, _COST[self.model.cost])
-        cfg.activation = getattr(lib, _ACT[self.model.hidden_activation or "sigmoid"])
-        cfg.reg = getattr(lib, _REG[self.model.reg])
+        cfg.cost, cfg.reg = enum(_COST, self.model.cost), enum(_REG, self.model.reg)
+        cfg.activation = (0 if self.network else  # the network kernel's are per layer
+                          enum(_ACT, self.model.hidden_activation or "sigmoid"))
         lmbda, n = penalty
         cfg.lmbda, cfg.n_train = (0.0, 1.0) if lmbda is None else (float(lmbda), float(n))
         cfg.momentum = float(mu)
         return cfg
+
+    def host_masks(self, masks, rows):
+        """Masks as C-contiguous ``(rows, in_size)`` host arrays (None where no dropout)."""
+        return None if masks is None else [
+            None if k is None else host(np.asarray(k), self.dtype).reshape(rows, -1)
+            for k in masks]
 
 
 def rule_values(net, rule, state):
@@ -207,6 +202,6 @@ def rule_values(net, rule, state):
     mu = float(as_array(state.mu, "state.mu"))
     check_momentum(mu)
     velocity = as_layers(state.velocity, "state.velocity")
-    check_velocity(velocity, net.layers(net.w, net.b))
+    check_velocity(velocity, net.params)
     return (eta, mu, [np.array(l.w, net.dtype, order="C") for l in velocity],
             [np.array(l.b, net.dtype, order="C") for l in velocity])

@@ -46,10 +46,11 @@ def minibatch(x, y, idx, x_scale, dtype, sharding=None):
     return xb, yb
 
 
-def step(model, rule, grad, params, state, xb, yb, penalty, key=None):
-    """One update: the gradient of the mini-batch's cost (with dropout masks drawn from
-    ``key`` when the model has dropout), then the rule."""
-    masks = None if key is None else dropout_masks(model, key, xb.shape[0], xb.dtype)
+def step(model, rule, grad, params, state, xb, yb, penalty, key=None, masks=None):
+    """One update: the gradient of the mini-batch's cost (with dropout ``masks``, or
+    masks drawn from ``key``, when the model has dropout), then the rule."""
+    if masks is None and key is not None:
+        masks = dropout_masks(model, key, xb.shape[0], xb.dtype)
     g = GRADIENTS[grad](model, params, xb, yb, penalty, masks)
     updates, state = rule.update(g, state, params)
     return apply_updates(params, updates), state
@@ -59,10 +60,12 @@ step_jit = jax.jit(step, static_argnums=(0, 1, 2))
 
 
 @partial(jax.jit, static_argnames=_STATIC)
-def epoch(params, state, x, y, order, x_scale, penalty, key=None, *, model, rule, grad,
-          batch_size, progress=None, sharding=None):
+def epoch(params, state, x, y, order, x_scale, penalty, key=None, masks=None, *, model, rule,
+          grad, batch_size, progress=None, sharding=None):
     """``(params, state)`` after visiting ``order`` ``batch_size`` rows at a time
-    (``lax.scan`` over the full mini-batches, then the book's smaller last one)."""
+    (``lax.scan`` over the full mini-batches, then the book's smaller last one). The
+    dropout masks of step ``i`` are drawn from ``fold_in(key, i)``, or are rows
+    ``i·batch_size ...`` of ``masks`` (``(N, *input shape)`` per dropout layer)."""
     dtype = params[0].w.dtype
     n_full, rem = divmod(order.shape[0], batch_size)
     every = max(1, n_full // PROGRESS_REPORTS)
@@ -71,7 +74,8 @@ def epoch(params, state, x, y, order, x_scale, penalty, key=None, *, model, rule
     def body(carry, step_and_idx):
         i, idx = step_and_idx
         xb, yb = minibatch(x, y, idx, x_scale, dtype, sharding)
-        carry = step(model, rule, grad, *carry, xb, yb, penalty, _fold(key, i))
+        carry = step(model, rule, grad, *carry, xb, yb, penalty, _fold(key, i),
+                     _rows(masks, i * batch_size, batch_size))
         if progress is not None:
             lax.cond((i + 1) % every == 0,
                      lambda i: jax.debug.callback(progress, i + 1, n_steps),
@@ -86,7 +90,7 @@ def epoch(params, state, x, y, order, x_scale, penalty, key=None, *, model, rule
         last = sharding if sharding is not None and rem % sharding.mesh.size == 0 else None
         xb, yb = minibatch(x, y, order[n_full * batch_size:], x_scale, dtype, last)
         params, state = step(model, rule, grad, params, state, xb, yb, penalty,
-                             _fold(key, n_full))
+                             _fold(key, n_full), _rows(masks, n_full * batch_size, rem))
         if progress is not None:
             jax.debug.callback(progress, n_steps, n_steps)
     return params, state
@@ -94,6 +98,14 @@ def epoch(params, state, x, y, order, x_scale, penalty, key=None, *, model, rule
 
 def _fold(key, i):
     return None if key is None else jax.random.fold_in(key, i)
+
+
+def _rows(masks, start, size: int):
+    """Rows ``start .. start + size`` of each given mask (a step's masks), or None."""
+    if masks is None:
+        return None
+    return tuple(None if k is None else lax.dynamic_slice_in_dim(k, start, size)
+                 for k in masks)
 
 
 def shuffle_order(key, n: int):

@@ -7,6 +7,7 @@ import contextlib
 import signal
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -117,7 +118,8 @@ def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.
         loop = saver.resume(loop, epochs)
     t0 = time.perf_counter()
     if impl == "c":
-        epoch_fn = _c_epoch(data, model, rule, (lmbda, reg_n_value), threads, shuffle)
+        epoch_fn = _c_epoch(data, model, rule, (lmbda, reg_n_value), threads, shuffle,
+                            loop.params, loop.state)
     else:
         epoch_fn = shuffled_epoch.lower(
             loop.params, loop.state, loop.key, data.x, data.y, data.scale, pen, model=model,
@@ -133,7 +135,9 @@ def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.
                 on_epoch(loop.history[-1])
             loop = _after_epoch(loop, saver, signalled, checkpoint_every, epochs)
     velocity = loop.state.velocity if isinstance(loop.state, MomentumState) else None
-    return FitResult(loop.params, loop.history, compile_seconds, velocity, loop.schedule.stopped)
+    as_jax = partial(jax.tree.map, jnp.asarray)   # impl="c" kept them on the host
+    return FitResult(as_jax(loop.params), loop.history, compile_seconds,
+                     None if velocity is None else as_jax(velocity), loop.schedule.stopped)
 
 
 def _one_epoch(loop, epoch_fn, data, pen, monitors, monitor, options) -> LoopState:
@@ -236,29 +240,28 @@ class _Saver:
                                     schedule_state=loop.schedule._asdict())
 
 
-def _c_epoch(data, model, rule, reg, threads, shuffle=True):
-    """fit's epoch with the C kernel: the same signature, shuffle and dropout key as the
-    compiled ``shuffled_epoch``, the epoch itself by jaxnet.cref.train_epoch_with (the
-    fast path for Dense chains, csrc/jaxnet_net.h for chapter-6 models). ``reg``:
-    ``(λ, n in λ/n)``."""
-    from .. import cref
-    x, y = np.asarray(data.x_host), np.asarray(data.y)
-    x_scale = None if data.scale is None else float(data.scale)
+def _c_epoch(data, model, rule, reg, threads, shuffle, params, state):
+    """fit's epoch with the C kernel: the interface of the compiled ``shuffled_epoch``
+    (the same shuffle and dropout key), the epoch itself a jaxnet.cref.Epoch checked
+    once, here, for the whole run. The parameters stay on the host between epochs.
+    ``reg``: ``(λ, n in λ/n)``."""
+    from ..cref import Epoch
+    c_epoch = Epoch(rule, params, state, np.asarray(data.x_host), np.asarray(data.y),
+                    batch_size=data.batch_size, model=model, lmbda=reg[0], n=reg[1],
+                    x_scale=None if data.scale is None else float(data.scale), threads=threads)
+    n = c_epoch.n
 
     def epoch(params, state, key, _x, _y, _scale, _pen):
         if shuffle:
-            key, order = shuffle_jit(key, y.shape[0])
+            key, order = shuffle_jit(key, n)
+            order = np.asarray(order, np.int64)
         else:
-            order = np.arange(y.shape[0])
+            order = np.arange(n, dtype=np.int64)
         drop = None
         if model.has_dropout:
             key, drop = jax.random.split(key)
-        params, state = cref.train_epoch_with(
-            rule, params, state, x, y, np.asarray(order), batch_size=data.batch_size,
-            model=model, x_scale=x_scale, lmbda=reg[0], n=reg[1], key=drop, threads=threads)
-        finite = all(np.all(np.isfinite(a)) for a in jax.tree.leaves(params))
-        return (jax.tree.map(jnp.asarray, params), jax.tree.map(jnp.asarray, state), key,
-                finite)
+        params, state = c_epoch(params, state, order, key=drop)
+        return params, state, key, all(np.isfinite(a).all() for a in jax.tree.leaves(params))
     return epoch
 
 

@@ -6,7 +6,7 @@ from typing import Callable, Optional
 
 import jax
 
-from ..nn._inputs import check_key, check_x, check_y, penalty, resolve, scale
+from ..nn._inputs import check_key, check_masks, check_x, check_y, penalty, resolve, scale
 from ..nn._network import GRADIENTS
 from ..nn._validate import check_batch_size, check_order
 from ._epoch import epoch, step_jit
@@ -21,7 +21,7 @@ def check_grad(grad) -> str:
 
 
 def sgd_step(params, x, y, eta, *, model=None, lmbda=None, n=None, grad: str = "backprop",
-             key=None):
+             key=None, masks=None):
     """One mini-batch update ``p − η·∇C`` (the book's ``w − (η/m)·Σ_x ∇C_x``).
 
     Args:
@@ -33,17 +33,21 @@ def sgd_step(params, x, y, eta, *, model=None, lmbda=None, n=None, grad: str = "
       lmbda, n: regularisation strength λ and the training-set size in λ/n.
       grad: ``"backprop"`` (BP1–BP4 by hand) or ``"autodiff"`` (``jax.grad``).
       key: the PRNG key of the dropout masks (required when the model has
-        dropout; :func:`jaxnet.dropout_masks` ``(key, ...)`` are the masks used).
+        dropout and no ``masks`` are given; :func:`jaxnet.dropout_masks`
+        ``(key, ...)`` are the masks used).
+      masks: the dropout masks themselves instead of ``key``: one entry per
+        layer, ``(m, *input shape)`` 0/1 for a layer with dropout, None for the
+        others (as :func:`jaxnet.dropout_masks` makes them).
 
     Returns:
       The updated parameters (same structure, shapes and dtype).
     """
     return step_with(sgd(eta), params, None, x, y, model=model, lmbda=lmbda, n=n, grad=grad,
-                     key=key)[0]
+                     key=key, masks=masks)[0]
 
 
 def step_with(rule, params, state, x, y, *, model=None, lmbda=None, n=None,
-              grad: str = "backprop", key=None):
+              grad: str = "backprop", key=None, masks=None):
     """One mini-batch update with an update rule.
 
     Args:
@@ -52,7 +56,7 @@ def step_with(rule, params, state, x, y, *, model=None, lmbda=None, n=None,
       state: ``rule.init(params)``, then what the last call returned (None: a
         fresh ``rule.init(params)``).
       x: ``(m, n_0)`` float mini-batch; y: ``(m, n_L)`` float targets.
-      model, lmbda, n, grad, key: as :func:`sgd_step`.
+      model, lmbda, n, grad, key, masks: as :func:`sgd_step`.
 
     Returns:
       ``(params, state)`` after the update.
@@ -61,6 +65,9 @@ def step_with(rule, params, state, x, y, *, model=None, lmbda=None, n=None,
     m = check_x(model, x, allow_int=False)
     check_y(model, y, m)
     state = _rule_state(rule, state, params, grad)
+    if masks is not None:
+        return step_jit(model, rule, grad, params, state, x, y, penalty(lmbda, n, params),
+                        None, check_masks(model, masks, m, params))
     return step_jit(model, rule, grad, params, state, x, y, penalty(lmbda, n, params),
                     check_key(model, key))
 
@@ -78,7 +85,7 @@ def _rule_state(rule, state, params, grad):
 
 def train_epoch(params, x, y, order, *, eta, batch_size, model=None, x_scale=None, lmbda=None,
                 grad: str = "backprop", progress: Optional[Callable] = None, mesh=None,
-                key=None):
+                key=None, n=None, masks=None):
     """One epoch of plain mini-batch SGD as a single compiled program.
 
     The examples are visited in ``order``, ``batch_size`` at a time
@@ -97,7 +104,7 @@ def train_epoch(params, x, y, order, *, eta, batch_size, model=None, x_scale=Non
       batch_size: mini-batch size, ``1 <= batch_size <= N``.
       model: a jaxnet.Model (default: the chapter-1 network of params' sizes).
       x_scale: float factor for integer ``x`` (``1/256`` for jaxnet.data's images).
-      lmbda: regularisation strength λ ≥ 0; n in λ/n is ``N``.
+      lmbda: regularisation strength λ ≥ 0.
       grad: ``"backprop"`` (BP1–BP4) or ``"autodiff"`` (``jax.grad``).
       progress: optional hashable callable ``progress(steps_done, n_steps)``,
         called from the host about 20 times an epoch.
@@ -105,6 +112,11 @@ def train_epoch(params, x, y, order, *, eta, batch_size, model=None, x_scale=Non
         :func:`train_epoch_with`).
       key: the PRNG key of the dropout masks (required when the model has
         dropout): step ``i`` uses ``dropout_masks(fold_in(key, i), ...)``.
+      n: the n of λ/n (default ``N``; network3 divides by the number of
+        mini-batches).
+      masks: the dropout masks instead of ``key``, by position: one entry per
+        layer, ``(N, *input shape)`` for a layer with dropout (row ``t`` for the
+        ``t``-th example visited), None for the others.
 
     Returns:
       The parameters after the epoch, same structure, shapes and dtype. For
@@ -112,12 +124,12 @@ def train_epoch(params, x, y, order, *, eta, batch_size, model=None, x_scale=Non
     """
     return train_epoch_with(sgd(eta), params, None, x, y, order, batch_size=batch_size,
                             model=model, x_scale=x_scale, lmbda=lmbda, grad=grad,
-                            progress=progress, mesh=mesh, key=key)[0]
+                            progress=progress, mesh=mesh, key=key, n=n, masks=masks)[0]
 
 
 def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None, x_scale=None,
                      lmbda=None, grad: str = "backprop", progress: Optional[Callable] = None,
-                     mesh=None, key=None):
+                     mesh=None, key=None, n=None, masks=None):
     """One epoch, one compiled program, with an update rule.
 
     Args:
@@ -127,8 +139,8 @@ def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None
       params: tuple of Layers matching ``model``.
       state: ``rule.init(params)``, then what the last call returned (None: a
         fresh ``rule.init(params)``).
-      x, y, order, batch_size, model, x_scale, lmbda, grad, progress, key: as
-        :func:`train_epoch`.
+      x, y, order, batch_size, model, x_scale, lmbda, grad, progress, key, n, masks:
+        as :func:`train_epoch`.
       mesh: a 1-D ``jax.sharding.Mesh`` for data parallelism: every mini-batch
         is split across its devices (``batch_size`` must divide evenly), the
         parameters and the data are replicated, and XLA sums the gradients
@@ -139,17 +151,19 @@ def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None
       ``(params, state)`` after the epoch.
     """
     model, params = resolve(params, model)
-    n = check_x(model, x, x_scale=x_scale)
-    check_y(model, y, n)
-    check_order(order, n)
-    batch_size = check_batch_size(batch_size, n)
+    size = check_x(model, x, x_scale=x_scale)
+    check_y(model, y, size)
+    check_order(order, size)
+    batch_size = check_batch_size(batch_size, size)
     state = _rule_state(rule, state, params, grad)
-    pen, key = penalty(lmbda, n, params), check_key(model, key)
+    pen = penalty(lmbda, size if n is None else n, params)
+    masks = check_masks(model, masks, size, params)
+    key = None if masks is not None else check_key(model, key)
     sharding, scale_a = None, scale(x_scale, params)
     if mesh is not None:
         sharding, (params, state, x, y, order) = data_parallel(
             mesh, batch_size, [params, state, x, y, order])
-    return epoch(params, state, x, y, order, scale_a, pen, key, model=model, rule=rule,
+    return epoch(params, state, x, y, order, scale_a, pen, key, masks, model=model, rule=rule,
                  grad=grad, batch_size=batch_size, progress=progress, sharding=sharding)
 
 

@@ -1,0 +1,161 @@
+"""The C epoch as one interface: every argument checked once, then run many times.
+
+:class:`Epoch` is what ``cref.train_epoch_with`` and ``cref.step_with`` build for
+one call and what ``fit(impl="c")`` builds once for a whole run: the checks of a
+model, a training set, a batch size, λ and a rule happen in its constructor;
+each call trains one epoch over an order the caller made, on host parameters.
+"""
+
+from __future__ import annotations
+
+import numbers
+import threading
+
+import numpy as np
+
+from ..nn._inputs import check_key, check_x, check_y
+from ..nn._validate import check_batch_size, check_reg_strength
+from ..train._rules import MomentumState
+from ._lib import ffi, lib
+from ._masks import epoch_masks
+from ._net import Net, as_array, check, host, rule_values
+from ._pinned import Pinned
+
+#: The C kernels of a step or an epoch: ``"fast"`` (csrc/jaxnet_fast.h, Dense chains
+#: only: the default there) and ``"reference"`` (the readable loops; the only one of
+#: chapter 6's networks, and their default).
+KERNELS = ("fast", "reference")
+#: The most threads a fast-path call may use (csrc/jaxnet_fast.h's JN_MAX_THREADS).
+MAX_THREADS = int(lib.JN_MAX_THREADS)
+#: ``batch_size`` of a step: one mini-batch of every example, in order.
+WHOLE_BATCH = object()
+
+
+def check_threads(threads) -> int:
+    """``threads``: an int in ``[1, MAX_THREADS]``."""
+    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) \
+            or not 1 <= threads <= MAX_THREADS:
+        raise ValueError(f"threads: expected an int in [1, {MAX_THREADS}], got {threads!r}")
+    return int(threads)
+
+
+def check_kernel(kernel, net) -> str:
+    """The kernel to run ``net`` on (None: its default)."""
+    if kernel is None:
+        return "reference" if net.network else "fast"
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel: expected one of {KERNELS}, got {kernel!r}")
+    if net.network and kernel == "fast":
+        raise ValueError("kernel: chapter 6's networks (ConvPool layers, dropout, mixed "
+                         "activations) have one C kernel, the reference (csrc/jaxnet_net.h); "
+                         "got 'fast'")
+    return kernel
+
+
+def _inputs(net, x, x_scale, fast, allow_int):
+    """``(N, float rows or None, uint8 rows or None, x_scale)``: uint8 goes to the fast
+    path as it is (C scales and checks it); other inputs become float rows."""
+    n = check_x(net.model, x, x_scale=x_scale, allow_int=allow_int, finite=not fast)
+    if x.dtype.kind in "ui":
+        if fast and x.dtype == np.uint8:
+            return n, None, np.ascontiguousarray(x), float(x_scale)
+        return n, x.astype(net.dtype) * net.dtype.type(x_scale), None, float(x_scale)
+    xh = host(x, net.dtype)
+    return n, (xh if x_scale is None else xh * net.dtype.type(x_scale)), None, 1.0
+
+
+class Epoch:
+    """One model, training set, batch size, λ and rule, checked once (the constructor
+    raises what ``train_epoch_with`` raises for them; ``network=True`` routes a Dense
+    chain to the network kernel, as given masks do). ``params``/``state`` are the
+    checked starting point as host arrays; each call
+    ``epoch(params, state, order, key=None, masks=None) -> (params, state)`` trains
+    one epoch over ``order`` — ``(N,)`` int64, a permutation the caller made and does
+    not need checked again — from host parameters like these. The dropout masks are
+    ``masks`` (checked by the caller) or drawn from ``key`` as the JAX epoch draws them.
+    """
+
+    def __init__(self, rule, params, state, x, y, *, batch_size, model=None, x_scale=None,
+                 lmbda=None, n=None, kernel=None, threads=1, network=False, allow_int=True):
+        self.net = net = Net(params, model, network=network)
+        self.kernel = check_kernel(kernel, net)
+        self.n, self.xh, self.x_u8, self.scale = _inputs(
+            net, as_array(x, "x"), x_scale, self.kernel == "fast", allow_int)
+        y = as_array(y, "y")
+        check_y(net.model, y, self.n)
+        self.yh = host(y, net.dtype)
+        self.batch_size = (self.n if batch_size is WHOLE_BATCH
+                           else check_batch_size(batch_size, self.n))
+        self.threads = check_threads(threads)
+        state = rule.init(net.params) if state is None else state
+        _, self.mu, vw, vb = rule_values(net, rule, state)
+        self.penalty = check_reg_strength(lmbda, self.n if n is None else n)
+        self.params = net.params
+        self.state = state if vw is None else MomentumState(state.eta, state.mu,
+                                                            net.layers(vw, vb))
+
+    def __call__(self, params, state, order, key=None, masks=None):
+        net = self.net
+        w = [np.array(l.w, net.dtype, order="C") for l in params]   # C updates these
+        b = [np.array(l.b, net.dtype, order="C") for l in params]
+        vw = vb = None
+        if isinstance(state, MomentumState):
+            vw = [np.array(l.w, net.dtype, order="C") for l in state.velocity]
+            vb = [np.array(l.b, net.dtype, order="C") for l in state.velocity]
+        eta, cfg = float(state.eta), net.config(self.penalty, self.mu)
+        if net.network:
+            if masks is None and net.model.has_dropout:
+                masks = epoch_masks(net.model, check_key(net.model, key), self.n,
+                                    self.batch_size, net.dtype)
+            self._network(w, b, vw, vb, order, net.host_masks(masks, self.n), eta, cfg)
+        elif self.kernel == "fast":
+            self._fast(w, b, vw, vb, order, eta, cfg)
+        else:
+            self._reference(w, b, vw, vb, order, eta, cfg)
+        new = state if vw is None else MomentumState(state.eta, state.mu, net.layers(vw, vb))
+        return net.layers(w, b), new
+
+    def _reference(self, w, b, vw, vb, order, eta, cfg):
+        net = self.net
+        work, pin, d = net.work(self.batch_size), Pinned(), net.dtype
+        net.call("train_epoch", pin.ptrs(w, d, out=True), pin.ptrs(b, d, out=True),
+                 pin.ptrs(vw, d, out=True), pin.ptrs(vb, d, out=True), pin(self.xh, d),
+                 pin(self.yh, d), pin(order, np.int64), eta, cfg, pin(net.c_sizes),
+                 net.n_layers, self.n, self.batch_size, pin.out(work), work.size)
+
+    def _fast(self, w, b, vw, vb, order, eta, cfg):
+        net = self.net
+        size, pin, d = ffi.new("size_t *"), Pinned(), net.dtype
+        check(lib.jn_fast_work_bytes(size, pin(net.c_sizes), net.n_layers, self.batch_size,
+                                     d.itemsize), "jn_fast_work_bytes")
+        work = _work_buffer(size[0])
+        bad = ffi.new("int64_t *", -1)
+        rc = getattr(lib, f"jn_fast_train_epoch_{net.sfx}")(
+            pin.ptrs(w, d, out=True), pin.ptrs(b, d, out=True), pin.ptrs(vw, d, out=True),
+            pin.ptrs(vb, d, out=True), pin(self.xh, d), pin(self.x_u8, np.uint8), self.scale,
+            pin(self.yh, d), pin(order, np.int64), eta, cfg, pin(net.c_sizes), net.n_layers,
+            self.n, self.batch_size, self.threads, bad, pin.out(work), work.size)
+        if rc == lib.JN_ERR_INPUT:
+            raise ValueError(f"x: row {bad[0]} contains NaN or Inf")
+        check(rc, f"jn_fast_train_epoch_{net.sfx}")
+
+    def _network(self, w, b, vw, vb, order, mk, eta, cfg):
+        net = self.net
+        (work, idx), pin, d = net.work(self.batch_size), Pinned(), net.dtype
+        net.call("net_train_epoch", pin.ptrs(w, d, out=True), pin.ptrs(b, d, out=True),
+                 pin.ptrs(vw, d, out=True), pin.ptrs(vb, d, out=True), pin(self.xh, d),
+                 pin(self.yh, d), pin(order, np.int64), pin.ptrs(mk, d), eta, cfg,
+                 net.c_layers, net.n_layers, self.n, self.batch_size, pin.out(work),
+                 work.size, pin.out(idx), idx.size)
+
+
+_WORK = threading.local()
+
+
+def _work_buffer(nbytes: int) -> np.ndarray:
+    """This thread's fast-path work buffer, grown when too small: epochs after the
+    first allocate nothing (the C side never does)."""
+    buf = getattr(_WORK, "buf", None)
+    if buf is None or buf.size < nbytes:
+        buf = _WORK.buf = np.empty(nbytes, np.uint8)
+    return buf

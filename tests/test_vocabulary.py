@@ -1,0 +1,92 @@
+"""One vocabulary: the JAX functions and their C twins take the same words for the same
+things (``n`` for λ/n's n, ``key``/``masks`` for dropout, ``kernel`` for the C
+sub-paths, ``impl`` only for the implementation fit runs), and each new word means
+what it says in both."""
+
+import inspect
+
+import jax
+import numpy as np
+import pytest
+from conftest import assert_trees_close
+
+import jaxnet
+from jaxnet import cref
+
+# float64, one step or a 40-example epoch: C and XLA sum in different orders (~1e-15
+# a step); a wrong λ/n or a wrong mask is off by ≥ 1e-4.
+RTOL = 1e-10
+TWINS = ["feedforward", "backprop", "backprop_trace", "sgd_step", "step_with", "train_epoch",
+         "train_epoch_with"]
+# Words only the JAX side has: what to differentiate with, progress callbacks, a mesh.
+JAX_ONLY = {"grad", "progress", "mesh"}
+# Words only the C side has: which C kernel, and its threads.
+C_ONLY = {"kernel", "threads"}
+
+
+@pytest.mark.parametrize("name", TWINS)
+def test_the_twins_take_the_same_arguments(name):
+    jp = inspect.signature(getattr(jaxnet, name)).parameters
+    cp = inspect.signature(getattr(cref, name)).parameters
+    assert [p for p in jp if p not in JAX_ONLY] == [p for p in cp if p not in C_ONLY], name
+    assert "impl" not in cp                      # impl: fit's choice of implementation only
+
+
+def _dropout_problem():
+    model = jaxnet.Model((1, 8, 8), (jaxnet.ConvPool(2, 3, 2, "relu"),
+                                     jaxnet.Dense(5, "softmax", dropout=0.5)),
+                         cost="log_likelihood")
+    params = jaxnet.init_params(jax.random.PRNGKey(0), model, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    x, y = rng.random((6, 64)), np.eye(5)[rng.integers(0, 5, 6)]
+    return model, params, x, y
+
+
+def test_a_step_with_masks_is_the_step_with_the_key_that_draws_them():
+    model, params, x, y = _dropout_problem()
+    key = jax.random.PRNGKey(4)
+    masks = jaxnet.dropout_masks(key, model, 6, np.float64)
+    by_key = jaxnet.sgd_step(params, x, y, 0.5, model=model, key=key)
+    by_masks = jaxnet.sgd_step(params, x, y, 0.5, model=model, masks=masks)
+    assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(by_key),
+                                                    jax.tree.leaves(by_masks)))
+    other = jaxnet.sgd_step(params, x, y, 0.5, model=model, key=jax.random.PRNGKey(5))
+    assert not np.array_equal(other[1].w, by_key[1].w)    # the masks matter
+    assert_trees_close(cref.sgd_step(params, x, y, 0.5, model=model, masks=masks), by_masks,
+                       RTOL, "C step with the same masks")
+
+
+def test_n_is_lambda_over_n_in_every_epoch():
+    """``n`` divides λ: (λ, n) trains as (λ·N/n, N), in JAX and in C."""
+    params = jaxnet.init_params(jax.random.PRNGKey(1), [12, 6, 3], dtype=np.float64)
+    rng = np.random.default_rng(1)
+    x, y = rng.random((40, 12)), np.eye(3)[rng.integers(0, 3, 40)]
+    order = rng.permutation(40)
+    kw = dict(eta=0.5, batch_size=8)
+    four = jaxnet.train_epoch(params, x, y, order, lmbda=2.0, n=4, **kw)
+    scaled = jaxnet.train_epoch(params, x, y, order, lmbda=2.0 * 40 / 4, **kw)
+    plain = jaxnet.train_epoch(params, x, y, order, lmbda=2.0, **kw)
+    assert_trees_close(four, scaled, RTOL, "λ=2, n=4 vs λ=20, n=N")
+    assert not np.allclose(four[0].w, plain[0].w, rtol=1e-6)   # n changed something
+    assert_trees_close(cref.train_epoch(params, x, y, order, lmbda=2.0, n=4, **kw), four,
+                       RTOL, "C, λ=2, n=4")
+
+
+def test_an_epoch_with_masks_is_the_epoch_with_the_key_that_draws_them():
+    """``masks`` by position (what cref's epochs take) trains as the ``key`` that draws
+    them, in JAX and in C; other masks train differently."""
+    from jaxnet.cref._masks import epoch_masks
+    model, params, _, _ = _dropout_problem()
+    rng = np.random.default_rng(2)
+    x, y = rng.random((23, 64)), np.eye(5)[rng.integers(0, 5, 23)]
+    order, key = rng.permutation(23), jax.random.PRNGKey(8)
+    kw = dict(eta=0.5, batch_size=5, model=model)          # 4 full mini-batches and 3 rows
+    masks = epoch_masks(model, key, 23, 5, np.float64)
+    by_key = jaxnet.train_epoch(params, x, y, order, key=key, **kw)
+    by_masks = jaxnet.train_epoch(params, x, y, order, masks=masks, **kw)
+    assert_trees_close(by_masks, by_key, RTOL, "JAX epoch: masks vs the key that drew them")
+    assert_trees_close(cref.train_epoch(params, x, y, order, masks=masks, **kw), by_key, RTOL,
+                       "C epoch with the same masks")
+    flipped = tuple(None if k is None else 1 - k for k in masks)
+    other = jaxnet.train_epoch(params, x, y, order, masks=flipped, **kw)
+    assert not np.allclose(other[1].w, by_key[1].w, rtol=1e-6)
