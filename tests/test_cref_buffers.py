@@ -97,7 +97,7 @@ def _jax(name, model, params, x, y, order, key):
 
 
 CALLS = [(n, m) for m in (DENSE, CONV, DROP)
-         for n in (["feedforward"] if m is DENSE else []) + ["backprop"]
+         for n in ["feedforward", "backprop"]
          + (["sgd_step:fast", "sgd_step:reference", "epoch:fast", "epoch:reference"]
             if m is DENSE else ["sgd_step", "epoch"]) + ["momentum_epoch"]]
 

@@ -42,17 +42,29 @@ def _batch(net, x, y=None):
 
 def feedforward(params, x, *, model=None):
     """Output activations ``(batch, n_L)`` for ``x (batch, n_0)``, as jaxnet.feedforward
-    (Dense chains)."""
+    (the evaluation network: dropout layers scale their inputs by 1 − p)."""
     net = Net(params, model)
-    if net.network:
-        raise ValueError("model: the C feedforward runs Dense chains (csrc/jaxnet_ref.h); "
-                         "use jaxnet.feedforward for chapter 6's networks")
     m, xh, _ = _batch(net, x)
-    out = np.empty((m, net.sizes[-1]), net.dtype)
-    work, pin, d = net.work(m), Pinned(), net.dtype
+    out = np.empty((m, net.model.layers[-1].n_out), net.dtype)
+    pin, d = Pinned(), net.dtype
+    if net.network:
+        work, idx = _network_work(net, m)
+        net.call("net_feedforward", pin.out(out), pin.ptrs(net.w, d), pin.ptrs(net.b, d),
+                 pin(xh, d), net.c_layers, net.n_layers, m, pin.out(work), work.size,
+                 pin.out(idx), idx.size)
+        return out
+    work = net.work(m)
     net.call("feedforward", pin.out(out), pin.ptrs(net.w, d), pin.ptrs(net.b, d), pin(xh, d),
              net.config(), pin(net.c_sizes), net.n_layers, m, pin.out(work), work.size)
     return out
+
+
+def _network_work(net, m):
+    """``(work, int32 indices)`` for jn_net_feedforward/jn_net_backprop on ``m`` rows."""
+    sizes = ffi.new("size_t[2]")
+    check(lib.jn_net_work_size(sizes, sizes + 1, net.c_layers, net.n_layers, m),
+          "jn_net_work_size")
+    return np.empty(max(sizes[0], 1), net.dtype), np.empty(max(sizes[1], 1), np.int32)
 
 
 def _chain_backprop(net, xh, yh, m, cfg):
@@ -68,11 +80,7 @@ def _chain_backprop(net, xh, yh, m, cfg):
 def _network_backprop(net, xh, yh, m, cfg, masks):
     check_mask_shapes(net.model, masks, m)
     gw, gb = [np.empty_like(a) for a in net.w], [np.empty_like(a) for a in net.b]
-    sizes = ffi.new("size_t[2]")
-    check(lib.jn_net_work_size(sizes, sizes + 1, net.c_layers, net.n_layers, m),
-          "jn_net_work_size")
-    work, idx = np.empty(max(sizes[0], 1), net.dtype), np.empty(max(sizes[1], 1), np.int32)
-    pin, d = Pinned(), net.dtype
+    (work, idx), pin, d = _network_work(net, m), Pinned(), net.dtype
     net.call("net_backprop", pin.ptrs(gw, d, out=True), pin.ptrs(gb, d, out=True),
              pin.ptrs(net.w, d), pin.ptrs(net.b, d), pin(xh, d), pin(yh, d),
              pin.ptrs(net.host_masks(masks, m), d), net.c_layers, net.n_layers, cfg, m,
