@@ -34,6 +34,7 @@ the ``plot`` extra; without it the run says so and writes the rest).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import subprocess
@@ -370,8 +371,9 @@ def scaling_table(rows):
     return out
 
 
-def plot(doc, path) -> str | None:
-    """Seconds per epoch by implementation and batch size (log-log), one panel per hidden width."""
+def plot(doc) -> bytes | str:
+    """Seconds per epoch by implementation and batch size (log-log), one panel per hidden
+    width: the PNG's bytes, or why there is none."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -401,9 +403,10 @@ def plot(doc, path) -> str | None:
     axes[-1].legend(fontsize=7)
     fig.suptitle(f"jaxnet benchmarks {doc['date'][:10]}, {doc['machine']['processor']}", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
-    return None
+    return buf.getvalue()
 
 
 def main(argv=None):
@@ -449,24 +452,27 @@ def main(argv=None):
         doc[name] = fn(args, doc["matmul_peak_gflops"]) if name == "epoch" else fn(args)
         if isinstance(doc[name], dict):
             doc["notes"] += [n for n in doc[name].get("notes", []) if n not in doc["notes"]]
-        save(doc, stem)  # after every section: a failure later keeps what was measured
+        # after every section: a failure later keeps what was measured
+        if save(stem, doc, markdown(doc)):
+            return 1
     doc["harness_seconds"] = time.perf_counter() - t0
-    if "scaling" in doc:
-        msg = plot(doc, stem.with_suffix(".png"))
-        if msg:
-            doc["notes"].append(msg)
-    print(save(doc, stem))
-    return 0
-
-
-def save(doc, stem) -> str:
-    """Writes DATE-bench-BACKEND.json and .md atomically; returns the markdown."""
-    from jaxnet.io import atomic_write
+    png = plot(doc) if "scaling" in doc else None
+    if isinstance(png, str):
+        doc["notes"].append(png)
     md = markdown(doc)
-    for suffix, text in ((".json", json.dumps(doc, indent=1)), (".md", md)):
-        with atomic_write(stem.with_suffix(suffix), "w") as f:
-            f.write(text)
-    return md
+    print(md)
+    return save(stem, doc, md, png if isinstance(png, bytes) else None)
+
+
+def save(stem, doc, md, png=None) -> int:
+    """Writes DATE-bench-BACKEND.json, .md (and the figure's .png) through jaxnet.io's
+    rescue path (a full disk: a copy elsewhere, one line saying where); returns the
+    exit status, 0 or 1."""
+    from jaxnet.io import write_files
+    files = {stem.with_suffix(".json"): json.dumps(doc, indent=1), stem.with_suffix(".md"): md}
+    if png is not None:
+        files[stem.with_suffix(".png")] = png
+    return write_files(files, prog="benchmarks/run.py")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from ._flags import DATASETS
@@ -68,24 +67,60 @@ def outputs_unwritable(flags) -> str | None:
 
 
 def write_or_rescue(flag, path, write, done: str) -> int:
-    """``write(path)``; if that still fails at the end of a run, write the result to the
-    current folder or the temporary folder instead and say where. Returns 0 or 1."""
+    """``write(path)`` through jaxnet.io's one rescue path: if that fails at the end of
+    a run, the result goes to the current or the temporary folder instead, one line
+    says where, and the exit status is 1. Returns 0 or 1."""
+    from ..io._rescue import WriteError
+    from ..io._rescue import write_or_rescue as rescue
     try:
-        write(path)
-        print(f"{done} {path}")
-        return 0
-    except OSError as e:
-        why = e.strerror or str(e)
-    name = f"jaxnet-rescued-{os.getpid()}-{Path(path).name or 'output'}"
-    for folder in (Path.cwd(), Path(tempfile.gettempdir())):
-        try:
-            write(folder / name)
-        except OSError:
-            continue
-        return error(f"{flag} {path}: could not write it ({why}); the result is in "
-                     f"{folder / name} instead", 1)
-    return error(f"{flag} {path}: could not write it ({why}), nor a copy in the current or "
-                 "the temporary folder", 1)
+        rescue(path, write, what=flag)
+    except WriteError as e:
+        return error(str(e), 1)
+    print(f"{done} {path}")
+    return 0
+
+
+#: The IDX files a data folder is read from (jaxnet.data.load_idx), plain or gzipped.
+IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+             "t10k-labels-idx1-ubyte")
+
+
+def data_files(name: str) -> list:
+    """``("--data", path)`` for every file ``--data name`` may be read from."""
+    from .. import data
+    if name == "mnist":
+        return [("--data", data.cache_dir() / data.MNIST_CACHE_NAME)]
+    if name == "sample":
+        from ..data._sample import SAMPLE_PATH
+        return [("--data", SAMPLE_PATH)]
+    folder = data.FASHION_MNIST_DIR if name == "fashion-mnist" else Path(name)
+    return [("--data", folder / f"{stem}{gz}") for stem in IDX_FILES for gz in ("", ".gz")]
+
+
+def _same_file(a, b) -> bool:
+    if os.path.realpath(a) == os.path.realpath(b):  # symlinks and relative paths resolved
+        return True
+    try:
+        return os.path.samefile(a, b)  # hard links (both exist)
+    except OSError:
+        return False
+
+
+def same_file(outputs, inputs=()) -> str | None:
+    """The one-line problem if two ``outputs`` or an output and one of ``inputs``
+    (``(flag, path or None)`` pairs) are one file, else None: said before anything is
+    loaded or trained, since the later write would replace the earlier or the input."""
+    outputs = [(f, p) for f, p in outputs if p is not None]
+    for i, (flag, path) in enumerate(outputs):
+        for other, other_path in outputs[i + 1:]:
+            if _same_file(path, other_path):
+                return (f"{flag} {path} and {other} {other_path} are the same file: give each "
+                        "output its own")
+        for other, other_path in inputs:
+            if other_path is not None and _same_file(path, other_path):
+                return (f"{flag} {path} is {other}'s file {other_path}: an output must not "
+                        "replace an input")
+    return None
 
 
 def setup_jax(args) -> None:

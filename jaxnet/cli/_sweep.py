@@ -7,7 +7,16 @@ import statistics
 from pathlib import Path
 
 from ..nn._layerspec import describe
-from ._common import error, load_split, outputs_unwritable, plot_ready, setup_jax, write_or_rescue
+from ._common import (
+    data_files,
+    error,
+    load_split,
+    outputs_unwritable,
+    plot_ready,
+    same_file,
+    setup_jax,
+    write_or_rescue,
+)
 from ._flags import (
     add_data_flags,
     add_model_flags,
@@ -67,7 +76,8 @@ def sweep(args) -> int:
     from ..train._population import fit_population
     if not plot_ready(args):
         return 1
-    problem = outputs_unwritable([("--plot", args.plot), ("--json", args.json)])
+    outputs = [("--plot", args.plot), ("--json", args.json)]
+    problem = outputs_unwritable(outputs) or same_file(outputs, data_files(args.data))
     if problem:
         return error(problem, 2)
     loaded = load_split(args, False)

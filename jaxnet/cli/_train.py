@@ -9,7 +9,16 @@ from pathlib import Path
 
 from ..nn._layerspec import describe
 from ._announce import announce, epoch_printer
-from ._common import error, load_split, outputs_unwritable, plot_ready, setup_jax, write_or_rescue
+from ._common import (
+    data_files,
+    error,
+    load_split,
+    outputs_unwritable,
+    plot_ready,
+    same_file,
+    setup_jax,
+    write_or_rescue,
+)
 from ._flags import (
     add_data_flags,
     add_model_flags,
@@ -98,8 +107,10 @@ def check_flags(args):
         return error(f"--{'resume' if args.resume else 'overwrite'} needs --checkpoint FILE", 2)
     if args.resume and args.overwrite:
         return error("--resume and --overwrite: choose one", 2)
-    problem = outputs_unwritable([("--save", args.save), ("--checkpoint", args.checkpoint),
-                                  ("--plot", args.plot)])
+    outputs = [("--save", args.save), ("--checkpoint", args.checkpoint), ("--plot", args.plot)]
+    cache = args.compile_cache if str(args.compile_cache) != "none" else None
+    problem = outputs_unwritable(outputs) or same_file(
+        outputs + [("--compile-cache", cache)], data_files(args.data))
     if problem:
         return error(problem, 2)
     for flag, value in (("--early-stop", args.early_stop), ("--schedule", args.schedule)):
@@ -156,6 +167,7 @@ def setup(args, d, split):
 def run_fit(args, model, params, key, d, split, bar):
     """The FitResult, or an exit status after printing the error."""
     from .. import data as jdata
+    from ..io._rescue import WriteError
     from ..train._checkpoint import CheckpointError
     from ..train._fit import fit
     done = []
@@ -171,14 +183,20 @@ def run_fit(args, model, params, key, d, split, bar):
                    checkpoint=args.checkpoint, resume=args.resume, overwrite=args.overwrite,
                    impl=args.impl, threads=args.threads, shuffle=args.shuffle,
                    reg_n=args.reg_n, test_data=_test_data(args, d))
-    except (FloatingPointError, CheckpointError, ImportError) as e:  # ImportError: --impl c
-        if bar:                                                         # without the extension
+    except (FloatingPointError, CheckpointError, ImportError, WriteError) as e:
+        if bar:  # ImportError: --impl c without the extension; WriteError: a full disk
             bar.clear()
-        return error(str(e), 1)
+        return error(_checkpoint_message(e) if isinstance(e, WriteError) else str(e), 1)
     except (ValueError, TypeError) as e:
         if done:  # fit checks every argument before it trains: this is not one
             raise
         return error(str(e), 2)
+
+
+def _checkpoint_message(e) -> str:
+    """A checkpoint that could not be written: where the run's state went instead."""
+    return e.message("--checkpoint", hint=f"the run after {e.epoch} epochs: add --resume "
+                     f"with --checkpoint {e.rescued}, or move it to {e.path}, to continue")
 
 
 def _test_data(args, d):
@@ -239,7 +257,8 @@ def train(args) -> int:
 
 
 def write_outputs(args, model, result) -> int:
-    from ..io._params_file import save_network2, save_params
+    from ..io._network2 import save_network2
+    from ..io._params_file import save_params
     status = 0
     if args.save:
         if args.save_format == "network2":

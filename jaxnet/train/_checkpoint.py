@@ -7,15 +7,20 @@ learning-rate schedule's state, the history so far, and the run's ``config``
 (sizes, dtype, a fingerprint of the training images and labels, and every
 hyper-parameter) that a resume must match. Written atomically (temporary
 file, fsync, rename), so a crash or a signal mid-write leaves the previous
-checkpoint intact. Read with jaxnet.io._npz: every member's header is checked
-against the config before anything is allocated, and every field of the
-metadata is type-checked, so a damaged or crafted file is a CheckpointError.
+checkpoint intact; a write that fails (a full disk) puts the state in the
+current or the temporary folder instead and raises jaxnet.io.WriteError saying
+where (jaxnet.io._rescue). Read with jaxnet.io._npz: every member's header is
+checked against the config before anything is allocated; the saved config must
+equal this run's key for key and type for type (its model description
+included), and every other field of the metadata is checked against its schema,
+so a damaged or crafted file is a CheckpointError.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import numbers
 from pathlib import Path
 
@@ -23,6 +28,7 @@ import numpy as np
 
 from ..io._atomic import atomic_write
 from ..io._npz import NpzReader
+from ..io._rescue import WriteError, write_or_rescue
 from ..nn._params import Layer
 
 FORMAT = "jaxnet.checkpoint"
@@ -65,6 +71,13 @@ def check_target(path, *, resume: bool, overwrite: bool):
 
 
 def save_checkpoint(path, *, params, velocity, key, epoch, history, config, schedule_state):
+    """Writes the loop's state to ``path`` atomically.
+
+    Raises:
+      jaxnet.io.WriteError (an OSError): ``path`` could not be written (it is
+        untouched); ``rescued`` is the copy written instead (None if none could
+        be), and ``params``, ``history`` and ``epoch`` hold the state itself.
+    """
     arrays = {}
     for l, (w, b) in enumerate(params):
         arrays[f"w{l}"], arrays[f"b{l}"] = np.asarray(w), np.asarray(b)
@@ -76,8 +89,16 @@ def save_checkpoint(path, *, params, velocity, key, epoch, history, config, sche
                 schedule_state=schedule_state, history=[r._asdict() for r in history],
                 momentum_state=velocity is not None)
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    with atomic_write(Path(path)) as f:
-        np.savez(f, **arrays)
+
+    def write(target):
+        with atomic_write(target) as f:
+            np.savez(f, **arrays)
+    try:
+        write_or_rescue(path, write, what="checkpoint", hint=f"the run after {epoch} epochs: "
+                        "resume=True with checkpoint= that file continues it")
+    except WriteError as e:  # the trained state itself, should no copy have been written
+        e.params, e.history, e.epoch = params, list(history), int(epoch)
+        raise
 
 
 def load_checkpoint(path, config, *, shapes, epochs: int, record):
@@ -95,19 +116,12 @@ def load_checkpoint(path, config, *, shapes, epochs: int, record):
                                   f"{str(meta.get('format'))[:100]!r})")
         if meta.get("version") != VERSION:
             raise CheckpointError(f"{path}: checkpoint format version "
-                                  f"{str(meta.get('version'))[:20]}, this jaxnet resumes version "
+                                  f"{_short(meta.get('version'))}, this jaxnet resumes version "
                                   f"{VERSION} only (start over with overwrite=True)")
-        saved = meta.get("config")
-        if not isinstance(saved, dict):
-            raise CheckpointError(f"{path}: no run configuration")
-        diff = {k: (saved.get(k), v) for k, v in config.items() if saved.get(k) != v}
-        if diff:
-            what = "; ".join(f"{k}: checkpoint {_short(a)}, this run {_short(b)}"
-                             for k, (a, b) in diff.items())
-            raise CheckpointError(f"{path}: belongs to another run ({what})")
+        _check_config(path, meta.get("config"), config)
         epoch = meta.get("epoch")
         if type(epoch) is not int or epoch < 0:
-            raise CheckpointError(f"{path}: bad epoch {str(epoch)[:40]}")
+            raise CheckpointError(f"{path}: bad epoch {_short(epoch)}")
         if epoch > epochs:
             raise CheckpointError(f"{path}: has trained {epoch} epochs, more than the {epochs} "
                                   "asked for (ask for at least as many to resume it)")
@@ -124,6 +138,27 @@ def load_checkpoint(path, config, *, shapes, epochs: int, record):
     return dict(params=params, velocity=velocity, key=key, epoch=epoch,
                 history=_history(path, meta.get("history"), epoch, record),
                 schedule_state=_schedule_state(path, meta.get("schedule_state")))
+
+
+def _json(v) -> str:
+    return json.dumps(v, sort_keys=True)
+
+
+def _check_config(path, saved, config) -> None:
+    """The saved run configuration is this run's: the same keys, and values equal as
+    JSON (so ``3.0`` is not ``3`` and ``true`` is not ``1``)."""
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{path}: no run configuration")
+    unknown = sorted(k for k in saved if k not in config)
+    if unknown:
+        raise CheckpointError(f"{path}: its run configuration holds keys this jaxnet does "
+                              f"not write: {_short(unknown)}")
+    diff = {k: (saved.get(k), v) for k, v in config.items()
+            if k not in saved or _json(saved[k]) != _json(v)}
+    if diff:
+        what = "; ".join(f"{k}: checkpoint {_short(a)}, this run {_short(b)}"
+                         for k, (a, b) in diff.items())
+        raise CheckpointError(f"{path}: belongs to another run ({what})")
 
 
 def _short(v) -> str:
@@ -143,7 +178,13 @@ def _layers(z, prefix, shapes, dtype):
 
 
 def _number(v, kinds=numbers.Real) -> bool:
-    return isinstance(v, kinds) and not isinstance(v, bool) and not np.isnan(v)
+    """A JSON number of ``kinds``, not NaN, that a float can hold (±inf allowed)."""
+    if not isinstance(v, kinds) or isinstance(v, bool):
+        return False
+    try:
+        return not math.isnan(float(v))
+    except OverflowError:  # an int past float's range
+        return False
 
 
 def _history(path, history, epoch, record):
@@ -154,7 +195,7 @@ def _history(path, history, epoch, record):
     for i, r in enumerate(history):
         if (not isinstance(r, dict) or set(r) != set(record._fields)
                 or not all(v is None or _number(v) for v in r.values())
-                or not _number(r["epoch"], numbers.Integral)):
+                or type(r["epoch"]) is not int or r["epoch"] != i):
             raise CheckpointError(f"{path}: history record {i} is malformed")
         out.append(record(**r))
     return out
@@ -166,6 +207,17 @@ def _schedule_state(path, state):
             or not _number(state["best"], numbers.Integral)
             or not _number(state["since_best"], numbers.Integral)
             or not _number(state["eta"]) or not 0 < state["eta"] < float("inf")
-            or not (state["stopped"] is None or isinstance(state["stopped"], str))):
+            or not _stop_reason(state["stopped"])):
         raise CheckpointError(f"{path}: malformed schedule state")
     return state
+
+
+#: How the fit loop's schedule says why it stopped (jaxnet.train._history.Schedule).
+STOP_REASONS = ("early stop: ", "schedule: ")
+
+
+def _stop_reason(stopped) -> bool:
+    """None, or a short printable reason the schedule itself gives (a file cannot make
+    a resumed run print anything else, or claim it was interrupted)."""
+    return stopped is None or (isinstance(stopped, str) and len(stopped) <= 300
+                               and stopped.isprintable() and stopped.startswith(STOP_REASONS))
