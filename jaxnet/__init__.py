@@ -6,6 +6,7 @@ kernel), ``jaxnet.bench``, ``jaxnet.plot``; the most used names are here too.
 """
 
 from .io import ParamsFileError as ParamsFileError
+from .io import WriteError as WriteError
 from .io import load_network2 as load_network2
 from .io import load_params as load_params
 from .io import save_network2 as save_network2

@@ -115,3 +115,24 @@ def test_conv_training_flops_match_a_hand_count():
     from jaxnet.nn._layerspec import parse_layers
     model = parse_layers(conv_speed.SPEC, 784)
     assert conv_speed.training_flops(model) == 2 * (3 * 1_633_000 - 288_000)
+
+
+def test_a_bench_json_that_cannot_be_written_is_rescued(tmp_path, monkeypatch, capsys):
+    """--json goes through the one rescue path: one line, a copy, exit status 1."""
+    import jaxnet.io._atomic as atomic
+    from jaxnet.cli import main
+    real, target = atomic.atomic_write, tmp_path / "bench.json"
+
+    def full(path, *a, **k):
+        if str(path) == str(target):
+            raise OSError(28, "No space left on device")
+        return real(path, *a, **k)
+    monkeypatch.setattr(atomic, "atomic_write", full)
+    monkeypatch.chdir(tmp_path)
+    code = main(["bench", "--data", "sample", "--repeats", "1", "--no-peak", "--json",
+                 str(target)])
+    err = capsys.readouterr().err.strip().splitlines()
+    rescued = [p for p in tmp_path.iterdir() if p.name.startswith("jaxnet-rescued-")]
+    assert code == 1 and len(err) == 1 and "--json" in err[0] and "No space" in err[0], err
+    assert len(rescued) == 1 and json.loads(rescued[0].read_text())["rows"]
+    assert not target.exists()

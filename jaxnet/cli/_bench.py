@@ -83,13 +83,13 @@ def bench(data_name, repeats, batch_size, json_path=None, *, peak=True, out=None
         import json
 
         from ..io._atomic import atomic_write
+        from ._common import write_or_rescue
         doc = dict(date=now(), command="jaxnet bench " + " ".join(sys.argv[2:]),
                    machine=machine(), matmul_peak_gflops=pk, notes=notes, rows=rows)
-        try:
-            with atomic_write(json_path, "w") as f:
+
+        def write(path):
+            with atomic_write(path, "w") as f:
                 f.write(json.dumps(doc, indent=1))
-        except OSError as e:
-            print(f"jaxnet bench: error: --json {json_path}: could not write it "
-                  f"({e.strerror or e}); the table above is the result", file=sys.stderr)
+        if write_or_rescue("--json", json_path, write, "wrote"):
             return 1
     return 1 if any(r.get("refused") for r in rows) else 0

@@ -95,6 +95,9 @@ def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.
 
     Raises:
       FloatingPointError: if the parameters stop being finite (η too large).
+      jaxnet.io.WriteError: a checkpoint could not be written (a full disk): it
+        says where a copy went (``rescued``) and carries the trained state
+        (``params``, ``history``, ``epoch``).
     """
     model, params = resolve(params, model)
     data = prepare(model, params, x, labels, x_scale=x_scale, epochs=epochs,
