@@ -90,3 +90,45 @@ def test_an_epoch_with_masks_is_the_epoch_with_the_key_that_draws_them():
     flipped = tuple(None if k is None else 1 - k for k in masks)
     other = jaxnet.train_epoch(params, x, y, order, masks=flipped, **kw)
     assert not np.allclose(other[1].w, by_key[1].w, rtol=1e-6)
+
+
+def _fit_problem():
+    params = jaxnet.init_params(jax.random.PRNGKey(2), [12, 6, 3], dtype=np.float64)
+    rng = np.random.default_rng(3)
+    x, labels = rng.random((50, 12)), rng.integers(0, 3, 50)
+    return params, x, labels, dict(epochs=2, batch_size=10)
+
+
+def test_fit_takes_the_rule_itself():
+    """``rule=`` is what ``eta``/``momentum`` abbreviate; an optax rule trains too."""
+    optax = pytest.importorskip("optax")
+    params, x, labels, kw = _fit_problem()
+    key = jax.random.PRNGKey(0)
+    short = jaxnet.fit(key, params, x, labels, eta=0.5, momentum=0.9, **kw)
+    ruled = jaxnet.fit(key, params, x, labels, rule=jaxnet.momentum(0.5, 0.9), **kw)
+    assert_trees_close(ruled.params, short.params, 0.0, "rule= vs eta/momentum")
+    assert [r.eta for r in ruled.history] == [0.5, 0.5]
+    plain = jaxnet.fit(key, params, x, labels, eta=0.5, **kw)
+    by_optax = jaxnet.fit(key, params, x, labels, rule=optax.sgd(0.5), **kw)
+    assert_trees_close(by_optax.params, plain.params, RTOL, "optax.sgd vs jaxnet.sgd")
+    assert np.isnan(by_optax.history[0].eta)
+    assert not np.allclose(by_optax.params[0].w, params[0].w)
+
+
+@pytest.mark.parametrize("extra, err, match", [
+    (dict(rule="sgd"), TypeError, "expected an update rule"),
+    (dict(rule=jaxnet.sgd(0.5), momentum=0.9), ValueError, "momentum: give rule="),
+    (dict(schedule=2, eval_data="ev"), ValueError, "rule: schedule halves a jaxnet rule"),
+    (dict(checkpoint="ck.npz"), ValueError, "rule: checkpoint saves a jaxnet rule"),
+    (dict(impl="c"), TypeError, "rule: the C kernel implements jaxnet.sgd and jaxnet.momentum"),
+])
+def test_fit_refuses_a_rule_it_cannot_run_by_name(extra, err, match, tmp_path):
+    optax = pytest.importorskip("optax")
+    params, x, labels, kw = _fit_problem()
+    extra = {"rule": optax.sgd(0.5), **extra}
+    if extra.get("eval_data") == "ev":
+        extra["eval_data"] = (x, labels)
+    if "checkpoint" in extra:
+        extra["checkpoint"] = tmp_path / extra["checkpoint"]
+    with pytest.raises(err, match=match):
+        jaxnet.fit(jax.random.PRNGKey(0), params, x, labels, **kw, **extra)

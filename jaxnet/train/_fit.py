@@ -3,12 +3,8 @@ schedule, checkpoints and signals; every epoch one compiled program."""
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
 import time
 from functools import partial
-from pathlib import Path
 from typing import Callable, Optional
 
 import jax
@@ -16,12 +12,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..nn._inputs import penalty, resolve
-from ._checkpoint import check_target, load_checkpoint, run_config, save_checkpoint
 from ._epoch import shuffle_jit, shuffled_epoch
 from ._evaluate import monitor_jit
 from ._history import EpochRecord, FitResult, LoopState, Schedule, check_monitor, check_patience, record
 from ._loop import check_eval_data, prepare, run_epoch
-from ._rules import MomentumState, book_rule
+from ._rules import Momentum, MomentumState, Sgd, SgdState, book_rule, check_rule
+from ._saver import Saver, after_epoch, signals_deferred
 
 #: fit's epoch implementations: the compiled JAX program, or the C kernel's fast path.
 IMPLS = ("jax", "c")
@@ -29,7 +25,7 @@ IMPLS = ("jax", "c")
 
 def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.0,
         batch_size: int = 10, x_scale=None, eval_data=None, lmbda=None, momentum=0.0,
-        monitor=None, early_stop: Optional[int] = None, schedule: Optional[int] = None,
+        rule=None, monitor=None, early_stop: Optional[int] = None, schedule: Optional[int] = None,
         grad: str = "backprop", on_epoch: Optional[Callable[[EpochRecord], None]] = None,
         progress: Optional[Callable] = None, checkpoint=None, checkpoint_every: int = 1,
         resume: bool = False, overwrite: bool = False, impl: str = "jax",
@@ -55,6 +51,11 @@ def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.
         input dtype convention as ``x``.
       lmbda: regularisation strength λ ≥ 0 (kind ``model.reg``; n in λ/n is ``N``).
       momentum: μ in [0, 1]; the velocity starts at zero and is returned.
+      rule: the update rule itself instead of ``eta``/``momentum`` (the book's
+        shorthand for ``jaxnet.sgd(eta)``/``jaxnet.momentum(eta, momentum)``):
+        a jaxnet rule, or an optax GradientTransformation (then no
+        ``schedule``, which halves a jaxnet rule's η, no ``checkpoint``, which
+        saves jaxnet rules' states, and ``impl="jax"``; records' ``eta`` is NaN).
       monitor: any of ``MONITORS`` (default: ``("eval_accuracy",)`` with
         eval_data, else nothing).
       early_stop: stop after this many epochs without a new best evaluation
@@ -102,7 +103,7 @@ def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.
     model, params = resolve(params, model)
     data = prepare(model, params, x, labels, x_scale=x_scale, epochs=epochs,
                    batch_size=batch_size, eval_data=eval_data, grad=grad)
-    rule = book_rule(eta, momentum)
+    rule, eta = _rule(rule, eta, momentum, schedule=schedule, checkpoint=checkpoint)
     monitor = _check_options(monitor, eval_data, test_data, impl, reg_n, shuffle,
                              early_stop=early_stop, schedule=schedule,
                              checkpoint_every=checkpoint_every)
@@ -112,9 +113,10 @@ def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.
     loop = LoopState(params, rule.init(params), key, 0, [], Schedule(-1, 0, float(eta)))
     saver = None
     if checkpoint is not None:
-        saver = _Saver(checkpoint, model, params, data, x, labels, x_scale, rule, resume,
+        saver = Saver(checkpoint, model, params, data, x, labels, x_scale, rule, resume,
                        overwrite, dict(eta=float(eta), batch_size=data.batch_size,
-                                       lmbda=float(lmbda or 0), momentum=float(momentum),
+                                       lmbda=float(lmbda or 0),
+                                       momentum=float(getattr(rule, "mu", 0.0)),
                                        grad=grad, impl=impl, monitor=sorted(monitor),
                                        early_stop=early_stop, schedule=schedule,
                                        shuffle=bool(shuffle), reg_n=reg_n))
@@ -131,12 +133,12 @@ def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.
     monitors = _compile_monitors(model, loop.params, data, pen, monitor, test)
     compile_seconds = time.perf_counter() - t0
     options = dict(eta0=float(eta), early_stop=early_stop, schedule=schedule)
-    with _signals_deferred(saver is not None) as signalled:
+    with signals_deferred(saver is not None) as signalled:
         while loop.epoch < epochs and loop.schedule.stopped is None:
             loop = _one_epoch(loop, epoch_fn, data, pen, monitors, monitor, options)
             if on_epoch is not None:
                 on_epoch(loop.history[-1])
-            loop = _after_epoch(loop, saver, signalled, checkpoint_every, epochs)
+            loop = after_epoch(loop, saver, signalled, checkpoint_every, epochs)
     velocity = loop.state.velocity if isinstance(loop.state, MomentumState) else None
     as_jax = partial(jax.tree.map, jnp.asarray)   # impl="c" kept them on the host
     return FitResult(as_jax(loop.params), loop.history, compile_seconds,
@@ -145,8 +147,9 @@ def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.
 
 def _one_epoch(loop, epoch_fn, data, pen, monitors, monitor, options) -> LoopState:
     """Trains one epoch, monitors, records it and advances the schedule."""
-    eta = loop.schedule.eta
-    state = loop.state._replace(eta=jnp.asarray(eta, loop.state.eta.dtype))
+    eta, state = loop.schedule.eta, loop.state
+    if isinstance(state, (SgdState, MomentumState)):     # the schedule's η (optax: its own)
+        state = state._replace(eta=jnp.asarray(eta, state.eta.dtype))
     (params, state, key, _), seconds = run_epoch(epoch_fn, loop.epoch, loop.params, state,
                                                  loop.key, data.x, data.y, data.scale, pen)
     t0 = time.perf_counter()
@@ -162,19 +165,21 @@ def _one_epoch(loop, epoch_fn, data, pen, monitors, monitor, options) -> LoopSta
     return LoopState(params, state, key, loop.epoch + 1, loop.history + [rec], schedule)
 
 
-def _after_epoch(loop, saver, signalled, every, epochs) -> LoopState:
-    """Saves the checkpoint when due (or on a signal); a signal then stops the loop."""
-    if saver is None:
-        return loop
-    if (signalled or loop.schedule.stopped is not None or loop.epoch == epochs
-            or (loop.epoch - saver.start) % every == 0):
-        saver.save(loop)
-    if signalled and loop.schedule.stopped is None:
-        name = signal.Signals(signalled[0]).name
-        why = (f"interrupted by {name} after epoch {loop.epoch - 1}; checkpoint saved to "
-               f"{saver.path} (resume=True continues)")
-        loop = loop._replace(schedule=loop.schedule._replace(stopped=why))
-    return loop
+def _rule(rule, eta, momentum, *, schedule, checkpoint):
+    """``(the update rule, its η or NaN)``: ``rule`` itself, or the book's shorthand."""
+    if rule is None:
+        return book_rule(eta, momentum), float(eta)
+    check_rule(rule)
+    if float(momentum) != 0:
+        raise ValueError("momentum: give rule=jaxnet.momentum(eta, mu), or eta and momentum, "
+                         "not both")
+    if isinstance(rule, (Sgd, Momentum)):
+        return rule, float(rule.eta)
+    if schedule is not None or checkpoint is not None:
+        raise ValueError(f"rule: {'schedule halves' if schedule is not None else 'checkpoint saves'}"
+                         f" a jaxnet rule's η and state (jaxnet.sgd, jaxnet.momentum), not "
+                         f"{type(rule).__name__}'s")
+    return rule, float("nan")
 
 
 def _check_options(monitor, eval_data, test_data, impl, reg_n, shuffle, **counts) -> set:
@@ -209,40 +214,6 @@ def _compile_monitors(model, params, data, pen, monitor, test=None) -> dict:
     return out
 
 
-class _Saver:
-    """The fit loop's checkpoint: its file, the run's config, saving and resuming."""
-
-    def __init__(self, path, model, params, data, x, labels, x_scale, rule, resume, overwrite,
-                 hyper):
-        check_target(path, resume=resume, overwrite=overwrite)
-        self.path, self.resume_ok, self.rule, self.start = Path(path), resume, rule, 0
-        self.dtype = np.dtype(params[0].w.dtype)
-        self.shapes = [layer.param_shapes(s) for layer, s in zip(model.layers, model.shapes)]
-        self.config = run_config(model=model, dtype=self.dtype, x=x, labels=labels,
-                                             x_scale=x_scale, **hyper)
-
-    def resume(self, loop: LoopState, epochs: int) -> LoopState:
-        if not (self.resume_ok and self.path.exists()):
-            return loop
-        ck = load_checkpoint(self.path, self.config, shapes=self.shapes,
-                                         epochs=epochs, record=EpochRecord)
-        s = ck["schedule_state"]
-        state = loop.state
-        if ck["velocity"] is not None:
-            state = state._replace(velocity=jax.tree.map(jnp.asarray, ck["velocity"]))
-        self.start = ck["epoch"]
-        return LoopState(jax.tree.map(jnp.asarray, ck["params"]), state, jnp.asarray(ck["key"]),
-                         ck["epoch"], ck["history"],
-                         Schedule(s["best"], s["since_best"], s["eta"], s["stopped"]))
-
-    def save(self, loop: LoopState) -> None:
-        velocity = loop.state.velocity if isinstance(loop.state, MomentumState) else None
-        save_checkpoint(self.path, params=loop.params, velocity=velocity,
-                                    key=loop.key, epoch=loop.epoch, history=loop.history,
-                                    config=self.config,
-                                    schedule_state=loop.schedule._asdict())
-
-
 def _c_epoch(data, model, rule, reg, threads, shuffle, params, state):
     """fit's epoch with the C kernel: the interface of the compiled ``shuffled_epoch``
     (the same shuffle and dropout key), the epoch itself a jaxnet.cref.Epoch checked
@@ -266,21 +237,3 @@ def _c_epoch(data, model, rule, reg, threads, shuffle, params, state):
         params, state = c_epoch(params, state, order, key=drop)
         return params, state, key, all(np.isfinite(a).all() for a in jax.tree.leaves(params))
     return epoch
-
-
-@contextlib.contextmanager
-def _signals_deferred(active: bool):
-    """While active (and in the main thread): SIGINT and SIGTERM are recorded in the
-    yielded list instead of interrupting, so the loop can finish its epoch and save."""
-    received = []
-    if not active or threading.current_thread() is not threading.main_thread():
-        yield received
-        return
-    old = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    for sig in old:
-        signal.signal(sig, lambda signum, frame: received.append(signum))
-    try:
-        yield received
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
