@@ -20,6 +20,8 @@ WIDTH_PX, HEIGHT_PX = int(WIDTH_IN * DPI), int(HEIGHT_IN * DPI)
 
 
 def pyplot():
+    """matplotlib's pyplot with the file-only Agg backend, or an ImportError saying how
+    to install the ``plot`` extra."""
     try:
         import matplotlib
     except ImportError:

@@ -58,6 +58,9 @@ def matmul_peak(n: int = PEAK_N, precisions=("highest",)) -> dict:
 
 
 def machine() -> dict:
+    """What a result was measured on: ``{"processor", "cores", "usable_cores",
+    "platform", "backend", "devices", "versions", "env"}`` (the CPU's model name, JAX's
+    backend and devices, Python/JAX/numpy versions, the OpenBLAS/XLA variables)."""
     import jax
     cpu = platform.processor()
     try:
@@ -76,5 +79,6 @@ def machine() -> dict:
 
 
 def now() -> str:
+    """The time in UTC, ISO 8601 to the second: a result's date."""
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 

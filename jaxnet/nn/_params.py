@@ -55,7 +55,8 @@ def check_fits(count: int, dtype, *, what: str, members: int = 1) -> None:
 
 
 def layer_sizes(params) -> tuple[int, ...]:
-    """``(n_0, ..., n_L)`` of a Dense parameter tuple (not validated)."""
+    """``(n_0, ..., n_L)`` of a Dense parameter tuple, Layers ``w (n_l, n_{l-1})``, ``b
+    (n_l,)`` (not validated)."""
     return (params[0].w.shape[1],) + tuple(layer.w.shape[0] for layer in params)
 
 

@@ -59,8 +59,9 @@ def evaluate_ensemble(params, x, labels, *, model=None, x_scale=None):
     """How many examples an ensemble classifies correctly by voting (chapter 6).
 
     Args:
-      params: stacked parameters, leading axis P (jaxnet.fit_population's).
-      x, labels, model, x_scale: as :func:`evaluate`.
+      params: stacked parameters, leading axis P (jaxnet.fit_population's):
+        Layers ``w (P, n_l, n_{l-1})``, ``b (P, n_l)`` for Dense layers.
+      x, labels, model, x_scale: as :func:`evaluate` (``x (N, n_0)``, ``labels (N,)``).
 
     Returns:
       A scalar int array: the examples whose majority-vote class (ties to the

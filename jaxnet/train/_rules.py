@@ -96,7 +96,8 @@ def book_rule(eta, mu):
 
 
 def apply_updates(params, updates):
-    """``p + u`` leaf by leaf (optax.apply_updates)."""
+    """``p + u`` leaf by leaf (optax.apply_updates): Layers shaped like ``params``
+    (``updates`` has the same structure and shapes)."""
     return jax.tree.map(lambda p, u: p + u, params, updates)
 
 
