@@ -1,4 +1,4 @@
-"""The command line: ``jaxnet train``, ``sweep``, ``check``, ``bench``."""
+"""The command line: ``jaxnet train``, ``sweep``, ``explain``, ``check``, ``bench``."""
 
 from ._main import build_parser as build_parser
 from ._main import main as main

@@ -1,4 +1,5 @@
-"""The command line: ``jaxnet train`` (also ``python -m jaxnet train``).
+"""The command line: ``jaxnet train``, ``sweep``, ``explain``, ``check`` and ``bench``
+(also ``python -m jaxnet ...``).
 
 ``jaxnet train`` with no flags is the book's chapter-1 experiment: a
 784-30-10 sigmoid network, quadratic cost, mini-batch SGD with η = 3.0 and
@@ -11,6 +12,7 @@ from __future__ import annotations
 import sys
 
 from ._bench import add_arguments as add_bench_arguments
+from ._explain_cli import add_explain
 from ._flags import Parser, add_precision_flag
 from ._sweep import add_sweep
 from ._train import add_train
@@ -34,6 +36,7 @@ def build_parser() -> Parser:
                        description="jaxnet's paths on the book's epoch, checked then timed")
     add_bench_arguments(b)
     b.set_defaults(bench_parser=b)
+    add_explain(sub)
     return parser
 
 
@@ -49,6 +52,9 @@ def main(argv=None) -> int:
     if args.command == "check":
         from ..bench._check import main as check
         return check(args.precision)
+    if args.command == "explain":
+        from ._explain_cli import explain_command
+        return explain_command(args)
     from ._bench import run
     return run(args, args.bench_parser)
 

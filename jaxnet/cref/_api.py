@@ -17,6 +17,8 @@ chapter 6's network kernel (csrc/jaxnet_net.h).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..nn._inputs import check_mask_shapes, check_x, check_y
@@ -78,6 +80,7 @@ def _chain_backprop(net, xh, yh, m, cfg):
 
 
 def _network_backprop(net, xh, yh, m, cfg, masks):
+    """``(gradient Layers, work)``: the work buffer holds the call's intermediates."""
     check_mask_shapes(net.model, masks, m)
     gw, gb = [np.empty_like(a) for a in net.w], [np.empty_like(a) for a in net.b]
     (work, idx), pin, d = _network_work(net, m), Pinned(), net.dtype
@@ -85,7 +88,26 @@ def _network_backprop(net, xh, yh, m, cfg, masks):
              pin.ptrs(net.w, d), pin.ptrs(net.b, d), pin(xh, d), pin(yh, d),
              pin.ptrs(net.host_masks(masks, m), d), net.c_layers, net.n_layers, cfg, m,
              pin.out(work), work.size, pin.out(idx), idx.size)
-    return net.layers(gw, gb)
+    return net.layers(gw, gb), work
+
+
+def _network_trace(net, xh, yh, m, cfg, masks) -> dict:
+    """backprop_trace on the network kernel: its work buffer read through
+    jn_net_trace_offsets, each ``A^l`` and ``Δ^l`` reshaped to ``(m, *shape of layer l)``."""
+    grads, work = _network_backprop(net, xh, yh, m, cfg, masks)
+    n, shapes = net.n_layers, net.model.shapes
+    in_off, out_off, d_off = (ffi.new("size_t[]", n) for _ in range(3))
+    check(lib.jn_net_trace_offsets(in_off, out_off, d_off, net.c_layers, n, m),
+          "jn_net_trace_offsets")
+
+    def take(off, shape):
+        size = m * math.prod(shape)
+        return work[off:off + size].reshape((m,) + tuple(shape)).copy()
+
+    a = [xh.reshape((m,) + tuple(shapes[0])).copy()]
+    a += [take(out_off[l], shapes[l + 1]) for l in range(n)]
+    return {"a": a, "delta": [take(d_off[l], shapes[l + 1]) for l in range(n)],
+            "grads": grads}
 
 
 def backprop(params, x, y, *, model=None, lmbda=None, n=None, masks=None):
@@ -96,24 +118,26 @@ def backprop(params, x, y, *, model=None, lmbda=None, n=None, masks=None):
     m, xh, yh = _batch(net, x, y)
     cfg = net.config(check_reg_strength(lmbda, n))
     if net.network:
-        return _network_backprop(net, xh, yh, m, cfg, masks)
+        return _network_backprop(net, xh, yh, m, cfg, masks)[0]
     return _chain_backprop(net, xh, yh, m, cfg)[0]
 
 
 def backprop_trace(params, x, y, *, model=None, lmbda=None, n=None, masks=None) -> dict:
-    """backprop plus its intermediates, for layer-by-layer comparisons (Dense chains,
-    without dropout masks: the network kernel keeps no trace).
+    """backprop plus its intermediates, for layer-by-layer comparisons: the reference
+    kernel's for Dense chains, the network kernel's (csrc/jaxnet_net.h) for models
+    with ConvPool layers, dropout (``masks``) or mixed activations.
 
     Returns ``{"a": [A^0..A^L], "delta": [Δ^1..Δ^L], "grads": Layers}``, each
-    ``A^l (batch, n_l)``, ``Δ^l (batch, n_l)`` (BP1/BP2, including the mean's
-    1/batch), as jaxnet.backprop_trace's.
+    ``A^l`` and ``Δ^l`` ``(batch, *shape of layer l)`` (a Dense layer's
+    ``(batch, n_l)``; ``A^0`` is ``x`` in the model's input shape; ``Δ^l`` of
+    BP1/BP2, including the mean's 1/batch), as jaxnet.backprop_trace's.
     """
     net = Net(params, model, network=masks is not None)
-    if net.network:
-        raise ValueError("model: the C trace covers Dense chains without dropout masks "
-                         "(csrc/jaxnet_ref.h)")
     m, xh, yh = _batch(net, x, y)
-    grads, work = _chain_backprop(net, xh, yh, m, net.config(check_reg_strength(lmbda, n)))
+    cfg = net.config(check_reg_strength(lmbda, n))
+    if net.network:
+        return _network_trace(net, xh, yh, m, cfg, masks)
+    grads, work = _chain_backprop(net, xh, yh, m, cfg)
     a_off = ffi.new("size_t[]", net.n_layers + 1)
     d_off = ffi.new("size_t[]", net.n_layers)
     pin = Pinned()
