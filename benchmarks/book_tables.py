@@ -136,7 +136,7 @@ def run_network3(name, seed, d, dtype="float32"):
     params = jaxnet.init_params(k_init, model, init=init, dtype=dtype)
     t0 = time.perf_counter()
     res = jaxnet.fit(k_fit, params, train.images, train.labels, model=model, batch_size=10,
-                     x_scale=data.PIXEL_SCALE, shuffle=False, reg_n="batches",
+                     x_scale=data.PIXEL_SCALE, shuffle=False, n="batches",
                      eval_data=(d.validation.images, d.validation.labels),
                      test_data=(d.test.images, d.test.labels), **kw,
                      on_epoch=lambda r: print(f"  {name} epoch {r.epoch}: validation "
@@ -167,7 +167,7 @@ def run_ensemble(name, seed, d, dtype, model, train, kw):
     t0 = time.perf_counter()
     res = jaxnet.fit_population(
         jnp.stack([p[1] for p in pairs]), params, train.images, train.labels, model=model,
-        batch_size=10, x_scale=data.PIXEL_SCALE, shuffle=False, reg_n="batches",
+        batch_size=10, x_scale=data.PIXEL_SCALE, shuffle=False, n="batches",
         eval_data=(d.validation.images, d.validation.labels), **kw,
         on_epoch=lambda e, c: print(f"  {name} epoch {e}: members' validation {c.tolist()}",
                                     file=sys.stderr, flush=True))

@@ -255,13 +255,13 @@ def test_a_short_conv_training_learns_on_the_sample(sample):
 
 def test_network3s_loop_fixed_order_batch_penalty_and_best_validation_test(sample):
     # shuffle=False: the data's own order every epoch, so the keys do not matter;
-    # reg_n="batches": network3's ½·λ·Σw² / (N // batch_size).
+    # n="batches": network3's ½·λ·Σw² / (N // batch_size).
     model = jaxnet.Model((1, 28, 28), (jaxnet.ConvPool(4, 5, 2, "relu"),
                                        jaxnet.Dense(10, "softmax")), cost="log_likelihood")
     params = jaxnet.init_params(jax.random.PRNGKey(0), model, init="network3", dtype=np.float64)
     x, labels = sample.train.images[:200], sample.train.labels[:200]
     kw = dict(model=model, epochs=3, eta=0.1, batch_size=10, x_scale=1 / 256, lmbda=0.1,
-              shuffle=False, reg_n="batches",
+              shuffle=False, n="batches",
               eval_data=(sample.validation.images[:300], sample.validation.labels[:300]),
               test_data=(sample.test.images[:300], sample.test.labels[:300]))
     a = jaxnet.fit(jax.random.PRNGKey(1), params, x, labels, **kw)

@@ -212,7 +212,7 @@ def test_fit_with_the_c_epoch_trains_a_conv_network(sample):
                                 init="network3")
     x, labels = sample.train.x[:400], sample.train.labels[:400]
     kw = dict(epochs=2, eta=0.1, batch_size=10, model=model, x_scale=1 / 255, lmbda=0.1,
-              shuffle=False, reg_n="batches", eval_data=(x, labels))
+              shuffle=False, n="batches", eval_data=(x, labels))
     c = jaxnet.fit(jax.random.PRNGKey(3), params, x, labels, impl="c", **kw)
     j = jaxnet.fit(jax.random.PRNGKey(3), params, x, labels, **kw)
     _assert_updates_close(c.params, j.params, params, EPOCH_F64_RTOL, "fit impl='c'")

@@ -132,3 +132,22 @@ def test_fit_refuses_a_rule_it_cannot_run_by_name(extra, err, match, tmp_path):
         extra["checkpoint"] = tmp_path / extra["checkpoint"]
     with pytest.raises(err, match=match):
         jaxnet.fit(jax.random.PRNGKey(0), params, x, labels, **kw, **extra)
+
+
+def test_fit_spells_lambdas_n_as_n():
+    """fit and fit_population take ``n`` as the epochs do: (λ, n) trains as (λ·N/n, N);
+    ``"batches"`` is network3's count; anything else is refused by name."""
+    params, x, labels, kw = _fit_problem()
+    key = jax.random.PRNGKey(1)
+    five = jaxnet.fit(key, params, x, labels, lmbda=1.0, n=5, eta=0.5, **kw)
+    batches = jaxnet.fit(key, params, x, labels, lmbda=1.0, n="batches", eta=0.5, **kw)
+    scaled = jaxnet.fit(key, params, x, labels, lmbda=10.0, eta=0.5, **kw)
+    assert_trees_close(five.params, scaled.params, RTOL, "fit: λ=1, n=5 vs λ=10, n=N=50")
+    assert_trees_close(batches.params, five.params, 0.0, "n='batches' is N // batch_size = 5")
+    for bad in (0, "examples", 2.5, True):
+        with pytest.raises(ValueError, match="n: expected None"):
+            jaxnet.fit(key, params, x, labels, lmbda=1.0, n=bad, **kw)
+    keys = jax.random.split(jax.random.PRNGKey(3), 2)
+    pop = jaxnet.init_population(keys, jaxnet.Model.dense([12, 6, 3]), dtype=np.float64)
+    with pytest.raises(ValueError, match="n: expected None"):
+        jaxnet.fit_population(keys, pop, x, labels, eta=[0.5, 0.5], lmbda=1.0, n=-1, **kw)

@@ -134,3 +134,28 @@ def setup_jax(args) -> None:
         jax.config.update("jax_compilation_cache_dir",
                           str(args.compile_cache or jdata.cache_dir() / "xla"))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
+def model_flag(args, model) -> str:
+    """The flag that described ``model``: ``--layers SPEC`` or ``--sizes N0,N1,...``."""
+    if getattr(args, "layers", None):
+        return f"--layers {args.layers}"
+    return f"--sizes {','.join(map(str, model.sizes))}"
+
+
+def check_run_memory(args, model, d, split, members: int = 1) -> None:
+    """Refuses, before anything big is allocated, a run on ``d`` whose peak (parameters,
+    data, a mini-batch, the largest set evaluated at once: jaxnet.nn._memory) cannot
+    fit the memory available: ValueError naming the model's flag."""
+    from ..nn._memory import check_memory
+    evals = [len(split)]
+    if getattr(args, "test_at_best", False) and d.test is not None:
+        evals.append(len(d.test))
+    if {"train_accuracy", "train_cost"} & set(getattr(args, "monitor", ())):
+        evals.append(len(d.train))
+    try:
+        check_memory(model, args.dtype, examples=len(d.train), members=members,
+                     batch_size=min(args.batch_size, len(d.train)), eval_examples=max(evals),
+                     x_itemsize=d.train.images.dtype.itemsize)
+    except ValueError as e:
+        raise ValueError(f"{model_flag(args, model)}: {e}") from None

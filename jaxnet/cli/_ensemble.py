@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from ._common import error
+from ._flags import lambda_n
 
 
 def train_ensemble(args, model, d, split) -> int:
@@ -28,7 +29,7 @@ def train_ensemble(args, model, d, split) -> int:
                              batch_size=args.batch_size, x_scale=jdata.PIXEL_SCALE,
                              eval_data=(split.images, split.labels), lmbda=args.lmbda,
                              momentum=args.momentum, grad=args.grad, shuffle=args.shuffle,
-                             reg_n=args.reg_n, on_epoch=lambda e, c: print(
+                             n=lambda_n(args), on_epoch=lambda e, c: print(
                                  f"Epoch {e}: members {' '.join(map(str, c.tolist()))} / "
                                  f"{len(split)}", flush=True))
     except FloatingPointError as e:

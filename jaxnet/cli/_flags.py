@@ -60,6 +60,11 @@ unit_float = number(float, lambda v: 0 <= v <= 1, "a number in [0, 1]")
 #: float64 (2^32 would silently equal seed 0).
 seed = number(int, lambda v: 0 <= v < 2 ** 32, "an int in [0, 2^32)")
 non_negative_int = number(int, lambda v: v >= 0, "a non-negative int")
+#: The most threads ``--impl c`` may use: jaxnet.cref's documented maximum (its
+#: MAX_THREADS; OpenMP is never handed more), checked here too so that the command line
+#: refuses a larger count before loading anything, with or without the C extension.
+MAX_THREADS = 1024
+threads = number(int, lambda v: 1 <= v <= MAX_THREADS, f"an int in [1, {MAX_THREADS}]")
 
 
 def monitors(text):
@@ -179,3 +184,8 @@ def add_training_flags(parser) -> None:
                         help="mini-batch size (default 10)")
     parser.add_argument("--grad", choices=("backprop", "autodiff"), default="backprop",
                         help="gradient: hand-derived BP1-BP4, or jax.grad (default backprop)")
+
+
+def lambda_n(args):
+    """fit's ``n`` for ``--reg-n``: None (N, network2's) or ``"batches"`` (network3's)."""
+    return None if args.reg_n == "examples" else args.reg_n

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..nn._layerspec import describe
 from ._common import (
+    check_run_memory,
     data_files,
     error,
     load_split,
@@ -22,6 +23,7 @@ from ._flags import (
     add_model_flags,
     add_training_flags,
     floats,
+    lambda_n,
     model_from_args,
     non_negative_float,
     positive,
@@ -60,6 +62,7 @@ def _population(args, d, split, members):
     from ..train._population import init_population
     n_classes = int(max(d.train.labels.max(), split.labels.max())) + 1
     model = model_from_args(args, d.train.images.shape[1], n_classes)
+    check_run_memory(args, model, d, split, members=len(members))
     dtype = jnp.float64 if args.dtype == "float64" else jnp.float32
     pairs = [jax.random.split(jax.random.PRNGKey(s)) for _, s in members]
     params = init_population(jnp.stack([p[0] for p in pairs]), model, dtype=dtype,
@@ -108,7 +111,7 @@ def sweep(args) -> int:
                              momentum=[c[2] for c, _ in members], batch_size=args.batch_size,
                              x_scale=jdata.PIXEL_SCALE, eval_data=(split.images, split.labels),
                              grad=args.grad, on_epoch=on_epoch, shuffle=args.shuffle,
-                             reg_n=args.reg_n)
+                             n=lambda_n(args))
     except FloatingPointError as e:
         return error(str(e), 1)
     except (ValueError, TypeError) as e:

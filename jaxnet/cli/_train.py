@@ -10,6 +10,7 @@ from pathlib import Path
 from ..nn._layerspec import describe
 from ._announce import announce, epoch_printer
 from ._common import (
+    check_run_memory,
     data_files,
     error,
     load_split,
@@ -20,14 +21,17 @@ from ._common import (
     write_or_rescue,
 )
 from ._flags import (
+    MAX_THREADS,
     add_data_flags,
     add_model_flags,
     add_training_flags,
+    lambda_n,
     model_from_args,
     monitors,
     non_negative_float,
     positive,
     seed,
+    threads,
     unit_float,
 )
 
@@ -46,8 +50,8 @@ def add_train(sub) -> None:
     t.add_argument("--impl", choices=("jax", "c"), default="jax",
                    help="the epoch: jax (one compiled program) or c (the C kernel's fast path; "
                         "same keys, shuffles and evaluation) (default jax)")
-    t.add_argument("--threads", type=positive(int), default=1,
-                   help="threads for --impl c (default 1)")
+    t.add_argument("--threads", type=threads, default=1,
+                   help=f"threads for --impl c, at most {MAX_THREADS} (default 1)")
     t.add_argument("--lmbda", type=non_negative_float, default=0.0, metavar="LAMBDA",
                    help="regularisation strength; the decay is eta*lambda/n with n the "
                         "training-set size (default 0: none)")
@@ -152,6 +156,7 @@ def setup(args, d, split):
                      "examples", 2)
     try:
         model = model_from_args(args, n_in, n_classes)
+        check_run_memory(args, model, d, split, members=args.ensemble)
     except ValueError as e:
         return error(str(e), 2)
     dtype = jnp.float64 if args.dtype == "float64" else jnp.float32
@@ -182,7 +187,7 @@ def run_fit(args, model, params, key, d, split, bar):
                    on_epoch=epoch_printer(args, bar, done), progress=bar,
                    checkpoint=args.checkpoint, resume=args.resume, overwrite=args.overwrite,
                    impl=args.impl, threads=args.threads, shuffle=args.shuffle,
-                   reg_n=args.reg_n, test_data=_test_data(args, d))
+                   n=lambda_n(args), test_data=_test_data(args, d))
     except (FloatingPointError, CheckpointError, ImportError, WriteError) as e:
         if bar:  # ImportError: --impl c without the extension; WriteError: a full disk
             bar.clear()

@@ -14,6 +14,7 @@ import threading
 import numpy as np
 
 from ..nn._inputs import check_key, check_x, check_y
+from ..nn._memory import check_memory
 from ..nn._validate import check_batch_size, check_reg_strength
 from ..train._rules import MomentumState
 from ._lib import ffi, lib
@@ -86,6 +87,8 @@ class Epoch:
         self.yh = host(y, net.dtype)
         self.batch_size = (self.n if batch_size is WHOLE_BATCH
                            else check_batch_size(batch_size, self.n))
+        check_memory(net.model, net.dtype, batch_size=self.batch_size,   # before C's buffers
+                     x_itemsize=self.yh.itemsize)
         self.threads = check_threads(threads)
         state = rule.init(net.params) if state is None else state
         _, self.mu, vw, vb = rule_values(net, rule, state)

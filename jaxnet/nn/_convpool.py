@@ -105,6 +105,16 @@ class ConvPool:
                              f"output")
         return (self.filters, ho // p, wo // p)
 
+    def scratch(self, in_shape: tuple, training: bool) -> int:
+        """Values one example holds beyond ``Z``, ``A`` and ``Δ`` (jaxnet.nn._memory):
+        the convolution before pooling, and pooled-size values (the arg-max index per
+        block, channels-last copies; in training also the routed δ and its transposes):
+        two, four in training, as measured on XLA's CPU backend
+        (tests/test_robustness_sizes.py)."""
+        f, ho, wo = self.filters, in_shape[1] - self.kernel + 1, in_shape[2] - self.kernel + 1
+        conv, out = f * ho * wo, f * (ho // self.pool) * (wo // self.pool)
+        return conv + (4 if training else 2) * out
+
     def param_shapes(self, in_shape: tuple) -> Layer:
         return Layer(w=(self.filters, in_shape[0], self.kernel, self.kernel), b=(self.filters,))
 

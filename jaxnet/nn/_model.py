@@ -15,12 +15,16 @@ cross-checks and the golden-state machinery, which only call them):
     init(keys, in_shape, dtype, scheme) -> Layer(w, b)      keys: a pair of PRNG keys
     forward(p, A, precision) -> (Z, saved)                  A (m, *in_shape) → Z (m, *out)
     backward(p, A, saved, Δ, precision, input_grad) -> (Layer grads, ∂C/∂A or None)
+    scratch(in_shape, training) -> int                      optional: values per example
+                                        it holds beyond Z, A and Δ (jaxnet.nn._memory)
 
 where ``Δ = ∂C/∂Z`` (the book's δ, the 1/m of the mean included) and the
 chain applies the activations: ``A' = f(Z)`` forward and BP2's ``⊙ f'(Z)``
 backward (jaxnet.nn._network).
 
-The cost fixes what the output layer may be (BP1 is written for it):
+The cost fixes what the output layer may be: every cost compares ``A^L`` with one-hot
+targets ``(batch, n_L)`` row by row, so the output is flat, ``(n_L,)`` per example (a
+ConvPool's feature maps are refused), and BP1 is written for its activation:
 
     cost            output activation   BP1: Δ^L · m
     quadratic       any but softmax     (A − Y) ⊙ f'(Z^L)
@@ -40,7 +44,7 @@ import numpy as np
 
 from ._activations import ELEMENTWISE, HIDDEN, check_name
 from ._dense import Dense
-from ._params import check_fits
+from ._memory import check_memory
 from ._precision import DEFAULT_PRECISION, check_precision
 from ._validate import check_dtype, check_shape, check_sizes
 
@@ -93,10 +97,7 @@ class Model:
         put("precision", check_precision(self.precision))
         put("layers", tuple(self.layers))
         put("shapes", _shapes(self.input_shape, self.layers))
-        out = self.layers[-1].activation
-        if out not in COST_OUTPUTS[self.cost]:
-            raise ValueError(f"layers[-1]: the {self.cost} cost needs a "
-                             f"{' or '.join(COST_OUTPUTS[self.cost])} output layer, got {out}")
+        _check_output(self.cost, self.layers, self.shapes)
 
     @classmethod
     def dense(cls, sizes: Sequence[int], *, cost="quadratic", activation="sigmoid", reg="l2",
@@ -144,6 +145,19 @@ def _fields(layer) -> dict:
     return dict(getattr(layer, "_asdict", dict)())
 
 
+def _check_output(cost, layers, shapes) -> None:
+    """The output layer must be one ``cost`` can take: a flat ``(n_L,)`` output (the
+    targets are one-hot rows) with an activation its BP1 is written for."""
+    name, shape, out = f"layers[{len(layers) - 1}] {layers[-1]}", shapes[-1], layers[-1].activation
+    if len(shape) != 1:
+        raise ValueError(f"{name}: the {cost} cost compares the output with one-hot targets "
+                         f"(batch, n_L), so the output layer must give a flat (n_L,) row per "
+                         f"example; it gives {shape} (end with a Dense layer: fc:N or softmax:N)")
+    if out not in COST_OUTPUTS[cost]:
+        raise ValueError(f"{name}: the {cost} cost needs a {' or '.join(COST_OUTPUTS[cost])} "
+                         f"output layer, got {out}")
+
+
 def _shapes(input_shape, layers) -> tuple:
     if not layers:
         raise ValueError("layers: expected at least one layer (the output layer)")
@@ -181,14 +195,8 @@ def init_params(key: jax.Array, model, *, dtype=np.float32, init: str = "large")
     dtype = check_dtype(dtype)
     if init not in INIT_SCHEMES:
         raise ValueError(f"init: expected one of {INIT_SCHEMES}, got {init!r}")
-    check_fits(param_count(model), dtype, what=f"sizes {list(model.sizes)}")
+    check_memory(model, dtype, training=True)
     return draw_params_jit(key, model, dtype, init)
-
-
-def param_count(model: Model) -> int:
-    """The number of parameters (weights and biases) of ``model``."""
-    return sum(math.prod(s) for layer, shape in zip(model.layers, model.shapes)
-               for s in layer.param_shapes(shape))
 
 
 def draw_params(key, model, dtype, scheme):

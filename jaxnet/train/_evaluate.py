@@ -8,6 +8,7 @@ import numpy as np
 
 from ..nn._costs import cost0, penalty_value
 from ..nn._inputs import check_classes, check_x, resolve, scale
+from ..nn._memory import check_memory
 from ..nn._network import forward_trace
 from ..nn._params import as_layers
 
@@ -55,6 +56,13 @@ vote_jit = jax.jit(vote, static_argnums=0)
 monitor_jit = jax.jit(monitor, static_argnums=0)
 
 
+def _check_fits(model, params, x, n: int, members: int = 1) -> None:
+    """Evaluation is one program over all ``n`` rows of ``x``: refused before it is
+    compiled when its values cannot fit the memory available (jaxnet.nn._memory)."""
+    check_memory(model, params[0].w.dtype, eval_examples=n, members=members,
+                 x_itemsize=np.dtype(x.dtype).itemsize)
+
+
 def evaluate_ensemble(params, x, labels, *, model=None, x_scale=None):
     """How many examples an ensemble classifies correctly by voting (chapter 6).
 
@@ -72,9 +80,10 @@ def evaluate_ensemble(params, x, labels, *, model=None, x_scale=None):
                          for a in leaves):
         raise ValueError("params: expected stacked Layers with a leading member axis "
                          "(jaxnet.fit_population's params)")
-    model, _ = resolve(jax.tree.map(lambda a: a[0], params), model)
+    model, member0 = resolve(jax.tree.map(lambda a: a[0], params), model)
     n = check_x(model, x, x_scale=x_scale)
     check_classes(model, labels, n)
+    _check_fits(model, member0, x, n, members=np.shape(leaves[0])[0])
     params = as_layers(params)
     return vote_jit(model, params, x, labels, scale(x_scale, params))
 
@@ -96,4 +105,5 @@ def evaluate(params, x, labels, *, model=None, x_scale=None):
     model, params = resolve(params, model)
     n = check_x(model, x, x_scale=x_scale)
     check_classes(model, labels, n)
+    _check_fits(model, params, x, n)
     return count_correct_jit(model, params, x, labels, scale(x_scale, params))

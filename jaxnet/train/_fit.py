@@ -15,7 +15,7 @@ from ..nn._inputs import penalty, resolve
 from ._epoch import shuffle_jit, shuffled_epoch
 from ._evaluate import monitor_jit
 from ._history import EpochRecord, FitResult, LoopState, Schedule, check_monitor, check_patience, record
-from ._loop import check_eval_data, prepare, run_epoch
+from ._loop import check_eval_data, prepare, reg_count, run_epoch
 from ._rules import Momentum, MomentumState, Sgd, SgdState, book_rule, check_rule
 from ._saver import Saver, after_epoch, signals_deferred
 
@@ -30,7 +30,7 @@ def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.
         progress: Optional[Callable] = None, checkpoint=None, checkpoint_every: int = 1,
         resume: bool = False, overwrite: bool = False, impl: str = "jax",
         threads: int = 1, test_data=None, shuffle: bool = True,
-        reg_n: str = "examples") -> FitResult:
+        n=None) -> FitResult:
     """Mini-batch SGD for ``epochs`` epochs, monitoring after each (network2's SGD).
 
     Each epoch is one compiled program (compiled once, before the first
@@ -88,8 +88,8 @@ def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.
         test"), into the record's ``test_correct``/``test_total``.
       shuffle: False keeps the mini-batches in the data's order every epoch
         (network3); True (default) shuffles every epoch (network.py, network2).
-      reg_n: the ``n`` of λ/n: ``"examples"`` (network2: N, the default) or
-        ``"batches"`` (network3: ½·λ·Σw² / (N // batch_size)).
+      n: the n of λ/n: None (the training set's size N, network2's), ``"batches"``
+        (N // batch_size, network3's ½·λ·Σw² per mini-batch) or a positive int.
 
     Returns:
       FitResult(params, history, compile_seconds, velocity, stopped).
@@ -104,12 +104,12 @@ def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.
     data = prepare(model, params, x, labels, x_scale=x_scale, epochs=epochs,
                    batch_size=batch_size, eval_data=eval_data, grad=grad)
     rule, eta = _rule(rule, eta, momentum, schedule=schedule, checkpoint=checkpoint)
-    monitor = _check_options(monitor, eval_data, test_data, impl, reg_n, shuffle,
+    monitor = _check_options(monitor, eval_data, test_data, impl, shuffle,
                              early_stop=early_stop, schedule=schedule,
                              checkpoint_every=checkpoint_every)
     test = None if test_data is None else check_eval_data(model, test_data, x_scale, "test_data")
-    reg_n_value = data.n if reg_n == "examples" else data.n // data.batch_size
-    pen = penalty(lmbda, reg_n_value, params)
+    reg_n = reg_count(n, data.n, data.batch_size)
+    pen = penalty(lmbda, reg_n, params)
     loop = LoopState(params, rule.init(params), key, 0, [], Schedule(-1, 0, float(eta)))
     saver = None
     if checkpoint is not None:
@@ -119,11 +119,12 @@ def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.
                                        momentum=float(getattr(rule, "mu", 0.0)),
                                        grad=grad, impl=impl, monitor=sorted(monitor),
                                        early_stop=early_stop, schedule=schedule,
-                                       shuffle=bool(shuffle), reg_n=reg_n))
+                                       shuffle=bool(shuffle),
+                                       reg_n="examples" if n is None else n))
         loop = saver.resume(loop, epochs)
     t0 = time.perf_counter()
     if impl == "c":
-        epoch_fn = _c_epoch(data, model, rule, (lmbda, reg_n_value), threads, shuffle,
+        epoch_fn = _c_epoch(data, model, rule, (lmbda, reg_n), threads, shuffle,
                             loop.params, loop.state)
     else:
         epoch_fn = shuffled_epoch.lower(
@@ -182,15 +183,12 @@ def _rule(rule, eta, momentum, *, schedule, checkpoint):
     return rule, float("nan")
 
 
-def _check_options(monitor, eval_data, test_data, impl, reg_n, shuffle, **counts) -> set:
+def _check_options(monitor, eval_data, test_data, impl, shuffle, **counts) -> set:
     """Checks fit's loop options; returns the monitors to compute."""
     monitor = check_monitor(monitor, eval_data)
     check_patience(monitor, **counts)
     if impl not in IMPLS:
         raise ValueError(f"impl: expected one of {IMPLS}, got {impl!r}")
-    if reg_n not in ("examples", "batches"):
-        raise ValueError(f"reg_n: expected 'examples' (network2) or 'batches' (network3), "
-                         f"got {reg_n!r}")
     if not isinstance(shuffle, bool):
         raise TypeError(f"shuffle: expected True or False, got {shuffle!r}")
     if test_data is not None and "eval_accuracy" not in monitor:

@@ -19,12 +19,13 @@ import numpy as np
 
 from ..nn._costs import Penalty
 from ..nn._inputs import resolve
-from ..nn._model import INIT_SCHEMES, Model, draw_params, param_count
-from ..nn._params import as_layers, check_fits
+from ..nn._memory import check_memory
+from ..nn._model import INIT_SCHEMES, Model, draw_params
+from ..nn._params import as_layers
 from ..nn._validate import check_dtype
 from ._epoch import shuffled_epoch
 from ._evaluate import monitor
-from ._loop import prepare, run_epoch
+from ._loop import prepare, reg_count, run_epoch
 from ._rules import Momentum, MomentumState, Sgd, SgdState
 
 
@@ -44,8 +45,7 @@ def init_population(keys, model, *, dtype=jnp.float32, init="large"):
     if init not in INIT_SCHEMES:
         raise ValueError(f"init: expected one of {INIT_SCHEMES}, got {init!r}")
     keys = _check_keys(keys)
-    check_fits(param_count(model), dtype, what=f"sizes {list(model.sizes)}",
-               members=keys.shape[0])
+    check_memory(model, dtype, members=keys.shape[0], training=True)
     return jax.jit(jax.vmap(lambda k: draw_params(k, model, dtype, init)))(keys)
 
 
@@ -111,13 +111,13 @@ def fit_population(keys, params, x, labels, *, model=None, epochs: int = 30, eta
                    batch_size: int = 10, x_scale=None, eval_data=None, lmbda=0.0, momentum=0.0,
                    grad: str = "backprop",
                    on_epoch: Optional[Callable[[int, np.ndarray], None]] = None,
-                   shuffle: bool = True, reg_n: str = "examples") -> PopulationResult:
+                   shuffle: bool = True, n=None) -> PopulationResult:
     """Trains ``P`` networks at once, one compiled program per epoch for all of them.
 
     Args:
       keys: ``(P, 2)`` PRNG keys for the members' shuffles (as ``fit``'s key).
       params: stacked parameters, leading axis ``P`` (:func:`init_population`).
-      x, labels, model, x_scale, eval_data, batch_size, grad, shuffle, reg_n:
+      x, labels, model, x_scale, eval_data, batch_size, grad, shuffle, n:
         shared by all members, as in :func:`jaxnet.fit`.
       eta, lmbda, momentum: a number for every member or ``P`` values.
       epochs: epochs to train.
@@ -139,13 +139,12 @@ def fit_population(keys, params, x, labels, *, model=None, epochs: int = 30, eta
                          "(one member per key; see init_population)")
     model, member0 = resolve(jax.tree.map(lambda a: a[0], params), model)
     data = prepare(model, member0, x, labels, x_scale=x_scale, epochs=epochs,
-                   batch_size=batch_size, eval_data=eval_data, grad=grad)
+                   batch_size=batch_size, eval_data=eval_data, grad=grad, members=pop)
     params = as_layers(jax.tree.map(jnp.asarray, params))
-    if reg_n not in ("examples", "batches") or not isinstance(shuffle, bool):
-        raise ValueError(f"reg_n: expected 'examples' or 'batches', shuffle: True or False; "
-                         f"got {reg_n!r}, {shuffle!r}")
+    if not isinstance(shuffle, bool):
+        raise ValueError(f"shuffle: expected True or False, got {shuffle!r}")
     rule, state, pen = _member_state(params, member0, pop, eta, lmbda, momentum,
-                                     data.n if reg_n == "examples" else data.n // data.batch_size)
+                                     reg_count(n, data.n, data.batch_size))
     t0 = time.perf_counter()
     epoch_fn = population_epoch.lower(params, state, keys, data.x, data.y, data.scale, pen,
                                       model=model, rule=rule, grad=grad,

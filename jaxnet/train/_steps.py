@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 import jax
+import numpy as np
 
 from ..nn._inputs import check_key, check_masks, check_x, check_y, penalty, resolve, scale
+from ..nn._memory import check_memory
 from ..nn._network import GRADIENTS
 from ..nn._validate import check_batch_size, check_order
 from ._epoch import epoch, step_jit
@@ -64,6 +66,7 @@ def step_with(rule, params, state, x, y, *, model=None, lmbda=None, n=None,
     model, params = resolve(params, model)
     m = check_x(model, x, allow_int=False)
     check_y(model, y, m)
+    check_memory(model, params[0].w.dtype, batch_size=m, x_itemsize=np.dtype(x.dtype).itemsize)
     state = _rule_state(rule, state, params, grad)
     if masks is not None:
         return step_jit(model, rule, grad, params, state, x, y, penalty(lmbda, n, params),
@@ -156,6 +159,8 @@ def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None
     check_order(order, size)
     batch_size = check_batch_size(batch_size, size)
     state = _rule_state(rule, state, params, grad)
+    check_memory(model, params[0].w.dtype, batch_size=batch_size,   # before XLA allocates
+                 x_itemsize=np.dtype(x.dtype).itemsize)
     pen = penalty(lmbda, size if n is None else n, params)
     masks = check_masks(model, masks, size, params)
     key = None if masks is not None else check_key(model, key)
