@@ -88,7 +88,7 @@ class Epoch:
         self.batch_size = (self.n if batch_size is WHOLE_BATCH
                            else check_batch_size(batch_size, self.n))
         check_memory(net.model, net.dtype, batch_size=self.batch_size,   # before C's buffers
-                     x_itemsize=self.yh.itemsize)
+                     x_itemsize=(self.xh if self.x_u8 is None else self.x_u8).itemsize)
         self.threads = check_threads(threads)
         state = rule.init(net.params) if state is None else state
         _, self.mu, vw, vb = rule_values(net, rule, state)
