@@ -37,14 +37,16 @@ def load_split(args, progress):
 
 
 def plot_ready(args) -> bool:
-    """With --plot, matplotlib must import: say so before any training."""
-    if args.plot is None:
+    """With --plot or --report, matplotlib must import: say so before any training."""
+    flag = next((f"--{f}" for f in ("plot", "report") if getattr(args, f, None) is not None),
+                None)
+    if flag is None:
         return True
     try:
         from ..plot import pyplot
         pyplot()
     except ImportError as e:
-        print(f"jaxnet: error: --plot: {e}", file=sys.stderr)
+        print(f"jaxnet: error: {flag}: {e}", file=sys.stderr)
         return False
     return True
 

@@ -34,6 +34,7 @@ from ._flags import (
     threads,
     unit_float,
 )
+from ._report import report_paths, write_report
 
 
 def add_train(sub) -> None:
@@ -94,6 +95,9 @@ def add_outputs(t) -> None:
     t.add_argument("--plot", type=Path, default=None, metavar="FILE",
                    help="draw the learning curves (accuracy and cost per epoch, as monitored) "
                         "to this PNG (needs matplotlib: the plot extra)")
+    t.add_argument("--report", type=Path, default=None, metavar="DIR",
+                   help="after training, write pictures of what the network learned and an "
+                        "index.html showing them to this folder (needs the plot extra)")
     t.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                    help="progress bars on stderr (auto: when stderr is a terminal)")
     t.add_argument("--compile-cache", type=Path, default=None, metavar="FOLDER",
@@ -112,6 +116,7 @@ def check_flags(args):
     if args.resume and args.overwrite:
         return error("--resume and --overwrite: choose one", 2)
     outputs = [("--save", args.save), ("--checkpoint", args.checkpoint), ("--plot", args.plot)]
+    outputs += report_paths(args.report) if args.report is not None else []
     cache = args.compile_cache if str(args.compile_cache) != "none" else None
     problem = outputs_unwritable(outputs) or same_file(
         outputs + [("--compile-cache", cache)], data_files(args.data))
@@ -122,7 +127,8 @@ def check_flags(args):
             return error(f"{flag} {value} watches the --eval accuracy: keep eval_accuracy in "
                          f"--monitor (now {','.join(args.monitor)})", 2)
     single = [f for f, v in (("--save", args.save), ("--checkpoint", args.checkpoint),
-                             ("--plot", args.plot), ("--early-stop", args.early_stop),
+                             ("--plot", args.plot), ("--report", args.report),
+                             ("--early-stop", args.early_stop),
                              ("--schedule", args.schedule), ("--test-at-best", args.test_at_best),
                              ("--impl c", args.impl == "c")) if v]
     if args.ensemble > 1 and single:
@@ -258,10 +264,10 @@ def train(args) -> int:
     print(f"compile {result.compile_seconds:.2f} s, total {time.perf_counter() - t0:.2f} s"
           + (f", best {best} / {split.images.shape[0]}" if best is not None else "")
           + (f" -> test {tested[-1].test_correct} / {tested[-1].test_total}" if tested else ""))
-    return write_outputs(args, model, result)
+    return write_outputs(args, model, result, split)
 
 
-def write_outputs(args, model, result) -> int:
+def write_outputs(args, model, result, split) -> int:
     from ..io._network2 import save_network2
     from ..io._params_file import save_params
     status = 0
@@ -280,4 +286,6 @@ def write_outputs(args, model, result) -> int:
         title = f"{describe(model)}, {model.cost}, eta {args.eta}"
         status = max(status, write_or_rescue("--plot", args.plot, lambda path: plot_history(
             result.history, path, title=title), "wrote"))
+    if args.report:
+        status = max(status, write_report(args, model, result, split))
     return status

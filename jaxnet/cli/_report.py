@@ -1,0 +1,203 @@
+"""``jaxnet train --report DIR``: what a trained network learned, as pictures.
+
+The numbers come from one pure function, :func:`classify` (the confusion matrix and
+the misclassified examples of the evaluation split); the pictures (matplotlib: the
+``plot`` extra) and ``index.html`` (jaxnet.cli._report_html) are drawn from them,
+each file written atomically through the one rescue path of every output.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+#: The report's files, in the order the page shows them.
+CURVES, CONFUSION, MISTAKES, WEIGHTS, INDEX = ("learning-curves.png", "confusion.png",
+                                              "misclassified.png", "first-layer.png",
+                                              "index.html")
+FILES = (CURVES, CONFUSION, MISTAKES, WEIGHTS, INDEX)
+#: At most this many misclassified digits and first-layer units are drawn.
+MAX_MISTAKES, MAX_UNITS = 36, 30
+DPI = 100
+
+
+class Classified(NamedTuple):
+    """The evaluation split as the network classifies it.
+
+    Attributes:
+      confusion: ``(n_classes, n_classes)`` int64 counts; row = true label,
+        column = predicted class.
+      predicted: ``(N,)`` int64, argmax of the output (ties to the lowest class).
+      wrong: ``(min(N - correct, limit),)`` int64 indices of misclassified
+        examples, in the split's order.
+      correct: how many predictions equal the label.
+    """
+
+    confusion: np.ndarray
+    predicted: np.ndarray
+    wrong: np.ndarray
+    correct: int
+
+
+def classify(params, images, labels, *, model, x_scale=None, limit: int = MAX_MISTAKES):
+    """The confusion matrix and the first misclassified examples.
+
+    Args:
+      params: the network's Layers, matching ``model``.
+      images: ``(N, n_0)`` inputs: float, or integer pixels with ``x_scale``
+        (scaled in the parameters' dtype, as :func:`jaxnet.evaluate` does).
+      labels: ``(N,)`` int class labels in ``[0, n_L)``.
+      model: the jaxnet.Model.
+      x_scale: float factor for integer ``images``, or None.
+      limit: at most this many misclassified indices are returned.
+
+    Returns:
+      A :class:`Classified`; predictions are ``argmax jaxnet.feedforward``.
+    """
+    import jax.numpy as jnp
+
+    from ..nn import feedforward
+    dtype = params[0].w.dtype
+    x = jnp.asarray(images).astype(dtype)
+    if x_scale is not None:
+        x = x * jnp.asarray(x_scale, dtype)
+    predicted = np.asarray(jnp.argmax(feedforward(params, x, model=model), axis=1), np.int64)
+    labels = np.asarray(labels, np.int64)
+    n_classes = int(np.shape(params[-1].b)[-1])
+    confusion = np.zeros((n_classes, n_classes), np.int64)
+    np.add.at(confusion, (labels, predicted), 1)
+    wrong = np.flatnonzero(predicted != labels)[:limit].astype(np.int64)
+    return Classified(confusion, predicted, wrong, int(np.trace(confusion)))
+
+
+def _png(fig, path) -> None:
+    from ..io import atomic_write
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    with atomic_write(path) as f:
+        f.write(buf.getvalue())
+
+
+def _side(n: int) -> int | None:
+    """The side of a square image of ``n`` pixels, or None."""
+    side = math.isqrt(n)
+    return side if side * side == n else None
+
+
+def draw_confusion(confusion, path) -> None:
+    """``confusion (n, n)`` counts as a heat map with every count written in."""
+    from ..plot import pyplot
+    plt = pyplot()
+    n = confusion.shape[0]
+    fig, ax = plt.subplots(figsize=(6.4, 5.6))
+    try:
+        ax.imshow(confusion, cmap="Blues")
+        high = confusion.max() / 2
+        for (i, j), c in np.ndenumerate(confusion):
+            ax.text(j, i, str(c), ha="center", va="center", fontsize=8,
+                    color="white" if c > high else "black")
+        ax.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true",
+               title=f"confusion matrix: {np.trace(confusion)} / {confusion.sum()} correct")
+        fig.tight_layout()
+        _png(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def _grid(plt, count: int, cols: int, title: str):
+    rows = max(1, math.ceil(count / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols, 1.35 * rows + 0.5), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.suptitle(title)
+    return fig, axes.flat
+
+
+def draw_mistakes(images, labels, classified, path) -> None:
+    """The misclassified digits ``images[classified.wrong]``, each titled true → predicted."""
+    from ..plot import pyplot
+    plt = pyplot()
+    wrong = classified.wrong
+    side = _side(np.shape(images)[1])
+    fig, axes = _grid(plt, len(wrong), 6, f"{len(wrong)} misclassified (of "
+                      f"{len(labels) - classified.correct}): true → predicted")
+    try:
+        for ax, i in zip(axes, wrong):
+            ax.imshow(np.asarray(images[i], np.float64).reshape(side, side), cmap="gray_r")
+            ax.set_title(f"{labels[i]} → {classified.predicted[i]}", fontsize=9,
+                         color="firebrick")
+        _png(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def first_layer_images(model, params):
+    """``(images (n, h, w), title)`` of the first layer's weights, or None: a Dense
+    layer's first units as square images of their input weights, or a ConvPool's
+    first filters (channel 0, k×k each)."""
+    from ..nn import ConvPool, Dense
+    layer, w = model.layers[0], np.asarray(params[0].w, np.float64)
+    if isinstance(layer, ConvPool):
+        k = layer.kernel
+        return w[:MAX_UNITS, 0], f"first layer: {min(len(w), MAX_UNITS)} of {len(w)} {k}×{k} filters"
+    side = _side(w.shape[1])
+    if isinstance(layer, Dense) and side:
+        return (w[:MAX_UNITS].reshape(-1, side, side),
+                f"first layer: weights of {min(len(w), MAX_UNITS)} of {len(w)} units")
+    return None
+
+
+def draw_weights(images, title, path) -> None:
+    """Each of ``images (n, h, w)`` on its own symmetric scale (red +, blue −)."""
+    from ..plot import pyplot
+    plt = pyplot()
+    fig, axes = _grid(plt, len(images), 10, title)
+    try:
+        for ax, im in zip(axes, images):
+            v = float(np.abs(im).max()) or 1.0
+            ax.imshow(im, cmap="RdBu_r", vmin=-v, vmax=v)
+        _png(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def report_paths(folder) -> list:
+    """``("--report", file)`` for every file ``--report folder`` may write."""
+    return [("--report", Path(folder) / name) for name in FILES]
+
+
+def write_report(args, model, result, split) -> int:
+    """Writes ``--report``'s pictures and page after training; the exit status (0,
+    or 1 when a file went to the rescue folder instead)."""
+    from ..data import PIXEL_SCALE
+    from ..plot import plot_history
+    from ._common import write_or_rescue
+    from ._report_html import page
+    folder = Path(args.report)
+    c = classify(result.params, split.images, split.labels, model=model,
+                 x_scale=PIXEL_SCALE if np.issubdtype(split.images.dtype, np.integer) else None)
+    drawn = []
+    if result.history:
+        drawn.append((CURVES, lambda p: plot_history(result.history, p)))
+    drawn.append((CONFUSION, lambda p: draw_confusion(c.confusion, p)))
+    if len(c.wrong) and _side(split.images.shape[1]):
+        drawn.append((MISTAKES, lambda p: draw_mistakes(split.images, split.labels, c, p)))
+    weights = first_layer_images(model, result.params)
+    if weights is not None:
+        drawn.append((WEIGHTS, lambda p: draw_weights(*weights, p)))
+    status = 0
+    for name, draw in drawn:
+        status = max(status, write_or_rescue("--report", folder / name, draw, "wrote"))
+    html = page(args, model, result, c, [name for name, _ in drawn])
+    return max(status, write_or_rescue("--report", folder / INDEX,
+                                       lambda p: _text(p, html), "wrote"))
+
+
+def _text(path, text: str) -> None:
+    from ..io import atomic_write
+    with atomic_write(path) as f:
+        f.write(text.encode())
