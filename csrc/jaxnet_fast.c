@@ -5,6 +5,7 @@
  * intrinsics; OpenMP pragmas are ignored by a compiler built without it. */
 #include "jaxnet_fast.h"
 #include "jn_common.h"
+#include "jn_simd.h"
 
 #include <math.h>
 #include <string.h>
@@ -17,50 +18,16 @@ int jn_fast_parallel(void) {
 #endif
 }
 
-#define JN_ALIGN 64
-
 /* Blocks per wide work item: wide layers are processed JN_WIDE blocks (128
  * outputs) at a time, whose accumulators still fit in registers and whose
  * independent adds hide each other's latency. */
 #define JN_WIDE 4
-
-#if defined(__GNUC__) || defined(__clang__)
-#define JN_INLINE static inline __attribute__((always_inline))
-#else
-#define JN_INLINE static inline
-#endif
-
-/* The blocks' vector width in bytes, where the compiler has vector extensions:
- * 32 (8 floats, 4 doubles) suits AVX2 and, as pairs, SSE2 and NEON; AVX-512
- * machines fuse pairs. Without them, plain loops (JAXNET_PLAIN=1 forces it). */
-#if defined(__GNUC__) || defined(__clang__)
-#define JN_PREFETCH(p) __builtin_prefetch(p)
-#else
-#define JN_PREFETCH(p) ((void)(p))
-#endif
-
-#if (defined(__GNUC__) || defined(__clang__)) && !defined(JAXNET_PLAIN)
-#if defined(__AVX512F__)
-#define JN_VECTOR_BYTES 64
-#else
-#define JN_VECTOR_BYTES 32
-#endif
-#endif
 
 /* uint8 rows are packed 16 pixels at a time with AVX-512 where the compiler
  * targets it (-march=native on such a machine); else byte by byte. */
 #if defined(__AVX512F__) && !defined(JAXNET_PLAIN)
 #include <immintrin.h>
 #define JN_AVX512 1
-#endif
-
-/* Splits the loop that follows over jn_threads threads (a local int), when
- * built with OpenMP and jn_threads > 1; otherwise nothing. */
-#ifdef _OPENMP
-#define JN_PARALLEL_FOR \
-    _Pragma("omp parallel for num_threads(jn_threads) if (jn_threads > 1) schedule(static)")
-#else
-#define JN_PARALLEL_FOR (void)jn_threads;
 #endif
 
 /* Byte offsets of everything in the work buffer (from its 64-byte-aligned start). */

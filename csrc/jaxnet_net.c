@@ -132,16 +132,6 @@ int jn_net_epoch_work_size(size_t *n_float, size_t *n_idx, const jn_layer *layer
     return JN_OK;
 }
 
-/* The cost's demands on the output layer (log-likelihood: softmax; cross-entropy:
- * sigmoid; quadratic: not softmax, whose f' is no elementwise factor). */
-static int check_output(const jn_config *cfg, const jn_layer *last) {
-    const int act = last->activation;
-    if (cfg->cost == JN_COST_LOG_LIKELIHOOD && act != JN_ACT_SOFTMAX) return JN_ERR_CONFIG;
-    if (cfg->cost == JN_COST_CROSS_ENTROPY && act != JN_ACT_SIGMOID) return JN_ERR_CONFIG;
-    if (cfg->cost == JN_COST_QUADRATIC && act == JN_ACT_SOFTMAX) return JN_ERR_CONFIG;
-    return JN_OK;
-}
-
 /* Non-NULL parameters (and masks where a layer has dropout) for every layer. */
 static int check_layer_ptrs(const void *const *w, const void *const *b,
                             const void *const *masks, const jn_layer *layers, int64_t n) {
@@ -167,7 +157,7 @@ static int jn__net_epoch_prologue(jn_net_epoch_layout *E, const jn_config **cfg,
     if (batch_size < 1 || batch_size > n) return JN_ERR_BATCH;
     int rc = jn__check_config(cfg, *cfg);
     if (!rc) rc = make_epoch_layout(E, layers, n_layers, batch_size);
-    if (!rc) rc = check_output(*cfg, &layers[n_layers - 1]);
+    if (!rc) rc = jn__check_output(*cfg, layers[n_layers - 1].activation);
     if (!rc) rc = check_layer_ptrs(w, b, masks, layers, n_layers);
     if (!rc && vw) rc = check_layer_ptrs(vw, vb, NULL, layers, n_layers);
     if (rc) return rc;
@@ -206,7 +196,7 @@ static int jn__net_prologue(jn_net_layout *L, const jn_config **cfg, const void 
     int rc = jn__check_config(cfg, *cfg);
     if (!rc) rc = make_net_layout(L, layers, n, m);
     if (rc) return rc;
-    rc = check_output(*cfg, &layers[n - 1]);
+    rc = jn__check_output(*cfg, layers[n - 1].activation);
     if (rc) return rc;
     if (work_len < L->n_float || idx_len < L->n_idx || (L->n_idx && !idx)) return JN_ERR_WORK;
     rc = check_layer_ptrs(w, b, masks, layers, n);

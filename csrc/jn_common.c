@@ -74,3 +74,10 @@ int jn__check_epoch(const int64_t *order, const int64_t *sizes, int64_t n_layers
         if (order[i] < 0 || order[i] >= n) return JN_ERR_ORDER;
     return JN_OK;
 }
+
+int jn__check_output(const jn_config *cfg, int act) {
+    if (cfg->cost == JN_COST_LOG_LIKELIHOOD && act != JN_ACT_SOFTMAX) return JN_ERR_CONFIG;
+    if (cfg->cost == JN_COST_CROSS_ENTROPY && act != JN_ACT_SIGMOID) return JN_ERR_CONFIG;
+    if (cfg->cost == JN_COST_QUADRATIC && act == JN_ACT_SOFTMAX) return JN_ERR_CONFIG;
+    return JN_OK;
+}

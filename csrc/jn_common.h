@@ -1,6 +1,6 @@
 /* Internal to jaxnet's C kernels (jaxnet_ref.c, jaxnet_fast.c, jaxnet_conv.c,
- * jaxnet_net.c): the argument checks they share. Not part of the API; defined,
- * with jn_strerror, in jn_common.c. */
+ * jaxnet_net.c, jaxnet_convfast.c): the argument checks they share. Not part
+ * of the API; defined, with jn_strerror, in jn_common.c. */
 #ifndef JN_COMMON_H
 #define JN_COMMON_H
 
@@ -27,6 +27,11 @@ int jn__check_config(const jn_config **out, const jn_config *cfg);
  * and n * sizes[L] in range. */
 int jn__check_epoch(const int64_t *order, const int64_t *sizes, int64_t n_layers, int64_t n,
                     int64_t batch_size);
+
+/* The cost's demands on a chain's output activation (log-likelihood: softmax;
+ * cross-entropy: sigmoid; quadratic: not softmax, whose f' is no elementwise
+ * factor), else JN_ERR_CONFIG. */
+int jn__check_output(const jn_config *cfg, int activation);
 
 /* A Dense chain's output activation, which its cost fixes: softmax for
  * log-likelihood, else sigmoid. */

@@ -12,7 +12,8 @@ the model, contiguity, finiteness, the order being a permutation) and handed to
 C. A failure raises ``ValueError``/``TypeError`` naming the argument, the expected
 and the actual. Dense chains run on csrc/jaxnet_ref.h (and the fast path,
 csrc/jaxnet_fast.h); models with ConvPool layers, dropout or mixed activations on
-chapter 6's network kernel (csrc/jaxnet_net.h).
+chapter 6's network kernel (csrc/jaxnet_net.h), and their steps and epochs by
+default on its fast path (csrc/jaxnet_convfast.h).
 """
 
 from __future__ import annotations
@@ -198,18 +199,18 @@ def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None
       batch_size: ``1 <= batch_size <= N``; a smaller last mini-batch as the book.
       model, lmbda: as jaxnet.train_epoch; n: n in λ/n (default N; network3
         divides by the number of mini-batches).
-      kernel: ``"fast"`` (csrc/jaxnet_fast.h; the default for Dense chains) or
-        ``"reference"`` (the readable loops; the only kernel, and the default, of
-        chapter-6 models: ConvPool layers, dropout, mixed activations).
+      kernel: ``"fast"``, the default (csrc/jaxnet_fast.h for Dense chains,
+        csrc/jaxnet_convfast.h for chapter-6 models: ConvPool layers, dropout,
+        mixed activations) or ``"reference"`` (the readable loops).
       key: the dropout masks' PRNG key, drawn as jaxnet.train_epoch draws them
         (or ``masks``: ``(N, *input shape)`` per dropout layer, row t for the
         t-th example visited).
-      threads: threads for the fast path, ``1..1024`` (parallel where the extension
+      threads: threads for the fast paths, ``1..1024`` (parallel where the extension
         was built with OpenMP: :func:`parallel`). Results do not depend on it.
 
-    Float inputs are checked for NaN/Inf by the fast path in C while it packs
-    each row (the error names the first bad row, and the parameters are left
-    unchanged), and here, before the call, for the reference.
+    Float inputs are checked for NaN/Inf by the Dense chains' fast path in C while
+    it packs each row (the error names the first bad row, and the parameters are
+    left unchanged), and here, before the call, for the other kernels.
     """
     ep = Epoch(rule, params, state, x, y, batch_size=batch_size, model=model, x_scale=x_scale,
                lmbda=lmbda, n=n, kernel=kernel, threads=threads, network=masks is not None)

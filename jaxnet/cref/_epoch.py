@@ -22,9 +22,9 @@ from ._masks import epoch_masks
 from ._net import Net, as_array, check, host, rule_values
 from ._pinned import Pinned
 
-#: The C kernels of a step or an epoch: ``"fast"`` (csrc/jaxnet_fast.h, Dense chains
-#: only: the default there) and ``"reference"`` (the readable loops; the only one of
-#: chapter 6's networks, and their default).
+#: The C kernels of a step or an epoch: ``"fast"``, the default (csrc/jaxnet_fast.h for
+#: Dense chains, csrc/jaxnet_convfast.h for chapter 6's networks: ConvPool layers,
+#: dropout, mixed activations) and ``"reference"`` (the readable loops, csrc/jaxnet_net.h).
 KERNELS = ("fast", "reference")
 #: The most threads a fast-path call may use (csrc/jaxnet_fast.h's JN_MAX_THREADS).
 MAX_THREADS = int(lib.JN_MAX_THREADS)
@@ -41,22 +41,20 @@ def check_threads(threads) -> int:
 
 
 def check_kernel(kernel, net) -> str:
-    """The kernel to run ``net`` on (None: its default)."""
+    """The kernel to run ``net`` on (None: ``"fast"``, every model's default)."""
     if kernel is None:
-        return "reference" if net.network else "fast"
+        return "fast"
     if kernel not in KERNELS:
         raise ValueError(f"kernel: expected one of {KERNELS}, got {kernel!r}")
-    if net.network and kernel == "fast":
-        raise ValueError("kernel: chapter 6's networks (ConvPool layers, dropout, mixed "
-                         "activations) have one C kernel, the reference (csrc/jaxnet_net.h); "
-                         "got 'fast'")
     return kernel
 
 
 def _inputs(net, x, x_scale, fast, allow_int):
     """``(N, float rows or None, uint8 rows or None, x_scale)``: uint8 goes to the fast
-    path as it is (C scales and checks it); other inputs become float rows."""
-    n = check_x(net.model, x, x_scale=x_scale, allow_int=allow_int, finite=not fast)
+    paths as it is (C scales it); other inputs become float rows, checked for NaN/Inf
+    here except for the Dense chains' fast path (which checks them in C)."""
+    n = check_x(net.model, x, x_scale=x_scale, allow_int=allow_int,
+                finite=not fast or net.network)
     if x.dtype.kind in "ui":
         if fast and x.dtype == np.uint8:
             return n, None, np.ascontiguousarray(x), float(x_scale)
@@ -110,7 +108,8 @@ class Epoch:
             if masks is None and net.model.has_dropout:
                 masks = epoch_masks(net.model, check_key(net.model, key), self.n,
                                     self.batch_size, net.dtype)
-            self._network(w, b, vw, vb, order, net.host_masks(masks, self.n), eta, cfg)
+            run = self._convfast if self.kernel == "fast" else self._network
+            run(w, b, vw, vb, order, net.host_masks(masks, self.n), eta, cfg)
         elif self.kernel == "fast":
             self._fast(w, b, vw, vb, order, eta, cfg)
         else:
@@ -141,6 +140,18 @@ class Epoch:
         if rc == lib.JN_ERR_INPUT:
             raise ValueError(f"x: row {bad[0]} contains NaN or Inf")
         check(rc, f"jn_fast_train_epoch_{net.sfx}")
+
+    def _convfast(self, w, b, vw, vb, order, mk, eta, cfg):
+        net = self.net
+        size, pin, d = ffi.new("size_t *"), Pinned(), net.dtype
+        check(lib.jn_convfast_work_bytes(size, net.c_layers, net.n_layers, self.batch_size,
+                                         d.itemsize), "jn_convfast_work_bytes")
+        work = _work_buffer(size[0])
+        net.call("convfast_train_epoch", pin.ptrs(w, d, out=True), pin.ptrs(b, d, out=True),
+                 pin.ptrs(vw, d, out=True), pin.ptrs(vb, d, out=True), pin(self.xh, d),
+                 pin(self.x_u8, np.uint8), self.scale, pin(self.yh, d), pin(order, np.int64),
+                 pin.ptrs(mk, d), eta, cfg, net.c_layers, net.n_layers, self.n,
+                 self.batch_size, self.threads, pin.out(work), work.size)
 
     def _network(self, w, b, vw, vb, order, mk, eta, cfg):
         net = self.net
