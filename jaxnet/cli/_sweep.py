@@ -1,9 +1,10 @@
-"""``jaxnet sweep``: every combination of seeds, η, λ and μ trained as one population."""
+"""``jaxnet sweep``: every combination of seeds, η, λ and μ trained as one population,
+optionally split over devices and processes, checkpointed, its results written."""
 
 from __future__ import annotations
 
 import itertools
-import statistics
+import sys
 from pathlib import Path
 
 from ..nn._layerspec import describe
@@ -16,7 +17,6 @@ from ._common import (
     plot_ready,
     same_file,
     setup_jax,
-    write_or_rescue,
 )
 from ._flags import (
     add_data_flags,
@@ -29,13 +29,16 @@ from ._flags import (
     positive,
     unit_float,
 )
+from ._sweep_devices import add_device_flags, check_device_flags, sweep_mesh
+from ._sweep_outputs import add_output_flags, report
 
 
 def add_sweep(sub) -> None:
     sw = sub.add_parser("sweep", help="train a population at once (seeds x eta x lambda x mu)",
                         description="Trains every combination of --seeds, --eta, --lmbda and "
                                     "--momentum as one population (jax.vmap: one compiled "
-                                    "program per epoch for all members), then prints each "
+                                    "program per epoch for all members), optionally split "
+                                    "over --devices and processes, then prints each "
                                     "configuration's mean +- std and best accuracy over seeds.")
     add_data_flags(sw)
     add_model_flags(sw)
@@ -48,10 +51,19 @@ def add_sweep(sub) -> None:
                     help="regularisation strengths, comma-separated (default 0)")
     sw.add_argument("--momentum", type=floats(unit_float), default=[0.0], metavar="LIST",
                     help="momentum co-efficients, comma-separated (default 0)")
-    sw.add_argument("--plot", type=Path, default=None, metavar="FILE",
-                    help="draw the population's spread per epoch to this PNG (needs matplotlib)")
-    sw.add_argument("--json", type=Path, default=None, metavar="FILE",
-                    help="write every member's accuracy per epoch here (atomic)")
+    sw.add_argument("--checkpoint", type=Path, default=None, metavar="FILE",
+                    help="save every member's state here after every --checkpoint-every "
+                         "epochs and at the end (atomic); Ctrl-C or SIGTERM then finishes the "
+                         "epoch, saves and exits")
+    sw.add_argument("--checkpoint-every", type=positive(int), default=1, metavar="N",
+                    help="epochs between checkpoints (default 1)")
+    sw.add_argument("--resume", action="store_true",
+                    help="continue from --checkpoint if it exists (the same sweep: data, flags, "
+                         "seeds, members per device)")
+    sw.add_argument("--overwrite", action="store_true",
+                    help="start over even though --checkpoint exists")
+    add_device_flags(sw)
+    add_output_flags(sw)
 
 
 def _population(args, d, split, members):
@@ -70,19 +82,35 @@ def _population(args, d, split, members):
     return model, params, jnp.stack([p[1] for p in pairs])
 
 
-def sweep(args) -> int:
-    setup_jax(args)
-    import jax
-    import numpy as np
-
-    from .. import data as jdata
-    from ..train._population import fit_population
-    if not plot_ready(args):
-        return 1
-    outputs = [("--plot", args.plot), ("--json", args.json)]
-    problem = outputs_unwritable(outputs) or same_file(outputs, data_files(args.data))
+def _check_flags(args):
+    """Flag combinations and output paths, before anything is loaded: an exit status or None."""
+    if (args.resume or args.overwrite) and args.checkpoint is None:
+        return error(f"--{'resume' if args.resume else 'overwrite'} needs --checkpoint FILE", 2)
+    if args.resume and args.overwrite:
+        return error("--resume and --overwrite: choose one", 2)
+    outputs = [("--plot", args.plot), ("--json", args.json), ("--csv", args.csv),
+               ("--save-best", args.save_best), ("--checkpoint", args.checkpoint)]
+    problem = (check_device_flags(args) or outputs_unwritable(outputs)
+               or same_file(outputs, data_files(args.data)))
     if problem:
         return error(problem, 2)
+    if args.checkpoint is not None and args.checkpoint.exists() and not (
+            args.resume or args.overwrite):
+        return error(f"--checkpoint {args.checkpoint}: exists; add --resume to continue it or "
+                     "--overwrite to start over", 2)
+    return None if plot_ready(args) else 1
+
+
+def sweep(args) -> int:
+    setup_jax(args)
+    status = _check_flags(args)
+    if status is not None:
+        return status
+    mesh = sweep_mesh(args)
+    if isinstance(mesh, int):
+        return mesh
+    import jax
+    lead = jax.process_index() == 0          # one process prints and writes
     loaded = load_split(args, False)
     if isinstance(loaded, int):
         return loaded
@@ -94,68 +122,59 @@ def sweep(args) -> int:
     except ValueError as e:
         return error(str(e) if str(e).startswith("--") else
                      f"{'--layers' if args.layers else '--sizes'}: {e}", 2)
-    print(f"jaxnet sweep: {len(members)} members ({len(configs)} configurations x {args.seeds} "
-          f"seeds), {describe(model)}, {model.cost}, {args.activation}, batch "
-          f"{args.batch_size}, {args.epochs} epochs, {args.dtype}, {jax.default_backend()}, "
-          f"precision {args.precision}", flush=True)
+    if lead:
+        where = (f"{jax.default_backend()}" if mesh is None else
+                 f"{mesh.size} {jax.default_backend()} devices in {jax.process_count()} "
+                 f"process{'es' if jax.process_count() > 1 else ''}")
+        print(f"jaxnet sweep: {len(members)} members ({len(configs)} configurations x "
+              f"{args.seeds} seeds), {describe(model)}, {model.cost}, {args.activation}, batch "
+              f"{args.batch_size}, {args.epochs} epochs, {args.dtype}, {where}, "
+              f"precision {args.precision}", flush=True)
+    res = _fit(args, model, params, keys, members, d, split, mesh, lead)
+    if isinstance(res, int):
+        return res
+    if res.stopped:
+        print(f"jaxnet: {res.stopped.replace('resume=True', '--resume')}", file=sys.stderr)
+        return 143 if "SIGTERM" in res.stopped else 130
+    if not lead:
+        return 0
+    print(f"compile {res.compile_seconds:.2f} s, {sum(res.epoch_seconds):.1f} s for "
+          f"{len(members)} x {len(res.epoch_seconds)} epochs\n")
+    return report(args, model, configs, members, res)
+
+
+def _fit(args, model, params, keys, members, d, split, mesh, lead):
+    """The PopulationResult, or an exit status after printing the error."""
+    import numpy as np
+
+    from .. import data as jdata
+    from ..io._rescue import WriteError
+    from ..train._checkpoint import CheckpointError
+    from ..train._population import fit_population
     done = []
 
     def on_epoch(e, correct):
         done.append(e)
-        print(f"Epoch {e}: best member {int(correct.max())} / {len(split)}, median "
-              f"{float(np.median(correct)):.0f}", flush=True)
+        if lead:
+            print(f"Epoch {e}: best member {int(correct.max())} / {len(split)}, median "
+                  f"{float(np.median(correct)):.0f}", flush=True)
     try:
-        res = fit_population(keys, params, d.train.images, d.train.labels, model=model,
-                             epochs=args.epochs, eta=[c[0] for c, _ in members],
-                             lmbda=[c[1] for c, _ in members],
-                             momentum=[c[2] for c, _ in members], batch_size=args.batch_size,
-                             x_scale=jdata.PIXEL_SCALE, eval_data=(split.images, split.labels),
-                             grad=args.grad, on_epoch=on_epoch, shuffle=args.shuffle,
-                             n=lambda_n(args))
-    except FloatingPointError as e:
-        return error(str(e), 1)
+        return fit_population(keys, params, d.train.images, d.train.labels, model=model,
+                              epochs=args.epochs, eta=[c[0] for c, _ in members],
+                              lmbda=[c[1] for c, _ in members],
+                              momentum=[c[2] for c, _ in members], batch_size=args.batch_size,
+                              x_scale=jdata.PIXEL_SCALE, eval_data=(split.images, split.labels),
+                              grad=args.grad, on_epoch=on_epoch, shuffle=args.shuffle,
+                              n=lambda_n(args), mesh=mesh, checkpoint=args.checkpoint,
+                              checkpoint_every=args.checkpoint_every, resume=args.resume,
+                              overwrite=args.overwrite)
+    except (FloatingPointError, CheckpointError) as e:
+        return error(str(e).replace("resume=True", "--resume").replace(
+            "overwrite=True", "--overwrite"), 1)
+    except WriteError as e:
+        return error(e.message("--checkpoint", hint=f"the sweep after {e.epoch} epochs: add "
+                               f"--resume with --checkpoint {e.rescued} to continue"), 1)
     except (ValueError, TypeError) as e:
         if done:  # fit_population checks every argument before it trains
             raise
         return error(str(e), 2)
-    print(f"compile {res.compile_seconds:.2f} s, {sum(res.epoch_seconds):.1f} s for "
-          f"{len(members)} x {args.epochs} epochs\n")
-    return _report(args, model, configs, members, res)
-
-
-def _report(args, model, configs, members, res) -> int:
-    """The table of configurations, then --plot and --json."""
-    import numpy as np
-    acc = (100 * np.asarray(res.correct, np.float64) / res.total
-           if res.correct is not None else None)
-    print(f"| eta | lambda | mu | best {args.eval} accuracy: mean +- std | best | seeds |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    rows = []
-    for c in configs:
-        idx = [i for i, (cc, _) in enumerate(members) if cc == c]
-        best = [float(acc[:, i].max()) for i in idx] if acc is not None and len(acc) else []
-        if best:
-            std = statistics.stdev(best) if len(best) > 1 else 0.0
-            print(f"| {c[0]:g} | {c[1]:g} | {c[2]:g} | {statistics.mean(best):.2f} +- "
-                  f"{std:.2f} % | {max(best):.2f} % | {len(best)} |")
-        rows.append(dict(eta=c[0], lmbda=c[1], momentum=c[2], seeds=list(range(args.seeds)),
-                         accuracy=[acc[:, i].tolist() for i in idx] if acc is not None else []))
-    status = 0
-    if args.plot and res.correct is not None:
-        from ..plot import plot_population
-        status = max(status, write_or_rescue(
-            "--plot", args.plot, lambda path: plot_population(res.correct, res.total, path),
-            "wrote"))
-    if args.json:
-        import json
-
-        from ..io._atomic import atomic_write
-
-        def write(path):
-            with atomic_write(path, "w") as f:
-                json.dump(dict(sizes=list(model.sizes), epochs=args.epochs,
-                               batch_size=args.batch_size, cost=model.cost,
-                               activation=args.activation, split=args.eval,
-                               configurations=rows), f, indent=1)
-        status = max(status, write_or_rescue("--json", args.json, write, "wrote"))
-    return status

@@ -118,7 +118,7 @@ def load_checkpoint(path, config, *, shapes, epochs: int, record):
             raise CheckpointError(f"{path}: checkpoint format version "
                                   f"{_short(meta.get('version'))}, this jaxnet resumes version "
                                   f"{VERSION} only (start over with overwrite=True)")
-        _check_config(path, meta.get("config"), config)
+        check_config(path, meta.get("config"), config)
         epoch = meta.get("epoch")
         if type(epoch) is not int or epoch < 0:
             raise CheckpointError(f"{path}: bad epoch {_short(epoch)}")
@@ -144,7 +144,7 @@ def _json(v) -> str:
     return json.dumps(v, sort_keys=True)
 
 
-def _check_config(path, saved, config) -> None:
+def check_config(path, saved, config) -> None:
     """The saved run configuration is this run's: the same keys, and values equal as
     JSON (so ``3.0`` is not ``3`` and ``true`` is not ``1``)."""
     if not isinstance(saved, dict):

@@ -5,6 +5,8 @@ parameters gains a leading axis ``P`` (``w (P, n_out, n_in)``, ``b (P, n_out)``)
 Each member has its own PRNG key (init and shuffles), η, λ and μ; they share
 the data, the model and the mini-batch size. Member ``i`` follows exactly the
 algorithm of :func:`jaxnet.fit` with ``keys[i]`` and its own hyper-parameters.
+The members may be split over the devices of a mesh (jaxnet.train._population_mesh)
+and the sweep checkpointed (jaxnet.train._population_checkpoint).
 """
 
 from __future__ import annotations
@@ -25,8 +27,25 @@ from ..nn._params import as_layers
 from ..nn._validate import check_dtype
 from ._epoch import shuffled_epoch
 from ._evaluate import monitor
-from ._loop import prepare, reg_count, run_epoch
-from ._rules import Momentum, MomentumState, Sgd, SgdState
+from ._loop import prepare, reg_count
+from ._population_checkpoint import population_config
+from ._population_loop import PopulationRun, PopulationSaver, train_population
+from ._population_members import (
+    best_members,
+    check_keys,
+    configurations,
+    member_hyper,
+    member_state,
+)
+from ._population_mesh import (
+    check_split,
+    gather,
+    member_sharding,
+    put_members,
+    put_replicated,
+    slots,
+)
+from ._rules import MomentumState
 
 
 def init_population(keys, model, *, dtype=jnp.float32, init="large"):
@@ -44,39 +63,33 @@ def init_population(keys, model, *, dtype=jnp.float32, init="large"):
     dtype = check_dtype(dtype)
     if init not in INIT_SCHEMES:
         raise ValueError(f"init: expected one of {INIT_SCHEMES}, got {init!r}")
-    keys = _check_keys(keys)
+    keys = check_keys(keys)
     check_memory(model, dtype, members=keys.shape[0], training=True)
-    return jax.jit(jax.vmap(lambda k: draw_params(k, model, dtype, init)))(keys)
+    return _draw_members(keys, model, dtype, init)
 
 
-def _check_keys(keys):
-    shape = np.shape(keys)
-    if len(shape) != 2 or shape[1] != 2 or shape[0] < 1 or np.dtype(keys.dtype) != np.uint32:
-        raise ValueError(f"keys: expected (P, 2) uint32 PRNG keys (jax.random.split(key, P)), "
-                         f"got shape {shape} dtype {getattr(keys, 'dtype', None)}")
-    return keys
-
-
-def _member_values(v, p, name, low, high=None):
-    """A scalar or (P,) sequence → (P,) float64 numpy, each in [low, high]."""
-    a = np.asarray(v, np.float64)
-    if a.ndim == 0:
-        a = np.full(p, float(a))
-    if a.shape != (p,):
-        raise ValueError(f"{name}: expected a number or {p} values (one per member), "
-                         f"got shape {a.shape}")
-    bad = ~np.isfinite(a) | (a < low) | ((a > high) if high is not None else False)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise ValueError(f"{name}: member {i} has {a[i]}, outside "
-                         f"{'[' if low == 0 else '('}{low}, {high if high else 'inf'}]")
-    return a
+@partial(jax.jit, static_argnums=(1, 2, 3))
+def _draw_members(keys, model, dtype, init):
+    """Module-level, so a second population of the same model does not recompile."""
+    return jax.vmap(lambda k: draw_params(k, model, dtype, init))(keys)
 
 
 class PopulationResult(NamedTuple):
-    """``params``/``velocity``: stacked, leading axis P; ``correct`` ``(epochs, P)``
-    evaluation accuracy counts (None without eval_data); ``total``: the
-    evaluation set's size; ``compile_seconds``; ``epoch_seconds`` per epoch."""
+    """What :func:`fit_population` returns.
+
+    Attributes:
+      params, velocity: stacked, leading axis P (velocity None without momentum).
+      correct: ``(epochs, P)`` int evaluation counts (None without eval_data), the
+        checkpoint's epochs included when resumed.
+      total: the evaluation set's size.
+      compile_seconds: compiling the epoch and the evaluation.
+      epoch_seconds: one per epoch trained by this call.
+      configs: ``(P,)`` int, each member's configuration (members with equal η, λ, μ
+        share one, numbered in order of first appearance).
+      best: ``(C,)`` int, per configuration the member whose final parameters score
+        best on eval_data (lowest index on a tie), or None without eval_data.
+      stopped: why training stopped before ``epochs`` (a signal), else None.
+    """
 
     params: tuple
     velocity: Optional[tuple]
@@ -84,101 +97,195 @@ class PopulationResult(NamedTuple):
     total: Optional[int]
     compile_seconds: float
     epoch_seconds: list
+    configs: Optional[np.ndarray] = None
+    best: Optional[np.ndarray] = None
+    stopped: Optional[str] = None
 
 
 def _axes(pen):
     return None if pen is None else Penalty(0, None)
 
 
-@partial(jax.jit, static_argnames=("model", "rule", "grad", "batch_size", "shuffle"))
+@partial(jax.jit, static_argnames=("model", "rule", "grad", "batch_size", "shuffle",
+                                   "sharding"))
 def population_epoch(params, state, keys, x, y, x_scale, pen, *, model, rule, grad, batch_size,
-                     shuffle=True):
-    """:func:`jaxnet.train._epoch.shuffled_epoch` for every member at once."""
+                     shuffle=True, sharding=None):
+    """:func:`jaxnet.train._epoch.shuffled_epoch` for every member at once: ``(params,
+    state, keys (P, 2), finite (P,))``. With a MemberSharding the member axis stays
+    split over its devices (and each mini-batch over a 2-D mesh's data axis); the
+    finiteness flags are copied to every device."""
     def one(p, s, k, pn):
         return shuffled_epoch(p, s, k, x, y, x_scale, pn, model=model, rule=rule, grad=grad,
-                              batch_size=batch_size, shuffle=shuffle)
-    return jax.vmap(one, in_axes=(0, 0, 0, _axes(pen)))(params, state, keys, pen)
+                              batch_size=batch_size, shuffle=shuffle,
+                              sharding=None if sharding is None else sharding.rows)
+    if sharding is None:
+        return jax.vmap(one, in_axes=(0, 0, 0, _axes(pen)))(params, state, keys, pen)
+    *out, finite = jax.vmap(one, in_axes=(0, 0, 0, _axes(pen)),
+                            spmd_axis_name=sharding.axis)(params, state, keys, pen)
+    out = jax.lax.with_sharding_constraint(tuple(out), sharding.members)
+    return (*out, jax.lax.with_sharding_constraint(finite, sharding.replicated))
 
 
-@partial(jax.jit, static_argnums=0)
-def population_monitor(model, params, x, labels, x_scale, pen):
-    """``(correct (P,), cost (P,))`` of every member on one data set."""
-    return jax.vmap(lambda p, pn: monitor(model, p, x, labels, x_scale, pn),
-                    in_axes=(0, _axes(pen)))(params, pen)
+@partial(jax.jit, static_argnums=0, static_argnames=("sharding",))
+def population_monitor(model, params, x, labels, x_scale, pen, sharding=None):
+    """``(correct (P,), cost (P,))`` of every member on one data set (copied to every
+    device with a MemberSharding)."""
+    out = jax.vmap(lambda p, pn: monitor(model, p, x, labels, x_scale, pn),
+                   in_axes=(0, _axes(pen)))(params, pen)
+    return out if sharding is None else jax.lax.with_sharding_constraint(out,
+                                                                         sharding.replicated)
 
 
 def fit_population(keys, params, x, labels, *, model=None, epochs: int = 30, eta=3.0,
                    batch_size: int = 10, x_scale=None, eval_data=None, lmbda=0.0, momentum=0.0,
                    grad: str = "backprop",
                    on_epoch: Optional[Callable[[int, np.ndarray], None]] = None,
-                   shuffle: bool = True, n=None) -> PopulationResult:
+                   shuffle: bool = True, n=None, mesh=None, checkpoint=None,
+                   checkpoint_every: int = 1, resume: bool = False,
+                   overwrite: bool = False) -> PopulationResult:
     """Trains ``P`` networks at once, one compiled program per epoch for all of them.
 
     Args:
       keys: ``(P, 2)`` PRNG keys for the members' shuffles (as ``fit``'s key).
       params: stacked parameters, leading axis ``P`` (:func:`init_population`).
       x, labels, model, x_scale, eval_data, batch_size, grad, shuffle, n:
-        shared by all members, as in :func:`jaxnet.fit`.
+        shared by all members, as in :func:`jaxnet.fit` (``x (N, n_0)``,
+        ``labels (N,)``, ``eval_data (x (M, n_0), labels (M,))``).
       eta, lmbda, momentum: a number for every member or ``P`` values.
-      epochs: epochs to train.
-      on_epoch: called with ``(epoch, correct (P,))`` after each epoch.
+      epochs: epochs to train (in all, counting a resumed checkpoint's).
+      on_epoch: called with ``(epoch, correct (P,))`` after each epoch (with eval_data).
+      mesh: a ``jax.sharding.Mesh`` to split the members over: 1-D (its one axis),
+        or 2-D with a ``"members"`` axis, each member's mini-batches then split
+        over the other axis (``batch_size`` must divide evenly). No communication
+        but the results (and, 2-D, each gradient's sum). ``P`` need not divide the
+        devices: the members are padded with copies of member 0, which are
+        dropped. Across processes: a mesh over ``jax.devices()`` after
+        ``jax.distributed.initialize``, every process passing the same arguments.
+      checkpoint: a file to save the sweep to (every member's parameters,
+        momentum, keys and evaluation counts) every ``checkpoint_every`` epochs
+        and at the end, atomically, from process 0. While set, SIGINT (Ctrl-C)
+        and SIGTERM finish the epoch, save, and return with ``stopped`` saying so.
+      resume: continue from ``checkpoint`` if it exists; it must be this sweep's
+        (model, dtype, data, members' initial keys and parameters, η, λ, μ, batch
+        size, and the sharding that changes results: members per device and a
+        2-D mesh's data split; else CheckpointError naming the difference). The
+        result equals an uninterrupted run's bit for bit.
+      overwrite: start over although ``checkpoint`` exists (without it or
+        ``resume``, an existing checkpoint is a CheckpointError before training).
 
     Returns:
-      PopulationResult. Member ``i`` equals ``fit(keys[i], params[i], ...)``
-      with its own η, λ, μ, to float rounding: vmap batches the matrix
-      products, which may sum in another order (bit-identical on the CPU; on a
-      GPU the difference is bounded by how much the run amplifies a one-ulp
-      change of its start, which a chaotic run such as η = 3 cross-entropy
-      raises to ~1e-5 relative in float64 within 100 steps: tests/test_population.py).
+      PopulationResult, on every process (host-gathered when sharded). Member
+      ``i`` equals ``fit(keys[i], params[i], ...)`` with its own η, λ, μ, to
+      float rounding: vmap batches the matrix products, and XLA picks their
+      kernel by the batch's shape (how many members share a device, sharded or
+      not), which may sum in another order. The same members on the same split
+      are bit-identical; otherwise the difference is bounded by how much the
+      run amplifies a one-ulp change of its start, which a chaotic run such as
+      η = 3 cross-entropy raises to ~1e-5 relative in float64 within 100 steps
+      on a GPU, ~1e-10 on the CPU (tests/test_population.py,
+      tests/test_population_mesh.py).
+
+    Raises:
+      FloatingPointError: members became NaN or Inf (named).
+      CheckpointError: as ``resume``/``overwrite`` say.
+      jaxnet.io.WriteError: a checkpoint could not be written; it says where a copy went.
     """
-    keys = _check_keys(keys)
+    keys = check_keys(keys)
     pop = keys.shape[0]
+    _check_stacked(params, pop)
+    sharding = None if mesh is None else member_sharding(mesh)
+    model, member0 = resolve(jax.tree.map(lambda a: a[0], params), model)
+    data = prepare(model, member0, x, labels, x_scale=x_scale, epochs=epochs,
+                   batch_size=batch_size, eval_data=eval_data, grad=grad,
+                   members=slots(pop, sharding) // (sharding.devices if sharding else 1))
+    check_split(sharding, data.batch_size)
+    _check_options(shuffle, checkpoint_every, resume, overwrite)
+    hyper = member_hyper(pop, eta, lmbda, momentum)
+    params = as_layers(jax.tree.map(jnp.asarray, params))
+    rule, state, pen = member_state(params, hyper, reg_count(n, data.n, data.batch_size))
+    run, saver = PopulationRun(params, state, keys, 0, []), None
+    total = None if data.eval is None else int(data.eval[1].shape[0])
+    if checkpoint is not None:
+        config = population_config(
+            model=model, dtype=params[0].w.dtype, x=x, labels=labels, x_scale=x_scale,
+            eval_data=eval_data, keys=keys, params=params, hyper=hyper,
+            batch_size=data.batch_size, grad=grad, shuffle=shuffle,
+            reg_n="examples" if n is None else n, **_split(pop, sharding))
+        saver = PopulationSaver(checkpoint, config, shapes=_member_shapes(model),
+                                resume=resume, overwrite=overwrite, every=checkpoint_every,
+                                pop=pop)
+        run = saver.resume(run, epochs, total)
+    t0 = time.perf_counter()
+    run, epoch_fn, eval_fn = _compiled(run, pen, data, pop, sharding, model=model, rule=rule,
+                                       grad=grad, batch_size=data.batch_size, shuffle=shuffle)
+    compile_seconds = time.perf_counter() - t0
+    run, seconds, stopped = train_population(run, epoch_fn, eval_fn, epochs=epochs, pop=pop,
+                                             saver=saver, on_epoch=on_epoch)
+    params, state = run.params, run.state
+    if sharding is not None:
+        params, state = jax.tree.map(jnp.asarray, gather((params, state), pop))
+    correct = np.stack(run.correct) if run.correct else None
+    configs = configurations(hyper)
+    return PopulationResult(params, state.velocity if isinstance(state, MomentumState) else None,
+                            correct, total, compile_seconds, seconds, configs,
+                            best_members(configs, correct), stopped)
+
+
+def _compiled(run, pen, data, pop, sharding, **static):
+    """The run and the data placed on the mesh (if any), and the compiled ``(epoch of
+    every member, evaluation or None)``, closed over the data.
+
+    The one place that runs an epoch of all members: another implementation of the
+    epoch takes the place of ``population_epoch`` here."""
+    if sharding is not None:
+        run = run._replace(params=put_members(run.params, pop, sharding),
+                           state=put_members(run.state, pop, sharding),
+                           keys=put_members(run.keys, pop, sharding))
+        if pen is not None:
+            pen = Penalty(put_members(pen.lmbda, pop, sharding), put_replicated(pen.n, sharding))
+        data = data._replace(**put_replicated(dict(x=data.x, y=data.y, scale=data.scale,
+                                                   eval=data.eval), sharding))
+    fn = population_epoch.lower(run.params, run.state, run.keys, data.x, data.y, data.scale,
+                                pen, sharding=sharding, **static).compile()
+    epoch_fn = partial(_epoch_with, fn, data, pen)
+    if data.eval is None:
+        return run, epoch_fn, None
+    ev = population_monitor.lower(static["model"], run.params, *data.eval, data.scale, pen,
+                                  sharding=sharding).compile()
+    return run, epoch_fn, lambda params: ev(params, *data.eval, data.scale, pen)[0]
+
+
+def _epoch_with(fn, data, pen, params, state, keys):
+    return fn(params, state, keys, data.x, data.y, data.scale, pen)
+
+
+def _check_stacked(params, pop: int) -> None:
     leaves = jax.tree.leaves(params)
     if not leaves or any(np.ndim(a) < 1 or np.shape(a)[0] != pop for a in leaves):
         raise ValueError(f"params: expected stacked Layers with leading axis {pop} "
                          "(one member per key; see init_population)")
-    model, member0 = resolve(jax.tree.map(lambda a: a[0], params), model)
-    data = prepare(model, member0, x, labels, x_scale=x_scale, epochs=epochs,
-                   batch_size=batch_size, eval_data=eval_data, grad=grad, members=pop)
-    params = as_layers(jax.tree.map(jnp.asarray, params))
-    if not isinstance(shuffle, bool):
-        raise ValueError(f"shuffle: expected True or False, got {shuffle!r}")
-    rule, state, pen = _member_state(params, member0, pop, eta, lmbda, momentum,
-                                     reg_count(n, data.n, data.batch_size))
-    t0 = time.perf_counter()
-    epoch_fn = population_epoch.lower(params, state, keys, data.x, data.y, data.scale, pen,
-                                      model=model, rule=rule, grad=grad,
-                                      batch_size=data.batch_size, shuffle=shuffle).compile()
-    eval_fn = None
-    if data.eval is not None:
-        eval_fn = population_monitor.lower(model, params, *data.eval, data.scale, pen).compile()
-    compile_seconds = time.perf_counter() - t0
-    correct, seconds = [], []
-    for epoch in range(epochs):
-        (params, state, keys, _), s = run_epoch(epoch_fn, epoch, params, state, keys, data.x,
-                                                data.y, data.scale, pen)
-        seconds.append(s)
-        if eval_fn is not None:
-            correct.append(np.asarray(eval_fn(params, *data.eval, data.scale, pen)[0]))
-            if on_epoch is not None:
-                on_epoch(epoch, correct[-1])
-    velocity = state.velocity if isinstance(state, MomentumState) else None
-    return PopulationResult(params, velocity, np.stack(correct) if correct else None,
-                            None if data.eval is None else int(data.eval[1].shape[0]),
-                            compile_seconds, seconds)
 
 
-def _member_state(params, member0, pop, eta, lmbda, momentum, n):
-    """``(rule, stacked rule state, Penalty or None)`` from the members' η, λ, μ."""
-    dtype = member0[0].w.dtype
-    etas = _member_values(eta, pop, "eta", 0)
-    if np.any(etas == 0):
-        raise ValueError("eta: every member needs eta > 0")
-    lmbdas = _member_values(lmbda, pop, "lmbda", 0)
-    mus = _member_values(momentum, pop, "momentum", 0, 1)
-    eta_a = jnp.asarray(etas, dtype)
-    pen = Penalty(jnp.asarray(lmbdas, dtype), jnp.asarray(n, dtype)) if lmbdas.any() else None
-    if mus.any():
-        velocity = jax.tree.map(jnp.zeros_like, params)
-        return Momentum(1.0, 0.0), MomentumState(eta_a, jnp.asarray(mus, dtype), velocity), pen
-    return Sgd(1.0), SgdState(eta_a), pen
+def _check_options(shuffle, checkpoint_every, resume, overwrite) -> None:
+    for name, v in (("shuffle", shuffle), ("resume", resume), ("overwrite", overwrite)):
+        if not isinstance(v, bool):
+            raise ValueError(f"{name}: expected True or False, got {v!r}")
+    if (isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int)
+            or checkpoint_every < 1):
+        raise ValueError(f"checkpoint_every: expected a positive int (epochs), got "
+                         f"{checkpoint_every!r}")
+
+
+def _split(pop: int, sharding) -> dict:
+    """The sharding that changes results (a checkpoint's config): how many members
+    share a device (the batched products' shape) and how many ways a mini-batch is
+    split (the gradients' summation order)."""
+    if sharding is None:   # not partitioned (None: even a 1-device mesh is another program)
+        return dict(members_per_device=None, data_shards=1)
+    return dict(members_per_device=slots(pop, sharding) // sharding.devices,
+                data_shards=sharding.data_shards)
+
+
+def _member_shapes(model) -> list:
+    """One member's ``Layer(w shape, b shape)`` per layer."""
+    return [layer.param_shapes(s) for layer, s in zip(model.layers, model.shapes)]
