@@ -45,6 +45,7 @@ from .train import fit as fit
 from .train import fit_population as fit_population
 from .train import init_population as init_population
 from .train import momentum as momentum
+from .train import pallas_population_epoch as pallas_population_epoch
 from .train import sgd as sgd
 from .train import sgd_step as sgd_step
 from .train import shuffle_order as shuffle_order

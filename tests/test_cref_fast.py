@@ -189,7 +189,7 @@ def test_fit_with_the_c_epoch_follows_the_jax_run(sample):
     assert_trees_close(c.params, j.params, EPOCH64_RTOL, "fit, impl c vs jax")
     assert_trees_close(c.velocity, j.velocity, EPOCH64_RTOL, "velocity")
     assert [r.correct for r in c.history] == [r.correct for r in j.history]
-    with pytest.raises(ValueError, match=r"impl: expected one of \('jax', 'c'\)"):
+    with pytest.raises(ValueError, match=r"impl: expected one of \('jax', 'c', 'pallas'\)"):
         jaxnet.fit(jax.random.PRNGKey(11), params, x, labels, impl="cuda", **kw)
 
 

@@ -1,7 +1,7 @@
 """One vocabulary: the JAX functions and their C twins take the same words for the same
 things (``n`` for λ/n's n, ``key``/``masks`` for dropout, ``kernel`` for the C
-sub-paths, ``impl`` only for the implementation fit runs), and each new word means
-what it says in both."""
+sub-paths, ``impl`` only for the JAX side's choice of implementation: fit's, and the
+epochs' fused Pallas kernel), and each new word means what it says in both."""
 
 import inspect
 
@@ -18,8 +18,9 @@ from jaxnet import cref
 RTOL = 1e-10
 TWINS = ["feedforward", "backprop", "backprop_trace", "sgd_step", "step_with", "train_epoch",
          "train_epoch_with"]
-# Words only the JAX side has: what to differentiate with, progress callbacks, a mesh.
-JAX_ONLY = {"grad", "progress", "mesh"}
+# Words only the JAX side has: what to differentiate with, progress callbacks, a mesh,
+# and the implementation (the epochs' impl="pallas").
+JAX_ONLY = {"grad", "progress", "mesh", "impl"}
 # Words only the C side has: which C kernel, and its threads.
 C_ONLY = {"kernel", "threads"}
 

@@ -6,7 +6,8 @@ activation pair on the random net, each regularisation (none, L2, L1) meeting
 every cost and every activation (float64, central differences included); then
 whole epochs from the same start and order (chapter 1, and chapter 3 with
 cross-entropy, tanh, L2 and momentum; the C kernel's fast path and its
-reference both); then two small ConvPool nets (chapter 6; sigmoid, and ReLU
+reference both; in float32 the fused Pallas epoch too, interpreted without a
+GPU); then two small ConvPool nets (chapter 6; sigmoid, and ReLU
 with dropout masks and L2): backprop, jax.grad, the C network kernel and
 central differences, and an epoch of a ConvPool + dropout net on 500 real
 digits by both JAX gradients and the C network kernel; and prints for every pair the largest absolute and
@@ -73,6 +74,7 @@ def run(impls=None, epochs=None, out=sys.stdout, precision="highest") -> list[Co
     rows += _chapter3_rows(impls, small64, precision)
     rows += _conv_rows(impls, precision)
     rows += _epoch_rows(epochs, sample, precision, epoch32_rtol)
+    rows += _pallas_rows(sample, precision, epoch32_rtol)
     rows += _conv_epoch_rows(epochs, sample, precision, epoch32_rtol)
     _print(rows, out, missing)
     return rows
@@ -139,6 +141,42 @@ def _epoch_rows(epochs, sample, precision, epoch32_rtol):
                 for b in names[i + 1:]:
                     rows.append(Comparison(label, np.dtype(dtype).name, f"{a} vs {b}",
                                     *compare(ends[a], ends[b]), tol))
+    return rows
+
+
+def _pallas_rows(sample, precision, epoch32_rtol):
+    """The fused Pallas epoch (``impl="pallas"``, float32 only) against the JAX epoch
+    on the two chapters' epochs of :func:`_epoch_rows`. Without a GPU the kernel runs
+    interpreted; the row's pair says so instead of a warning."""
+    import warnings
+
+    import jax
+
+    import jaxnet
+
+    from ..train._pallas import PallasInterpretWarning
+    order = np.random.default_rng(0).permutation(len(sample.train))
+    x, y = sample.train.x.astype(np.float32), sample.train.y().astype(np.float32)
+    where = "pallas" if jax.default_backend() == "gpu" else "pallas (interpreted)"
+    rows = []
+    for label, rule, model, lmbda in (
+            ("epoch, 5000 MNIST, eta 3, batch 10", jaxnet.sgd(3.0),
+             jaxnet.Model.dense([784, 30, 10], precision=precision), None),
+            ("epoch, 5000 MNIST, cross-entropy, tanh, eta 0.1, L2 5, momentum 0.5",
+             jaxnet.momentum(0.1, 0.5), jaxnet.Model.dense(
+                 [784, 30, 10], cost="cross_entropy", activation="tanh", precision=precision),
+             5.0)):
+        params = jaxnet.init_params(jax.random.PRNGKey(5), model,
+                                    init="scaled" if lmbda else "large")
+        ends = []
+        for impl in ("jax", "pallas"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", PallasInterpretWarning)
+                ends.append(jaxnet.train_epoch_with(rule, params, None, x, y, order,
+                                                    batch_size=10, model=model, lmbda=lmbda,
+                                                    impl=impl)[0])
+        rows.append(Comparison(label, "float32", f"backprop vs {where}", *compare(*ends),
+                               epoch32_rtol))
     return rows
 
 

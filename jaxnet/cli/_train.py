@@ -48,9 +48,10 @@ def add_train(sub) -> None:
     t.add_argument("--eta", type=positive(float), default=3.0, help="learning rate (default 3.0)")
     t.add_argument("--seed", type=seed, default=0,
                    help="PRNG seed for init and shuffles, in [0, 2^32) (default 0)")
-    t.add_argument("--impl", choices=("jax", "c"), default="jax",
-                   help="the epoch: jax (one compiled program) or c (the C kernel's fast path; "
-                        "same keys, shuffles and evaluation) (default jax)")
+    t.add_argument("--impl", choices=("jax", "c", "pallas"), default="jax",
+                   help="the epoch: jax (one compiled program), c (the C kernel's fast path) "
+                        "or pallas (one fused GPU kernel; interpreted, slowly, without a GPU); "
+                        "same keys, shuffles and evaluation (default jax)")
     t.add_argument("--threads", type=threads, default=1,
                    help=f"threads for --impl c, at most {MAX_THREADS} (default 1)")
     t.add_argument("--lmbda", type=non_negative_float, default=0.0, metavar="LAMBDA",
@@ -130,7 +131,7 @@ def check_flags(args):
                              ("--plot", args.plot), ("--report", args.report),
                              ("--early-stop", args.early_stop),
                              ("--schedule", args.schedule), ("--test-at-best", args.test_at_best),
-                             ("--impl c", args.impl == "c")) if v]
+                             (f"--impl {args.impl}", args.impl != "jax")) if v]
     if args.ensemble > 1 and single:
         return error(f"--ensemble {args.ensemble} trains a population; {', '.join(single)} "
                      "apply to one network", 2)

@@ -9,6 +9,7 @@ from ._fit import fit as fit
 from ._history import MONITORS as MONITORS
 from ._history import EpochRecord as EpochRecord
 from ._history import FitResult as FitResult
+from ._pallas_population import pallas_population_epoch as pallas_population_epoch
 from ._population import PopulationResult as PopulationResult
 from ._population import fit_population as fit_population
 from ._population import init_population as init_population

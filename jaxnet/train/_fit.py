@@ -16,11 +16,14 @@ from ._epoch import shuffle_jit, shuffled_epoch
 from ._evaluate import monitor_jit
 from ._history import EpochRecord, FitResult, LoopState, Schedule, check_monitor, check_patience, record
 from ._loop import check_eval_data, prepare, reg_count, run_epoch
+from ._pallas import check_supported, interpret_mode
+from ._pallas import shuffled_epoch as pallas_shuffled_epoch
 from ._rules import Momentum, MomentumState, Sgd, SgdState, book_rule, check_rule
 from ._saver import Saver, after_epoch, signals_deferred
 
-#: fit's epoch implementations: the compiled JAX program, or the C kernel's fast path.
-IMPLS = ("jax", "c")
+#: fit's epoch implementations: the compiled JAX program, the C kernel's fast path, or
+#: the fused Pallas kernel (jaxnet.train._pallas).
+IMPLS = ("jax", "c", "pallas")
 
 
 def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.0,
@@ -79,9 +82,12 @@ def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.
       overwrite: start over even though ``checkpoint`` exists (without it or
         ``resume``, an existing checkpoint is a CheckpointError, before any
         training).
-      impl: ``"jax"`` (the compiled epoch) or ``"c"``: the same loop, keys,
+      impl: ``"jax"`` (the compiled epoch), ``"c"``: the same loop, keys,
         shuffles and evaluation with the C kernel's fast epoch
-        (jaxnet.cref.train_epoch_with) in place of the compiled one.
+        (jaxnet.cref.train_epoch_with) in place of the compiled one; or
+        ``"pallas"``: the same with each epoch one fused Pallas kernel
+        (jaxnet.train_epoch's ``impl="pallas"``: Dense models without dropout,
+        float32, sgd or momentum; interpreted, slowly, without a GPU).
       threads: the C epoch's threads (``impl="c"`` only).
       test_data: optional ``(x_test, labels_test)``: evaluated at each new best
         evaluation accuracy (network3's "best validation → corresponding
@@ -123,14 +129,8 @@ def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.
                                        reg_n="examples" if n is None else n))
         loop = saver.resume(loop, epochs)
     t0 = time.perf_counter()
-    if impl == "c":
-        epoch_fn = _c_epoch(data, model, rule, (lmbda, reg_n), threads, shuffle,
-                            loop.params, loop.state)
-    else:
-        epoch_fn = shuffled_epoch.lower(
-            loop.params, loop.state, loop.key, data.x, data.y, data.scale, pen, model=model,
-            rule=rule, grad=grad, batch_size=data.batch_size, progress=progress,
-            shuffle=bool(shuffle)).compile()
+    epoch_fn = _epoch_fn(impl, data, model, rule, grad, pen, (lmbda, reg_n), threads, shuffle,
+                         progress, loop)
     monitors = _compile_monitors(model, loop.params, data, pen, monitor, test)
     compile_seconds = time.perf_counter() - t0
     options = dict(eta0=float(eta), early_stop=early_stop, schedule=schedule)
@@ -210,6 +210,21 @@ def _compile_monitors(model, params, data, pen, monitor, test=None) -> dict:
         out["train"] = (monitor_jit.lower(model, params, data.x, data.labels, data.scale,
                                           pen).compile(), data.x, data.labels)
     return out
+
+
+def _epoch_fn(impl, data, model, rule, grad, pen, reg, threads, shuffle, progress, loop):
+    """fit's compiled epoch, ``(params, state, key, x, y, x_scale, pen) -> (params, state,
+    key, finite)``, for ``impl``; ``reg``: ``(λ, n in λ/n)``."""
+    if impl == "c":
+        return _c_epoch(data, model, rule, reg, threads, shuffle, loop.params, loop.state)
+    args = (loop.params, loop.state, loop.key, data.x, data.y, data.scale, pen)
+    kw = dict(model=model, rule=rule, grad=grad, batch_size=data.batch_size,
+              shuffle=bool(shuffle))
+    if impl == "pallas":
+        check_supported(model, loop.params[0].w.dtype, rule, grad)
+        interpret_mode()                        # says so here, once, when there is no GPU
+        return pallas_shuffled_epoch.lower(*args, **kw).compile()
+    return shuffled_epoch.lower(*args, progress=progress, **kw).compile()
 
 
 def _c_epoch(data, model, rule, reg, threads, shuffle, params, state):

@@ -12,7 +12,11 @@ from ..nn._memory import check_memory
 from ..nn._network import GRADIENTS
 from ..nn._validate import check_batch_size, check_order
 from ._epoch import epoch, step_jit
+from ._pallas import check_supported, solo_epoch
 from ._rules import check_rule, check_state, sgd
+
+#: The epochs' implementations: the compiled JAX program, or the fused Pallas kernel.
+EPOCH_IMPLS = ("jax", "pallas")
 
 
 def check_grad(grad) -> str:
@@ -75,6 +79,13 @@ def step_with(rule, params, state, x, y, *, model=None, lmbda=None, n=None,
                     check_key(model, key))
 
 
+def check_impl(impl, impls) -> str:
+    """``impl``: one of ``impls``."""
+    if not isinstance(impl, str) or impl not in impls:
+        raise ValueError(f"impl: expected one of {impls}, got {impl!r}")
+    return impl
+
+
 def _rule_state(rule, state, params, grad):
     """Checks the rule, its state (a fresh ``rule.init(params)`` for None) and ``grad``;
     returns the state."""
@@ -88,7 +99,7 @@ def _rule_state(rule, state, params, grad):
 
 def train_epoch(params, x, y, order, *, eta, batch_size, model=None, x_scale=None, lmbda=None,
                 grad: str = "backprop", progress: Optional[Callable] = None, mesh=None,
-                key=None, n=None, masks=None):
+                key=None, n=None, masks=None, impl: str = "jax"):
     """One epoch of plain mini-batch SGD as a single compiled program.
 
     The examples are visited in ``order``, ``batch_size`` at a time
@@ -120,6 +131,10 @@ def train_epoch(params, x, y, order, *, eta, batch_size, model=None, x_scale=Non
       masks: the dropout masks instead of ``key``, by position: one entry per
         layer, ``(N, *input shape)`` for a layer with dropout (row ``t`` for the
         ``t``-th example visited), None for the others.
+      impl: ``"jax"`` (the compiled ``lax.scan``) or ``"pallas"``: the whole epoch
+        in one fused kernel (jaxnet.train._pallas; Dense models without dropout,
+        float32, sgd or momentum; interpreted, slowly, without a GPU). With
+        ``"pallas"`` a ``progress`` callback is called once, at the end.
 
     Returns:
       The parameters after the epoch, same structure, shapes and dtype. For
@@ -127,12 +142,13 @@ def train_epoch(params, x, y, order, *, eta, batch_size, model=None, x_scale=Non
     """
     return train_epoch_with(sgd(eta), params, None, x, y, order, batch_size=batch_size,
                             model=model, x_scale=x_scale, lmbda=lmbda, grad=grad,
-                            progress=progress, mesh=mesh, key=key, n=n, masks=masks)[0]
+                            progress=progress, mesh=mesh, key=key, n=n, masks=masks,
+                            impl=impl)[0]
 
 
 def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None, x_scale=None,
                      lmbda=None, grad: str = "backprop", progress: Optional[Callable] = None,
-                     mesh=None, key=None, n=None, masks=None):
+                     mesh=None, key=None, n=None, masks=None, impl: str = "jax"):
     """One epoch, one compiled program, with an update rule.
 
     Args:
@@ -142,8 +158,8 @@ def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None
       params: tuple of Layers matching ``model``.
       state: ``rule.init(params)``, then what the last call returned (None: a
         fresh ``rule.init(params)``).
-      x, y, order, batch_size, model, x_scale, lmbda, grad, progress, key, n, masks:
-        as :func:`train_epoch`.
+      x, y, order, batch_size, model, x_scale, lmbda, grad, progress, key, n, masks,
+        impl: as :func:`train_epoch`.
       mesh: a 1-D ``jax.sharding.Mesh`` for data parallelism: every mini-batch
         is split across its devices (``batch_size`` must divide evenly), the
         parameters and the data are replicated, and XLA sums the gradients
@@ -154,6 +170,8 @@ def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None
       ``(params, state)`` after the epoch.
     """
     model, params = resolve(params, model)
+    if check_impl(impl, EPOCH_IMPLS) == "pallas":
+        check_supported(model, params[0].w.dtype, rule, grad, mesh=mesh, masks=masks)
     size = check_x(model, x, x_scale=x_scale)
     check_y(model, y, size)
     check_order(order, size)
@@ -162,6 +180,12 @@ def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None
     check_memory(model, params[0].w.dtype, batch_size=batch_size,   # before XLA allocates
                  x_itemsize=np.dtype(x.dtype).itemsize)
     pen = penalty(lmbda, size if n is None else n, params)
+    if impl == "pallas":
+        out = solo_epoch(rule, params, state, x, y, order, scale(x_scale, params), pen,
+                         model=model, batch_size=batch_size)
+        if progress is not None:
+            progress(-(-size // batch_size), -(-size // batch_size))
+        return out
     masks = check_masks(model, masks, size, params)
     key = None if masks is not None else check_key(model, key)
     sharding, scale_a = None, scale(x_scale, params)
