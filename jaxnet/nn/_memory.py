@@ -77,12 +77,18 @@ def layer_values(layer, in_shape: tuple, out_shape: tuple, training: bool) -> in
     and, in training, ``Δ``, ``∂C/∂A`` of the input and dropout's mask and dropped
     input; plus the layer kind's own ``scratch(in_shape, training)`` if it has one."""
     n_in, n_out = math.prod(in_shape), math.prod(out_shape)
-    scratch = getattr(layer, "scratch", None)
-    own = int(scratch(in_shape, training)) if scratch is not None else 0
+    own = layer_scratch(layer, in_shape, training)
     if not training:
         return 2 * n_out + own
     drop = 2 * n_in if getattr(layer, "dropout", 0) else 0
     return 3 * n_out + n_in + drop + own
+
+
+def layer_scratch(layer, in_shape: tuple, training: bool) -> int:
+    """What the layer kind says its own computation holds per example (its
+    ``scratch(in_shape, training)``), 0 if it says nothing."""
+    scratch = getattr(layer, "scratch", None)
+    return int(scratch(in_shape, training)) if scratch is not None else 0
 
 
 def run_memory(model, dtype, *, examples: int = 0, batch_size: int = 0, eval_examples: int = 0,
@@ -112,13 +118,16 @@ def run_memory(model, dtype, *, examples: int = 0, batch_size: int = 0, eval_exa
         held.append(Need(f"{name}: {copies} copies of its {count:,} parameters{of}",
                          copies * count * s * p))
         if batch_size:
-            v = layer_values(layer, shape, out, True)
+            v, rows = layer_values(layer, shape, out, True), step_rows(model, batch_size)
             step.append(Need(f"{name}: a mini-batch of {batch_size} holds {v:,} values per "
-                             f"example{of}", batch_size * p * v * s))
+                             f"example for {rows} at once{of}", rows * p * v * s))
         if eval_examples:
-            v = layer_values(layer, shape, out, False)
+            own = layer_scratch(layer, shape, False)
+            v = layer_values(layer, shape, out, False) - own
+            rows = min(eval_examples, getattr(layer, "chunk_rows", eval_examples))
             ev.append(Need(f"{name}: an evaluation of {eval_examples} examples holds {v:,} "
-                           f"values per example{of}", eval_examples * p * v * s))
+                           f"values per example, and {own:,} for {rows} at once{of}",
+                           (eval_examples * v + rows * own) * p * s))
     if examples:
         held.append(Need(f"the training inputs ({examples} x {n0})", examples * n0 * xs))
         held.append(Need(f"the one-hot targets ({examples} x {nl}, on the host and the "
@@ -132,6 +141,13 @@ def run_memory(model, dtype, *, examples: int = 0, batch_size: int = 0, eval_exa
         ev.append(Need(f"the evaluation's inputs and targets ({eval_examples} x {n0})",
                        eval_examples * (n0 + nl) * s))
     return RunMemory(tuple(held), tuple(step), tuple(ev))
+
+
+def step_rows(model, batch_size: int) -> int:
+    """Examples whose layer values a training step holds at once: a chunk of a conv
+    network's mini-batch (jaxnet.nn._chunked), else the whole mini-batch."""
+    from ._chunked import CHUNK_ROWS, chunked
+    return min(batch_size, CHUNK_ROWS) if chunked(model) else batch_size
 
 
 def available_memory() -> tuple[int, str]:

@@ -16,7 +16,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ..nn._network import GRADIENTS, dropout_masks
+from ..nn._chunked import batch_gradient
+from ..nn._network import dropout_masks
 from ..nn._validate import all_finite
 from ._rules import apply_updates
 
@@ -51,7 +52,7 @@ def step(model, rule, grad, params, state, xb, yb, penalty, key=None, masks=None
     masks drawn from ``key``, when the model has dropout), then the rule."""
     if masks is None and key is not None:
         masks = dropout_masks(model, key, xb.shape[0], xb.dtype)
-    g = GRADIENTS[grad](model, params, xb, yb, penalty, masks)
+    g = batch_gradient(grad, model, params, xb, yb, penalty, masks)
     updates, state = rule.update(g, state, params)
     return apply_updates(params, updates), state
 

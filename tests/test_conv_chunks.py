@@ -1,0 +1,83 @@
+"""The conv layer's products as matrix products (jaxnet.nn._im2col) and the chunked
+computation of large mini-batches (jaxnet.nn._chunked, ConvPool.CHUNK): the patch
+matrix against its definition by loops, col2im as its adjoint, and chunked gradients
+and layers against the same computation on the whole batch."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import assert_trees_close
+
+import jaxnet
+from jaxnet.nn import _chunked, _convpool, _im2col
+from jaxnet.nn._costs import Penalty
+from jaxnet.nn._network import GRADIENTS
+
+# float64, the same sums in another order (chunks against one product).
+F64_RTOL = 1e-12
+
+
+@pytest.mark.parametrize("k, p, h, w, c", [(5, 2, 12, 12, 3), (3, 3, 11, 8, 2), (2, 1, 5, 6, 1)])
+def test_the_patch_matrix_is_its_definition_and_col2im_its_adjoint(k, p, h, w, c):
+    rng = np.random.default_rng(0)
+    m, hp, wp = 2, (h - k + 1) // p, (w - k + 1) // p
+    an = rng.normal(size=(m, h, w, c))
+    want = np.zeros((p, p, m, hp, wp, k, k, c))
+    for py, px, n, yy, xx, i, j in np.ndindex(p, p, m, hp, wp, k, k):
+        want[py, px, n, yy, xx, i, j] = an[n, p * yy + py + i, p * xx + px + j]
+    got = np.asarray(_im2col.patches(jnp.asarray(an), k, p))
+    np.testing.assert_array_equal(got, want.reshape(got.shape))
+    dp = rng.normal(size=got.shape)
+    back = np.asarray(_im2col.unpatches(jnp.asarray(dp), an.shape, k, p))
+    # <patches(a), dp> = <a, unpatches(dp)> for every a, dp: the adjoint
+    assert np.isclose(np.sum(got * dp), np.sum(an * back), rtol=F64_RTOL, atol=0)
+
+
+def _conv_net(m, dropout):
+    model = jaxnet.Model((1, 12, 12), (jaxnet.ConvPool(3, 5, 2, "sigmoid"),
+                                       jaxnet.Dense(5, "sigmoid", dropout=dropout),
+                                       jaxnet.Dense(3, "softmax")), cost="log_likelihood")
+    params = jaxnet.init_params(jax.random.PRNGKey(0), model, dtype=np.float64, init="scaled")
+    rng = np.random.default_rng(1)
+    x, y = rng.uniform(size=(m, 144)), np.eye(3)[rng.integers(0, 3, m)]
+    masks = jaxnet.dropout_masks(jax.random.PRNGKey(2), model, m, np.float64) if dropout \
+        else None
+    return model, params, x, y, masks
+
+
+@pytest.mark.parametrize("grad", ["backprop", "autodiff"])
+@pytest.mark.parametrize("dropout", [0.0, 0.5])
+def test_a_chunked_mini_batch_gradient_is_the_whole_batch_gradient(grad, dropout):
+    m = 2 * _chunked.CHUNK_ROWS + 5                      # two chunks and a smaller rest
+    model, params, x, y, masks = _conv_net(m, dropout)
+    penalty = Penalty(0.7, 50.0)
+    assert _chunked.chunked(model)
+    whole = GRADIENTS[grad](model, params, x, y, penalty, masks)
+    chunks = _chunked.batch_gradient(grad, model, params, x, y, penalty, masks)
+    other = GRADIENTS["autodiff" if grad == "backprop" else "backprop"](
+        model, params, x, y, penalty, masks)
+    assert min(float(jnp.max(jnp.abs(g.w))) for g in whole) > 1e-4, "a vacuous layer"
+    assert_trees_close(chunks, whole, F64_RTOL, grad)
+    assert_trees_close(chunks, other, F64_RTOL, "the other gradient")
+
+
+def test_a_layer_over_more_than_a_chunk_is_the_layer_over_its_parts():
+    layer = jaxnet.ConvPool(3, 5, 2, "sigmoid")
+    m = 2 * _convpool.CHUNK + 7
+    rng = np.random.default_rng(3)
+    p = jaxnet.Layer(jnp.asarray(rng.normal(size=(3, 2, 5, 5))),
+                     jnp.asarray(rng.normal(size=3)))
+    a = jnp.asarray(rng.normal(size=(m, 2, 12, 12)))
+    delta = jnp.asarray(rng.normal(size=(m, 3, 4, 4)))
+    z, idx = layer.forward(p, a, "highest")
+    g, g_in = layer.backward(p, a, idx, delta, "highest")
+    cuts = [(0, 100), (100, 200), (200, m)]               # each at most one chunk
+    parts = [layer.forward(p, a[lo:hi], "highest") for lo, hi in cuts]
+    np.testing.assert_array_equal(z, jnp.concatenate([q[0] for q in parts]))
+    np.testing.assert_array_equal(idx, jnp.concatenate([q[1] for q in parts]))
+    back = [layer.backward(p, a[lo:hi], q[1], delta[lo:hi], "highest")
+            for (lo, hi), q in zip(cuts, parts)]
+    assert_trees_close(g, jax.tree.map(lambda *t: sum(t), *[b[0] for b in back]), F64_RTOL,
+                       "the summed parts")
+    assert_trees_close(g_in, jnp.concatenate([b[1] for b in back]), F64_RTOL, "dC/dA")
