@@ -193,6 +193,22 @@ def test_the_fit_population_seam_is_population_epoch():
     assert_trees_close(got[0], want[0], RTOL, "seam vs population_epoch")
 
 
+def test_fit_population_with_pallas_is_fit_population():
+    """fit_population(impl="pallas"): the same shuffles, momentum, λ and evaluation."""
+    model, params, x, y, _, h = _population()
+    labels = np.argmax(y, axis=1)
+    keys = jax.random.split(jax.random.PRNGKey(8), 3)
+    kw = dict(model=model, epochs=2, eta=h["eta"], momentum=h["mu"], lmbda=h["lmbda"],
+              batch_size=8, x_scale=1 / 256, eval_data=(x[:30], labels[:30]))
+    want = jaxnet.fit_population(keys, params, x, labels, **kw)
+    got = jaxnet.fit_population(keys, params, x, labels, impl="pallas", **kw)
+    assert_trees_close((got.params, got.velocity), (want.params, want.velocity), 10 * RTOL,
+                       "fit_population, 2 epochs")    # two epochs: twice the steps of RTOL's
+    assert np.array_equal(got.correct, want.correct)
+    with pytest.raises(ValueError, match="impl: expected one of"):
+        jaxnet.fit_population(keys, params, x, labels, impl="c", **kw)
+
+
 def _dropout_model():
     return jaxnet.Model((784,), (jaxnet.Dense(16, dropout=0.5), jaxnet.Dense(10)))
 

@@ -51,6 +51,8 @@ def add_sweep(sub) -> None:
                     help="regularisation strengths, comma-separated (default 0)")
     sw.add_argument("--momentum", type=floats(unit_float), default=[0.0], metavar="LIST",
                     help="momentum co-efficients, comma-separated (default 0)")
+    sw.add_argument("--impl", choices=("jax", "pallas"), default="jax",
+                    help="pallas: every member's epoch in one fused kernel (Dense models)")
     sw.add_argument("--checkpoint", type=Path, default=None, metavar="FILE",
                     help="save every member's state here after every --checkpoint-every "
                          "epochs and at the end (atomic); Ctrl-C or SIGTERM then finishes the "
@@ -167,7 +169,7 @@ def _fit(args, model, params, keys, members, d, split, mesh, lead):
                               grad=args.grad, on_epoch=on_epoch, shuffle=args.shuffle,
                               n=lambda_n(args), mesh=mesh, checkpoint=args.checkpoint,
                               checkpoint_every=args.checkpoint_every, resume=args.resume,
-                              overwrite=args.overwrite)
+                              overwrite=args.overwrite, impl=args.impl)
     except (FloatingPointError, CheckpointError) as e:
         return error(str(e).replace("resume=True", "--resume").replace(
             "overwrite=True", "--overwrite"), 1)

@@ -28,6 +28,7 @@ from ..nn._validate import check_dtype
 from ._epoch import shuffled_epoch
 from ._evaluate import monitor
 from ._loop import prepare, reg_count
+from ._pallas import check_supported, population_shuffled_epoch
 from ._population_checkpoint import population_config
 from ._population_loop import PopulationRun, PopulationSaver, train_population
 from ._population_members import (
@@ -142,7 +143,7 @@ def fit_population(keys, params, x, labels, *, model=None, epochs: int = 30, eta
                    on_epoch: Optional[Callable[[int, np.ndarray], None]] = None,
                    shuffle: bool = True, n=None, mesh=None, checkpoint=None,
                    checkpoint_every: int = 1, resume: bool = False,
-                   overwrite: bool = False) -> PopulationResult:
+                   overwrite: bool = False, impl: str = "jax") -> PopulationResult:
     """Trains ``P`` networks at once, one compiled program per epoch for all of them.
 
     Args:
@@ -172,6 +173,7 @@ def fit_population(keys, params, x, labels, *, model=None, epochs: int = 30, eta
         result equals an uninterrupted run's bit for bit.
       overwrite: start over although ``checkpoint`` exists (without it or
         ``resume``, an existing checkpoint is a CheckpointError before training).
+      impl: ``"jax"``, or ``"pallas"``: one fused kernel (Dense, float32, no mesh).
 
     Returns:
       PopulationResult, on every process (host-gathered when sharded). Member
@@ -203,6 +205,10 @@ def fit_population(keys, params, x, labels, *, model=None, epochs: int = 30, eta
     hyper = member_hyper(pop, eta, lmbda, momentum)
     params = as_layers(jax.tree.map(jnp.asarray, params))
     rule, state, pen = member_state(params, hyper, reg_count(n, data.n, data.batch_size))
+    if impl not in ("jax", "pallas"):
+        raise ValueError(f"impl: expected one of ('jax', 'pallas'), got {impl!r}")
+    if impl == "pallas":
+        check_supported(model, params[0].w.dtype, rule, grad, mesh=mesh)
     run, saver = PopulationRun(params, state, keys, 0, []), None
     total = None if data.eval is None else int(data.eval[1].shape[0])
     if checkpoint is not None:
@@ -210,14 +216,15 @@ def fit_population(keys, params, x, labels, *, model=None, epochs: int = 30, eta
             model=model, dtype=params[0].w.dtype, x=x, labels=labels, x_scale=x_scale,
             eval_data=eval_data, keys=keys, params=params, hyper=hyper,
             batch_size=data.batch_size, grad=grad, shuffle=shuffle,
-            reg_n="examples" if n is None else n, **_split(pop, sharding))
+            reg_n="examples" if n is None else n, impl=impl, **_split(pop, sharding))
         saver = PopulationSaver(checkpoint, config, shapes=_member_shapes(model),
                                 resume=resume, overwrite=overwrite, every=checkpoint_every,
                                 pop=pop)
         run = saver.resume(run, epochs, total)
     t0 = time.perf_counter()
-    run, epoch_fn, eval_fn = _compiled(run, pen, data, pop, sharding, model=model, rule=rule,
-                                       grad=grad, batch_size=data.batch_size, shuffle=shuffle)
+    run, epoch_fn, eval_fn = _compiled(run, pen, data, pop, sharding, impl, model=model,
+                                       rule=rule, grad=grad, batch_size=data.batch_size,
+                                       shuffle=shuffle)
     compile_seconds = time.perf_counter() - t0
     run, seconds, stopped = train_population(run, epoch_fn, eval_fn, epochs=epochs, pop=pop,
                                              saver=saver, on_epoch=on_epoch)
@@ -231,7 +238,7 @@ def fit_population(keys, params, x, labels, *, model=None, epochs: int = 30, eta
                             best_members(configs, correct), stopped)
 
 
-def _compiled(run, pen, data, pop, sharding, **static):
+def _compiled(run, pen, data, pop, sharding, impl, **static):
     """The run and the data placed on the mesh (if any), and the compiled ``(epoch of
     every member, evaluation or None)``, closed over the data.
 
@@ -245,8 +252,10 @@ def _compiled(run, pen, data, pop, sharding, **static):
             pen = Penalty(put_members(pen.lmbda, pop, sharding), put_replicated(pen.n, sharding))
         data = data._replace(**put_replicated(dict(x=data.x, y=data.y, scale=data.scale,
                                                    eval=data.eval), sharding))
-    fn = population_epoch.lower(run.params, run.state, run.keys, data.x, data.y, data.scale,
-                                pen, sharding=sharding, **static).compile()
+    epoch, extra = ((population_shuffled_epoch, {}) if impl == "pallas"
+                    else (population_epoch, {"sharding": sharding}))
+    fn = epoch.lower(run.params, run.state, run.keys, data.x, data.y, data.scale, pen,
+                     **extra, **static).compile()
     epoch_fn = partial(_epoch_with, fn, data, pen)
     if data.eval is None:
         return run, epoch_fn, None
