@@ -29,6 +29,7 @@ import argparse
 import itertools
 import json
 import statistics
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -438,7 +439,7 @@ def main(argv=None):
         rows.append(row)
         print(f"{name:42s} check {err:.0e} " + " ".join(
             f"b{b}: {row[b]:7.1f} us/ex" for b in batches), flush=True)
-    write(args, rows, batches)
+    return write(args, rows, batches)
 
 
 def write(args, rows, batches):
@@ -454,11 +455,14 @@ def write(args, rows, batches):
     for r in rows:
         lines.append(f"| {r['form']} | {r['check']:.0e} | " + " | ".join(
             f"{r[b]:.1f}" if b in r else "–" for b in batches) + " |")
-    (args.out / f"{stamp}-conv-forms.md").write_text("\n".join(lines) + "\n")
-    (args.out / f"{stamp}-conv-forms.json").write_text(json.dumps(
-        {"machine": machine, "examples": args.examples, "repeats": args.repeats,
-         "rows": [{str(k): v for k, v in r.items()} for r in rows]}, indent=1))
+    from jaxnet.io import write_files  # atomic, a full disk: a copy elsewhere, said once
+    return write_files({
+        args.out / f"{stamp}-conv-forms.md": "\n".join(lines) + "\n",
+        args.out / f"{stamp}-conv-forms.json": json.dumps(
+            {"machine": machine, "examples": args.examples, "repeats": args.repeats,
+             "rows": [{str(k): v for k, v in r.items()} for r in rows]}, indent=1)},
+        prog="benchmarks/conv_forms.py")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
