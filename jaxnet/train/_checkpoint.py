@@ -88,17 +88,24 @@ def save_checkpoint(path, *, params, velocity, key, epoch, history, config, sche
     meta = dict(format=FORMAT, version=VERSION, epoch=int(epoch), config=config,
                 schedule_state=schedule_state, history=[r._asdict() for r in history],
                 momentum_state=velocity is not None)
-    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    try:
+        write_npz(path, arrays, meta, f"the run after {epoch} epochs")
+    except WriteError as e:  # the trained state itself, should no copy have been written
+        e.params, e.history, e.epoch = params, list(history), int(epoch)
+        raise
+
+
+def write_npz(path, arrays: dict, meta: dict, what: str) -> None:
+    """``arrays`` and ``meta`` (JSON, stored as the ``"meta"`` bytes) written to ``path``
+    as one .npz, atomically, through the rescue path (WriteError says where a copy
+    went); ``what`` the checkpoint holds, for that message."""
+    arrays = dict(arrays, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
 
     def write(target):
         with atomic_write(target) as f:
             np.savez(f, **arrays)
-    try:
-        write_or_rescue(path, write, what="checkpoint", hint=f"the run after {epoch} epochs: "
-                        "resume=True with checkpoint= that file continues it")
-    except WriteError as e:  # the trained state itself, should no copy have been written
-        e.params, e.history, e.epoch = params, list(history), int(epoch)
-        raise
+    write_or_rescue(path, write, what="checkpoint",
+                    hint=f"{what}: resume=True with checkpoint= that file continues it")
 
 
 def load_checkpoint(path, config, *, shapes, epochs: int, record):

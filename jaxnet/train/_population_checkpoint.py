@@ -21,16 +21,14 @@ anything is allocated.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
 
-from ..io._atomic import atomic_write
 from ..io._npz import NpzReader
-from ..io._rescue import WriteError, write_or_rescue
+from ..io._rescue import WriteError
 from ..nn._params import Layer
-from ._checkpoint import CheckpointError, check_config, fingerprint, run_config
+from ._checkpoint import CheckpointError, check_config, fingerprint, run_config, write_npz
 
 FORMAT = "jaxnet.population_checkpoint"
 VERSION = 1
@@ -80,14 +78,8 @@ def save_population(path, *, params, velocity, keys, correct, epoch: int, config
         arrays["correct"] = np.asarray(correct, np.int64).reshape(epoch, -1)
     meta = dict(format=FORMAT, version=VERSION, epoch=int(epoch), config=config,
                 momentum_state=velocity is not None, evaluated=correct is not None)
-    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-
-    def write(target):
-        with atomic_write(target) as f:
-            np.savez(f, **arrays)
     try:
-        write_or_rescue(path, write, what="checkpoint", hint=f"the sweep after {epoch} "
-                        "epochs: resume=True with checkpoint= that file continues it")
+        write_npz(path, arrays, meta, f"the sweep after {epoch} epochs")
     except WriteError as e:
         e.params, e.epoch = params, int(epoch)
         raise
