@@ -86,9 +86,14 @@ def _first_max(conv, p):
 def _pool_slices(c, p):
     """``c (F, m, Ho, Wo)`` → (pooled (F, m, Ho/p, Wo/p), first arg-max index): the p·p
     strided slices compared in row-major order (a NaN wins, as in ``argmax``)."""
-    best, idx = c[:, :, 0::p, 0::p], jnp.zeros(c[:, :, 0::p, 0::p].shape, jnp.int32)
-    for t in range(1, p * p):
-        v = c[:, :, t // p::p, t % p::p]
+    return _first([c[:, :, t // p::p, t % p::p] for t in range(p * p)])
+
+
+def _first(blocks):
+    """The elementwise maximum of ``blocks`` and the index of the first block holding
+    it (a later block taken only when strictly larger; a NaN wins, as in argmax)."""
+    best, idx = blocks[0], jnp.zeros(blocks[0].shape, jnp.int32)
+    for t, v in enumerate(blocks[1:], 1):
         take = (v > best) | (jnp.isnan(v) & ~jnp.isnan(best))
         best, idx = jnp.where(take, v, best), jnp.where(take, t, idx)
     return best, idx
@@ -183,11 +188,7 @@ class Phase(jaxnet.ConvPool):
         pt = _ppatches(a.transpose(1, 0, 2, 3), k, pl)
         conv = lax.dot_general(p.w.reshape(f, c, k * k), pt, (((1, 2), (0, 1)), ((), ())),
                                precision=_PREC[precision])          # (F, p·p, m, Hp, Wp)
-        best, idx = conv[:, 0], jnp.zeros(conv[:, 0].shape, jnp.int32)
-        for t in range(1, pl * pl):
-            v = conv[:, t]
-            take = (v > best) | (jnp.isnan(v) & ~jnp.isnan(best))
-            best, idx = jnp.where(take, v, best), jnp.where(take, t, idx)
+        best, idx = _first([conv[:, t] for t in range(pl * pl)])
         return (best.transpose(1, 0, 2, 3) + p.b[None, :, None, None],
                 idx.transpose(1, 0, 2, 3))
 
@@ -259,11 +260,7 @@ class Rows(jaxnet.ConvPool):
         wq = p.w.transpose(0, 2, 3, 1).reshape(f, k * k * c)
         conv = lax.dot_general(pt, wq, (((1,), (1,)), ((), ())), precision=_PREC[precision])
         conv = conv.reshape(pl * pl, m, hp, wp, f)
-        best, idx = conv[0], jnp.zeros(conv[0].shape, jnp.int32)
-        for t in range(1, pl * pl):
-            v = conv[t]
-            take = (v > best) | (jnp.isnan(v) & ~jnp.isnan(best))
-            best, idx = jnp.where(take, v, best), jnp.where(take, t, idx)
+        best, idx = _first([conv[t] for t in range(pl * pl)])
         return (best.transpose(0, 3, 1, 2) + p.b[None, :, None, None],
                 idx.transpose(0, 3, 1, 2))
 
