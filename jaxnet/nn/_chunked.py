@@ -62,7 +62,8 @@ def batch_gradient(grad: str, model, params, x, y, penalty=None, masks=None):
     total, _ = lax.scan(body, jax.tree.map(jnp.zeros_like, params), parts(0, rows, full))
     g = jax.tree.map(lambda t: t * (CHUNK_ROWS / m), total)
     if rest:
-        last = fn(model, params, *parts(rows, m)[:2], None, parts(rows, m)[2])
+        xr, yr, mr = parts(rows, m)
+        last = fn(model, params, xr, yr, None, mr)
         g = jax.tree.map(lambda a, b: a + b * (rest / m), g, last)
     return _with_penalty(grad, model, params, g, penalty)
 
