@@ -36,34 +36,46 @@
  * a loaded machine), more than such a product takes. Results do not depend on it. */
 #define JN_CF_PARALLEL_MACS (1 << 20)
 
+/* A mini-batch is taken this many rows at a time: forward, backward, and each
+ * gradient sum continued from the chunk before (the same chains of multiply-
+ * adds as one pass: results do not depend on it). Past ~10 examples the
+ * patches, routed deltas and dC/d(patches) leave a core's L2 (~40 KB an
+ * example for conv1's patches alone). */
+#ifndef JN_CF_CHUNK
+#define JN_CF_CHUNK 8
+#endif
+
 /* Every row is padded to a multiple of this many elements (a whole number of vectors). */
 #define JN_CF_PAD 16
 
 static int64_t pad(int64_t n) { return (n + JN_CF_PAD - 1) / JN_CF_PAD * JN_CF_PAD; }
 
 /* One layer's sizes and where its arrays live (byte offsets from the work
- * buffer's aligned start), for mini-batches of up to `batch`. Every layer:
- * in (batch, niP) its input a[l] times the dropout factor (layer 0 and
- * dropout layers only; others read a[l] where it is), a (batch, noP) its
- * activations, d (batch, noP) its deltas, gb (n_out,). A ConvPool layer, with
+ * buffer's aligned start), for chunks of B = min(batch_size, JN_CF_CHUNK) rows. Every layer:
+ * in (B, niP) its input a[l] times the dropout factor (layer 0 and
+ * dropout layers only; others read a[l] where it is), a (B, noP) its
+ * activations, d (B, noP) its deltas, gb (n_out,). A ConvPool layer, with
  * S = hp wp pooled positions, P = p p S conv positions ordered (u, v, Y, X),
- * K = c k k: ct (K, batch Pp) every example's patches, zf (batch, F, Pp) the
- * conv sums, idx (batch, no) int32 each block's arg-max u p + v, dr
- * (F, batch Pp) and drt (batch Pp, Fp) the deltas routed to the arg-maxes,
- * gct (batch, K, Pp) dC/d(patches) (l > 0), gwt (K, Fp) dC/dw transposed. A
+ * K = c k k, R = k + p - 1: ph (B, Q = c h p ceil(w/p)) every example's input
+ * split by column phase, win (B, W = c R R S) its windows (the input at stride
+ * p from each of R R offsets); both reused for their gradients;
+ * ct (K, B Pp) every example's patches, zf (B, F, Pp) the
+ * conv sums, idx (B, no) int32 each block's arg-max u p + v, dr
+ * (F, B Pp) and drt (B Pp, Fp) the deltas routed to the arg-maxes,
+ * gct (B, K, Pp) dC/d(patches) (l > 0), gwt (K, Fp) dC/dw transposed. A
  * Dense layer: wt (ni, noP) w transposed, wn (no, niP) w padded, gw (no, niP). */
 typedef struct {
     int32_t kind, act;
     double dropout;
     int64_t ni, no, niP, noP;
-    int64_t c, h, w, f, k, p, hp, wp, S, P, Pp, K, Fp;
-    size_t in, a, d, gb, idx, ct, zf, dr, drt, gct, gwt, wt, wn, gw;
+    int64_t c, h, w, f, k, p, hp, wp, S, P, Pp, K, Fp, W, Q;
+    size_t in, a, d, gb, idx, ph, win, ct, zf, dr, drt, gct, gwt, wt, wn, gw;
 } jn_cf_layer;
 
 typedef struct {
     jn_cf_layer L[JN_MAX_LAYERS];
-    int64_t n_layers, batch;
-    size_t rows; /* (batch,) int64: the data rows of the mini-batch */
+    int64_t n_layers, batch;   /* batch: rows a chunk holds, min(batch_size, JN_CF_CHUNK) */
+    size_t rows; /* (batch_size,) int64: the data rows of the mini-batch */
     size_t total;
 } jn_cf_layout;
 
@@ -88,6 +100,8 @@ static void cf_dims(jn_cf_layer *y, const jn_layer *s) {
         y->hp = (s->h - s->k + 1) / s->p, y->wp = (s->w - s->k + 1) / s->p;
         y->S = y->hp * y->wp, y->P = y->p * y->p * y->S, y->Pp = pad(y->P);
         y->K = s->c * s->k * s->k, y->Fp = pad(y->f), y->no = y->f * y->S;
+        y->W = s->c * (s->k + s->p - 1) * (s->k + s->p - 1) * y->S;
+        y->Q = s->c * s->h * s->p * ((s->w + s->p - 1) / s->p);
     }
     y->noP = pad(y->no);
 }
@@ -98,8 +112,8 @@ static int cf_layout(jn_cf_layout *F, const jn_layer *layers, int64_t n_layers, 
     int rc = jn_net_epoch_work_size(&nf, &ni, layers, n_layers, batch);
     if (rc) return rc;
     size_t off = 0;
-    const int64_t B = batch;
-    F->n_layers = n_layers, F->batch = batch;
+    const int64_t B = batch < JN_CF_CHUNK ? batch : JN_CF_CHUNK;
+    F->n_layers = n_layers, F->batch = B;
     for (int64_t l = 0; l < n_layers; l++) {
         jn_cf_layer *y = &F->L[l];
         cf_dims(y, &layers[l]);
@@ -110,6 +124,7 @@ static int cf_layout(jn_cf_layout *F, const jn_layer *layers, int64_t n_layers, 
             || place(&y->d, &off, B, y->noP, es) || place(&y->gb, &off, 1, layers[l].n_out, es))
             return JN_ERR_OVERFLOW;
         if (conv && (place(&y->idx, &off, B, y->no, sizeof(int32_t))
+                     || place(&y->ph, &off, B, y->Q, es) || place(&y->win, &off, B, y->W, es)
                      || place(&y->ct, &off, y->K, BPp, es)
                      || place(&y->zf, &off, B * y->f, y->Pp, es)
                      || place(&y->dr, &off, y->f, BPp, es) || place(&y->drt, &off, BPp, y->Fp, es)
@@ -121,7 +136,7 @@ static int cf_layout(jn_cf_layout *F, const jn_layer *layers, int64_t n_layers, 
                       || place(&y->gw, &off, y->no, y->niP, es)))
             return JN_ERR_OVERFLOW;
     }
-    if (place(&F->rows, &off, B, 1, sizeof(int64_t)) || jn__add(&off, JN_ALIGN))
+    if (place(&F->rows, &off, batch, 1, sizeof(int64_t)) || jn__add(&off, JN_ALIGN))
         return JN_ERR_OVERFLOW;   /* the last: room to align the start */
     F->total = off;
     return JN_OK;

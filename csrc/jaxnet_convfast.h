@@ -13,9 +13,15 @@
  *     place in the pooling block first, (u, v, Y, X), so the p*p candidates
  *     of every pooling block lie in p*p contiguous runs and the max-pooling
  *     (the block's first largest entry in row-major order, as the reference)
- *     is an elementwise pass over them; dC/dw is ct times the deltas routed
- *     to each block's maximum, summed over the whole mini-batch in one product,
- *     and dC/d(input) is w^T times them, put back with col2im;
+ *     is an elementwise pass over them; the patches are copied from the
+ *     example's (k + p - 1)^2 windows of the input at stride p, themselves
+ *     runs of its column phases; dC/dw is ct times the deltas routed to each
+ *     block's maximum, and dC/d(input) is w^T times them, put back by the
+ *     adjoint (windows, then phases, then the image);
+ *   - a mini-batch is taken a chunk of up to 8 examples at a time (so the
+ *     patches stay in a core's L2 at any mini-batch size), each gradient's
+ *     sums continued from the chunk before: the same chains of multiply-adds
+ *     as one pass over the whole mini-batch, so the chunk size changes no bit;
  *   - uint8 pixels are read directly (times x_scale, the value
  *     jn_net_train_epoch is given as floats);
  *   - with threads > 1 (OpenMP, when the extension was built with it) the

@@ -167,6 +167,29 @@ static void test_against_reference(void) {
         }
 }
 
+/* Mini-batches longer than a chunk (JN_CF_CHUNK rows): 19 rows are taken as
+ * 8 + 8 + 3 and the smaller last one (45 = 2 x 19 + 7) as 7, each gradient
+ * continued from the chunk before; against the reference, with dropout masks,
+ * momentum and L2, and 1 and 3 threads identical. */
+static void test_chunks(void) {
+    const net_t *t = &NETS[0];
+    const run_t r = {45, 19, 1, 0, 1, 1, 0.5};
+    const int64_t np = n_params(t), nx = r.n * in_size(&t->layers[0]);
+    double *p0 = malloc(8 * (size_t)np), *pf = malloc(8 * (size_t)np);
+    double *pr = malloc(8 * (size_t)np), *p3 = malloc(8 * (size_t)np);
+    uint8_t *xu = malloc((size_t)nx);
+    for (int64_t i = 0; i < np; i++) p0[i] = uniform() - 0.5;
+    for (int64_t i = 0; i < nx; i++) xu[i] = (uint8_t)(uniform() * 256);
+    const uint64_t seed = rng_state;
+    run_f64(t, &r, xu, pf, pr, p0, 1);
+    double scale, err = update_err(pf, pr, p0, np, &scale);
+    CHECK(scale > 1e-3 && err <= EPOCH_RTOL, "chunks: %.3e of %.3e", err, scale);
+    rng_state = seed;
+    run_f64(t, &r, xu, p3, pr, p0, 3);
+    CHECK(memcmp(p3, pf, 8 * (size_t)np) == 0, "chunks: 3 threads differ");
+    free(p0), free(pf), free(pr), free(p3), free(xu);
+}
+
 /* float32 against the float32 reference; uint8 against floats of the same values. */
 static void test_float32_and_uint8(void) {
     const net_t *t = &NETS[0];
@@ -285,6 +308,7 @@ static void test_errors(void) {
 int main(void) {
     rng_state = 0x2545F4914F6CDD1Dull;
     test_against_reference();
+    test_chunks();
     test_float32_and_uint8();
     test_tie();
     test_errors();
