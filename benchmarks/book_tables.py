@@ -1,6 +1,7 @@
 """Reproduce the book's accuracy tables (chapters 1, 3 and 6) with jaxnet.fit.
 
     python benchmarks/book_tables.py [--seeds 3] [--only ch1-30,...] [--out benchmarks/results]
+                                     [--checkpoint DIR]
 
 Each configuration is trained once per seed (seeds 0..N-1; the seed picks the
 initial weights and the shuffles) on the book's 50,000 training images,
@@ -22,6 +23,15 @@ last epoch. On this 2-core CPU the two-ConvPool net takes ~10 s an epoch on
 50,000 images (``benchmarks/conv_speed.py``); ``JAXNET_GPU_CHECK_CH6=rows
 benchmarks/gpu_check.sh`` runs rows on a GPU. Results are rewritten after every
 run, so a run cut short keeps the rows that finished.
+
+``--checkpoint DIR`` makes the chapter-6 rows resumable (the others ignore it):
+each run saves ``DIR/ROW-seedS-DTYPE.npz`` after every epoch and, on SIGTERM or
+Ctrl-C, after the epoch under way, then stops (exit 1, the row left out); the
+same command again continues from it, bit for bit as one uninterrupted run, and a
+finished run's checkpoint gives its row back at the cost of one evaluation.
+A row's ``seconds`` then add up the calls that trained its epochs
+(``DIR/ROW-seedS-DTYPE.seconds.json``, the time at the end of each epoch), and
+``resumed_from_epoch`` says where this call began.
 """
 
 from __future__ import annotations
@@ -91,14 +101,17 @@ def describe(sizes, kw, init):
     return ", ".join(parts)
 
 
-def run_one(name, seed, d, dtype="float32"):
+def run_one(name, seed, d, dtype="float32", checkpoint=None):
+    """One run of ``name`` (see CONFIGS) with ``seed``; ``checkpoint`` (a folder or None)
+    is used by the chapter-6 rows only."""
     import jax
 
     import jaxnet
     from jaxnet import data
     sizes, kw, init, split, _, _ = CONFIGS[name]
     if isinstance(sizes, str):
-        return run_network3(name, seed, d, dtype)
+        ckpt = None if checkpoint is None else Path(checkpoint) / f"{name}-seed{seed}-{dtype}.npz"
+        return run_network3(name, seed, d, dtype, ckpt)
     k_init, k_fit = jax.random.split(jax.random.PRNGKey(seed))
     params = jaxnet.init_params(k_init, sizes, init=init, dtype=dtype)
     ev = getattr(d, split)
@@ -117,9 +130,10 @@ def run_one(name, seed, d, dtype="float32"):
     return out
 
 
-def run_network3(name, seed, d, dtype="float32"):
+def run_network3(name, seed, d, dtype="float32", checkpoint=None):
     """A chapter-6 row: network3's loop; "peak" is the test accuracy at the best
-    validation epoch (the figure the book quotes)."""
+    validation epoch (the figure the book quotes). ``checkpoint``: a file to save to
+    after every epoch and resume from (None: neither)."""
     import jax
 
     import jaxnet
@@ -131,30 +145,37 @@ def run_network3(name, seed, d, dtype="float32"):
     # the book's expand_mnist.py shuffles the expanded set once; network3 keeps that order
     train = data.expand(d.train, shuffle_seed=seed) if kw.pop("expand", False) else d.train
     if kw.get("ensemble"):
-        return run_ensemble(name, seed, d, dtype, model, train, kw)
+        return run_ensemble(name, seed, d, dtype, model, train, kw, checkpoint)
     k_init, k_fit = jax.random.split(jax.random.PRNGKey(seed))
     params = jaxnet.init_params(k_init, model, init=init, dtype=dtype)
-    t0 = time.perf_counter()
+    clock = Clock(checkpoint)
+
+    def on_epoch(r):
+        clock.epoch_done(r.epoch)
+        print(f"  {name} epoch {r.epoch}: validation {r.correct}, test {r.test_correct}",
+              file=sys.stderr, flush=True)
+
     res = jaxnet.fit(k_fit, params, train.images, train.labels, model=model, batch_size=10,
                      x_scale=data.PIXEL_SCALE, shuffle=False, n="batches",
                      eval_data=(d.validation.images, d.validation.labels),
-                     test_data=(d.test.images, d.test.labels), **kw,
-                     on_epoch=lambda r: print(f"  {name} epoch {r.epoch}: validation "
-                                              f"{r.correct}, test {r.test_correct}",
-                                              file=sys.stderr, flush=True))
+                     test_data=(d.test.images, d.test.labels), **kw, on_epoch=on_epoch,
+                     **_resumable(checkpoint))
+    if res.stopped:
+        raise Stopped(res.stopped)
     acc = [100 * r.accuracy for r in res.history]
     best = acc.index(max(acc))
     tested = [r for r in res.history[:best + 1] if r.test_correct is not None][-1]
     test = 100 * tested.test_correct / tested.test_total
     return dict(config=name, seed=seed, dtype=dtype, split="test at best validation",
                 accuracy=acc, peak=test, peak_epoch=best, best_validation=max(acc),
-                final=test, seconds=time.perf_counter() - t0, examples=len(train))
+                final=test, examples=len(train), **clock.seconds(len(acc)))
 
 
-def run_ensemble(name, seed, d, dtype, model, train, kw):
+def run_ensemble(name, seed, d, dtype, model, train, kw, checkpoint=None):
     """The book's last row: ``kw["ensemble"]`` members (member i: the keys of seed
     ``100·seed + i``) trained at once (fit_population), then their majority vote on
-    the test set after the last epoch; "peak" is the vote's test accuracy."""
+    the test set after the last epoch; "peak" is the vote's test accuracy.
+    ``checkpoint``: as run_network3's (the whole population in one file)."""
     import jax
     import jax.numpy as jnp
 
@@ -164,20 +185,102 @@ def run_ensemble(name, seed, d, dtype, model, train, kw):
     pairs = [jax.random.split(jax.random.PRNGKey(100 * seed + i)) for i in range(size)]
     params = jaxnet.init_population(jnp.stack([p[0] for p in pairs]), model, dtype=dtype,
                                     init="network3")
-    t0 = time.perf_counter()
+    clock = Clock(checkpoint)
+
+    def on_epoch(e, c):
+        clock.epoch_done(e)
+        print(f"  {name} epoch {e}: members' validation {c.tolist()}", file=sys.stderr,
+              flush=True)
+
     res = jaxnet.fit_population(
         jnp.stack([p[1] for p in pairs]), params, train.images, train.labels, model=model,
         batch_size=10, x_scale=data.PIXEL_SCALE, shuffle=False, n="batches",
-        eval_data=(d.validation.images, d.validation.labels), **kw,
-        on_epoch=lambda e, c: print(f"  {name} epoch {e}: members' validation {c.tolist()}",
-                                    file=sys.stderr, flush=True))
+        eval_data=(d.validation.images, d.validation.labels), **kw, on_epoch=on_epoch,
+        **_resumable(checkpoint))
+    if res.stopped:
+        raise Stopped(res.stopped)
     votes = int(jaxnet.evaluate_ensemble(res.params, d.test.images, d.test.labels,
                                          model=model, x_scale=data.PIXEL_SCALE))
     acc = [100 * float(max(c)) / len(d.validation) for c in res.correct]
     test = 100 * votes / len(d.test)
     return dict(config=name, seed=seed, dtype=dtype, split="ensemble vote on test",
                 accuracy=acc, peak=test, peak_epoch=len(acc) - 1, final=test,
-                seconds=time.perf_counter() - t0, examples=len(train), members=size)
+                examples=len(train), members=size, **clock.seconds(len(acc)))
+
+
+class Stopped(Exception):
+    """A resumable run stopped by a signal after saving its checkpoint."""
+
+
+def _resumable(checkpoint) -> dict:
+    """fit's and fit_population's keywords for saving to ``checkpoint`` after every
+    epoch and continuing from it (none without one)."""
+    if checkpoint is None:
+        return {}
+    return dict(checkpoint=checkpoint, checkpoint_every=1, resume=True)
+
+
+class Clock:
+    """The wall seconds of a run that may span several calls, each resuming the
+    checkpoint the one before saved.
+
+    The calls before timed the checkpoint's epochs; they left the seconds at the end
+    of each epoch in ``CHECKPOINT.seconds.json`` (rewritten after every epoch, from
+    on_epoch, which comes before that epoch's checkpoint: an entry past the
+    checkpoint's epochs, from a call killed in between, is dropped). An entry is None
+    where an earlier call's time was not recorded (the file was lost)."""
+
+    def __init__(self, checkpoint=None):
+        self.path = None if checkpoint is None else Path(checkpoint).with_suffix(".seconds.json")
+        self.earlier = self._read()
+        self.start = None      # the epoch this call began with (the checkpoint's epochs)
+        self.ends = []         # seconds at the end of each epoch, the earlier calls' first
+        self.t0 = time.perf_counter()
+
+    def _read(self) -> list:
+        if self.path is None:
+            return []
+        try:
+            ends = json.loads(self.path.read_text())["epoch_ends"]
+            return [None if s is None else float(s) for s in ends]
+        except (OSError, ValueError, KeyError, TypeError):   # none yet, or unreadable
+            return []
+
+    def _before(self, start):
+        """The earlier calls' seconds for the first ``start`` epochs (None: unknown)."""
+        if start == 0:
+            return 0.0
+        return self.earlier[start - 1] if len(self.earlier) >= start else None
+
+    def epoch_done(self, epoch: int) -> None:
+        """Records the end of ``epoch`` (0-based, as on_epoch gives it)."""
+        if self.start is None:
+            self.start = epoch
+            self.ends = (self.earlier + [None] * epoch)[:epoch]
+        before = self._before(self.start)
+        self.ends.append(None if before is None else before + time.perf_counter() - self.t0)
+        if self.path is not None:
+            from jaxnet.io import write_files
+            write_files({self.path: json.dumps(dict(epoch_ends=self.ends))},
+                        prog="benchmarks/book_tables.py")
+
+    def seconds(self, epochs: int) -> dict:
+        """A row's ``seconds`` for a run of ``epochs`` epochs in all (a finished checkpoint
+        read back: the calls' that trained it, not this one's), and where this call
+        began when it resumed (``resumed_from_epoch``)."""
+        start = epochs - (0 if self.start is None else len(self.ends) - self.start)
+        before = self._before(start)
+        now = time.perf_counter() - self.t0
+        if before is None:
+            out = dict(seconds=now, seconds_note="this call's only: the earlier calls' were "
+                                                 "not recorded")
+        elif start == epochs:
+            out = dict(seconds=before)
+        else:
+            out = dict(seconds=before + now)
+        if start:
+            out["resumed_from_epoch"] = start
+        return out
 
 
 def summarise(runs):
@@ -224,6 +327,10 @@ def main(argv=None):
     ap.add_argument("--only", default="", help=f"comma-separated from {', '.join(CONFIGS)}")
     ap.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     ap.add_argument("--out", type=Path, default=HERE / "results")
+    ap.add_argument("--checkpoint", type=Path, default=None, metavar="DIR",
+                    help="chapter-6 rows: save DIR/ROW-seedS-DTYPE.npz after every epoch and "
+                         "resume from it (a signal stops the run after saving); other rows "
+                         "ignore it")
     args = ap.parse_args(argv)
     names = [n for n in args.only.split(",") if n] or list(CONFIGS)
     unknown = set(names) - set(CONFIGS)
@@ -233,7 +340,7 @@ def main(argv=None):
     import jax
     if args.dtype == "float64":
         jax.config.update("jax_enable_x64", True)
-    from jaxnet import bench, data
+    from jaxnet import CheckpointError, bench, data
     d = data.load_mnist(progress=False)
     runs = []
     doc = dict(date=bench.now(), command="python benchmarks/book_tables.py " + " ".join(sys.argv[1:]),
@@ -244,10 +351,21 @@ def main(argv=None):
                           else f"-{args.only.replace(',', '+') or 'all'}-{args.dtype}"))
     for name in names:
         for seed in range(args.seeds):
-            r = run_one(name, seed, d, args.dtype)
+            try:
+                r = run_one(name, seed, d, args.dtype, args.checkpoint)
+            except Stopped as e:   # the rows before are saved; the same command continues
+                print(f"{name} seed {seed}: {e}", file=sys.stderr, flush=True)
+                return 1
+            except CheckpointError as e:
+                print(f"benchmarks/book_tables.py: error: {name} seed {seed}: {e} (remove the "
+                      "checkpoint to start over)", file=sys.stderr)
+                return 1
             runs.append(r)
+            resumed = (f" (resumed from epoch {r['resumed_from_epoch']})"
+                       if "resumed_from_epoch" in r else "")
             print(f"{name} seed {seed}: peak {r['peak']:.2f} % (epoch {r['peak_epoch']}), "
-                  f"final {r['final']:.2f} %, {r['seconds']:.0f} s", file=sys.stderr, flush=True)
+                  f"final {r['final']:.2f} %, {r['seconds']:.0f} s{resumed}", file=sys.stderr,
+                  flush=True)
             # written after every run: a run cut short by a time limit keeps what finished
             doc["summary"] = summarise(runs)
             if save(stem, doc, markdown(doc)):
