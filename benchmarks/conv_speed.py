@@ -16,11 +16,16 @@ C kernel and PyTorch, side by side in one run.
    parameters are compared (float32 epochs: rounding, not a test). Before any
    timing, one float64 step of each path is checked against ``jaxnet.sgd_step``
    (a path off by more than ``STEP_RTOL`` is not timed).
-2. **float64 agreement** — the same epoch in float64 by JAX and by C: the relative
-   difference of their updates on the full training set (the tests check 5,000
-   digits to 1e-10).
-3. **batch sweep** — JAX and PyTorch per-example time at mini-batches 10, 100 and
+2. **float64** — the same epoch in float64 by JAX, the C fast path and PyTorch
+   (medians, and each against its own float32 time), and the relative difference of
+   JAX's and C's updates (the tests check 5,000 digits to 1e-10).
+3. **batch sweep** — every path's per-example time at mini-batches 10, 100 and
    1000 on the first 10,000 images: where the time goes when the batch is small.
+4. **memory** — each path's epoch at mini-batches 10 and 1000 in a fresh process:
+   its peak resident set (VmHWM, reset just before the epoch, so the data and the
+   imports count once, in the baseline) and the baseline it grew from.
+
+For one core, run it under ``taskset -c 0`` (XLA, OpenMP and torch then share one).
 
 Writes ``results/DATE-conv-speed.{md,json}``.
 """
@@ -176,25 +181,79 @@ def part_epoch(model, d, n, repeats, flops, refused=()):
     return rows
 
 
-def part_float64(model, d, n):
+def part_float64(model, d, n, repeats):
+    """The float32 epoch's paths (the readable C reference and two threads left
+    out) in float64: medians, and JAX's and C's updates against each other."""
     import jax
 
     import jaxnet
-    from jaxnet import cref, data
     jax.config.update("jax_enable_x64", True)
     params = jaxnet.init_params(jax.random.PRNGKey(0), model, dtype="float64", init="network3")
     order = np.random.default_rng(0).permutation(n)
-    x8, y = d.train.images[:n], np.eye(10)[d.train.labels[:n]]
-    kw = dict(eta=ETA, batch_size=10, model=model, x_scale=data.PIXEL_SCALE)
-    t0 = time.perf_counter()
-    c = cref.train_epoch(params, x8, y, order, **kw)
-    tc = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    j = jax.block_until_ready(jaxnet.train_epoch(params, x8, y, order, **kw))
-    tj = time.perf_counter() - t0
+    ps = paths(model, params, d.train.images[:n], d.train.labels[:n], order, 10, np.float64)
+    rows, trained = [], {}
+    for name, run in ps.items():
+        if "reference" in name or "2 threads" in name:
+            continue
+        first, med, times = timed(lambda name=name, run=run: trained.__setitem__(name, run()),
+                                  repeats)
+        rows.append(dict(path=name, first_s=first, median_s=med, times=times))
+        print(f"  float64, {name}: {med:.2f} s/epoch", file=sys.stderr, flush=True)
     jax.config.update("jax_enable_x64", False)
-    return dict(examples=n, updates_rel_diff=updates_diff(c, j, params), c_seconds=tc,
-                jax_seconds_with_compile=tj)
+    jx, c = trained[rows[0]["path"]], trained[rows[1]["path"]]
+    return dict(examples=n, rows=rows, updates_rel_diff=updates_diff(c, jx, params))
+
+
+#: The paths part_memory measures, each in a process of its own (a name's prefix
+#: in paths(); PyTorch's name carries its version).
+MEMORY_PATHS = ("jaxnet, JAX", "jaxnet, C fast path (1", "jaxnet, C reference", "PyTorch")
+
+
+def rss_child(key, batch_size, n):
+    """In a fresh process: the first path named ``key...`` runs one epoch at
+    ``batch_size``; prints its peak resident set and the baseline, in KiB."""
+    import resource
+
+    import jax
+
+    import jaxnet
+    from jaxnet import data, parse_layers
+    d = data.load_mnist(progress=False)
+    model = parse_layers(SPEC, 784)
+    params = jaxnet.init_params(jax.random.PRNGKey(0), model, init="network3")
+    order = np.random.default_rng(0).permutation(n)
+    ps = paths(model, params, d.train.images[:n], d.train.labels[:n], order, batch_size)
+    name = next(k for k in ps if k.startswith(key))
+
+    def status(field):
+        text = Path("/proc/self/status").read_text()
+        return int(next(v for v in text.splitlines() if v.startswith(field)).split()[1])
+    try:   # Linux: "5" resets VmHWM, so the peak is the epoch's, not the data's
+        Path("/proc/self/clear_refs").write_text("5")
+        base, peak = status("VmRSS:"), lambda: status("VmHWM:")
+    except OSError:
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # noqa: E731
+    ps[name]()
+    print(json.dumps(dict(path=name, batch_size=batch_size, base_kib=base, peak_kib=peak())))
+
+
+def part_memory(n):
+    """Every MEMORY_PATHS path at mini-batches 10 and 1000, each in a fresh process."""
+    import subprocess
+    out = []
+    for bs in (10, 1000):
+        for key in MEMORY_PATHS:
+            r = subprocess.run([sys.executable, __file__, "--rss-child", key, str(bs), str(n)],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                print(f"  memory, {key}, batch {bs}: failed: {r.stderr.strip()[-300:]}",
+                      file=sys.stderr)
+                continue
+            out.append(json.loads(r.stdout.strip().splitlines()[-1]))
+            print(f"  memory, batch {bs}, {out[-1]['path']}: peak "
+                  f"{out[-1]['peak_kib'] / 1024:.0f} MiB", file=sys.stderr, flush=True)
+    return out
 
 
 def part_sweep(model, d, n, flops):
@@ -206,7 +265,7 @@ def part_sweep(model, d, n, flops):
     out = []
     for bs in (10, 100, 1000):
         ps = paths(model, params, d.train.images[:n], d.train.labels[:n], order, bs)
-        for name in [n for n in ps if "reference" not in n]:
+        for name in [k for k in ps if "reference" not in k]:
             _, med, _ = timed(ps[name], 1)
             out.append(dict(path=name, batch_size=bs, us_per_example=1e6 * med / n,
                             gflops=flops * n / med / 1e9))
@@ -239,15 +298,29 @@ def markdown(doc):
                   + ", ".join(f"{k} {v:.1e}" for k, v in doc["step_check"].items()) + "."]
     f = doc.get("float64")
     if f:
-        lines += ["", f"float64, the same epoch over {f['examples']:,} images: C and JAX's "
-                  f"updates differ by {f['updates_rel_diff']:.1e} (relative); C "
-                  f"{f['c_seconds']:.1f} s, JAX {f['jax_seconds_with_compile']:.1f} s "
-                  "with its compile."]
+        f32 = {r["path"]: r["median_s"] for r in e}
+        lines += ["", f"float64, the same epoch over {f['examples']:,} images (JAX's and C's "
+                  f"updates differ by {f['updates_rel_diff']:.1e}, relative):", "",
+                  "| path | s/epoch (median) | first epoch | × its float32 time |",
+                  "| --- | --- | --- | --- |"]
+        lines += [f"| {r['path']} | {r['median_s']:.2f} | {r['first_s']:.2f} | "
+                  + (f"{r['median_s'] / f32[r['path']]:.2f} |" if r["path"] in f32 else "— |")
+                  for r in f["rows"]]
     if doc.get("sweep"):
-        lines += ["", "Per-example time by mini-batch size (first 10,000 images, one epoch):",
+        lines += ["", f"Per-example time by mini-batch size (first {min(10000, doc['examples']):,} "
+                  "images, one epoch):",
                   "", "| path | batch | µs/example | GFLOP/s |", "| --- | --- | --- | --- |"]
         lines += [f"| {r['path']} | {r['batch_size']} | {r['us_per_example']:.0f} | "
                   f"{r['gflops']:.1f} |" for r in doc["sweep"]]
+    if doc.get("memory"):
+        lines += ["", f"Memory: one epoch over the first {min(10000, doc['examples']):,} images "
+                  "in a fresh process (the peak resident set, reset after the imports and "
+                  "the data, which the baseline holds):", "",
+                  "| path | batch | peak RSS (MiB) | baseline (MiB) | epoch's own (MiB) |",
+                  "| --- | --- | --- | --- | --- |"]
+        lines += [f"| {r['path']} | {r['batch_size']} | {r['peak_kib'] / 1024:.0f} | "
+                  f"{r['base_kib'] / 1024:.0f} | {(r['peak_kib'] - r['base_kib']) / 1024:.0f} |"
+                  for r in doc["memory"]]
     return "\n".join(lines) + "\n"
 
 
@@ -257,9 +330,15 @@ def main(argv=None):
     ap.add_argument("--examples", type=int, default=50000)
     ap.add_argument("--no-float64", action="store_true")
     ap.add_argument("--no-sweep", action="store_true")
+    ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--rss-child", nargs=3, metavar=("PATH", "BATCH", "N"),
+                    help=argparse.SUPPRESS)   # part_memory's own processes
     ap.add_argument("--out", type=Path, default=HERE / "results")
     ap.add_argument("--note", default="", help="conditions to record (e.g. taskset, load)")
     args = ap.parse_args(argv)
+    if args.rss_child:
+        rss_child(args.rss_child[0], int(args.rss_child[1]), int(args.rss_child[2]))
+        return 0
     from jaxnet import bench, data, parse_layers
     d = data.load_mnist(progress=False)
     model = parse_layers(SPEC, 784)
@@ -272,9 +351,11 @@ def main(argv=None):
     refused = [k for k, v in doc["step_check"].items() if not v <= STEP_RTOL]
     doc["epoch"] = part_epoch(model, d, args.examples, args.repeats, flops, refused)
     if not args.no_float64:
-        doc["float64"] = part_float64(model, d, args.examples)
+        doc["float64"] = part_float64(model, d, args.examples, args.repeats)
     if not args.no_sweep:
         doc["sweep"] = part_sweep(model, d, min(10000, args.examples), flops)
+    if not args.no_memory:
+        doc["memory"] = part_memory(min(10000, args.examples))
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"{doc['date'][:10]}-conv-speed"
     md = markdown(doc)
