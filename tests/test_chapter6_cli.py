@@ -52,6 +52,25 @@ def test_train_an_ensemble_on_expanded_data():
     assert "majority vote on test:" in r.stdout
 
 
+def test_an_ensemble_resumed_from_its_checkpoint_is_one_run(tmp_path):
+    """--ensemble with --checkpoint: one epoch, then --resume to two, prints the
+    members' accuracies and the votes of two epochs straight (and an existing
+    checkpoint without --resume is refused before any training)."""
+    ck = tmp_path / "ens.npz"
+    flags = ("--data", "sample", "--sizes", "784,16,10", "--init", "scaled", "--eta", "0.5",
+             "--ensemble", "2", "--seed", "4")
+    whole = _run("train", *flags, "--epochs", "2")
+    first = _run("train", *flags, "--epochs", "1", "--checkpoint", str(ck))
+    again = _run("train", *flags, "--epochs", "2", "--checkpoint", str(ck))
+    rest = _run("train", *flags, "--epochs", "2", "--checkpoint", str(ck), "--resume")
+    assert whole.returncode == first.returncode == rest.returncode == 0, rest.stderr
+    assert again.returncode == 2 and "exists; add --resume" in again.stderr, again.stderr
+    lines = [ln for ln in whole.stdout.splitlines() if ln.startswith(("Epoch", "ensemble"))]
+    assert len(lines) == 3, whole.stdout     # two epochs and the vote on test
+    assert lines[0] in first.stdout and lines[0] not in rest.stdout, rest.stdout
+    assert all(ln in rest.stdout for ln in lines[1:]), (whole.stdout, rest.stdout)
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--layers", "conv:20:5,pool:2,pool:2,softmax:10"], "a pool follows a conv layer (once)"),
     (["--layers", "conv:20:29,softmax:10"], "the 29x29 kernel is larger than its 28x28 input"),
@@ -60,6 +79,9 @@ def test_train_an_ensemble_on_expanded_data():
     (["--layers", "fc:30,softmax:5"], "the data has 10 classes"),
     (["--layers", "fc:30,softmax:10", "--sizes", "784,30,10"], "not allowed with argument"),
     (["--ensemble", "3", "--save", "x.npz"], "--ensemble 3 trains a population; --save"),
+    (["--ensemble", "3", "--impl", "c"], "--ensemble 3 trains a population; --impl c"),
+    (["--layers", "conv:4:5,pool:2,softmax:10", "--ensemble", "2", "--impl", "pallas"],
+     "impl='pallas': layers[0] is a ConvPool"),
     (["--test-at-best"], "--test-at-best evaluates the test split"),
     (["--layers", "fc:30,softmax:10", "--save", "x.json", "--save-format", "network2"],
      "network2 holds sigmoid networks"),

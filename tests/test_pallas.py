@@ -121,6 +121,25 @@ def test_jaxnet_train_impl_pallas_follows_impl_jax():
     assert got.stderr.count("interpret mode") == (0 if ON_GPU else 1), got.stderr
 
 
+def test_jaxnet_train_ensemble_impl_pallas_follows_impl_jax():
+    """--ensemble 2 --impl pallas: the members' accuracies and the votes of --impl jax."""
+    def run(impl):
+        return subprocess.run([sys.executable, "-m", "jaxnet", "train", "--data", "sample",
+                               "--epochs", "1", "--sizes", "784,16,10", "--init", "scaled",
+                               "--eta", "0.5", "--seed", "3", "--ensemble", "2", "--impl", impl],
+                              capture_output=True, text=True, timeout=600,
+                              cwd=tempfile.gettempdir())
+    want, got = run("jax"), run("pallas")
+    assert want.returncode == 0 and got.returncode == 0, got.stderr
+    found = [re.findall(r"^(?:Epoch 0: members|ensemble of 2, majority vote on \w+:) ([\d ]+) /",
+                        r.stdout, re.M) for r in (want, got)]
+    assert len(found[0]) == 2 and len(found[1]) == 2, (want.stdout, got.stdout)
+    slack = 3 if ON_GPU else 0   # as test_jaxnet_train_impl_pallas_follows_impl_jax's
+    for a, b in zip(*found):
+        assert all(abs(int(x) - int(y)) <= slack for x, y in zip(a.split(), b.split())), \
+            (want.stdout, got.stdout)
+
+
 def test_fit_with_pallas_is_fit():
     """Same keys, shuffles and evaluation: fit(impl="pallas") follows fit's history."""
     model = jaxnet.Model.dense([784, 16, 10], cost="cross_entropy", reg="l2")

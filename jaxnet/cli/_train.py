@@ -127,11 +127,10 @@ def check_flags(args):
         if value is not None and "eval_accuracy" not in args.monitor:
             return error(f"{flag} {value} watches the --eval accuracy: keep eval_accuracy in "
                          f"--monitor (now {','.join(args.monitor)})", 2)
-    single = [f for f, v in (("--save", args.save), ("--checkpoint", args.checkpoint),
-                             ("--plot", args.plot), ("--report", args.report),
-                             ("--early-stop", args.early_stop),
+    single = [f for f, v in (("--save", args.save), ("--plot", args.plot),
+                             ("--report", args.report), ("--early-stop", args.early_stop),
                              ("--schedule", args.schedule), ("--test-at-best", args.test_at_best),
-                             (f"--impl {args.impl}", args.impl != "jax")) if v]
+                             ("--impl c", args.impl == "c")) if v]
     if args.ensemble > 1 and single:
         return error(f"--ensemble {args.ensemble} trains a population; {', '.join(single)} "
                      "apply to one network", 2)
