@@ -46,10 +46,12 @@ def _conv_net(m, dropout):
     return model, params, x, y, masks
 
 
-@pytest.mark.parametrize("grad", ["backprop", "autodiff"])
-@pytest.mark.parametrize("dropout", [0.0, 0.5])
-def test_a_chunked_mini_batch_gradient_is_the_whole_batch_gradient(grad, dropout):
-    m = 2 * _chunked.CHUNK_ROWS + 5                      # two chunks and a smaller rest
+@pytest.mark.parametrize("grad, dropout, chunks", [
+    ("backprop", 0.0, 2), ("autodiff", 0.5, 2),   # two loose chunks and a smaller rest
+    ("backprop", 0.5, _chunked.GROUP + 1),        # a scanned group, a loose chunk, a rest
+    ("autodiff", 0.0, 2 * _chunked.GROUP)])       # two groups, no rest
+def test_a_chunked_mini_batch_gradient_is_the_whole_batch_gradient(grad, dropout, chunks):
+    m = chunks * _chunked.CHUNK_ROWS + (0 if chunks == 2 * _chunked.GROUP else 5)
     model, params, x, y, masks = _conv_net(m, dropout)
     penalty = Penalty(0.7, 50.0)
     assert _chunked.chunked(model)

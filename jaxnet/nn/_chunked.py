@@ -7,10 +7,14 @@ own 1/size), plus the penalty's gradient once:
     ∇C = Σ_chunks (size_c / m) ∇C_c + ∇(penalty)
 
 with the batch's ``m`` rows cut, in order, into ``m div CHUNK_ROWS`` chunks of
-:data:`CHUNK_ROWS` (one ``lax.scan``) and a last chunk of the ``m mod CHUNK_ROWS``
-left. The same sums in another order: the deltas and their derivation do not
-change, only which rows share one product. Dense-only models are not chunked
-(their products are largest, and fastest, over the whole batch).
+:data:`CHUNK_ROWS` and a last chunk of the ``m mod CHUNK_ROWS`` left. The chunks
+are taken :data:`GROUP` at a time (one ``lax.scan`` over the groups), the gradients
+of a group's chunks independent of one another until they are added, so XLA's CPU
+runtime runs them at once on its threads; the chunks past the last whole group,
+and the rest, follow, also independent. The same sums in another order: the
+deltas and their derivation do not change, only which rows share one product.
+Dense-only models are not chunked (their products are largest, and fastest, over
+the whole batch).
 """
 
 from __future__ import annotations
@@ -29,6 +33,12 @@ from ._network import GRADIENTS
 #: where unchunked it grew 1.5x to 100 and 2x more to 1000 (benchmarks/conv_forms.py).
 CHUNK_ROWS = 20
 
+#: Chunks whose gradients one scan step computes independently. On 2 cores the
+#: two-ConvPool net's time per example at batch 100 fell from 141 to 98 µs with 4
+#: (108 with 2; at 1000, 133 to 106; 8 was no better): the one-chunk-at-a-time scan
+#: used little of the second core (benchmarks/results/2026-12-03-conv-speed.md).
+GROUP = 4
+
 
 def chunked(model) -> bool:
     """Whether ``model``'s mini-batches are computed by chunks (it has a ConvPool)."""
@@ -43,27 +53,38 @@ def batch_gradient(grad: str, model, params, x, y, penalty=None, masks=None):
     if not chunked(model) or m <= CHUNK_ROWS:
         return fn(model, params, x, y, penalty, masks)
     full, rest = divmod(m, CHUNK_ROWS)
-    rows = full * CHUNK_ROWS
+    groups, loose = divmod(full, GROUP)
 
-    def part(a, lo, hi, count=None):
-        if a is None:
-            return None
-        a = a[lo:hi]
-        return a if count is None else a.reshape((count, CHUNK_ROWS) + a.shape[1:])
+    def part(a, lo, hi, shape=()):
+        return None if a is None else a[lo:hi].reshape(shape + (-1,) + a.shape[1:])
 
-    def parts(lo, hi, count=None):
-        ms = None if masks is None else tuple(part(k, lo, hi, count) for k in masks)
-        return part(x, lo, hi, count), part(y, lo, hi, count), ms
+    def parts(lo, hi, shape=()):
+        ms = None if masks is None else tuple(part(k, lo, hi, shape) for k in masks)
+        return part(x, lo, hi, shape), part(y, lo, hi, shape), ms
 
-    def body(total, chunk):
-        g = fn(model, params, *chunk[:2], None, chunk[2])
-        return jax.tree.map(jnp.add, total, g), None
+    def one(chunk, i=None):
+        """The gradient of a chunk (of chunk ``i`` of a group's arrays)."""
+        pick = (lambda a: a) if i is None else (lambda a: None if a is None else a[i])
+        xc, yc, ms = chunk
+        return fn(model, params, pick(xc), pick(yc), None,
+                  None if ms is None else tuple(pick(k) for k in ms))
 
-    total, _ = lax.scan(body, jax.tree.map(jnp.zeros_like, params), parts(0, rows, full))
+    def add(*gs):
+        return jax.tree.map(lambda *a: sum(a[1:], a[0]), *gs)
+
+    def body(total, group):
+        return add(total, *(one(group, i) for i in range(GROUP))), None
+
+    total = jax.tree.map(jnp.zeros_like, params)
+    if groups:
+        rows = groups * GROUP * CHUNK_ROWS
+        total, _ = lax.scan(body, total, parts(0, rows, (groups, GROUP)))
+    start = groups * GROUP * CHUNK_ROWS
+    total = add(total, *(one(parts(start + c * CHUNK_ROWS, start + (c + 1) * CHUNK_ROWS))
+                         for c in range(loose)))
     g = jax.tree.map(lambda t: t * (CHUNK_ROWS / m), total)
     if rest:
-        xr, yr, mr = parts(rows, m)
-        last = fn(model, params, xr, yr, None, mr)
+        last = one(parts(full * CHUNK_ROWS, m))
         g = jax.tree.map(lambda a, b: a + b * (rest / m), g, last)
     return _with_penalty(grad, model, params, g, penalty)
 

@@ -144,10 +144,10 @@ def run_memory(model, dtype, *, examples: int = 0, batch_size: int = 0, eval_exa
 
 
 def step_rows(model, batch_size: int) -> int:
-    """Examples whose layer values a training step holds at once: a chunk of a conv
-    network's mini-batch (jaxnet.nn._chunked), else the whole mini-batch."""
-    from ._chunked import CHUNK_ROWS, chunked
-    return min(batch_size, CHUNK_ROWS) if chunked(model) else batch_size
+    """Examples whose layer values a training step holds at once: a group of chunks of
+    a conv network's mini-batch (jaxnet.nn._chunked), else the whole mini-batch."""
+    from ._chunked import CHUNK_ROWS, GROUP, chunked
+    return min(batch_size, GROUP * CHUNK_ROWS) if chunked(model) else batch_size
 
 
 def available_memory() -> tuple[int, str]:
