@@ -285,13 +285,17 @@ def markdown(doc):
              f"{doc['examples']:,} MNIST training images, one shuffled order; "
              f"{doc['flops_per_example'] / 1e6:.2f} MFLOP per example's training step",
              "- measured float32 matmul peak (2048³): " + ", ".join(
-                 f"{k} {v:.0f} GFLOP/s" for k, v in doc["peak"].items() if v), "",
-             "| path | s/epoch (median) | first epoch (compile incl.) | GFLOP/s | × JAX time "
-             "| updates vs JAX (rel.) |", "| --- | --- | --- | --- | --- | --- |"]
+                 f"{k} {v:.0f} GFLOP/s" for k, v in doc["peak"].items() if v)
+             + " (\"% of peak\" below: of JAX's, on the cores this run had)", "",
+             "| path | s/epoch (median) | first epoch (compile incl.) | GFLOP/s | % of peak "
+             "| × JAX time | updates vs JAX (rel.) |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    peak = doc["peak"].get("jax") or max(v for v in doc["peak"].values() if v)
     for r in e:
         diff = f"{r['updates_vs_jax']:.1e}" if "updates_vs_jax" in r else "—"
         lines.append(f"| {r['path']} | {r['median_s']:.2f} | {r['first_s']:.2f} | "
-                     f"{r['gflops']:.1f} | {r['median_s'] / e[0]['median_s']:.2f} | {diff} |")
+                     f"{r['gflops']:.1f} | {100 * r['gflops'] / peak:.0f} % | "
+                     f"{r['median_s'] / e[0]['median_s']:.2f} | {diff} |")
     if doc.get("step_check"):
         lines += ["", "Before timing, one float64 step on 10 digits against `jaxnet.sgd_step` "
                   f"(updates, relative; a path above {STEP_RTOL:.0e} is not timed): "
@@ -309,9 +313,10 @@ def markdown(doc):
     if doc.get("sweep"):
         lines += ["", f"Per-example time by mini-batch size (first {min(10000, doc['examples']):,} "
                   "images, one epoch):",
-                  "", "| path | batch | µs/example | GFLOP/s |", "| --- | --- | --- | --- |"]
+                  "", "| path | batch | µs/example | GFLOP/s | % of peak |",
+                  "| --- | --- | --- | --- | --- |"]
         lines += [f"| {r['path']} | {r['batch_size']} | {r['us_per_example']:.0f} | "
-                  f"{r['gflops']:.1f} |" for r in doc["sweep"]]
+                  f"{r['gflops']:.1f} | {100 * r['gflops'] / peak:.0f} % |" for r in doc["sweep"]]
     if doc.get("memory"):
         lines += ["", f"Memory: one epoch over the first {min(10000, doc['examples']):,} images "
                   "in a fresh process (the peak resident set, reset after the imports and "
@@ -335,10 +340,17 @@ def main(argv=None):
                     help=argparse.SUPPRESS)   # part_memory's own processes
     ap.add_argument("--out", type=Path, default=HERE / "results")
     ap.add_argument("--note", default="", help="conditions to record (e.g. taskset, load)")
+    ap.add_argument("--suffix", default="", help="results/DATE-conv-speed-SUFFIX.{md,json} "
+                                                 "(e.g. 1core for a taskset -c 0 run)")
+    ap.add_argument("--render", type=Path, default=None, metavar="JSON",
+                    help="only rewrite the .md of an earlier run's .json")
     args = ap.parse_args(argv)
     if args.rss_child:
         rss_child(args.rss_child[0], int(args.rss_child[1]), int(args.rss_child[2]))
         return 0
+    if args.render:
+        doc = json.loads(args.render.read_text())
+        return save(args.render.with_suffix(""), doc, markdown(doc))
     from jaxnet import bench, data, parse_layers
     d = data.load_mnist(progress=False)
     model = parse_layers(SPEC, 784)
@@ -357,7 +369,7 @@ def main(argv=None):
     if not args.no_memory:
         doc["memory"] = part_memory(min(10000, args.examples))
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"{doc['date'][:10]}-conv-speed"
+    stem = args.out / f"{doc['date'][:10]}-conv-speed{'-' + args.suffix if args.suffix else ''}"
     md = markdown(doc)
     print(md)
     return save(stem, doc, md)
