@@ -57,6 +57,37 @@ def error(message: str, code: int) -> int:
     return code
 
 
+def population_or_error(run, done: list, what: str):
+    """``run()``, a ``fit_population`` call, or an exit status after printing its error
+    as a flag would say it: 1 for a diverged run, another sweep's checkpoint or one
+    that could not be written (``what``, e.g. "the sweep", names what was rescued);
+    2 for a bad argument, which ``fit_population`` finds before it trains (with
+    ``done``, the epochs already reported, non-empty it is a bug and raised)."""
+    from ..io._rescue import WriteError
+    from ..train._checkpoint import CheckpointError
+    try:
+        return run()
+    except (FloatingPointError, CheckpointError) as e:
+        return error(str(e).replace("resume=True", "--resume").replace(
+            "overwrite=True", "--overwrite"), 1)
+    except WriteError as e:
+        return error(e.message("--checkpoint", hint=f"{what} after {e.epoch} epochs: add "
+                               f"--resume with --checkpoint {e.rescued} to continue"), 1)
+    except (ValueError, TypeError) as e:
+        if done:
+            raise
+        return error(str(e), 2)
+
+
+def stopped_status(res) -> int | None:
+    """A population stopped by a signal (after saving): says so and returns 143
+    (SIGTERM) or 130 (SIGINT); None when it ran to the end."""
+    if not res.stopped:
+        return None
+    print(f"jaxnet: {res.stopped.replace('resume=True', '--resume')}", file=sys.stderr)
+    return 143 if "SIGTERM" in res.stopped else 130
+
+
 def outputs_unwritable(flags) -> str | None:
     """``(flag, path or None)`` pairs: the first output that could not be written, said
     before any data is loaded or anything trained (jaxnet.io._atomic.unwritable)."""

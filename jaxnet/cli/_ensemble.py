@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 import time
 
-from ._common import error
+from ._common import population_or_error, stopped_status
 from ._flags import lambda_n
 
 
@@ -19,8 +18,6 @@ def train_ensemble(args, model, d, split) -> int:
     import numpy as np
 
     from .. import data as jdata
-    from ..io._rescue import WriteError
-    from ..train._checkpoint import CheckpointError
     from ..train._evaluate import evaluate_ensemble
     from ..train._population import fit_population, init_population
     pairs = [jax.random.split(jax.random.PRNGKey(args.seed + i)) for i in range(args.ensemble)]
@@ -33,28 +30,18 @@ def train_ensemble(args, model, d, split) -> int:
         done.append(e)
         print(f"Epoch {e}: members {' '.join(map(str, c.tolist()))} / {len(split)}", flush=True)
     t0 = time.perf_counter()
-    try:
-        res = fit_population(jnp.stack([p[1] for p in pairs]), params, d.train.images,
-                             d.train.labels, model=model, epochs=args.epochs, eta=args.eta,
-                             batch_size=args.batch_size, x_scale=jdata.PIXEL_SCALE,
-                             eval_data=(split.images, split.labels), lmbda=args.lmbda,
-                             momentum=args.momentum, grad=args.grad, shuffle=args.shuffle,
-                             n=lambda_n(args), on_epoch=on_epoch,
-                             checkpoint=args.checkpoint, resume=args.resume,
-                             overwrite=args.overwrite, impl=args.impl)
-    except (FloatingPointError, CheckpointError) as e:
-        return error(str(e).replace("resume=True", "--resume").replace(
-            "overwrite=True", "--overwrite"), 1)
-    except WriteError as e:
-        return error(e.message("--checkpoint", hint=f"the ensemble after {e.epoch} epochs: add "
-                               f"--resume with --checkpoint {e.rescued} to continue"), 1)
-    except (ValueError, TypeError) as e:
-        if done:  # fit_population checks every argument before it trains: this is not one
-            raise
-        return error(str(e), 2)
-    if res.stopped:
-        print(f"jaxnet: {res.stopped.replace('resume=True', '--resume')}", file=sys.stderr)
-        return 143 if "SIGTERM" in res.stopped else 130
+    res = population_or_error(lambda: fit_population(
+        jnp.stack([p[1] for p in pairs]), params, d.train.images, d.train.labels, model=model,
+        epochs=args.epochs, eta=args.eta, batch_size=args.batch_size, x_scale=jdata.PIXEL_SCALE,
+        eval_data=(split.images, split.labels), lmbda=args.lmbda, momentum=args.momentum,
+        grad=args.grad, shuffle=args.shuffle, n=lambda_n(args), on_epoch=on_epoch,
+        checkpoint=args.checkpoint, resume=args.resume, overwrite=args.overwrite,
+        impl=args.impl), done, "the ensemble")
+    if isinstance(res, int):
+        return res
+    stopped = stopped_status(res)
+    if stopped is not None:
+        return stopped
     sets = [(args.eval, split)] + ([("test", d.test)] if args.eval != "test" else [])
     for name, s in sets:
         votes = int(evaluate_ensemble(res.params, s.images, s.labels, model=model,

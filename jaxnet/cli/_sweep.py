@@ -4,7 +4,6 @@ optionally split over devices and processes, checkpointed, its results written."
 from __future__ import annotations
 
 import itertools
-import sys
 from pathlib import Path
 
 from ..nn._layerspec import describe
@@ -15,8 +14,10 @@ from ._common import (
     load_split,
     outputs_unwritable,
     plot_ready,
+    population_or_error,
     same_file,
     setup_jax,
+    stopped_status,
 )
 from ._flags import (
     add_data_flags,
@@ -135,9 +136,9 @@ def sweep(args) -> int:
     res = _fit(args, model, params, keys, members, d, split, mesh, lead)
     if isinstance(res, int):
         return res
-    if res.stopped:
-        print(f"jaxnet: {res.stopped.replace('resume=True', '--resume')}", file=sys.stderr)
-        return 143 if "SIGTERM" in res.stopped else 130
+    stopped = stopped_status(res)
+    if stopped is not None:
+        return stopped
     if not lead:
         return 0
     print(f"compile {res.compile_seconds:.2f} s, {sum(res.epoch_seconds):.1f} s for "
@@ -150,8 +151,6 @@ def _fit(args, model, params, keys, members, d, split, mesh, lead):
     import numpy as np
 
     from .. import data as jdata
-    from ..io._rescue import WriteError
-    from ..train._checkpoint import CheckpointError
     from ..train._population import fit_population
     done = []
 
@@ -160,23 +159,11 @@ def _fit(args, model, params, keys, members, d, split, mesh, lead):
         if lead:
             print(f"Epoch {e}: best member {int(correct.max())} / {len(split)}, median "
                   f"{float(np.median(correct)):.0f}", flush=True)
-    try:
-        return fit_population(keys, params, d.train.images, d.train.labels, model=model,
-                              epochs=args.epochs, eta=[c[0] for c, _ in members],
-                              lmbda=[c[1] for c, _ in members],
-                              momentum=[c[2] for c, _ in members], batch_size=args.batch_size,
-                              x_scale=jdata.PIXEL_SCALE, eval_data=(split.images, split.labels),
-                              grad=args.grad, on_epoch=on_epoch, shuffle=args.shuffle,
-                              n=lambda_n(args), mesh=mesh, checkpoint=args.checkpoint,
-                              checkpoint_every=args.checkpoint_every, resume=args.resume,
-                              overwrite=args.overwrite, impl=args.impl)
-    except (FloatingPointError, CheckpointError) as e:
-        return error(str(e).replace("resume=True", "--resume").replace(
-            "overwrite=True", "--overwrite"), 1)
-    except WriteError as e:
-        return error(e.message("--checkpoint", hint=f"the sweep after {e.epoch} epochs: add "
-                               f"--resume with --checkpoint {e.rescued} to continue"), 1)
-    except (ValueError, TypeError) as e:
-        if done:  # fit_population checks every argument before it trains
-            raise
-        return error(str(e), 2)
+    return population_or_error(lambda: fit_population(
+        keys, params, d.train.images, d.train.labels, model=model, epochs=args.epochs,
+        eta=[c[0] for c, _ in members], lmbda=[c[1] for c, _ in members],
+        momentum=[c[2] for c, _ in members], batch_size=args.batch_size,
+        x_scale=jdata.PIXEL_SCALE, eval_data=(split.images, split.labels), grad=args.grad,
+        on_epoch=on_epoch, shuffle=args.shuffle, n=lambda_n(args), mesh=mesh,
+        checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every, resume=args.resume,
+        overwrite=args.overwrite, impl=args.impl), done, "the sweep")
