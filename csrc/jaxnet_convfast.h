@@ -19,19 +19,20 @@
  *     block's maximum, and dC/d(input) is w^T times them, put back by the
  *     adjoint (windows, then phases, then the image);
  *   - a mini-batch is taken a chunk of up to 8 examples at a time (so the
- *     patches stay in a core's L2 at any mini-batch size), each gradient's
- *     sums continued from the chunk before: the same chains of multiply-adds
- *     as one pass over the whole mini-batch, so the chunk size changes no bit;
+ *     working set does not grow with the mini-batch), each gradient's sums
+ *     continued from the chunk before: the same chains of multiply-adds as
+ *     one pass over the whole mini-batch, so the chunk size changes no bit;
  *   - uint8 pixels are read directly (times x_scale, the value
  *     jn_net_train_epoch is given as floats);
  *   - with threads > 1 (OpenMP, when the extension was built with it) the
- *     examples of a mini-batch (forward, col2im, dC/d(input)) or the tiles of
- *     a product are shared out; the work items and each element's sums are
+ *     examples of a chunk (forward, col2im, dC/d(input): at most 8 threads
+ *     busy there) or the tiles of a product are shared out; the work items and each element's sums are
  *     fixed by the shapes alone, none is split between threads, so the
  *     results are identical for any thread count;
  *   - nothing allocates: `work` holds everything (jn_convfast_work_bytes).
- * The sums are the reference's, in the same order, but fused (one rounding
- * per multiply-add where the reference rounds twice) and the update subtracts
+ * The sums are the reference's, in the same order but for col2im's (windows,
+ * then phases), and fused (one rounding per multiply-add where the reference
+ * rounds twice); the update subtracts
  * the same gradient: parameters agree with jn_net_train_epoch to rounding
  * (tested: <= 1e-12 relative per float64 step, <= 1e-10 per epoch). No
  * -ffast-math: NaN stays NaN. */

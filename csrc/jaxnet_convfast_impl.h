@@ -50,20 +50,27 @@ static void JN_SFX(cf_inputs)(const JN_SFX(cf_net) *net, int64_t l, const JN_T *
 }
 
 /* d[e] = s[e] (cf_run_copy) or d[e] += s[e] (cf_run_add), e < n: the runs of a
- * window row, the common lengths 4 and 8 as one or two vector moves. */
+ * window row, with vector extensions the common lengths 4 and 8 as one or two
+ * vector moves (plain loops without them). */
+#ifdef JN_VECTOR_BYTES
 typedef JN_T JN_SFX(cf_v4) __attribute__((vector_size(4 * sizeof(JN_T)), aligned(sizeof(JN_T)),
                                           may_alias));
+#endif
 JN_INLINE void JN_SFX(cf_run_copy)(JN_T *restrict d, const JN_T *restrict s, int64_t n) {
+#ifdef JN_VECTOR_BYTES
     typedef JN_SFX(cf_v4) V;
-    if (n == 4) *(V *)d = *(const V *)s;
-    else if (n == 8) ((V *)d)[0] = ((const V *)s)[0], ((V *)d)[1] = ((const V *)s)[1];
-    else memcpy(d, s, (size_t)n * sizeof(JN_T));
+    if (n == 4) { *(V *)d = *(const V *)s; return; }
+    if (n == 8) { ((V *)d)[0] = ((const V *)s)[0], ((V *)d)[1] = ((const V *)s)[1]; return; }
+#endif
+    memcpy(d, s, (size_t)n * sizeof(JN_T));
 }
 JN_INLINE void JN_SFX(cf_run_add)(JN_T *restrict d, const JN_T *restrict s, int64_t n) {
+#ifdef JN_VECTOR_BYTES
     typedef JN_SFX(cf_v4) V;
-    if (n == 4) *(V *)d += *(const V *)s;
-    else if (n == 8) ((V *)d)[0] += ((const V *)s)[0], ((V *)d)[1] += ((const V *)s)[1];
-    else for (int64_t e = 0; e < n; e++) d[e] += s[e];
+    if (n == 4) { *(V *)d += *(const V *)s; return; }
+    if (n == 8) { ((V *)d)[0] += ((const V *)s)[0], ((V *)d)[1] += ((const V *)s)[1]; return; }
+#endif
+    for (int64_t e = 0; e < n; e++) d[e] += s[e];
 }
 
 /* Example n's input (c, h, w) split by column phase: ph[c, row, b, t] =
