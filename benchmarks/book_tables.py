@@ -160,7 +160,7 @@ def run_network3(name, seed, d, dtype="float32", checkpoint=None):
                      eval_data=(d.validation.images, d.validation.labels),
                      test_data=(d.test.images, d.test.labels), **kw, on_epoch=on_epoch,
                      **_resumable(checkpoint))
-    if res.stopped:
+    if res.stopped and res.stopped.startswith("interrupted"):   # not an early stop
         raise Stopped(res.stopped)
     acc = [100 * r.accuracy for r in res.history]
     best = acc.index(max(acc))
@@ -197,7 +197,7 @@ def run_ensemble(name, seed, d, dtype, model, train, kw, checkpoint=None):
         batch_size=10, x_scale=data.PIXEL_SCALE, shuffle=False, n="batches",
         eval_data=(d.validation.images, d.validation.labels), **kw, on_epoch=on_epoch,
         **_resumable(checkpoint))
-    if res.stopped:
+    if res.stopped and res.stopped.startswith("interrupted"):   # not an early stop
         raise Stopped(res.stopped)
     votes = int(jaxnet.evaluate_ensemble(res.params, d.test.images, d.test.labels,
                                          model=model, x_scale=data.PIXEL_SCALE))

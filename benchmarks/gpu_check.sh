@@ -285,13 +285,15 @@ so far (written $phase; the run had not finished)}"
 # shellcheck disable=SC2317  # called by the traps below
 on_signal() {  # this script was told to stop: stop the step under way, keep the summary
   trap - TERM INT HUP
-  [ -n "$child" ] && kill -TERM "$child" 2>/dev/null   # timeout passes it on (book-ch6 saves)
+  if [ -n "$child" ]; then   # timeout passes it on (book-ch6 saves) and kills after the grace
+    kill -TERM "$child" 2>/dev/null
+    wait "$child" 2>/dev/null
+  fi
   [ -n "$running" ] && rows+=("${running/running when this was written/interrupted by SIG$1}")
   running=; phase="when SIG$1 stopped the run"
   summarise
   echo "gpu_check: stopped by SIG$1; $(verdict); summary in $RESULTS/summary.md" >&2
-  [ "$(verdict)" = FAIL ] && exit 1
-  exit 3
+  case $(verdict) in PASS) exit 0 ;; FAIL) exit 1 ;; *) exit 3 ;; esac
 }
 trap 'on_signal TERM' TERM
 trap 'on_signal INT' INT
