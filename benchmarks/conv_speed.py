@@ -181,9 +181,10 @@ def part_epoch(model, d, n, repeats, flops, refused=()):
     return rows
 
 
-def part_float64(model, d, n, repeats):
-    """The float32 epoch's paths (the readable C reference and two threads left
-    out) in float64: medians, and JAX's and C's updates against each other."""
+def part_float64(model, d, n, repeats, refused=()):
+    """The float32 epoch's paths (the readable C reference, C's two threads and the
+    ``refused`` left out) in float64: medians, and JAX's and C's updates against
+    each other."""
     import jax
 
     import jaxnet
@@ -193,7 +194,8 @@ def part_float64(model, d, n, repeats):
     ps = paths(model, params, d.train.images[:n], d.train.labels[:n], order, 10, np.float64)
     rows, trained = [], {}
     for name, run in ps.items():
-        if "reference" in name or "2 threads" in name:
+        if "reference" in name or name.startswith("jaxnet, C fast path (2") or any(
+                name.startswith(r) for r in refused):
             continue
         first, med, times = timed(lambda name=name, run=run: trained.__setitem__(name, run()),
                                   repeats)
@@ -231,9 +233,10 @@ def rss_child(key, batch_size, n):
     try:   # Linux: "5" resets VmHWM, so the peak is the epoch's, not the data's
         Path("/proc/self/clear_refs").write_text("5")
         base, peak = status("VmRSS:"), lambda: status("VmHWM:")
-    except OSError:
-        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # noqa: E731
+    except OSError:   # elsewhere the process's peak so far (bytes on macOS, else KiB)
+        unit = 1024 if sys.platform == "darwin" else 1
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // unit
+        peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // unit  # noqa: E731
     ps[name]()
     print(json.dumps(dict(path=name, batch_size=batch_size, base_kib=base, peak_kib=peak())))
 
@@ -363,7 +366,7 @@ def main(argv=None):
     refused = [k for k, v in doc["step_check"].items() if not v <= STEP_RTOL]
     doc["epoch"] = part_epoch(model, d, args.examples, args.repeats, flops, refused)
     if not args.no_float64:
-        doc["float64"] = part_float64(model, d, args.examples, args.repeats)
+        doc["float64"] = part_float64(model, d, args.examples, args.repeats, refused)
     if not args.no_sweep:
         doc["sweep"] = part_sweep(model, d, min(10000, args.examples), flops)
     if not args.no_memory:
