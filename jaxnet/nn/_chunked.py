@@ -34,9 +34,10 @@ from ._network import GRADIENTS
 CHUNK_ROWS = 20
 
 #: Chunks whose gradients one scan step computes independently. On 2 cores the
-#: two-ConvPool net's time per example at batch 100 fell from 141 to 98 µs with 4
-#: (108 with 2; at 1000, 133 to 106; 8 was no better): the one-chunk-at-a-time scan
-#: used little of the second core (benchmarks/results/2026-12-03-conv-speed.md).
+#: two-ConvPool net's time per example fell from 139 to 100 µs at batch 100 and from
+#: 146 to 105 at 1000 (benchmarks/results/2026-12-03-conv-speed-before-groups.md
+#: against 2026-12-03-conv-speed.md; in an ad-hoc comparison 2 gave 108 and 8 no
+#: better than 4): the one-chunk-at-a-time scan used little of the second core.
 GROUP = 4
 
 
