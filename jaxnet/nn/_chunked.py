@@ -34,10 +34,11 @@ from ._network import GRADIENTS
 CHUNK_ROWS = 20
 
 #: Chunks whose gradients one scan step computes independently. On 2 cores the
-#: two-ConvPool net's time per example fell from 139 to 100 µs at batch 100 and from
-#: 146 to 105 at 1000 (benchmarks/results/2026-12-03-conv-speed-before-groups.md
-#: against 2026-12-03-conv-speed.md; in an ad-hoc comparison 2 gave 108 and 8 no
-#: better than 4): the one-chunk-at-a-time scan used little of the second core.
+#: two-ConvPool net's time per example fell from 139 to 111 µs at batch 100 and from
+#: 146 to 111 at 1000 (benchmarks/results/2026-12-03-conv-speed-before-groups.md
+#: against 2026-12-03-conv-speed.md; side by side in one process, 141 to 103 at 100,
+#: with 2 108 and with 8 no better than 4): one chunk at a time used little of the
+#: second core.
 GROUP = 4
 
 
