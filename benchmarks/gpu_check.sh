@@ -47,9 +47,11 @@
 # JAXNET_GPU_CHECK_STEPS=NAME,... runs only the steps named (the others are
 # listed as "not selected"; the overall result is then INCOMPLETE unless both
 # gates are among them).
-# JAXNET_GPU_CHECK_CH6=ROWS adds the book's chapter-6 table (benchmarks/book_tables.py
+# JAXNET_GPU_CHECK_CH6=ROWS runs rows of the book's chapter-6 table (benchmarks/book_tables.py
 # rows, comma-separated, e.g. ch6-conv2,ch6-relu; "all" for every ch6-* row in the
-# book's order) as the last step, limited to JAXNET_GPU_CHECK_CH6_LIMIT seconds
+# book's order; default ch6-ensemble, the one row this CPU has not run, so that the
+# budget the other steps leave trains it and its epochs' times are known; empty: none)
+# as the last step, limited to JAXNET_GPU_CHECK_CH6_LIMIT seconds
 # (480) and to what is left of the budget; rows are written as each finishes. The
 # rows save a checkpoint after every epoch under JAXNET_GPU_CHECK_CH6_CHECKPOINTS
 # (/tmp/jaxnet-gpu-check-ch6, outside the repository, which a copy of the working
@@ -132,7 +134,7 @@ echo "gpu_check: installed in $(( $(date +%s) - T0 )) s"
 # 4. The steps, most important first. A gate's failure fails the check; PASS needs
 # the required steps to have finished and passed.
 quick=${JAXNET_GPU_CHECK_QUICK:-}
-ch6_rows=${JAXNET_GPU_CHECK_CH6:-}
+ch6_rows=${JAXNET_GPU_CHECK_CH6-ch6-ensemble}
 GATES=" check-highest pallas-tests pytest population-sharded "
 REQUIRED=" check-highest pallas-tests "
 SELECTED=${JAXNET_GPU_CHECK_STEPS:+,$JAXNET_GPU_CHECK_STEPS,}
