@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -230,8 +231,12 @@ def rss_child(key, batch_size, n):
     def status(field):
         text = Path("/proc/self/status").read_text()
         return int(next(v for v in text.splitlines() if v.startswith(field)).split()[1])
-    try:   # Linux: "5" resets VmHWM, so the peak is the epoch's, not the data's
-        Path("/proc/self/clear_refs").write_text("5")
+    try:   # Linux: "5" resets VmHWM, so the peak is the epoch's, not the data's (a kernel
+        fd = os.open("/proc/self/clear_refs", os.O_WRONLY)   # control, not a result file)
+        try:
+            os.write(fd, b"5")
+        finally:
+            os.close(fd)
         base, peak = status("VmRSS:"), lambda: status("VmHWM:")
     except OSError:   # elsewhere the process's peak so far (bytes on macOS, else KiB)
         unit = 1024 if sys.platform == "darwin" else 1
