@@ -24,7 +24,7 @@
 #    6. population      populations up to 1024 members (and, on several GPUs,
 #                       population-sharded over all of them)
 #    7. population-rounding, check-default (informative: looser bounds), train-cold
-#    8. book-ch6        only with JAXNET_GPU_CHECK_CH6 (below)
+#    8. book-ch6        the book's last row, ch6-ensemble, with what is left (JAXNET_GPU_CHECK_CH6, below)
 # The whole run, installation included, stays within JAXNET_GPU_CHECK_BUDGET
 # seconds (450, which leaves margin under 8 minutes): each step runs for at most
 # its own limit or what is left of the budget, whichever is less (SIGTERM, then
