@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import statistics
 import sys
 import time
 from dataclasses import dataclass
@@ -48,6 +47,9 @@ from jax import lax
 
 import jaxnet
 from jaxnet import bench, data
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conv_speed import timed, updates_diff  # noqa: E402  (the same timing and comparison)
 
 HERE = Path(__file__).resolve().parent
 SPEC = "conv:20:5,pool:2,conv:40:5,pool:2,fc:100,softmax:10"
@@ -391,10 +393,7 @@ def check(form, d):
         y = np.eye(10)[d.train.labels[:10]]
         ref = jaxnet.sgd_step(p0, x, y, 0.1, model=model0)
         got = jaxnet.sgd_step(p0, x, y, 0.1, model=model_of(form))
-        return max(float(np.max(np.abs((np.asarray(g) - np.asarray(z))
-                                       - (np.asarray(r) - np.asarray(z)))))
-                   / float(np.max(np.abs(np.asarray(r) - np.asarray(z))))
-                   for lg, lr, lz in zip(got, ref, p0) for g, r, z in zip(lg, lr, lz))
+        return updates_diff(got, ref, p0)
     finally:
         jax.config.update("jax_enable_x64", False)
 
@@ -409,13 +408,8 @@ def time_form(form, d, n, batch, repeats):
     def run():
         jax.block_until_ready(jaxnet.train_epoch(params, x, y, order, eta=0.1, batch_size=batch,
                                                  model=model, x_scale=data.PIXEL_SCALE))
-    run()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) / n * 1e6
+    _, median, _ = timed(run, repeats)
+    return median / n * 1e6
 
 
 def main(argv=None):
