@@ -18,9 +18,9 @@ only the products' formulation changes. A form is composed of four choices:
   counts, no transposes).
 
 Also ``cnhw`` (channels-major, output positions minor), ``phase`` (channels-major,
-the pool window major) and ``rows`` (position-major: what jaxnet.nn._im2col ships);
+the pool window major) and ``rows`` (position-major: what jaxnet._core.im2col ships);
 ``pool=argmax`` runs the shipped layer itself (a control). Every form's mini-batch
-gradient is taken 20 rows at a time as the shipped one's (jaxnet.nn._chunked applies to
+gradient is taken 20 rows at a time as the shipped one's (jaxnet._core.chunked applies to
 any ConvPool), so the batch columns compare formulations, not chunking; unchunked,
 the shipped layer of 2026-12-03 took 249/192/418 µs at 10/100/1000 on that machine.
 

@@ -13,7 +13,7 @@ import io
 
 import numpy as np
 
-from .io._atomic import atomic_write
+from ._core.atomic import atomic_write
 
 WIDTH_IN, HEIGHT_IN, DPI = 9.0, 3.6, 100
 WIDTH_PX, HEIGHT_PX = int(WIDTH_IN * DPI), int(HEIGHT_IN * DPI)

@@ -112,14 +112,14 @@ def test_conv_training_flops_match_a_hand_count():
     # forward + ∂C/∂w of each layer + ∂C/∂a of each but the first = 3·1,633,000 − 288,000.
     import conv_speed
 
-    from jaxnet.nn._layerspec import parse_layers
+    from jaxnet._core.layerspec import parse_layers
     model = parse_layers(conv_speed.SPEC, 784)
     assert conv_speed.training_flops(model) == 2 * (3 * 1_633_000 - 288_000)
 
 
 def test_a_bench_json_that_cannot_be_written_is_rescued(tmp_path, monkeypatch, capsys):
     """--json goes through the one rescue path: one line, a copy, exit status 1."""
-    import jaxnet.io._atomic as atomic
+    import jaxnet._core.atomic as atomic
     from jaxnet.cli import main
     real, target = atomic.atomic_write, tmp_path / "bench.json"
 

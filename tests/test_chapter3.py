@@ -84,8 +84,8 @@ def test_gradients_agree_four_ways_and_with_network2(cost, act, reg):
     assert_trees_close(manual, book, F64_RTOL, "network2 transcription")
     # The cost compiled once (the validating jaxnet.cost costs ~20 ms a call); the
     # same pure cost that jaxnet.cost runs.
-    from jaxnet.nn._costs import Penalty
-    from jaxnet.nn._network import cost_jit
+    from jaxnet._core.costs import Penalty
+    from jaxnet._core.network import cost_jit
     pen = Penalty(reg[1], N_TRAIN) if reg else None
     fd = central_differences(lambda q: cost_jit(kw["model"], q, x, y, pen), params)
     assert_trees_close(manual, fd, FD_RTOL, "central differences")

@@ -12,7 +12,7 @@ import pytest
 
 import jaxnet
 from jaxnet import data
-from jaxnet.nn._layerspec import parse_layers
+from jaxnet._core.layerspec import parse_layers
 
 
 def _run(*args, timeout=600):

@@ -11,8 +11,8 @@ import pytest
 from conftest import assert_trees_close, rel_err
 
 import jaxnet
+from jaxnet._core.network import unchecked_backprop_trace as backprop_trace
 from jaxnet.bench import _compare
-from jaxnet.nn._network import backprop_trace
 
 # float64, the same sums in another order (XLA's convolutions against its products).
 F64_RTOL = 1e-12
@@ -90,7 +90,7 @@ def test_a_tie_in_max_pooling_goes_to_the_first_maximum():
         g = grad(params, x, y, model=model)
         np.testing.assert_allclose(float(g[0].w[0, 0, 0, 0]), float((expected * img).sum()),
                                    rtol=F64_RTOL)
-    auto_in = jax.grad(lambda xx: jaxnet.nn._network.cost(model, params, xx, y))(x)
+    auto_in = jax.grad(lambda xx: jaxnet._core.network.unchecked_cost(model, params, xx, y))(x)
     np.testing.assert_allclose(np.asarray(auto_in).reshape(4, 4), expected, rtol=F64_RTOL)
 
 
@@ -104,7 +104,7 @@ def network3_forward(x_img, layers):
     """network3.py's feedforward for one image ``(C, H, W)``: ConvPoolLayer is
     ``act(max_pool_2d(conv2d(x, w)) + b)``, FullyConnectedLayer ``act(x·W + b)``,
     SoftmaxLayer ``softmax(x·W + b)`` (no dropout at evaluation here: p = 0).
-    Convolution without flipping (see jaxnet.nn._convpool). Returns every z and a."""
+    Convolution without flipping (see jaxnet._core.convpool). Returns every z and a."""
     a, zs, acts = x_img, [], [x_img]
     for kind, w, b, extra in layers:
         if kind == "convpool":

@@ -1,5 +1,5 @@
-"""The conv layer's products as matrix products (jaxnet.nn._im2col) and the chunked
-computation of large mini-batches (jaxnet.nn._chunked, ConvPool.CHUNK): the patch
+"""The conv layer's products as matrix products (jaxnet._core.im2col) and the chunked
+computation of large mini-batches (jaxnet._core.chunked, ConvPool.CHUNK): the patch
 matrix against its definition by loops, col2im as its adjoint, and chunked gradients
 and layers against the same computation on the whole batch."""
 
@@ -10,9 +10,11 @@ import pytest
 from conftest import assert_trees_close
 
 import jaxnet
-from jaxnet.nn import _chunked, _convpool, _im2col
-from jaxnet.nn._costs import Penalty
-from jaxnet.nn._network import GRADIENTS
+from jaxnet._core import chunked as _chunked
+from jaxnet._core import convpool as _convpool
+from jaxnet._core import im2col as _im2col
+from jaxnet._core.costs import Penalty
+from jaxnet._core.network import GRADIENTS
 
 # float64, the same sums in another order (chunks against one product).
 F64_RTOL = 1e-12

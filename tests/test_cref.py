@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import jaxnet
 from jaxnet import cref
-from jaxnet.nn._precision import scaled_rtol
+from jaxnet._core.precision import scaled_rtol
 
 # float64: three evaluations of the same sums in different orders (the C
 # kernel adds inputs one at a time, skipping zeros): ~1e3·eps64 at most.

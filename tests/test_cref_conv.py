@@ -117,7 +117,7 @@ def test_c_network_gradient_equals_jax_and_central_differences(name):
 
 
 def test_c_two_conv_network_on_real_digits(sample):
-    from jaxnet.nn._layerspec import parse_layers
+    from jaxnet._core.layerspec import parse_layers
     model = parse_layers("conv:20:5,pool:2,conv:40:5,pool:2,fc:100,softmax:10", 784,
                          activation="relu", dropout=0.5)
     for dtype, tol in ((np.float64, 1e-10), (np.float32, 1e-4)):
@@ -171,7 +171,7 @@ def test_c_network_step_equals_the_jax_step(name, rule):
 def test_c_epoch_of_a_two_conv_network_on_real_digits(sample):
     """An epoch of network3's two-ConvPool ReLU net over the shipped sample's 5,000 real
     training digits (batch 10, shuffled, L2): C = JAX to 1e-10 in float64."""
-    from jaxnet.nn._layerspec import parse_layers
+    from jaxnet._core.layerspec import parse_layers
     model = parse_layers("conv:20:5,pool:2,conv:40:5,pool:2,fc:100,softmax:10", 784,
                          activation="relu")
     params = jaxnet.init_params(jax.random.PRNGKey(0), model, dtype=np.float64,
@@ -205,7 +205,7 @@ def test_c_epoch_with_dropout_draws_the_jax_masks(dtype, tol):
 def test_fit_with_the_c_epoch_trains_a_conv_network(sample):
     """fit(impl="c") runs network3's loop in C (fixed order, λ per mini-batch) and follows
     the JAX loop's trajectory."""
-    from jaxnet.nn._layerspec import parse_layers
+    from jaxnet._core.layerspec import parse_layers
     model = parse_layers("conv:4:5,pool:2,fc:20,softmax:10", 784, activation="relu",
                          dropout=0.2)
     params = jaxnet.init_params(jax.random.PRNGKey(1), model, dtype=np.float64,

@@ -11,7 +11,7 @@ from conftest import assert_trees_close
 
 import jaxnet
 from jaxnet import cref
-from jaxnet.nn._layerspec import parse_layers
+from jaxnet._core.layerspec import parse_layers
 
 # float64 step: the same sums as XLA's in another order, fused multiply-adds: ~1e-15.
 STEP_F64_RTOL = 1e-12

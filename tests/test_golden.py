@@ -16,8 +16,9 @@ from conftest import rel_err
 
 import jaxnet
 from jaxnet import cref, sigmoid
-from jaxnet.nn._network import backprop_trace, cost
-from jaxnet.nn._precision import contract
+from jaxnet._core.network import unchecked_backprop_trace as backprop_trace
+from jaxnet._core.network import unchecked_cost as cost
+from jaxnet._core.precision import contract
 
 # float64, two implementations of the same per-layer sums: ~1e3·eps64.
 GOLDEN_RTOL = 1e-12

@@ -12,7 +12,7 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 import jaxnet
-from jaxnet.nn._precision import scaled_rtol
+from jaxnet._core.precision import scaled_rtol
 
 # float64: both paths evaluate the same sums in (nearly) the same order; ≤ 4
 # layers of ≤ 784-term dot products lose at most ~1e3·eps64 ≈ 2e-13.
@@ -20,7 +20,7 @@ F64_RTOL = 1e-12
 # float32: the same argument with eps32 = 1.2e-7 gives ~1e3·eps32 ≈ 1e-4 in the
 # worst case; sums of ≤ 784 mostly-positive terms stay far below that, and 100
 # ulps (1e-5) still catches any error in the equations (those are O(1)). For true
-# float32 products; scaled to the precision in effect (jaxnet.nn._precision.scaled_rtol).
+# float32 products; scaled to the precision in effect (jaxnet._core.precision.scaled_rtol).
 F32_RTOL = 1e-5
 # central differences with h = 1e-6 in float64: truncation O(h²·C''') ≈ 1e-12
 # plus round-off O(eps·C/h) ≈ 1e-10, relative to gradients of size ≥ 1e-3.
@@ -97,7 +97,7 @@ def test_backprop_matches_central_differences(sizes):
     assert _max_abs(grads) > MIN_GRAD
     leaves, treedef = jax.tree.flatten(params)
     grad_leaves = jax.tree.leaves(grads)
-    from jaxnet.nn._network import cost_jit
+    from jaxnet._core.network import cost_jit
     model = jaxnet.Model.dense(sizes)
     cost = functools.partial(cost_jit, model)
     for i, (p, g) in enumerate(zip(leaves, grad_leaves)):

@@ -14,8 +14,8 @@ import pytest
 from conftest import assert_trees_close, count_compiles, rel_err
 
 import jaxnet
-from jaxnet.nn._costs import Penalty
-from jaxnet.nn._precision import scaled_rtol
+from jaxnet._core.costs import Penalty
+from jaxnet._core.precision import scaled_rtol
 from jaxnet.train import _pallas
 from jaxnet.train._pallas_kernel import chunks, next_pow2
 

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import jaxnet
-from jaxnet.nn._precision import (
+from jaxnet._core.precision import (
     F32_ROUNDOFF,
     MAX_RTOL,
     PRECISIONS,

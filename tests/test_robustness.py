@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 
 import jaxnet
 from jaxnet import cli, data
+from jaxnet._core.atomic import atomic_write
 from jaxnet.data import _mnist
-from jaxnet.io._atomic import atomic_write
 
 # The child's address space: JAX itself maps ~1.6 GB; a runaway allocation stops here
 # with a MemoryError instead of taking the machine down.

@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 
 import jaxnet
 from jaxnet import cli
-from jaxnet.nn._layerspec import parse_layers
+from jaxnet._core.layerspec import parse_layers
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 TRAIN = ["train", "--data", "sample", "--sizes", "784,10", "--epochs", "1", "--progress",

@@ -75,12 +75,12 @@ print("RESULT " + json.dumps(result))
 
 
 def run_memory(*args, **sizes):
-    from jaxnet.nn._memory import run_memory
+    from jaxnet._core.memory import run_memory
     return run_memory(*args, **sizes)
 
 
 def check_memory(*args, **sizes):
-    from jaxnet.nn._memory import check_memory
+    from jaxnet._core.memory import check_memory
     return check_memory(*args, **sizes)
 
 
@@ -127,7 +127,7 @@ WIDE_CONV = "parse_layers('conv:1000:5,pool:2,softmax:10', 784)"
 
 
 def test_a_mini_batch_too_big_for_memory_is_refused_naming_the_layer():
-    # A conv net's step holds 20 examples at once (jaxnet.nn._chunked), so the layer is
+    # A conv net's step holds 20 examples at once (jaxnet._core.chunked), so the layer is
     # made wide enough that 20 do not fit: 20 x 20000 x 24 x 24 values several times.
     r = child("""
         model = parse_layers('conv:20000:5,pool:2,softmax:10', 784)
@@ -257,7 +257,7 @@ def test_the_message_names_the_biggest_part_with_its_sizes():
 
 
 def test_the_margin_is_the_documented_share_of_what_is_available():
-    from jaxnet.nn._memory import USABLE_FRACTION, available_memory
+    from jaxnet._core.memory import USABLE_FRACTION, available_memory
     model, dtype, n, m, n_eval, members = BOOK_RUNS["chapter 1"]
     sizes = dict(examples=n, batch_size=m, eval_examples=n_eval, x_itemsize=1)
     peak = run_memory(model, dtype, **sizes).peak
@@ -298,7 +298,7 @@ def test_the_estimate_bounds_what_xla_really_holds(spec, m, what):
         import jax.numpy as jnp
         from jaxnet.train._epoch import shuffled_epoch
         from jaxnet.train._evaluate import monitor_jit
-        from jaxnet.train._rules import Sgd, SgdState
+        from jaxnet._core.rules import Sgd, SgdState
         model = parse_layers({spec!r}, 784)
         p = jaxnet.init_params(jax.random.PRNGKey(0), model, init="scaled")
         x = jax.device_put(sample.train.images[:{rows}])
@@ -495,7 +495,7 @@ def test_fuzz_sizes_layers_threads_are_one_line_errors_or_a_run(tiny, command, s
 def test_steps_and_epochs_check_memory_before_they_allocate(call, monkeypatch):
     """The library's own steps and epochs, JAX and C, refuse a run that does not fit
     (here: 64 KiB available) with the estimate's one-line error, before any compile."""
-    import jaxnet.nn._memory as memory
+    import jaxnet._core.memory as memory
     from jaxnet import cref
     params = jaxnet.init_params(jax.random.PRNGKey(0), [784, 100, 10], dtype=np.float32)
     monkeypatch.setattr(memory, "available_memory", lambda: (64 * 1024, "(test)"))

@@ -13,8 +13,11 @@ MAX_MODULE_LINES = 300
 # A function longer than a screen does more than one thing. Counted without its
 # docstring (a fully documented signature may take half a screen by itself).
 MAX_FUNCTION_LINES = 60
-# The questions a reader asks, one subpackage each (plot is one public module).
-SUBPACKAGES = {"nn", "train", "data", "io", "cref", "cli", "bench"}
+# The questions a reader asks, one public subpackage each (plot is one public module),
+# on the ground floor every one of them imports openly: the private core.
+CORE = "_core"
+PUBLIC = {"nn", "train", "data", "io", "cref", "cli", "bench"}
+SUBPACKAGES = PUBLIC | {CORE}
 
 
 def _modules():
@@ -37,7 +40,7 @@ def test_the_tree_is_the_subpackages_and_few_top_level_modules():
 def test_every_face_only_re_exports():
     """A subpackage's ``__init__`` (and the package's) defines nothing: a docstring,
     ``from .x import name as name`` lines and ``__version__``."""
-    for face in [PACKAGE / "__init__.py"] + [PACKAGE / s / "__init__.py" for s in SUBPACKAGES]:
+    for face in [PACKAGE / "__init__.py"] + [PACKAGE / s / "__init__.py" for s in PUBLIC]:
         for node in ast.parse(face.read_text()).body:
             ok = (isinstance(node, ast.ImportFrom) and node.level >= 1
                   and all(a.asname in (None, a.name) for a in node.names)) or (
@@ -108,7 +111,7 @@ def test_the_private_import_check_is_not_vacuous(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("from ._network import _secret\nfrom jaxnet._x import _y as z\n"
                    "import jaxnet\njaxnet._epoch._hidden(1)\nfrom ._z import fine\n"
-                   "from jaxnet.train._fit import fit\nimport jaxnet.nn._model\n")
+                   "from jaxnet.train._fit import fit\nimport jaxnet._core.model\n")
     assert len(list(_private_imports(bad))) == 3
     assert len(list(_private_imports(bad, public_only=True))) == 8
 
@@ -146,3 +149,125 @@ def test_no_import_cycles():
     for m in graph:
         visit(m, [])
     assert "jaxnet.train._fit" in graph and graph["jaxnet.train._fit"]  # the walk saw imports
+
+
+# --- between the rooms: the core, faces, no circles, one name one thing ---------------
+
+def _room(module: str):
+    """The subpackage (or top-level module) a dotted jaxnet module lives in:
+    ``train`` for jaxnet.train._fit and the face jaxnet.train, ``plot`` for jaxnet.plot,
+    None for the package's own face."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else None
+
+
+def _private_reaches(graph) -> list[str]:
+    """Imports of another public subpackage's private module (``jaxnet.nn._x`` from
+    jaxnet.train._y): a subpackage uses a sibling through its face, and the core openly."""
+    return [f"{m} imports {n}" for m, targets in sorted(graph.items()) for n in sorted(targets)
+            if _room(n) not in (None, CORE, _room(m)) and n != f"jaxnet.{_room(n)}"]
+
+
+def _room_graph(graph) -> dict:
+    rooms = {}
+    for m, targets in graph.items():
+        a = _room(m)
+        for n in targets:
+            b = _room(n)
+            if a and b and a != b:
+                rooms.setdefault(a, set()).add(b)
+    return rooms
+
+
+def _room_circles(rooms) -> list[list[str]]:
+    """Every circle in the subpackages' import graph, as the path that closes it."""
+    found, state = [], {}
+
+    def visit(r, path):
+        if state.get(r) == "open":
+            found.append(path[path.index(r):] + [r])
+            return
+        if state.get(r) == "done":
+            return
+        state[r] = "open"
+        for s in sorted(rooms.get(r, ())):
+            visit(s, path + [r])
+        state[r] = "done"
+    for r in sorted(rooms):
+        visit(r, [])
+    return found
+
+
+def _twice_defined(paths, twins=()) -> dict:
+    """Public (no leading underscore) top-level functions and classes defined in more
+    than one module; ``twins``: ``(module prefix, names)`` pairs allowed to share a
+    name with one definition outside that prefix (the C twins of the JAX functions)."""
+    where = {}
+    for p in paths:
+        mod = _name(p)
+        for node in ast.parse(p.read_text()).body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_"):
+                where.setdefault(node.name, []).append(mod)
+    out = {}
+    for name, mods in where.items():
+        for prefix, names in twins:
+            if name in names:
+                mods = [m for m in mods if not m.startswith(prefix)] + \
+                    [m for m in mods if m.startswith(prefix)][1:]
+        if len(mods) > 1:
+            out[name] = mods
+    return out
+
+
+def _face_names(face: Path) -> set[str]:
+    return {a.asname or a.name for node in ast.parse(face.read_text()).body
+            if isinstance(node, ast.ImportFrom) for a in node.names}
+
+
+def test_subpackages_use_each_other_through_their_faces():
+    assert not _private_reaches(_graph()), _private_reaches(_graph())
+
+
+def test_the_subpackages_import_graph_has_no_circle():
+    rooms = _room_graph(_graph())
+    assert rooms.get("train") and rooms.get("cli"), rooms      # the walk saw the rooms
+    assert not _room_circles(rooms), _room_circles(rooms)
+    assert not rooms.get(CORE), f"the core imports {rooms.get(CORE)}: it is the ground floor"
+
+
+def test_the_c_side_imports_nothing_from_train():
+    rooms = _room_graph(_graph())
+    assert rooms.get("cref"), "the walk saw the C side's imports"
+    assert "train" not in rooms["cref"], rooms["cref"]
+
+
+def test_no_public_name_is_defined_twice_on_the_jax_side():
+    """One name, one thing; the C twins (jaxnet.cref's face) share the JAX names on purpose."""
+    twins = [("jaxnet.cref", _face_names(PACKAGE / "cref" / "__init__.py"))]
+    assert not _twice_defined(_modules(), twins), _twice_defined(_modules(), twins)
+
+
+def test_the_checks_between_rooms_can_fail(tmp_path):
+    graph = {"jaxnet.train._fit": {"jaxnet.nn._network", "jaxnet._core.rules", "jaxnet.cref"},
+             "jaxnet.cref._api": {"jaxnet.train._rules", "jaxnet.nn"},
+             "jaxnet.nn._functions": {"jaxnet._core.network"},
+             "jaxnet._core.model": {"jaxnet.nn._x"}}
+    assert _private_reaches(graph) == ["jaxnet._core.model imports jaxnet.nn._x",
+                                       "jaxnet.cref._api imports jaxnet.train._rules",
+                                       "jaxnet.train._fit imports jaxnet.nn._network"]
+    rooms = _room_graph(graph)
+    assert rooms["cref"] == {"train", "nn"} and "train" in rooms["cref"]
+    assert ["cref", "train", "cref"] in _room_circles(rooms)
+    assert _room_circles({"a": {"b"}, "b": {"c"}}) == []
+    one, two, three = (tmp_path / f"{n}.py" for n in ("one", "two", "three"))
+    one.write_text("def feedforward(p, x):\n    pass\nclass Model:\n    pass\n")
+    two.write_text("def feedforward(model, p, x):\n    pass\ndef _private():\n    pass\n")
+    three.write_text("def _private():\n    pass\nclass Model:\n    pass\n")
+    global _name
+    real, _name = _name, lambda p: f"jaxnet.{p.stem}"
+    try:
+        assert _twice_defined([one, two, three]) == {
+            "feedforward": ["jaxnet.one", "jaxnet.two"], "Model": ["jaxnet.one", "jaxnet.three"]}
+        assert _twice_defined([one, two], [("jaxnet.two", {"feedforward"})]) == {}
+    finally:
+        _name = real

@@ -1,6 +1,7 @@
 """Measuring: the benchmark harness (check, then time), the machine and its matmul
 peak, and the cross-checks behind ``jaxnet check``."""
 
+from ._check import cross_check as cross_check
 from ._harness import GRAD_RTOL as GRAD_RTOL
 from ._harness import GradientMismatch as GradientMismatch
 from ._harness import Implementation as Implementation

@@ -16,7 +16,7 @@ relative difference, the tensor where it occurs, and the tolerance.
 The JAX paths run at the requested matrix-product precision (``--precision``,
 default ``highest``: true float32); the C kernel is always true float32 or
 float64. The float32 tolerances below hold for true float32 and are scaled
-to the precision in effect (jaxnet.nn._precision.scaled_rtol): with TF32 on a
+to the precision in effect (jaxnet._core.precision.scaled_rtol): with TF32 on a
 GPU they are 8192 times looser, capped at 5 %, and the output says so.
 """
 
@@ -45,12 +45,12 @@ from ._compare import (
 )
 
 
-def run(impls=None, epochs=None, out=sys.stdout, precision="highest") -> list[Comparison]:
+def comparison_rows(impls=None, epochs=None, out=sys.stdout, precision="highest") -> list[Comparison]:
     """Every comparison as a Comparison, printed to ``out``; the JAX paths at ``precision``."""
     import jax
 
     from .. import data
-    from ..nn._precision import check_precision, matmul_roundoff, scaled_rtol
+    from .._core.precision import check_precision, matmul_roundoff, scaled_rtol
 
     precision = check_precision(precision)
     platform = jax.default_backend()
@@ -87,7 +87,7 @@ def _gradient_rows(impls, pairs, sample, dtype, tol, precision):
 
     import jaxnet
 
-    from ..data._datasets import one_hot
+    from ..data import one_hot
     dt, rows, cases = np.dtype(dtype).name, [], []
     for seed, start in ((0, 0), (1, 2500)):
         p = jaxnet.init_params(jax.random.PRNGKey(seed), [784, 30, 10], dtype=dtype)
@@ -154,7 +154,7 @@ def _pallas_rows(sample, precision, epoch32_rtol):
 
     import jaxnet
 
-    from ..train._pallas import PallasInterpretWarning
+    from ..train import PallasInterpretWarning
     order = np.random.default_rng(0).permutation(len(sample.train))
     x, y = sample.train.x.astype(np.float32), sample.train.y().astype(np.float32)
     where = "pallas" if jax.default_backend() == "gpu" else "pallas (interpreted)"
@@ -265,10 +265,12 @@ def _print(rows, out, missing):
           file=out)
 
 
-def main(precision="highest") -> int:
+def cross_check(precision="highest", out=sys.stdout) -> bool:
+    """Every cross-check of ``jaxnet check`` (float64 switched on): prints the table to
+    ``out``; True when every row is within its tolerance and no implementation is
+    missing."""
     import jax
     jax.config.update("jax_enable_x64", True)
     impls, epochs, missing = default_implementations()
-    rows = run(impls, epochs, precision=precision)
-    return 0 if all(r.ok for r in rows) and not missing else 1
-
+    rows = comparison_rows(impls, epochs, out=out, precision=precision)
+    return all(r.ok for r in rows) and not missing

@@ -58,7 +58,7 @@ def compare(a_tree, b_tree) -> tuple[float, float, str]:
 
 def central_differences(cost: Callable, params):
     """∂cost/∂params by central differences, one parameter at a time (float64)."""
-    from ..nn._params import Layer
+    from .._core.params import Layer
     out = []
     for l, layer in enumerate(params):
         grads = []
@@ -107,8 +107,8 @@ def jitted_cost(params, x, y, model, lmbda=None, n=None, masks=None):
     call it ~100 times; the public, validating jaxnet.cost costs ~20 ms a call)."""
     import jax
 
-    from ..nn._inputs import penalty
-    from ..nn._network import cost
+    from .._core.inputs import penalty
+    from .._core.network import unchecked_cost as cost
     pen = penalty(lmbda, n, params)
     return jax.jit(lambda q: cost(model, q, x, y, pen, masks))
 

@@ -34,7 +34,7 @@ def matmul_peak(n: int = PEAK_N, precisions=("highest",)) -> dict:
     import jax
     import jax.numpy as jnp
 
-    from ..nn._precision import lax_precision
+    from .._core.precision import lax_precision
     flop = 2 * n ** 3
     a = jax.device_put(np.random.default_rng(0).standard_normal((n, n), dtype=np.float32))
     out = {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..nn._layerspec import describe
+from .._core.layerspec import describe
 
 
 def announce(args, model, d, split) -> None:

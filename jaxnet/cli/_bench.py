@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from ..bench._harness import (
+from ..bench import (
     Task,
     flops_per_example,
     jaxnet_implementations,
@@ -30,7 +30,7 @@ def add_arguments(ap) -> None:
                          "highest, high, default (default: highest)")
 
 
-def run(args, ap) -> int:
+def run_bench(args, ap) -> int:
     """Checks ``args`` (errors through ``ap``), then runs :func:`bench`."""
     from .. import data
     if args.repeats < 1 or args.batch_size < 1:
@@ -39,7 +39,7 @@ def run(args, ap) -> int:
     if not precisions or any(p not in ("highest", "high", "default") for p in precisions):
         ap.error(f"--precision: expected names from highest, high, default, got {args.precision!r}")
     if args.json is not None:
-        from ..io._atomic import unwritable
+        from .._core.atomic import unwritable
         problem = unwritable(args.json)
         if problem:
             ap.error(f"--json {args.json}: {problem}")
@@ -57,7 +57,7 @@ def bench(data_name, repeats, batch_size, json_path=None, *, peak=True, out=None
     jax.config.update("jax_enable_x64", True)  # float64 gradient checks and the C float64 row
 
     from .. import data
-    from ..nn._model import init_params
+    from .._core.model import init_params
     d = data.load_mnist() if data_name == "mnist" else data.load_sample()
     n = len(d.train.labels)
     task = Task(d.train.images, d.train.labels,
@@ -82,7 +82,7 @@ def bench(data_name, repeats, batch_size, json_path=None, *, peak=True, out=None
     if json_path:
         import json
 
-        from ..io._atomic import atomic_write
+        from .._core.atomic import atomic_write
         from ._common import write_or_rescue
         doc = dict(date=now(), command="jaxnet bench " + " ".join(sys.argv[2:]),
                    machine=machine(), matmul_peak_gflops=pk, notes=notes, rows=rows)

@@ -63,8 +63,8 @@ def population_or_error(run, done: list, what: str):
     that could not be written (``what``, e.g. "the sweep", names what was rescued);
     2 for a bad argument, which ``fit_population`` finds before it trains (with
     ``done``, the epochs already reported, non-empty it is a bug and raised)."""
-    from ..io._rescue import WriteError
-    from ..train._checkpoint import CheckpointError
+    from .._core.rescue import WriteError
+    from ..train import CheckpointError
     try:
         return run()
     except (FloatingPointError, CheckpointError) as e:
@@ -90,8 +90,8 @@ def stopped_status(res) -> int | None:
 
 def outputs_unwritable(flags) -> str | None:
     """``(flag, path or None)`` pairs: the first output that could not be written, said
-    before any data is loaded or anything trained (jaxnet.io._atomic.unwritable)."""
-    from ..io._atomic import unwritable
+    before any data is loaded or anything trained (jaxnet._core.atomic.unwritable)."""
+    from .._core.atomic import unwritable
     for flag, path in flags:
         problem = None if path is None else unwritable(path)
         if problem:
@@ -99,12 +99,12 @@ def outputs_unwritable(flags) -> str | None:
     return None
 
 
-def write_or_rescue(flag, path, write, done: str) -> int:
+def write_output(flag, path, write, done: str) -> int:
     """``write(path)`` through jaxnet.io's one rescue path: if that fails at the end of
     a run, the result goes to the current or the temporary folder instead, one line
     says where, and the exit status is 1. Returns 0 or 1."""
-    from ..io._rescue import WriteError
-    from ..io._rescue import write_or_rescue as rescue
+    from .._core.rescue import WriteError
+    from .._core.rescue import write_or_rescue as rescue
     try:
         rescue(path, write, what=flag)
     except WriteError as e:
@@ -124,7 +124,7 @@ def data_files(name: str) -> list:
     if name == "mnist":
         return [("--data", data.cache_dir() / data.MNIST_CACHE_NAME)]
     if name == "sample":
-        from ..data._sample import SAMPLE_PATH
+        from ..data import SAMPLE_PATH
         return [("--data", SAMPLE_PATH)]
     folder = data.FASHION_MNIST_DIR if name == "fashion-mnist" else Path(name)
     return [("--data", folder / f"{stem}{gz}") for stem in IDX_FILES for gz in ("", ".gz")]
@@ -178,9 +178,9 @@ def model_flag(args, model) -> str:
 
 def check_run_memory(args, model, d, split, members: int = 1) -> None:
     """Refuses, before anything big is allocated, a run on ``d`` whose peak (parameters,
-    data, a mini-batch, the largest set evaluated at once: jaxnet.nn._memory) cannot
+    data, a mini-batch, the largest set evaluated at once: jaxnet._core.memory) cannot
     fit the memory available: ValueError naming the model's flag."""
-    from ..nn._memory import check_memory
+    from .._core.memory import check_memory
     evals = [len(split)]
     if getattr(args, "test_at_best", False) and d.test is not None:
         evals.append(len(d.test))

@@ -18,8 +18,7 @@ def train_ensemble(args, model, d, split) -> int:
     import numpy as np
 
     from .. import data as jdata
-    from ..train._evaluate import evaluate_ensemble
-    from ..train._population import fit_population, init_population
+    from ..train import evaluate_ensemble, fit_population, init_population
     pairs = [jax.random.split(jax.random.PRNGKey(args.seed + i)) for i in range(args.ensemble)]
     dtype = jnp.float64 if args.dtype == "float64" else jnp.float32
     params = init_population(jnp.stack([p[0] for p in pairs]), model, dtype=dtype,

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._core.inputs import resolve
+from .._core.layerspec import describe
 from ..nn import ConvPool, backprop_trace, cost
-from ..nn._inputs import resolve
-from ..nn._layerspec import describe
 from ._explain_autodiff import autodiff_trace
-from ._explain_equations import equations, name, step
+from ._explain_equations import equations, name, step_of
 
 #: How many of a symbol's largest entries (by magnitude) its summary lists.
 TOP = 3
@@ -49,14 +49,14 @@ def summary(value) -> dict:
 
 def _symbol(kind, l, value, equation, last, others=None) -> dict:
     value = np.asarray(value)
-    return {"symbol": kind, "layer": l, "name": name(kind, l), "step": step(kind, last),
+    return {"symbol": kind, "layer": l, "name": name(kind, l), "step": step_of(kind, last),
             "equation": equation, "shape": list(value.shape), "value": value,
             "summary": summary(value),
             "diff": None if others is None else {
                 k: None if v is None else rel_diff(value, v) for k, v in others.items()}}
 
 
-def route(delta, idx, p: int) -> np.ndarray:
+def routed_delta(delta, idx, p: int) -> np.ndarray:
     """The routed δ ``D (F, Ho, Wo)`` of ``delta (F, Ho/p, Wo/p)``: each p×p block's δ at
     its arg-max ``idx (F, Ho/p, Wo/p)`` (row-major within the block), 0 elsewhere."""
     delta, idx = np.asarray(delta), np.asarray(idx)
@@ -74,7 +74,7 @@ def _convpool_backward(model, params, i, a_in, delta):
     layer, p = model.layers[i], params[i]
     _, idx = layer.forward(p, a_in, model.precision)
     _, g_in = layer.backward(p, a_in, idx, delta, model.precision, input_grad=True)
-    return route(delta[0], idx[0], layer.pool), np.asarray(g_in)[0]
+    return routed_delta(delta[0], idx[0], layer.pool), np.asarray(g_in)[0]
 
 
 def c_trace(params, x, y, model, masks):

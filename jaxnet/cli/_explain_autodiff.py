@@ -20,9 +20,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .._core.activations import activate
+from .._core.costs import cost0
 from ..nn import ConvPool, Dense, Layer
-from ..nn._activations import activate
-from ..nn._costs import cost0
 
 _HIGHEST = lax.Precision.HIGHEST
 

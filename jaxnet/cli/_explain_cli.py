@@ -42,9 +42,9 @@ def add_explain(sub) -> None:
 def _file_model(args, n_in, n_classes):
     """``(model, params: Layers as the file holds them)`` of ``--params``, or an error
     message (a file for another network or input size than ``n_in``)."""
+    from .._core.layerspec import describe
     from ..io import ParamsFileError, load_params, model_from_description
     from ..nn import Model
-    from ..nn._layerspec import describe
     flag = f"--params {args.params}"
     try:
         params, meta = load_params(args.params, with_metadata=True)

@@ -99,7 +99,7 @@ def equations(model, i: int, masked: bool) -> dict:
     return eq
 
 
-def step(symbol: str, last: bool) -> int:
+def step_of(symbol: str, last: bool) -> int:
     """Which of the five steps (:data:`STEPS`) computes ``symbol``."""
     if symbol in ("gw", "gb"):
         return 5

@@ -111,7 +111,7 @@ def add_model_flags(parser) -> None:
     shape.add_argument("--layers", default=None, metavar="SPEC",
                        help="layers of any kind (chapter 6), e.g. conv:20:5,pool:2,fc:100,"
                             "softmax:10: conv:F:K (F K×K filters), pool:P (max-pool after a "
-                            "conv), fc:N, softmax:N (see jaxnet.nn._layerspec)")
+                            "conv), fc:N, softmax:N (see jaxnet._core.layerspec)")
     parser.add_argument("--cost", type=choice(COSTS), default=None, metavar="NAME",
                         help="quadratic (chapter 1), cross-entropy (sigmoid output) or "
                              "log-likelihood (softmax output) (default quadratic; "
@@ -136,7 +136,7 @@ def add_model_flags(parser) -> None:
 def model_from_args(args, n_in: int, n_classes: int):
     """The Model the model flags describe for ``n_in`` inputs (ValueError naming the
     flag when they do not fit the data)."""
-    from ..nn._layerspec import parse_layers
+    from .._core.layerspec import parse_layers
     if args.layers is not None:
         try:
             model = parse_layers(args.layers, n_in, activation=args.activation,

@@ -50,13 +50,13 @@ def main(argv=None) -> int:
         from ._sweep import sweep
         return sweep(args)
     if args.command == "check":
-        from ..bench._check import main as check
-        return check(args.precision)
+        from ..bench import cross_check
+        return 0 if cross_check(args.precision) else 1
     if args.command == "explain":
         from ._explain_cli import explain_command
         return explain_command(args)
-    from ._bench import run
-    return run(args, args.bench_parser)
+    from ._bench import run_bench
+    return run_bench(args, args.bench_parser)
 
 
 if __name__ == "__main__":

@@ -175,7 +175,7 @@ def write_report(args, model, result, split) -> int:
     or 1 when a file went to the rescue folder instead)."""
     from ..data import PIXEL_SCALE
     from ..plot import plot_history
-    from ._common import write_or_rescue
+    from ._common import write_output
     from ._report_html import page
     folder = Path(args.report)
     c = classify(result.params, split.images, split.labels, model=model,
@@ -191,9 +191,9 @@ def write_report(args, model, result, split) -> int:
         drawn.append((WEIGHTS, lambda p: draw_weights(*weights, p)))
     status = 0
     for name, draw in drawn:
-        status = max(status, write_or_rescue("--report", folder / name, draw, "wrote"))
+        status = max(status, write_output("--report", folder / name, draw, "wrote"))
     html = page(args, model, result, c, [name for name, _ in drawn])
-    return max(status, write_or_rescue("--report", folder / INDEX,
+    return max(status, write_output("--report", folder / INDEX,
                                        lambda p: _text(p, html), "wrote"))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from html import escape
 
-from ..nn._layerspec import describe
+from .._core.layerspec import describe
 
 _CAPTIONS = {
     "learning-curves.png": "Learning curves: accuracy and cost per epoch, as monitored.",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from ..nn._layerspec import describe
+from .._core.layerspec import describe
 from ._common import (
     check_run_memory,
     data_files,
@@ -74,7 +74,7 @@ def _population(args, d, split, members):
     import jax
     import jax.numpy as jnp
 
-    from ..train._population import init_population
+    from ..train import init_population
     n_classes = int(max(d.train.labels.max(), split.labels.max())) + 1
     model = model_from_args(args, d.train.images.shape[1], n_classes)
     check_run_memory(args, model, d, split, members=len(members))
@@ -151,7 +151,7 @@ def _fit(args, model, params, keys, members, d, split, mesh, lead):
     import numpy as np
 
     from .. import data as jdata
-    from ..train._population import fit_population
+    from ..train import fit_population
     done = []
 
     def on_epoch(e, correct):

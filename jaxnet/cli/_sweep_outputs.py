@@ -7,7 +7,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from ._common import error, write_or_rescue
+from ._common import error, write_output
 
 
 def add_output_flags(sw) -> None:
@@ -69,17 +69,17 @@ def report(args, model, configs, members, res) -> int:
                "--csv": (args.csv, lambda f: _csv(f, members, res))}
     for flag, (path, write) in writers.items():
         if path:
-            status = max(status, write_or_rescue(flag, path, _atomic_text(write), "wrote"))
+            status = max(status, write_output(flag, path, _atomic_text(write), "wrote"))
     if args.plot and res.correct is not None:
         from ..plot import plot_population
-        status = max(status, write_or_rescue(
+        status = max(status, write_output(
             "--plot", args.plot, lambda path: plot_population(res.correct, res.total, path),
             "wrote"))
     return status
 
 
 def _atomic_text(write):
-    from ..io._atomic import atomic_write
+    from .._core.atomic import atomic_write
 
     def to(path):
         with atomic_write(path, "w") as f:
@@ -96,7 +96,7 @@ def _save_best(args, model, members, res, best) -> int:
     import jax
     import numpy as np
 
-    from ..io._params_file import save_params
+    from ..io import save_params
     if best is None:
         return error("--save-best: no epoch was trained, so there is no best member", 1)
     params = jax.tree.map(lambda a: np.asarray(a[best]), res.params)
@@ -106,7 +106,7 @@ def _save_best(args, model, members, res, best) -> int:
     print(f"best member: {best} (seed {meta['seed']}, eta {meta['eta']:g}, lambda "
           f"{meta['lmbda']:g}, mu {meta['momentum']:g}), {meta['eval_correct']} / "
           f"{meta['eval_total']} on {args.eval}")
-    return write_or_rescue("--save-best", args.save_best, lambda path: save_params(
+    return write_output("--save-best", args.save_best, lambda path: save_params(
         path, params, model=model, metadata=meta), "saved parameters to")
 
 

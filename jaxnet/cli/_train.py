@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..nn._layerspec import describe
+from .._core.layerspec import describe
 from ._announce import announce, epoch_printer
 from ._common import (
     check_run_memory,
@@ -18,7 +18,7 @@ from ._common import (
     plot_ready,
     same_file,
     setup_jax,
-    write_or_rescue,
+    write_output,
 )
 from ._flags import (
     MAX_THREADS,
@@ -154,7 +154,7 @@ def setup(args, d, split):
     import jax
     import jax.numpy as jnp
 
-    from ..nn._model import init_params
+    from .._core.model import init_params
     n_in = d.train.images.shape[1]
     n_classes = int(max(d.train.labels.max(), split.labels.max())) + 1
     if args.batch_size > len(d.train):
@@ -178,9 +178,8 @@ def setup(args, d, split):
 def run_fit(args, model, params, key, d, split, bar):
     """The FitResult, or an exit status after printing the error."""
     from .. import data as jdata
-    from ..io._rescue import WriteError
-    from ..train._checkpoint import CheckpointError
-    from ..train._fit import fit
+    from .._core.rescue import WriteError
+    from ..train import CheckpointError, fit
     done = []
     if bar:
         bar.start("Epoch 0")
@@ -268,8 +267,7 @@ def train(args) -> int:
 
 
 def write_outputs(args, model, result, split) -> int:
-    from ..io._network2 import save_network2
-    from ..io._params_file import save_params
+    from ..io import save_network2, save_params
     status = 0
     if args.save:
         if args.save_format == "network2":
@@ -280,11 +278,11 @@ def write_outputs(args, model, result, split) -> int:
                 meta = {k: getattr(args, k) for k in ("eta", "epochs", "batch_size", "seed", "data",
                                                       "init", "lmbda", "momentum", "dropout")}
                 save_params(path, result.params, model=model, metadata=meta)
-        status = max(status, write_or_rescue("--save", args.save, write, "saved parameters to"))
+        status = max(status, write_output("--save", args.save, write, "saved parameters to"))
     if args.plot:
         from ..plot import plot_history
         title = f"{describe(model)}, {model.cost}, eta {args.eta}"
-        status = max(status, write_or_rescue("--plot", args.plot, lambda path: plot_history(
+        status = max(status, write_output("--plot", args.plot, lambda path: plot_history(
             result.history, path, title=title), "wrote"))
     if args.report:
         status = max(status, write_report(args, model, result, split))

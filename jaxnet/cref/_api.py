@@ -22,9 +22,9 @@ import math
 
 import numpy as np
 
-from ..nn._inputs import check_mask_shapes, check_x, check_y
-from ..nn._validate import check_order, check_reg_strength
-from ..train._rules import sgd
+from .._core.inputs import check_mask_shapes, check_x, check_y
+from .._core.rules import sgd
+from .._core.validate import check_order, check_reg_strength
 from ._epoch import WHOLE_BATCH, Epoch
 from ._lib import ffi, lib
 from ._masks import step_masks

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..nn._convpool import ConvPool
-from ..nn._params import Layer
-from ..nn._validate import check_finite, check_param_values
+from .._core.convpool import ConvPool
+from .._core.params import Layer
+from .._core.validate import check_finite, check_param_values
 from ._lib import ffi, lib
-from ._net import as_array, as_layers, check, host
+from ._net import as_array, check, host, host_layers
 from ._pinned import Pinned
 
 _SFX = {np.dtype(np.float64): "f64", np.dtype(np.float32): "f32"}
@@ -24,7 +24,7 @@ def _conv_arrays(layer, p, a):
     if a.ndim != 4 or a.shape[0] < 1:
         raise ValueError(f"a: expected shape (m, channels, height, width), got {a.shape}")
     out = layer.output_shape(a.shape[1:])                 # ValueError naming the sizes
-    dtype = check_param_values(as_layers([p], "p"), 1, name="p")
+    dtype = check_param_values(host_layers([p], "p"), 1, name="p")
     w, b = host(as_array(p[0], "p.w"), dtype), host(as_array(p[1], "p.b"), dtype)
     want = layer.param_shapes(a.shape[1:])
     if (w.shape, b.shape) != (tuple(want.w), tuple(want.b)):

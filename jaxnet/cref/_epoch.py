@@ -13,13 +13,13 @@ import threading
 
 import numpy as np
 
-from ..nn._inputs import check_key, check_x, check_y
-from ..nn._memory import check_memory
-from ..nn._validate import check_batch_size, check_reg_strength
-from ..train._rules import MomentumState
+from .._core.inputs import check_key, check_x, check_y
+from .._core.memory import check_memory
+from .._core.rules import MomentumState, SgdState
+from .._core.validate import check_batch_size, check_reg_strength
 from ._lib import ffi, lib
 from ._masks import epoch_masks
-from ._net import Net, as_array, check, host, rule_values
+from ._net import Net, as_array, check, exact, host, rule_values
 from ._pinned import Pinned
 
 #: The C kernels of a step or an epoch: ``"fast"``, the default (csrc/jaxnet_fast.h for
@@ -88,12 +88,13 @@ class Epoch:
         check_memory(net.model, net.dtype, batch_size=self.batch_size,   # before C's buffers
                      x_itemsize=(self.xh if self.x_u8 is None else self.x_u8).itemsize)
         self.threads = check_threads(threads)
-        state = rule.init(net.params) if state is None else state
-        _, self.mu, vw, vb = rule_values(net, rule, state)
+        state = rule.init(net.params) if state is None else state   # host: exact η, μ
+        eta, self.mu, vw, vb = rule_values(net, rule, state)
         self.penalty = check_reg_strength(lmbda, self.n if n is None else n)
         self.params = net.params
-        self.state = state if vw is None else MomentumState(state.eta, state.mu,
-                                                            net.layers(vw, vb))
+        host_eta, host_mu = net.dtype.type(eta), net.dtype.type(self.mu)
+        self.state = (SgdState(np.asarray(host_eta)) if vw is None else
+                      MomentumState(np.asarray(host_eta), np.asarray(host_mu), net.layers(vw, vb)))
 
     def __call__(self, params, state, order, key=None, masks=None):
         net = self.net
@@ -103,7 +104,7 @@ class Epoch:
         if isinstance(state, MomentumState):
             vw = [np.array(l.w, net.dtype, order="C") for l in state.velocity]
             vb = [np.array(l.b, net.dtype, order="C") for l in state.velocity]
-        eta, cfg = float(state.eta), net.config(self.penalty, self.mu)
+        eta, cfg = exact(state.eta, "state.eta", net.dtype), net.config(self.penalty, self.mu)
         if net.network:
             if masks is None and net.model.has_dropout:
                 masks = epoch_masks(net.model, check_key(net.model, key), self.n,
@@ -114,7 +115,7 @@ class Epoch:
             self._fast(w, b, vw, vb, order, eta, cfg)
         else:
             self._reference(w, b, vw, vb, order, eta, cfg)
-        new = state if vw is None else MomentumState(state.eta, state.mu, net.layers(vw, vb))
+        new = state if vw is None else state._replace(velocity=net.layers(vw, vb))
         return net.layers(w, b), new
 
     def _reference(self, w, b, vw, vb, order, eta, cfg):

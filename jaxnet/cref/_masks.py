@@ -1,28 +1,37 @@
 """The dropout masks the C kernel is given: the very masks the JAX step and epoch
-draw from the same key (jaxnet.dropout_masks), so C and JAX train the same network."""
+draw from the same key (jaxnet.dropout_masks), so C and JAX train the same network.
+
+JAX's PRNG draws them as data: 0/1 values, drawn as float32 (which JAX holds
+whatever its x64 flag, and which holds 0 and 1 exactly) and converted to the
+parameters' dtype on the host."""
 
 from __future__ import annotations
 
 import jax
 import numpy as np
 
-from ..nn._inputs import check_key
-from ..nn._network import dropout_masks
+from .._core.inputs import check_key
+from ..nn import dropout_masks
+
+#: The dtype the masks are drawn in (exact for 0/1; the bits drawn do not depend on it).
+_DRAW = np.float32
 
 
 def step_masks(model, key, m: int, dtype):
     """The masks jaxnet.step_with draws from ``key``: ``(m, *input shape)`` per
     dropout layer, None for the others."""
-    return dropout_masks(model, check_key(model, key), m, np.dtype(dtype))
+    del dtype   # converted by the caller
+    return dropout_masks(check_key(model, key), model, m, _DRAW)
 
 
 def epoch_masks(model, key, n: int, batch_size: int, dtype):
     """The masks jaxnet's epoch draws, by position: ``(N, *input shape)`` per dropout
     layer (None for the others), step ``i``'s rows from ``fold_in(key, i)``."""
     n_full, rem = divmod(n, batch_size)
-    full = jax.vmap(lambda i: dropout_masks(model, jax.random.fold_in(key, i), batch_size,
-                                            dtype))(np.arange(n_full))
-    last = dropout_masks(model, jax.random.fold_in(key, n_full), rem, dtype) if rem else None
+    del dtype   # converted by the caller
+    full = jax.vmap(lambda i: dropout_masks(jax.random.fold_in(key, i), model, batch_size,
+                                            _DRAW))(np.arange(n_full))
+    last = dropout_masks(jax.random.fold_in(key, n_full), model, rem, _DRAW) if rem else None
     return tuple(None if f is None else np.concatenate(
         [np.asarray(f).reshape((-1,) + f.shape[2:])] + ([np.asarray(last[l])] if rem else []))
         for l, f in enumerate(full))

@@ -11,12 +11,12 @@ import math
 
 import numpy as np
 
-from ..nn._convpool import ConvPool
-from ..nn._dense import Dense
-from ..nn._inputs import resolve
-from ..nn._params import Layer
-from ..nn._validate import check_momentum, check_positive_scalar, check_velocity
-from ..train._rules import Momentum, MomentumState, Sgd, SgdState
+from .._core.convpool import ConvPool
+from .._core.dense import Dense
+from .._core.inputs import resolve
+from .._core.params import Layer
+from .._core.rules import Momentum, MomentumState, Sgd, SgdState
+from .._core.validate import check_momentum, check_positive_scalar, check_velocity
 from ._lib import ffi, lib
 from ._pinned import Pinned
 
@@ -64,7 +64,7 @@ def host(a, dtype):
     return np.ascontiguousarray(a, dtype=dtype)
 
 
-def as_layers(params, name):
+def host_layers(params, name):
     """``params`` with every leaf converted by :func:`as_array` (structure checked later)."""
     if not isinstance(params, (tuple, list)) or len(params) == 0:
         return params  # the parameter checks name the problem
@@ -130,7 +130,7 @@ class Net:
     chapter-6 model, or masks given), the network kernel's ``c_layers``."""
 
     def __init__(self, params, model, *, network=False):
-        model, params = resolve(as_layers(params, "params"), model)
+        model, params = resolve(host_layers(params, "params"), model)
         self.model, self.network = model, network or uses_network_kernel(model)
         self.dtype = np.dtype(params[0].w.dtype)
         self.sfx = _SFX[self.dtype]
@@ -186,9 +186,23 @@ class Net:
             for k in masks]
 
 
+def exact(v, name, dtype):
+    """A hyper-parameter of a state as a Python float that is exactly its value in the
+    parameters' ``dtype``: a NumPy or Python number is converted on the host; an array
+    of another float dtype (a JAX state made without jax_enable_x64 holds float32) is
+    refused, since its value was already rounded."""
+    a = as_array(v, name)
+    if a.dtype.kind == "f" and a.dtype != dtype:
+        raise TypeError(f"{name}: expected a {dtype} scalar like the parameters, got {a.dtype} "
+                        f"(pass state=None, or rule.init(params) on the {dtype} parameters: "
+                        f"the C kernel takes its hyper-parameters in the parameters' dtype)")
+    return float(np.asarray(a, dtype))
+
+
 def rule_values(net, rule, state):
     """``(η, μ, vw, vb)`` from a book rule and its state (host copies of the velocity,
-    which C updates; None without momentum)."""
+    which C updates; None without momentum). η and μ are exact in the parameters'
+    dtype: nothing here goes through a JAX array or depends on JAX's flags."""
     if not isinstance(rule, (Sgd, Momentum)):
         raise TypeError(f"rule: the C kernel implements jaxnet.sgd and jaxnet.momentum, got "
                         f"{type(rule).__name__}")
@@ -196,12 +210,12 @@ def rule_values(net, rule, state):
     if not isinstance(state, want):
         raise TypeError(f"state: expected a {want.__name__} ({type(rule).__name__.lower()}"
                         f"(...).init(params)), got {type(state).__name__}")
-    eta = check_positive_scalar(as_array(state.eta, "state.eta"), "state.eta")
+    eta = check_positive_scalar(exact(state.eta, "state.eta", net.dtype), "state.eta")
     if isinstance(rule, Sgd):
         return eta, 0.0, None, None
-    mu = float(as_array(state.mu, "state.mu"))
+    mu = exact(state.mu, "state.mu", net.dtype)
     check_momentum(mu)
-    velocity = as_layers(state.velocity, "state.velocity")
+    velocity = host_layers(state.velocity, "state.velocity")
     check_velocity(velocity, net.params)
     return (eta, mu, [np.array(l.w, net.dtype, order="C") for l in velocity],
             [np.array(l.b, net.dtype, order="C") for l in velocity])

@@ -29,6 +29,7 @@ from ._mnist import MNIST_MEMBER as MNIST_MEMBER
 from ._mnist import MNIST_SIZES as MNIST_SIZES
 from ._mnist import MNIST_WHEEL as MNIST_WHEEL
 from ._mnist import load_mnist as load_mnist
+from ._sample import SAMPLE_PATH as SAMPLE_PATH
 from ._sample import SAMPLE_SIZES as SAMPLE_SIZES
 from ._sample import load_sample as load_sample
 from ._sample import make_sample as make_sample

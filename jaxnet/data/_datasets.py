@@ -10,7 +10,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from ..io._npz import NpzReader
+from .._core.npz import NpzReader
 
 #: Pixel value k (uint8) stands for k * PIXEL_SCALE.
 PIXEL_SCALE = 1.0 / 256
@@ -95,7 +95,7 @@ def content_sha256(arrays: dict) -> str:
 
 def read_arrays(path, sizes: dict, n_in: int, kind: str, *, allow_compressed=False) -> dict:
     """``{split}_images (n, n_in) uint8`` and ``{split}_labels (n,) int32`` for each
-    split in ``sizes``, read through jaxnet.io._npz (headers checked before any
+    split in ``sizes``, read through jaxnet._core.npz (headers checked before any
     allocation; nothing else in the file is accepted)."""
     with NpzReader(path, DataError, kind, allow_compressed=allow_compressed) as z:
         z.expect_members({f"{s}_{k}" for s in sizes for k in ("images", "labels")})

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from .. import data
-from ..io._atomic import atomic_write
+from .._core.atomic import atomic_write
 from ._sample import SAMPLE_PATH
 
 
-def main(argv=None) -> int:
+def write_sample_file(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     out = Path(argv[0]) if argv else SAMPLE_PATH
     arrays = data.make_sample(data.load_mnist())
@@ -30,4 +30,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(write_sample_file())

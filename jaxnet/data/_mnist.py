@@ -16,7 +16,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..io._atomic import atomic_write, unwritable
+from .._core.atomic import atomic_write, unwritable
 from ._datasets import (
     SPLITS,
     Data,

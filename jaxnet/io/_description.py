@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import math
 
-from ..nn._activations import OUTPUT
-from ..nn._convpool import ConvPool
-from ..nn._dense import Dense
-from ..nn._model import COSTS, REGULARIZATIONS, Model
-from ..nn._precision import PRECISIONS
+from .._core.activations import OUTPUT
+from .._core.convpool import ConvPool
+from .._core.dense import Dense
+from .._core.model import COSTS, REGULARIZATIONS, Model
+from .._core.precision import PRECISIONS
 
 #: The largest int a description may hold (neurons, filters, kernel and pool sides,
 #: input dimensions): 2^24 neurons of one layer already need 2^24 weights per input.

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..nn._params import Layer
-from ..nn._validate import check_dtype, check_params
-from ._atomic import atomic_write
+from .._core.atomic import atomic_write
+from .._core.params import Layer
+from .._core.validate import check_dtype, check_params
 from ._description import show
 from ._params_file import ParamsFileError, check_activation, check_cost, valid_sizes
 

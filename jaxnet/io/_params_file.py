@@ -23,15 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..nn._activations import check_name
-from ..nn._inputs import resolve
-from ..nn._model import ACTIVATIONS, COSTS
-from ..nn._params import Layer
-from ..nn._validate import check_params
-from ._atomic import atomic_write
+from .._core.activations import check_name
+from .._core.atomic import atomic_write
+from .._core.inputs import resolve
+from .._core.model import ACTIVATIONS, COSTS
+from .._core.npz import NpzReader
+from .._core.params import Layer
+from .._core.validate import check_params
 from ._description import model_from_description
 from ._description import show as _show
-from ._npz import NpzReader
 
 FORMAT = "jaxnet.params"
 VERSION = 1
@@ -106,7 +106,7 @@ def load_params(path, *, with_metadata: bool = False):
     """Reads parameters written by :func:`save_params`.
 
     Nothing is decompressed or allocated before the metadata and each array's
-    header have been checked (jaxnet.io._npz): reading allocates at most the
+    header have been checked (jaxnet._core.npz): reading allocates at most the
     file's size. A model's description must pass its schema
     (:func:`model_from_description`) and agree with ``sizes``, ``cost``,
     ``activation``, ``shapes`` and the arrays.

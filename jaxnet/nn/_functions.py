@@ -1,7 +1,7 @@
 """The network functions, checked: feedforward, cost, backprop and its jax.grad twin.
 
-Each validates its arguments against the model (jaxnet.nn._inputs), then calls
-the compiled pure function of jaxnet.nn._network with the model as its static
+Each validates its arguments against the model (jaxnet._core.inputs), then calls
+the compiled pure function of jaxnet._core.network with the model as its static
 argument.
 """
 
@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._inputs import check_masks, check_x, check_y, penalty, resolve
-from ._model import Model
-from ._network import autodiff_grad_jit, backprop_jit, backprop_trace_jit, cost_jit, feedforward_jit
-from ._network import dropout_masks as masks_of
-from ._validate import check_dtype
+from .._core.inputs import check_masks, check_x, check_y, penalty, resolve
+from .._core.model import Model
+from .._core.network import (
+    autodiff_grad_jit,
+    backprop_jit,
+    backprop_trace_jit,
+    cost_jit,
+    feedforward_jit,
+    unchecked_dropout_masks,
+)
+from .._core.validate import check_dtype
 
 
 def dropout_masks(key, model, m: int, dtype=np.float32):
@@ -23,7 +29,7 @@ def dropout_masks(key, model, m: int, dtype=np.float32):
     epoch with key ``k`` uses ``dropout_masks(fold_in(k, step), ...)``."""
     if not isinstance(model, Model):
         raise TypeError(f"model: expected a jaxnet.Model, got {type(model).__name__}")
-    return masks_of(model, key, int(m), check_dtype(dtype))
+    return unchecked_dropout_masks(key, model, int(m), check_dtype(dtype))
 
 
 def _checked_call(fn, params, x, y, model, lmbda, n, masks):

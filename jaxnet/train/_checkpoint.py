@@ -9,7 +9,7 @@ hyper-parameter) that a resume must match. Written atomically (temporary
 file, fsync, rename), so a crash or a signal mid-write leaves the previous
 checkpoint intact; a write that fails (a full disk) puts the state in the
 current or the temporary folder instead and raises jaxnet.io.WriteError saying
-where (jaxnet.io._rescue). Read with jaxnet.io._npz: every member's header is
+where (jaxnet._core.rescue). Read with jaxnet._core.npz: every member's header is
 checked against the config before anything is allocated; the saved config must
 equal this run's key for key and type for type (its model description
 included), and every other field of the metadata is checked against its schema,
@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io._atomic import atomic_write
-from ..io._npz import NpzReader
-from ..io._rescue import WriteError, write_or_rescue
-from ..nn._params import Layer
+from .._core.atomic import atomic_write
+from .._core.npz import NpzReader
+from .._core.params import Layer
+from .._core.rescue import WriteError, write_or_rescue
 
 FORMAT = "jaxnet.checkpoint"
 # 2: the run's config fingerprints the images (and the labels with their dtype and shape).

@@ -5,7 +5,7 @@ mini-batch size (and a progress callback, a sharding). Everything else —
 parameters, rule state (η, μ, velocity), data, order, x_scale, the Penalty,
 the dropout key — is traced, so new values never recompile. Unvalidated:
 jaxnet.train._steps and the fit loops check first. With dropout, step ``i`` of
-an epoch draws its masks from ``fold_in(key, i)`` (jaxnet.nn._network.dropout_masks).
+an epoch draws its masks from ``fold_in(key, i)`` (jaxnet._core.network.unchecked_dropout_masks).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ..nn._chunked import batch_gradient
-from ..nn._network import dropout_masks
-from ..nn._validate import all_finite
-from ._rules import apply_updates
+from .._core.chunked import batch_gradient
+from .._core.network import unchecked_dropout_masks
+from .._core.rules import apply_updates
+from .._core.validate import all_finite
 
 #: How often a progress callback fires during an epoch.
 PROGRESS_REPORTS = 20
@@ -51,7 +51,7 @@ def step(model, rule, grad, params, state, xb, yb, penalty, key=None, masks=None
     """One update: the gradient of the mini-batch's cost (with dropout ``masks``, or
     masks drawn from ``key``, when the model has dropout), then the rule."""
     if masks is None and key is not None:
-        masks = dropout_masks(model, key, xb.shape[0], xb.dtype)
+        masks = unchecked_dropout_masks(key, model, xb.shape[0], xb.dtype)
     g = batch_gradient(grad, model, params, xb, yb, penalty, masks)
     updates, state = rule.update(g, state, params)
     return apply_updates(params, updates), state

@@ -6,11 +6,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..nn._costs import cost0, penalty_value
-from ..nn._inputs import check_classes, check_x, resolve, scale
-from ..nn._memory import check_memory
-from ..nn._network import forward_trace
-from ..nn._params import as_layers
+from .._core.costs import cost0, penalty_value
+from .._core.inputs import check_classes, check_x, resolve, scale
+from .._core.memory import check_memory
+from .._core.network import forward_trace
+from .._core.params import as_layers
 
 
 def _inputs(model, params, x, x_scale):
@@ -58,7 +58,7 @@ monitor_jit = jax.jit(monitor, static_argnums=0)
 
 def _check_fits(model, params, x, n: int, members: int = 1) -> None:
     """Evaluation is one program over all ``n`` rows of ``x``: refused before it is
-    compiled when its values cannot fit the memory available (jaxnet.nn._memory)."""
+    compiled when its values cannot fit the memory available (jaxnet._core.memory)."""
     check_memory(model, params[0].w.dtype, eval_examples=n, members=members,
                  x_itemsize=np.dtype(x.dtype).itemsize)
 

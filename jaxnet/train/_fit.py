@@ -11,14 +11,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..nn._inputs import penalty, resolve
+from .._core.inputs import penalty, resolve
+from .._core.rules import Momentum, MomentumState, Sgd, SgdState, book_rule, check_rule, with_eta
 from ._epoch import shuffle_jit, shuffled_epoch
 from ._evaluate import monitor_jit
 from ._history import EpochRecord, FitResult, LoopState, Schedule, check_monitor, check_patience, record
 from ._loop import check_eval_data, prepare, reg_count, run_epoch
-from ._pallas import check_supported, interpret_mode
-from ._pallas import shuffled_epoch as pallas_shuffled_epoch
-from ._rules import Momentum, MomentumState, Sgd, SgdState, book_rule, check_rule
+from ._pallas import check_supported, interpret_mode, pallas_shuffled_epoch
 from ._saver import Saver, after_epoch, signals_deferred
 
 #: fit's epoch implementations: the compiled JAX program, the C kernel's fast path, or
@@ -150,7 +149,7 @@ def _one_epoch(loop, epoch_fn, data, pen, monitors, monitor, options) -> LoopSta
     """Trains one epoch, monitors, records it and advances the schedule."""
     eta, state = loop.schedule.eta, loop.state
     if isinstance(state, (SgdState, MomentumState)):     # the schedule's η (optax: its own)
-        state = state._replace(eta=jnp.asarray(eta, state.eta.dtype))
+        state = with_eta(state, eta)
     (params, state, key, _), seconds = run_epoch(epoch_fn, loop.epoch, loop.params, state,
                                                  loop.key, data.x, data.y, data.scale, pen)
     t0 = time.perf_counter()

@@ -13,10 +13,10 @@ from typing import NamedTuple, Optional
 import jax
 import numpy as np
 
-from ..data._datasets import one_hot
-from ..nn._inputs import check_classes, check_x, scale
-from ..nn._memory import check_memory
-from ..nn._validate import check_batch_size
+from .._core.inputs import check_classes, check_x, scale
+from .._core.memory import check_memory
+from .._core.validate import check_batch_size
+from ..data import one_hot
 from ._steps import check_grad
 
 
@@ -85,7 +85,7 @@ def check_eval_data(model, eval_data, x_scale, name="eval_data"):
 def prepare(model, params, x, labels, *, x_scale, epochs, batch_size, eval_data,
             grad, members: int = 1) -> TrainingSet:
     """Checks a fit loop's data and counts, and that the run's peak fits the memory
-    available for ``members`` networks at once (jaxnet.nn._memory), then puts the data
+    available for ``members`` networks at once (jaxnet._core.memory), then puts the data
     on the device (the one-hot targets are made on the host: no extra XLA program to
     compile)."""
     n = check_x(model, x, x_scale=x_scale)

@@ -26,11 +26,11 @@ import numpy as np
 from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as plgpu
 
-from ..nn._dense import Dense
-from ..nn._model import Model
+from .._core.dense import Dense
+from .._core.model import Model
+from .._core.rules import Momentum, MomentumState, Sgd
 from ._epoch import shuffle_order
 from ._pallas_kernel import HYPER, HYPER_WIDTH, make_kernel, plan_of
-from ._rules import Momentum, MomentumState, Sgd
 
 #: What impl="pallas" trains, for the refusals' messages.
 SUPPORTED = ("Dense layers without dropout, any cost, sigmoid/tanh/relu/linear hidden "
@@ -215,7 +215,7 @@ def population_shuffled_epoch(params, state, keys, x, y, x_scale, pen, *, model,
 
 
 @partial(jax.jit, static_argnames=_SHUFFLED_STATIC)
-def shuffled_epoch(params, state, key, x, y, x_scale, pen, *, model, rule, grad="backprop",
+def pallas_shuffled_epoch(params, state, key, x, y, x_scale, pen, *, model, rule, grad="backprop",
                    batch_size, shuffle=True):
     """``jaxnet.train._epoch.shuffled_epoch``'s twin for ``fit(impl="pallas")``, one
     network: ``(params, state, next key, finite)``, shuffled by ``shuffle_order(key, N)``."""

@@ -12,7 +12,7 @@ padded sizes. Per program (one member of a population):
     b_l   (n_l',)             biases; and the velocities, shaped alike (momentum)
 
 Step ``t`` gathers its ``m`` rows (``m = batch_size``, or the book's smaller last
-mini-batch), runs the forward pass and BP1–BP4 as jaxnet.nn._network derives them
+mini-batch), runs the forward pass and BP1–BP4 as jaxnet._core.network derives them
 (the ``1/m`` in Δ^L, the penalty added to BP4, every gradient from the weights
 before the update) and applies the rule, ``w ← w + (−η)·g`` or ``v ← μv − η·g,
 w ← w + v``. Padded units and padded rows are masked: a padded hidden unit's
@@ -36,9 +36,9 @@ from jax import lax
 from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as plgpu
 
-from ..nn._activations import activate, prime
-from ..nn._costs import penalty_grad
-from ..nn._precision import lax_precision
+from .._core.activations import activate, prime
+from .._core.costs import penalty_grad
+from .._core.precision import lax_precision
 
 #: The widest column chunk of layer 1's input (bounds the registers a chunk of W¹ takes).
 CHUNK = 256
@@ -158,7 +158,7 @@ def _forward(plan: Plan, w_refs, b_refs, a0):
 
 
 def _output_delta(plan: Plan, a, y, m, row_ok):
-    """BP1 as jaxnet.nn._costs.output_delta with the step's ``m`` (traced), masked."""
+    """BP1 as jaxnet._core.costs.output_delta with the step's ``m`` (traced), masked."""
     if plan.cost == "quadratic":
         d = (a - y) / m * prime(plan.activations[-1], a)
     elif plan.cost == "cross_entropy":

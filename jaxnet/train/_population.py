@@ -19,12 +19,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..nn._costs import Penalty
-from ..nn._inputs import resolve
-from ..nn._memory import check_memory
-from ..nn._model import INIT_SCHEMES, Model, draw_params
-from ..nn._params import as_layers
-from ..nn._validate import check_dtype
+from .._core.costs import Penalty
+from .._core.inputs import resolve
+from .._core.memory import check_memory
+from .._core.model import INIT_SCHEMES, Model, draw_params
+from .._core.params import as_layers
+from .._core.rules import MomentumState
+from .._core.validate import check_dtype
 from ._epoch import shuffled_epoch
 from ._evaluate import monitor
 from ._loop import prepare, reg_count
@@ -46,7 +47,6 @@ from ._population_mesh import (
     put_replicated,
     slots,
 )
-from ._rules import MomentumState
 
 
 def init_population(keys, model, *, dtype=jnp.float32, init="large"):

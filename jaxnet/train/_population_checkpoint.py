@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io._npz import NpzReader
-from ..io._rescue import WriteError
-from ..nn._params import Layer
+from .._core.npz import NpzReader
+from .._core.params import Layer
+from .._core.rescue import WriteError
 from ._checkpoint import CheckpointError, check_config, fingerprint, run_config, write_npz
 
 FORMAT = "jaxnet.population_checkpoint"

@@ -11,11 +11,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._core.rules import MomentumState
 from ._checkpoint import check_target
 from ._loop import run_epoch
 from ._population_checkpoint import load_population, save_population
 from ._population_mesh import any_process, gather
-from ._rules import MomentumState
 from ._saver import signals_deferred
 
 

@@ -7,8 +7,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..nn._costs import Penalty
-from ._rules import Momentum, MomentumState, Sgd, SgdState
+from .._core.costs import Penalty
+from .._core.rules import Momentum, MomentumState, Sgd, SgdState
 
 
 def check_keys(keys):

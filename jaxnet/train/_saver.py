@@ -12,9 +12,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._core.rules import MomentumState
 from ._checkpoint import check_target, load_checkpoint, run_config, save_checkpoint
 from ._history import EpochRecord, LoopState, Schedule
-from ._rules import MomentumState
 
 
 def after_epoch(loop, saver, signalled, every, epochs) -> LoopState:

@@ -7,20 +7,20 @@ from typing import Callable, Optional
 import jax
 import numpy as np
 
-from ..nn._inputs import check_key, check_masks, check_x, check_y, penalty, resolve, scale
-from ..nn._memory import check_memory
-from ..nn._network import GRADIENTS
-from ..nn._validate import check_batch_size, check_order
+from .._core.inputs import check_key, check_masks, check_x, check_y, penalty, resolve, scale
+from .._core.memory import check_memory
+from .._core.network import GRADIENTS
+from .._core.rules import check_rule, check_state, sgd
+from .._core.validate import check_batch_size, check_order
 from ._epoch import epoch, step_jit
 from ._pallas import check_supported, solo_epoch
-from ._rules import check_rule, check_state, sgd
 
 #: The epochs' implementations: the compiled JAX program, or the fused Pallas kernel.
 EPOCH_IMPLS = ("jax", "pallas")
 
 
 def check_grad(grad) -> str:
-    """``grad``: a name from jaxnet.nn._network.GRADIENTS."""
+    """``grad``: a name from jaxnet._core.network.GRADIENTS."""
     if grad not in GRADIENTS:
         raise ValueError(f"grad: expected one of {tuple(GRADIENTS)}, got {grad!r}")
     return grad

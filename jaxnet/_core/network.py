@@ -4,7 +4,7 @@ Conventions (whole-mini-batch matrix form). A mini-batch of ``m`` examples is
 stored one example per row; layer ``l = 1..L`` (``model.layers[l-1]``) maps
 ``A^{l-1}`` to its weighted input ``Z^l`` (a Dense layer: ``A^{l-1} W^lᵀ + b^l``,
 ``W^l (n_l, n_{l-1})``) and ``A^l = f_l(Z^l)``, with ``A^0 = X``. The costs
-and BP1 are in jaxnet.nn._costs. The book's four equations, one row per example:
+and BP1 are in jaxnet._core.costs. The book's four equations, one row per example:
 
     BP1  Δ^L = ∂C/∂Z^L                                 (the cost's output δ)
     BP2  Δ^l = (∂C/∂A^l) ⊙ f_l'(Z^l),  ∂C/∂A^l = Δ^{l+1} W^{l+1} for a Dense layer above
@@ -18,13 +18,14 @@ module chains them and applies the activations.
 
 Dropout (network3's): a layer with ``dropout = p > 0`` sees its input
 multiplied by a 0/1 mask in training (``masks[l]``, shaped like that input,
-from :func:`dropout_masks`), and by ``1 − p`` otherwise (network3 scales the
+from :func:`unchecked_dropout_masks`), and by ``1 − p`` otherwise (network3 scales the
 weights by ``1 − p`` at evaluation: the same product). The masks are
 explicit arguments, so every implementation can be compared on the same
 ones; BP2 multiplies ``∂C/∂A`` by the mask too.
 
-Every function here is unvalidated and pure: the public, checking versions
-are in jaxnet.nn._functions. ``penalty`` is a jaxnet.nn._costs.Penalty or None; ``masks``
+Every function here is unvalidated and pure, named ``unchecked_*``: the public,
+checking versions of the same names without the prefix are in jaxnet.nn._functions.
+``penalty`` is a jaxnet._core.costs.Penalty or None; ``masks``
 a tuple with one mask or None per layer, or None (evaluation).
 """
 
@@ -32,11 +33,11 @@ from __future__ import annotations
 
 import jax
 
-from ._activations import activate, prime
-from ._costs import cost0, output_delta, penalty_grad, penalty_value
+from .activations import activate, prime
+from .costs import cost0, output_delta, penalty_grad, penalty_value
 
 
-def dropout_masks(model, key, m: int, dtype):
+def unchecked_dropout_masks(key, model, m: int, dtype):
     """One 0/1 mask ``(m, *input shape)`` per layer with dropout (each entry kept with
     probability ``1 − p``), None for the others; layer ``l`` draws from
     ``fold_in(key, l)``."""
@@ -69,19 +70,19 @@ def forward_trace(model, params, x, masks=None):
     return zs, acts, saved, inputs
 
 
-def feedforward(model, params, x):
+def unchecked_feedforward(model, params, x):
     """``A^L (m, n_L)`` for ``x (m, n_0)``."""
     return forward_trace(model, params, x)[1][-1]  # evaluation: dropout layers scaled
 
 
-def cost(model, params, x, y, penalty=None, masks=None):
+def unchecked_cost(model, params, x, y, penalty=None, masks=None):
     """The batch's mean cost plus the regularisation term; a scalar."""
     zs, acts, _, _ = forward_trace(model, params, x, masks)
     return (cost0(model.cost, zs[-1], acts[-1], y.astype(acts[-1].dtype))
             + penalty_value(model.reg, params, penalty))
 
 
-def backprop_trace(model, params, x, y, penalty=None, masks=None) -> dict:
+def unchecked_backprop_trace(model, params, x, y, penalty=None, masks=None) -> dict:
     """backprop with its intermediates: ``{"z": [Z^1..Z^L], "a": [A^0..A^L],
     "delta": [Δ^1..Δ^L], "grads": Layers}``; ``Δ^l`` includes the 1/m."""
     zs, acts, saved, inputs = forward_trace(model, params, x, masks)
@@ -102,21 +103,21 @@ def backprop_trace(model, params, x, y, penalty=None, masks=None) -> dict:
     return {"z": zs, "a": acts, "delta": deltas, "grads": tuple(grads)}
 
 
-def backprop(model, params, x, y, penalty=None, masks=None):
-    """The gradient of :func:`cost` by BP1–BP4: Layers shaped like ``params``."""
-    return backprop_trace(model, params, x, y, penalty, masks)["grads"]
+def unchecked_backprop(model, params, x, y, penalty=None, masks=None):
+    """The gradient of :func:`unchecked_cost` by BP1–BP4: Layers shaped like ``params``."""
+    return unchecked_backprop_trace(model, params, x, y, penalty, masks)["grads"]
 
 
-def autodiff_grad(model, params, x, y, penalty=None, masks=None):
-    """``jax.grad`` of :func:`cost` with respect to ``params`` (the cross-check)."""
-    return jax.grad(cost, argnums=1)(model, params, x, y, penalty, masks)
+def unchecked_autodiff_grad(model, params, x, y, penalty=None, masks=None):
+    """``jax.grad`` of :func:`unchecked_cost` with respect to ``params`` (the cross-check)."""
+    return jax.grad(unchecked_cost, argnums=1)(model, params, x, y, penalty, masks)
 
 
 #: Gradient implementations by name: the hand-derived one and jax.grad's.
-GRADIENTS = {"backprop": backprop, "autodiff": autodiff_grad}
+GRADIENTS = {"backprop": unchecked_backprop, "autodiff": unchecked_autodiff_grad}
 
-feedforward_jit = jax.jit(feedforward, static_argnums=0)
-cost_jit = jax.jit(cost, static_argnums=0)
-backprop_jit = jax.jit(backprop, static_argnums=0)
-backprop_trace_jit = jax.jit(backprop_trace, static_argnums=0)
-autodiff_grad_jit = jax.jit(autodiff_grad, static_argnums=0)
+feedforward_jit = jax.jit(unchecked_feedforward, static_argnums=0)
+cost_jit = jax.jit(unchecked_cost, static_argnums=0)
+backprop_jit = jax.jit(unchecked_backprop, static_argnums=0)
+backprop_trace_jit = jax.jit(unchecked_backprop_trace, static_argnums=0)
+autodiff_grad_jit = jax.jit(unchecked_autodiff_grad, static_argnums=0)

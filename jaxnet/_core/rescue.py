@@ -2,7 +2,7 @@
 mount, a folder made read-only) leaves the old file untouched, puts the result in
 the current or the temporary folder instead, and says where.
 
-Every writer handed to :func:`write_or_rescue` must be atomic (jaxnet.io._atomic):
+Every writer handed to :func:`write_or_rescue` must be atomic (jaxnet._core.atomic):
 a failed attempt then leaves ``path`` as it was, and the same writer can be called
 again with the rescue path.
 """
@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from ._atomic import atomic_write
+from .atomic import atomic_write
 
 
 class WriteError(OSError):

@@ -37,13 +37,13 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ._activations import OUTPUT, check_name
-from ._im2col import first_max, patches, route, unpatches
-from ._params import Layer
-from ._precision import lax_precision
+from .activations import OUTPUT, check_name
+from .im2col import first_max, patches, route, unpatches
+from .params import Layer
+from .precision import lax_precision
 
 #: Examples a ConvPool layer computes at once. A larger set (an evaluation, or a
-#: gradient not chunked by jaxnet.nn._chunked) is cut into equal chunks of at most this
+#: gradient not chunked by jaxnet._core.chunked) is cut into equal chunks of at most this
 #: many, padded with zero rows, so the patch matrix (k²·C values per output position)
 #: is held for one chunk, not for the whole set.
 CHUNK = 128
@@ -80,7 +80,7 @@ class ConvPool:
     ``(C, H, W)`` per example, output ``(filters, (H−k+1)/p, (W−k+1)/p)``.
     """
 
-    #: Examples the layer computes at once (:data:`CHUNK`), read by jaxnet.nn._memory.
+    #: Examples the layer computes at once (:data:`CHUNK`), read by jaxnet._core.memory.
     chunk_rows: ClassVar[int] = CHUNK
     filters: int
     kernel: int = 5
@@ -109,11 +109,11 @@ class ConvPool:
         return (self.filters, ho // p, wo // p)
 
     def scratch(self, in_shape: tuple, training: bool) -> int:
-        """Values one example holds beyond ``Z``, ``A`` and ``Δ`` (jaxnet.nn._memory):
+        """Values one example holds beyond ``Z``, ``A`` and ``Δ`` (jaxnet._core.memory):
         its patch rows (Ho·Wo·k²·C), the convolution before pooling and two pooled-size
         values (the arg-max index, a channels-last copy); in training also the input
         gradient's patch rows, the routed δ and two more pooled-size values. Held for
-        one chunk of examples at a time (:data:`CHUNK`, jaxnet.nn._chunked)."""
+        one chunk of examples at a time (:data:`CHUNK`, jaxnet._core.chunked)."""
         c, k = in_shape[0], self.kernel
         ho, wo = in_shape[1] - k + 1, in_shape[2] - k + 1
         rows, conv = ho * wo * k * k * c, self.filters * ho * wo
@@ -175,7 +175,7 @@ class ConvPool:
 
     def _backward(self, p: Layer, a, idx, delta, precision: str, input_grad: bool):
         """``(∂C/∂w (F, C, k, k), ∂C/∂A (m, C, H, W) or None)``: the routed δ as rows
-        ``D (p·p·m·Hp·Wp, F)`` (jaxnet.nn._im2col's order), ∂C/∂w = reshape(Dᵀ P), ∂C/∂A
+        ``D (p·p·m·Hp·Wp, F)`` (jaxnet._core.im2col's order), ∂C/∂w = reshape(Dᵀ P), ∂C/∂A
         = col2im(D Wq)."""
         k, pool, (f, c) = self.kernel, self.pool, p.w.shape[:2]
         an = a.transpose(0, 2, 3, 1)

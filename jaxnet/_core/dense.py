@@ -1,6 +1,6 @@
 """The fully connected layer: ``Z = A Wᵀ + b``, ``A' = f(Z)``, and its hand-derived backward.
 
-A layer kind is a hashable spec with five methods (see jaxnet.nn._model):
+A layer kind is a hashable spec with five methods (see jaxnet._core.model):
 ``output_shape``, ``param_shapes``, ``init``, ``forward`` and ``backward``,
 plus its ``activation``. For this layer, one row per example:
 
@@ -22,10 +22,10 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from ._activations import OUTPUT, check_name
-from ._params import Layer
-from ._precision import contract
-from ._validate import check_dropout
+from .activations import OUTPUT, check_name
+from .params import Layer
+from .precision import contract
+from .validate import check_dropout
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Dense:
     Parameters ``Layer(w (n_out, n_in), b (n_out,))``, ``n_in`` the number
     of inputs per example (the previous layer's outputs, flattened).
     ``dropout``: network3's dropout of this layer's *inputs* with probability
-    ``p`` in training (the chain applies it: jaxnet.nn._network).
+    ``p`` in training (the chain applies it: jaxnet._core.network).
     """
 
     n_out: int

@@ -32,6 +32,8 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
+from .chunked import CHUNK_ROWS, GROUP, chunked
+
 #: Training holds the parameters, their gradient, the momentum state and the updated
 #: parameters at once.
 COPIES_IN_MEMORY = 4
@@ -145,8 +147,7 @@ def run_memory(model, dtype, *, examples: int = 0, batch_size: int = 0, eval_exa
 
 def step_rows(model, batch_size: int) -> int:
     """Examples whose layer values a training step holds at once: a group of chunks of
-    a conv network's mini-batch (jaxnet.nn._chunked), else the whole mini-batch."""
-    from ._chunked import CHUNK_ROWS, GROUP, chunked
+    a conv network's mini-batch (jaxnet._core.chunked), else the whole mini-batch."""
     return min(batch_size, GROUP * CHUNK_ROWS) if chunked(model) else batch_size
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import math
 
-from ._convpool import ConvPool
-from ._dense import Dense
-from ._model import Model
+from .convpool import ConvPool
+from .dense import Dense
+from .model import Model
 
 
 def _ints(token, parts, count):

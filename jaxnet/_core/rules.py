@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..nn._validate import check_momentum, check_positive_scalar, check_velocity
+from .validate import check_momentum, check_positive_scalar, check_velocity
 
 
 class SgdState(NamedTuple):
@@ -45,6 +45,14 @@ def _dtype(params):
     return np.dtype(jax.tree.leaves(params)[0].dtype)
 
 
+def _numpy_of(params):
+    """The array module a state mirroring ``params`` is made with: NumPy when every
+    leaf is a NumPy array (the C kernel's host parameters: its η, μ and velocity are
+    then exact in the parameters' dtype, float64 included, whatever JAX's x64 flag),
+    else jax.numpy."""
+    return np if all(isinstance(a, np.ndarray) for a in jax.tree.leaves(params)) else jnp
+
+
 @dataclass(frozen=True)
 class Sgd:
     """Plain SGD, ``p ← p − η·g``. Make it with :func:`sgd`."""
@@ -52,7 +60,8 @@ class Sgd:
     eta: float = field(compare=False)
 
     def init(self, params) -> SgdState:
-        return SgdState(jnp.asarray(self.eta, _dtype(params)))
+        """η as a scalar in the parameters' dtype and kind (NumPy for NumPy parameters)."""
+        return SgdState(_numpy_of(params).asarray(self.eta, _dtype(params)))
 
     def update(self, grads, state: SgdState, params=None):
         return jax.tree.map(lambda g: -state.eta * g, grads), state
@@ -66,9 +75,11 @@ class Momentum:
     mu: float = field(compare=False)
 
     def init(self, params) -> MomentumState:
-        dtype = _dtype(params)
-        return MomentumState(jnp.asarray(self.eta, dtype), jnp.asarray(self.mu, dtype),
-                             jax.tree.map(jnp.zeros_like, params))
+        """η, μ and a zero velocity in the parameters' dtype and kind (NumPy for NumPy
+        parameters)."""
+        xp, dtype = _numpy_of(params), _dtype(params)
+        return MomentumState(xp.asarray(self.eta, dtype), xp.asarray(self.mu, dtype),
+                             jax.tree.map(xp.zeros_like, params))
 
     def update(self, grads, state: MomentumState, params=None):
         v = jax.tree.map(lambda v, g: state.mu * v - state.eta * g, state.velocity, grads)
@@ -99,6 +110,13 @@ def apply_updates(params, updates):
     """``p + u`` leaf by leaf (optax.apply_updates): Layers shaped like ``params``
     (``updates`` has the same structure and shapes)."""
     return jax.tree.map(lambda p, u: p + u, params, updates)
+
+
+def with_eta(state, eta):
+    """A book rule's ``state`` with η replaced (the schedule's), in the array kind and
+    dtype the state already has."""
+    xp = np if isinstance(state.eta, np.ndarray) else jnp
+    return state._replace(eta=xp.asarray(eta, state.eta.dtype))
 
 
 def check_rule(rule) -> None:

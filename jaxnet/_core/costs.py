@@ -24,7 +24,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from ._activations import prime
+from .activations import prime
 
 
 class Penalty(NamedTuple):

@@ -1,5 +1,5 @@
 """Parameters: a tuple of per-layer ``Layer(w, b)`` (what a run needs in memory:
-jaxnet.nn._memory)."""
+jaxnet._core.memory)."""
 
 from __future__ import annotations
 

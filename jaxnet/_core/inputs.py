@@ -2,7 +2,7 @@
 
 Every public function calls these before anything is traced, so a bad
 argument is reported by name with the expected and the actual value; the
-pure functions they then call (jaxnet.nn._network, jaxnet.train._epoch) check nothing.
+pure functions they then call (jaxnet._core.network, jaxnet.train._epoch) check nothing.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from ._costs import Penalty
-from ._model import Model
-from ._params import as_layers, layer_sizes
-from ._validate import (
+from .costs import Penalty
+from .model import Model
+from .params import as_layers, layer_sizes
+from .validate import (
     check_inputs,
     check_labels,
     check_param_values,

@@ -23,9 +23,9 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ._convpool import ConvPool
-from ._costs import penalty_grad, penalty_value
-from ._network import GRADIENTS
+from .convpool import ConvPool
+from .costs import penalty_grad, penalty_value
+from .network import GRADIENTS
 
 #: Rows of a conv network's mini-batch whose gradient is computed at once. The patch
 #: matrices and convolutions of a chunk stay in the cache: on XLA's CPU backend the

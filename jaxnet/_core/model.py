@@ -9,18 +9,18 @@ A layer is any hashable value with these members (jaxnet.Dense is one; a
 layer kind defined elsewhere works unchanged with backprop, jax.grad, the
 cross-checks and the golden-state machinery, which only call them):
 
-    activation                          a name from jaxnet.nn._activations
+    activation                          a name from jaxnet._core.activations
     output_shape(in_shape) -> shape     per example; ValueError for an input it cannot take
     param_shapes(in_shape) -> Layer     the shapes of its (w, b)
     init(keys, in_shape, dtype, scheme) -> Layer(w, b)      keys: a pair of PRNG keys
     forward(p, A, precision) -> (Z, saved)                  A (m, *in_shape) → Z (m, *out)
     backward(p, A, saved, Δ, precision, input_grad) -> (Layer grads, ∂C/∂A or None)
     scratch(in_shape, training) -> int                      optional: values per example
-                                        it holds beyond Z, A and Δ (jaxnet.nn._memory)
+                                        it holds beyond Z, A and Δ (jaxnet._core.memory)
 
 where ``Δ = ∂C/∂Z`` (the book's δ, the 1/m of the mean included) and the
 chain applies the activations: ``A' = f(Z)`` forward and BP2's ``⊙ f'(Z)``
-backward (jaxnet.nn._network).
+backward (jaxnet._core.network).
 
 The cost fixes what the output layer may be: every cost compares ``A^L`` with one-hot
 targets ``(batch, n_L)`` row by row, so the output is flat, ``(n_L,)`` per example (a
@@ -42,11 +42,11 @@ from typing import Sequence
 import jax
 import numpy as np
 
-from ._activations import ELEMENTWISE, HIDDEN, check_name
-from ._dense import Dense
-from ._memory import check_memory
-from ._precision import DEFAULT_PRECISION, check_precision
-from ._validate import check_dtype, check_shape, check_sizes
+from .activations import ELEMENTWISE, HIDDEN, check_name
+from .dense import Dense
+from .memory import check_memory
+from .precision import DEFAULT_PRECISION, check_precision
+from .validate import check_dtype, check_shape, check_sizes
 
 COSTS = ("quadratic", "cross_entropy", "log_likelihood")
 REGULARIZATIONS = ("l2", "l1")
@@ -78,7 +78,7 @@ class Model:
         when a function is given λ > 0; biases are never regularised.
       precision: ``"highest"`` (true float32, the default), ``"high"`` or
         ``"default"`` (the platform's fastest: TF32 on NVIDIA GPUs); see
-        jaxnet.nn._precision.
+        jaxnet._core.precision.
       shapes: (derived) each layer's output shape, the input's first.
     """
 
