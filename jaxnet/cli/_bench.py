@@ -83,13 +83,13 @@ def bench(data_name, repeats, batch_size, json_path=None, *, peak=True, out=None
         import json
 
         from .._core.atomic import atomic_write
-        from ._common import write_or_rescue
+        from ._common import write_output
         doc = dict(date=now(), command="jaxnet bench " + " ".join(sys.argv[2:]),
                    machine=machine(), matmul_peak_gflops=pk, notes=notes, rows=rows)
 
         def write(path):
             with atomic_write(path, "w") as f:
                 f.write(json.dumps(doc, indent=1))
-        if write_or_rescue("--json", json_path, write, "wrote"):
+        if write_output("--json", json_path, write, "wrote"):
             return 1
     return 1 if any(r.get("refused") for r in rows) else 0
