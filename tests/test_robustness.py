@@ -239,7 +239,7 @@ def test_hostile_network2_files_are_params_file_errors(tmp_path, text, match):
     (lambda m: m.update(epoch="2"), "bad epoch"),
     (lambda m: m.update(config=None), "no run configuration"),
     (lambda m: m.update(momentum_state="yes"), "bad momentum_state"),
-    (lambda m: m.update(version=2), "format version 2, this jaxnet resumes version 3"),
+    (lambda m: m.update(version=2), "format version 2, this jaxnet resumes version 4"),
 ])
 def test_crafted_checkpoint_metadata_is_a_checkpoint_error(tmp_path, sample, mutate, match):
     ck, p, args = _checkpoint(tmp_path, sample)

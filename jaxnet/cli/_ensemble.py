@@ -19,6 +19,7 @@ def train_ensemble(args, model, d, split) -> int:
 
     from .. import data as jdata
     from ..train import evaluate_ensemble, fit_population, init_population
+    from ._train import run_names
     pairs = [jax.random.split(jax.random.PRNGKey(args.seed + i)) for i in range(args.ensemble)]
     dtype = jnp.float64 if args.dtype == "float64" else jnp.float32
     params = init_population(jnp.stack([p[0] for p in pairs]), model, dtype=dtype,
@@ -35,7 +36,8 @@ def train_ensemble(args, model, d, split) -> int:
         eval_data=(split.images, split.labels), lmbda=args.lmbda, momentum=args.momentum,
         grad=args.grad, shuffle=args.shuffle, n=lambda_n(args), on_epoch=on_epoch,
         checkpoint=args.checkpoint, resume=args.resume, overwrite=args.overwrite,
-        impl=args.impl), done, "the ensemble")
+        impl=args.impl, names=run_names(args, seed=args.seed, ensemble=args.ensemble)),
+        done, "the ensemble")
     if isinstance(res, int):
         return res
     stopped = stopped_status(res)

@@ -61,8 +61,9 @@ def add_sweep(sub) -> None:
     sw.add_argument("--checkpoint-every", type=positive(int), default=1, metavar="N",
                     help="epochs between checkpoints (default 1)")
     sw.add_argument("--resume", action="store_true",
-                    help="continue from --checkpoint if it exists (the same sweep: data, flags, "
-                         "seeds, members per device)")
+                    help="continue from --checkpoint if it exists (the same sweep: data, "
+                         "--eval split, flags, seeds, --init, members per device; another is "
+                         "refused, naming the difference)")
     sw.add_argument("--overwrite", action="store_true",
                     help="start over even though --checkpoint exists")
     add_device_flags(sw)
@@ -152,6 +153,7 @@ def _fit(args, model, params, keys, members, d, split, mesh, lead):
 
     from .. import data as jdata
     from ..train import fit_population
+    from ._train import run_names
     done = []
 
     def on_epoch(e, correct):
@@ -166,4 +168,5 @@ def _fit(args, model, params, keys, members, d, split, mesh, lead):
         x_scale=jdata.PIXEL_SCALE, eval_data=(split.images, split.labels), grad=args.grad,
         on_epoch=on_epoch, shuffle=args.shuffle, n=lambda_n(args), mesh=mesh,
         checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every, resume=args.resume,
-        overwrite=args.overwrite, impl=args.impl), done, "the sweep")
+        overwrite=args.overwrite, impl=args.impl, names=run_names(args, seeds=args.seeds)),
+        done, "the sweep")

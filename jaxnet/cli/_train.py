@@ -89,7 +89,9 @@ def add_outputs(t) -> None:
                    help="save the whole training state here after every epoch (atomic); "
                         "Ctrl-C or SIGTERM then finishes the epoch, saves and exits")
     t.add_argument("--resume", action="store_true",
-                   help="continue from --checkpoint if it exists (same data and flags)")
+                   help="continue from --checkpoint if it exists; a checkpoint of another run "
+                        "(other data, --eval split, --seed, --init or training flags) is "
+                        "refused, naming the difference")
     t.add_argument("--overwrite", action="store_true",
                    help="start over even though --checkpoint exists (without --resume or this, "
                         "an existing checkpoint is an error before any training)")
@@ -192,7 +194,8 @@ def run_fit(args, model, params, key, d, split, bar):
                    on_epoch=epoch_printer(args, bar, done), progress=bar,
                    checkpoint=args.checkpoint, resume=args.resume, overwrite=args.overwrite,
                    impl=args.impl, threads=args.threads, shuffle=args.shuffle,
-                   n=lambda_n(args), test_data=_test_data(args, d))
+                   n=lambda_n(args), test_data=_test_data(args, d),
+                   names=run_names(args, seed=args.seed))
     except (FloatingPointError, CheckpointError, ImportError, WriteError) as e:
         if bar:  # ImportError: --impl c without the extension; WriteError: a full disk
             bar.clear()
@@ -201,6 +204,12 @@ def run_fit(args, model, params, key, d, split, bar):
         if done:  # fit checks every argument before it trains: this is not one
             raise
         return error(str(e), 2)
+
+
+def run_names(args, **names) -> dict:
+    """The names a checkpoint records so that a refused ``--resume`` says the flag
+    (``seed: checkpoint 0, this run 1``): ``names`` with ``--init``, ``--eval``, ``--data``."""
+    return dict(names, init=args.init, eval=args.eval, data=args.data)
 
 
 def _checkpoint_message(e) -> str:

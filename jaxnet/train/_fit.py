@@ -13,6 +13,7 @@ import numpy as np
 
 from .._core.inputs import penalty, resolve
 from .._core.rules import Momentum, MomentumState, Sgd, SgdState, book_rule, check_rule, with_eta
+from ._checkpoint import check_names
 from ._epoch import shuffle_jit, shuffled_epoch
 from ._evaluate import monitor_jit
 from ._history import EpochRecord, FitResult, LoopState, Schedule, check_monitor, check_patience, record
@@ -32,7 +33,7 @@ def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.
         progress: Optional[Callable] = None, checkpoint=None, checkpoint_every: int = 1,
         resume: bool = False, overwrite: bool = False, impl: str = "jax",
         threads: int = 1, test_data=None, shuffle: bool = True,
-        n=None) -> FitResult:
+        n=None, names=None) -> FitResult:
     """Mini-batch SGD for ``epochs`` epochs, monitoring after each (network2's SGD).
 
     Each epoch is one compiled program (compiled once, before the first
@@ -74,10 +75,19 @@ def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.
         ``checkpoint_every`` epochs and at the end, atomically. While a
         checkpoint is set, SIGINT (Ctrl-C) and SIGTERM finish the current
         epoch, save, and return with ``stopped`` saying so.
-      resume: continue from ``checkpoint`` if it exists (its run must match
-        this one: model, dtype, data, hyper-parameters, and it must not have
-        trained more than ``epochs``; else CheckpointError). The result is
-        identical to an uninterrupted run.
+      resume: continue from ``checkpoint`` if it exists. Its run must be this
+        one: the checkpoint records everything that fixes the trajectory (the
+        initial ``key`` and ``params`` and the training, evaluation and test
+        data as SHA-256 fingerprints; the model, dtype, η, μ, λ and ``n``,
+        ``batch_size``, ``shuffle``, ``monitor``, ``early_stop``,
+        ``schedule``, ``grad``, ``impl`` and ``names``), and a resume that
+        differs in any of it, or asks for fewer ``epochs`` than it trained, is
+        a one-line CheckpointError naming what differs (``"belongs to another
+        run (eta: checkpoint 0.5, this run 0.4)"``, ``"initial parameters
+        differ (...)"``). A checkpoint of an older jaxnet (format version 3 or
+        less) records no initial key, parameters or evaluation data, cannot be
+        shown to be this run, and is refused. The result is identical to an
+        uninterrupted run.
       overwrite: start over even though ``checkpoint`` exists (without it or
         ``resume``, an existing checkpoint is a CheckpointError, before any
         training).
@@ -95,6 +105,14 @@ def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.
         (network3); True (default) shuffles every epoch (network.py, network2).
       n: the n of λ/n: None (the training set's size N, network2's), ``"batches"``
         (N // batch_size, network3's ½·λ·Σw² per mini-batch) or a positive int.
+      names: optional names the caller gives how it made ``key``, ``params`` and
+        the data, recorded in the checkpoint so that a refused resume says them
+        (the command line's ``{"seed": 0, "init": "large", "eval": "test",
+        "data": "mnist"}``: ``"seed: checkpoint 0, this run 1"`` rather than
+        the fingerprints); keys from ``seed``, ``seeds``, ``ensemble``,
+        ``init``, ``eval`` and ``data``, values None, str or int. A name never
+        refuses a resume alone: with the same key, parameters and data it is
+        the same run.
 
     Returns:
       FitResult(params, history, compile_seconds, velocity, stopped).
@@ -114,6 +132,7 @@ def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.
                              checkpoint_every=checkpoint_every)
     test = None if test_data is None else check_eval_data(model, test_data, x_scale, "test_data")
     reg_n = reg_count(n, data.n, data.batch_size)
+    check_names(names)
     pen = penalty(lmbda, reg_n, params)
     loop = LoopState(params, rule.init(params), key, 0, [], Schedule(-1, 0, float(eta)))
     saver = None
@@ -125,7 +144,8 @@ def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.
                                        grad=grad, impl=impl, monitor=sorted(monitor),
                                        early_stop=early_stop, schedule=schedule,
                                        shuffle=bool(shuffle),
-                                       reg_n="examples" if n is None else n))
+                                       reg_n="examples" if n is None else n),
+                       key=key, eval_data=eval_data, test_data=test_data, names=names)
         loop = saver.resume(loop, epochs)
     t0 = time.perf_counter()
     epoch_fn = _epoch_fn(impl, data, model, rule, grad, pen, (lmbda, reg_n), threads, shuffle,

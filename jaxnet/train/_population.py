@@ -26,6 +26,7 @@ from .._core.model import INIT_SCHEMES, Model, draw_params
 from .._core.params import as_layers
 from .._core.rules import MomentumState
 from .._core.validate import check_dtype
+from ._checkpoint import check_names
 from ._epoch import shuffled_epoch
 from ._evaluate import monitor
 from ._loop import prepare, reg_count
@@ -143,7 +144,7 @@ def fit_population(keys, params, x, labels, *, model=None, epochs: int = 30, eta
                    on_epoch: Optional[Callable[[int, np.ndarray], None]] = None,
                    shuffle: bool = True, n=None, mesh=None, checkpoint=None,
                    checkpoint_every: int = 1, resume: bool = False,
-                   overwrite: bool = False, impl: str = "jax") -> PopulationResult:
+                   overwrite: bool = False, impl: str = "jax", names=None) -> PopulationResult:
     """Trains ``P`` networks at once, one compiled program per epoch for all of them.
 
     Args:
@@ -166,14 +167,18 @@ def fit_population(keys, params, x, labels, *, model=None, epochs: int = 30, eta
         momentum, keys and evaluation counts) every ``checkpoint_every`` epochs
         and at the end, atomically, from process 0. While set, SIGINT (Ctrl-C)
         and SIGTERM finish the epoch, save, and return with ``stopped`` saying so.
-      resume: continue from ``checkpoint`` if it exists; it must be this sweep's
-        (model, dtype, data, members' initial keys and parameters, η, λ, μ, batch
-        size, and the sharding that changes results: members per device and a
-        2-D mesh's data split; else CheckpointError naming the difference). The
-        result equals an uninterrupted run's bit for bit.
+      resume: continue from ``checkpoint`` if it exists; it must be this sweep's:
+        the same run identity as ``fit``'s (model, dtype, training and evaluation
+        data, members' initial keys and parameters, ``names``, batch size,
+        gradient, shuffle, n, impl) with every member's η, λ, μ and the sharding
+        that changes results: members per device and a 2-D mesh's data split;
+        else a one-line CheckpointError naming the difference (the same check as
+        ``fit``'s). The result equals an uninterrupted run's bit for bit.
       overwrite: start over although ``checkpoint`` exists (without it or
         ``resume``, an existing checkpoint is a CheckpointError before training).
       impl: ``"jax"``, or ``"pallas"``: one fused kernel (Dense, float32, no mesh).
+      names: as ``fit``'s (the command line's seeds or ensemble, init, evaluation
+        split and data), recorded in the checkpoint to name a refused resume.
 
     Returns:
       PopulationResult, on every process (host-gathered when sharded). Member
@@ -202,6 +207,7 @@ def fit_population(keys, params, x, labels, *, model=None, epochs: int = 30, eta
                    members=slots(pop, sharding) // (sharding.devices if sharding else 1))
     check_split(sharding, data.batch_size)
     _check_options(shuffle, checkpoint_every, resume, overwrite)
+    check_names(names)
     hyper = member_hyper(pop, eta, lmbda, momentum)
     params = as_layers(jax.tree.map(jnp.asarray, params))
     rule, state, pen = member_state(params, hyper, reg_count(n, data.n, data.batch_size))
@@ -214,7 +220,7 @@ def fit_population(keys, params, x, labels, *, model=None, epochs: int = 30, eta
     if checkpoint is not None:
         config = population_config(
             model=model, dtype=params[0].w.dtype, x=x, labels=labels, x_scale=x_scale,
-            eval_data=eval_data, keys=keys, params=params, hyper=hyper,
+            eval_data=eval_data, keys=keys, params=params, hyper=hyper, names=names,
             batch_size=data.batch_size, grad=grad, shuffle=shuffle,
             reg_n="examples" if n is None else n, impl=impl, **_split(pop, sharding))
         saver = PopulationSaver(checkpoint, config, shapes=_member_shapes(model),

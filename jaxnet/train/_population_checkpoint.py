@@ -5,22 +5,24 @@ jaxnet.io's rescue path, as fit's checkpoints) holding the stacked parameters
 ``w0, b0, ...`` (leading axis P), the momentum state ``vw0, vb0, ...`` (if any),
 the members' PRNG keys ``keys (P, 2)``, the evaluation counts so far ``correct
 (epochs done, P)`` (with an evaluation set) and ``meta``: UTF-8 JSON with the
-format, the epoch to run next and the sweep's ``config``, which a resume must
-match key for key: the model (layers, cost, precision), the dtype, the training
-and evaluation data (fingerprinted), every member's η, λ, μ, the fingerprints of
-the initial keys and parameters (so another set of seeds is another sweep), and
-the sharding that changes results: how many members share a device (None
-without a mesh; XLA picks the batched products' kernel by that shape, which may
-change a step's last bit: tests/test_population_mesh.py) and how many ways each
-mini-batch is split (a 2-D mesh's data axis: the gradients' summation order).
-Read with
-jaxnet.io's validating ``.npz`` reader: every array's header is checked before
-anything is allocated.
+format, the epoch to run next and the sweep's ``config``: the run identity of
+jaxnet.train._checkpoint.run_config, compared by the same check_config as fit's:
+the model (layers, cost, precision), the dtype, the training and evaluation data
+(fingerprinted), the fingerprints of the initial keys and parameters (so another
+set of seeds is another sweep), the caller's names (the command line's seeds,
+init, evaluation split, data), and here every member's η, λ, μ and the sharding
+that changes results: how many members share a device (None without a mesh; XLA
+picks the batched products' kernel by that shape, which may change a step's last
+bit: tests/test_population_mesh.py) and how many ways each mini-batch is split
+(a 2-D mesh's data axis: the gradients' summation order). Version 1 recorded all
+of it but the names (and the test data a population never has): such a
+checkpoint is resumed, its names taken as not given. Read with jaxnet.io's
+validating ``.npz`` reader: every array's header is checked before anything is
+allocated.
 """
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -28,33 +30,29 @@ import numpy as np
 from .._core.npz import NpzReader
 from .._core.params import Layer
 from .._core.rescue import WriteError
-from ._checkpoint import CheckpointError, check_config, fingerprint, run_config, write_npz
+from ._checkpoint import NAMES, CheckpointError, check_config, run_config, write_npz
 
 FORMAT = "jaxnet.population_checkpoint"
-VERSION = 1
+# 2: the caller's names and the (absent) test data in the config, as fit's (version 1
+#    had the rest of the identity: it is resumed with them as not given).
+VERSION = 2
+_UNNAMED = dict.fromkeys((*NAMES, "test_sha256"))
 
 
 def population_config(*, model, dtype, x, labels, x_scale, eval_data, keys, params, hyper,
-                      **options) -> dict:
-    """What a resumed sweep must share with its checkpoint (JSON values).
+                      names=None, **options) -> dict:
+    """What a resumed sweep must share with its checkpoint (JSON values): fit's run
+    identity (jaxnet.train._checkpoint.run_config) with every member's η, λ, μ.
 
     ``keys (P, 2)`` and ``params`` (stacked) are the sweep's *initial* keys and
     parameters; ``hyper``: ``{"eta", "lmbda", "momentum"}`` ``(P,)`` arrays;
-    ``options``: the other settings (batch size, gradient, shuffle, ...)."""
-    leaves = hashlib.sha256("".join(fingerprint(a) for a in _leaves(params)).encode())
-    evals = None
-    if eval_data is not None:
-        evals = hashlib.sha256((fingerprint(eval_data[0]) +
-                                fingerprint(eval_data[1])).encode()).hexdigest()
+    ``names``: the caller's (check_names); ``options``: the other settings (batch
+    size, gradient, shuffle, ...)."""
     return run_config(model=model, dtype=dtype, x=x, labels=labels, x_scale=x_scale,
-                      members=int(np.shape(keys)[0]), keys_sha256=fingerprint(keys),
-                      params_sha256=leaves.hexdigest(), eval_sha256=evals,
+                      keys=keys, params=params, eval_data=eval_data, names=names,
+                      members=int(np.shape(keys)[0]),
                       **{k: [float(v) for v in hyper[k]] for k in ("eta", "lmbda", "momentum")},
                       **options)
-
-
-def _leaves(params):
-    return [a for layer in params for a in layer]
 
 
 def save_population(path, *, params, velocity, keys, correct, epoch: int, config: dict):
@@ -95,12 +93,16 @@ def load_population(path, config: dict, *, shapes, epochs: int, total):
     path = Path(path)
     with NpzReader(path, CheckpointError, "not a readable jaxnet checkpoint") as z:
         meta = z.meta()
-        if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        version = meta.get("version")
+        if meta.get("format") != FORMAT or version not in (1, VERSION) or type(version) is not int:
             raise CheckpointError(f"{path}: not a population checkpoint of this jaxnet (format "
                                   f"{str(meta.get('format'))[:60]!r}, version "
-                                  f"{str(meta.get('version'))[:20]}; expected {FORMAT!r} "
+                                  f"{str(version)[:20]}; expected {FORMAT!r} "
                                   f"{VERSION}): start over with overwrite=True")
-        check_config(path, meta.get("config"), config)
+        saved = meta.get("config")
+        if version == 1 and isinstance(saved, dict) and not set(_UNNAMED) & set(saved):
+            saved = dict(saved, **_UNNAMED)
+        check_config(path, saved, config)
         epoch, momentum, evaluated = (meta.get(k) for k in ("epoch", "momentum_state",
                                                             "evaluated"))
         if type(epoch) is not int or epoch < 0:

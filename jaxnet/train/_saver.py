@@ -33,16 +33,19 @@ def after_epoch(loop, saver, signalled, every, epochs) -> LoopState:
 
 
 class Saver:
-    """The fit loop's checkpoint: its file, the run's config, saving and resuming."""
+    """The fit loop's checkpoint: its file, the run's config (its identity: the initial
+    ``key`` and ``params``, the data, ``names`` and ``hyper``), saving and resuming."""
 
     def __init__(self, path, model, params, data, x, labels, x_scale, rule, resume, overwrite,
-                 hyper):
+                 hyper, *, key, eval_data, test_data, names):
         check_target(path, resume=resume, overwrite=overwrite)
         self.path, self.resume_ok, self.rule, self.start = Path(path), resume, rule, 0
         self.dtype = np.dtype(params[0].w.dtype)
         self.shapes = [layer.param_shapes(s) for layer, s in zip(model.layers, model.shapes)]
         self.config = run_config(model=model, dtype=self.dtype, x=x, labels=labels,
-                                             x_scale=x_scale, **hyper)
+                                             x_scale=x_scale, keys=key, params=params,
+                                             eval_data=eval_data, test_data=test_data,
+                                             names=names, **hyper)
 
     def resume(self, loop: LoopState, epochs: int) -> LoopState:
         if not (self.resume_ok and self.path.exists()):
