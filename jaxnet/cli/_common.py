@@ -192,3 +192,9 @@ def check_run_memory(args, model, d, split, members: int = 1) -> None:
                      x_itemsize=d.train.images.dtype.itemsize)
     except ValueError as e:
         raise ValueError(f"{model_flag(args, model)}: {e}") from None
+
+
+def run_names(args, **names) -> dict:
+    """The names a checkpoint records so that a refused ``--resume`` says the flag
+    (``seed: checkpoint 0, this run 1``): ``names`` with ``--init``, ``--eval``, ``--data``."""
+    return dict(names, init=args.init, eval=args.eval, data=args.data)

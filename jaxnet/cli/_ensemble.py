@@ -19,7 +19,7 @@ def train_ensemble(args, model, d, split) -> int:
 
     from .. import data as jdata
     from ..train import evaluate_ensemble, fit_population, init_population
-    from ._train import run_names
+    from ._common import run_names
     pairs = [jax.random.split(jax.random.PRNGKey(args.seed + i)) for i in range(args.ensemble)]
     dtype = jnp.float64 if args.dtype == "float64" else jnp.float32
     params = init_population(jnp.stack([p[0] for p in pairs]), model, dtype=dtype,

@@ -153,7 +153,7 @@ def _fit(args, model, params, keys, members, d, split, mesh, lead):
 
     from .. import data as jdata
     from ..train import fit_population
-    from ._train import run_names
+    from ._common import run_names
     done = []
 
     def on_epoch(e, correct):

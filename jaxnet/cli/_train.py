@@ -16,6 +16,7 @@ from ._common import (
     load_split,
     outputs_unwritable,
     plot_ready,
+    run_names,
     same_file,
     setup_jax,
     write_output,
@@ -204,12 +205,6 @@ def run_fit(args, model, params, key, d, split, bar):
         if done:  # fit checks every argument before it trains: this is not one
             raise
         return error(str(e), 2)
-
-
-def run_names(args, **names) -> dict:
-    """The names a checkpoint records so that a refused ``--resume`` says the flag
-    (``seed: checkpoint 0, this run 1``): ``names`` with ``--init``, ``--eval``, ``--data``."""
-    return dict(names, init=args.init, eval=args.eval, data=args.data)
 
 
 def _checkpoint_message(e) -> str:

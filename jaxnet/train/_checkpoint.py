@@ -4,7 +4,7 @@ A ``.npz`` archive (no pickle; stored members) holding the parameters ``w0,
 b0, ...``, the momentum state ``vw0, vb0, ...`` (if any), the PRNG key ``key``
 and ``meta``: UTF-8 JSON with the format, the epoch to run next, the
 learning-rate schedule's state, the history so far, and the run's ``config``:
-its identity (:func:`run_config`), everything that fixes the trajectory, which a
+its identity (jaxnet.train._identity.run_config), everything that fixes the trajectory, which a
 resume must match (:func:`check_config`). Written atomically (temporary
 file, fsync, rename), so a crash or a signal mid-write leaves the previous
 checkpoint intact; a write that fails (a full disk) puts the state in the
@@ -18,7 +18,6 @@ so a damaged or crafted file is a CheckpointError.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import numbers
@@ -30,6 +29,7 @@ from .._core.atomic import atomic_write
 from .._core.npz import NpzReader
 from .._core.params import Layer
 from .._core.rescue import WriteError, write_or_rescue
+from ._identity import differences, short
 
 FORMAT = "jaxnet.checkpoint"
 # 2: the run's config fingerprints the images (and the labels with their dtype and shape).
@@ -38,86 +38,9 @@ FORMAT = "jaxnet.checkpoint"
 #    and test data, and the names a caller gives the run (NAMES: the command line's flags).
 VERSION = 4
 
-#: Names a caller may give a run (the command line's ``--seed``, ``--init``, ...), each
-#: with the identity fields it determines. A name is never compared alone: a resume
-#: whose name differs while those fields are equal is the same run (the same bytes:
-#: ``--data`` moved to another folder), and one whose fields differ is refused naming
-#: the name instead of the fingerprints it explains.
-_MEMBERS = ("members", "keys_sha256", "params_sha256", "eta", "lmbda", "momentum")
-NAMES = {"seed": ("keys_sha256", "params_sha256"),        # jaxnet train: init and fit keys
-         "seeds": _MEMBERS,                               # jaxnet sweep --seeds
-         "ensemble": _MEMBERS,                            # jaxnet train --ensemble
-         "init": ("params_sha256",),
-         "eval": ("eval_sha256", "test_sha256"),          # the evaluation split
-         "data": ("n", "images_sha256", "labels_sha256", "eval_sha256", "test_sha256")}
-
-#: The identity's fingerprints (SHA-256), as a refusal says them.
-DIGESTS = {"keys_sha256": "initial PRNG keys", "params_sha256": "initial parameters",
-           "images_sha256": "training images", "labels_sha256": "training labels",
-           "eval_sha256": "evaluation data", "test_sha256": "test data"}
-
-
 class CheckpointError(ValueError):
     """A checkpoint is corrupt, belongs to another run (other sizes, dtype, data,
     hyper-parameters), is past the requested epochs, or would be overwritten."""
-
-
-def fingerprint(a) -> str:
-    """SHA-256 of an array's dtype, shape and bytes (the training data's identity)."""
-    a = np.ascontiguousarray(np.asarray(a))
-    h = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode())
-    h.update(a)
-    return h.hexdigest()
-
-
-def tree_sha256(params) -> str:
-    """SHA-256 over the fingerprints of a tuple of Layers' arrays, in order."""
-    return hashlib.sha256("".join(fingerprint(a) for layer in params
-                                  for a in layer).encode()).hexdigest()
-
-
-def pair_sha256(pair):
-    """SHA-256 over the fingerprints of an ``(x, labels)`` pair, or None without one."""
-    if pair is None:
-        return None
-    return hashlib.sha256((fingerprint(pair[0]) + fingerprint(pair[1])).encode()).hexdigest()
-
-
-def check_names(names) -> dict:
-    """``names``: None or a dict from keys of :data:`NAMES` to None, a str or an int;
-    returns every name, None where not given."""
-    if names is None:
-        names = {}
-    if not isinstance(names, dict):
-        raise TypeError(f"names: expected a dict or None, got {type(names).__name__}")
-    unknown = sorted(map(str, set(names) - set(NAMES)))
-    if unknown:
-        raise ValueError(f"names: expected keys from {tuple(NAMES)}, got {_short(unknown)}")
-    for k, v in names.items():
-        if not (v is None or isinstance(v, str) or type(v) is int):
-            raise TypeError(f"names: {k} must be None, a str or an int, got {_short(v)}")
-    return {k: names.get(k) for k in NAMES}
-
-
-def run_config(*, model, dtype, x, labels, x_scale, keys, params, eval_data, test_data=None,
-               names=None, **hyper) -> dict:
-    """The run's identity: everything that fixes its trajectory, which a resumed run
-    must share with the checkpoint (JSON values).
-
-    The model (its layers, cost, regularisation kind, precision), the dtype, the
-    training data ``x (N, n_0)``, ``labels (N,)``, ``eval_data`` and ``test_data``
-    (``(x (M, n_0), labels (M,))`` or None) fingerprinted, the initial PRNG ``keys``
-    (``(2,)`` for fit, ``(P, 2)`` for a population) and parameters ``params`` (Layers)
-    fingerprinted, the caller's ``names`` (:func:`check_names`) and every other
-    hyper-parameter (``hyper``: JSON values: η, μ, λ and its n, the batch size, the
-    schedule, shuffling, the gradient, the implementation, ...)."""
-    return dict(sizes=list(model.sizes), **model.describe(), dtype=np.dtype(dtype).name,
-                n=int(np.shape(labels)[0]),
-                images_sha256=fingerprint(x), labels_sha256=fingerprint(labels),
-                x_scale=None if x_scale is None else float(x_scale),
-                keys_sha256=fingerprint(keys), params_sha256=tree_sha256(params),
-                eval_sha256=pair_sha256(eval_data), test_sha256=pair_sha256(test_data),
-                **check_names(names), **hyper)
 
 
 def check_target(path, *, resume: bool, overwrite: bool):
@@ -185,7 +108,7 @@ def load_checkpoint(path, config, *, shapes, epochs: int, record):
         if version != VERSION:
             older = type(version) is int and version < VERSION
             raise CheckpointError(
-                f"{path}: checkpoint format version {_short(version)}, this jaxnet resumes "
+                f"{path}: checkpoint format version {short(version)}, this jaxnet resumes "
                 f"version {VERSION} only" + (": an older one does not record its run's initial "
                                              "key and parameters or its evaluation data, so it "
                                              "cannot be shown to be this run" if older else "")
@@ -193,7 +116,7 @@ def load_checkpoint(path, config, *, shapes, epochs: int, record):
         check_config(path, meta.get("config"), config)
         epoch = meta.get("epoch")
         if type(epoch) is not int or epoch < 0:
-            raise CheckpointError(f"{path}: bad epoch {_short(epoch)}")
+            raise CheckpointError(f"{path}: bad epoch {short(epoch)}")
         if epoch > epochs:
             raise CheckpointError(f"{path}: has trained {epoch} epochs, more than the {epochs} "
                                   "asked for (ask for at least as many to resume it)")
@@ -212,10 +135,6 @@ def load_checkpoint(path, config, *, shapes, epochs: int, record):
                 schedule_state=_schedule_state(path, meta.get("schedule_state")))
 
 
-def _json(v) -> str:
-    return json.dumps(v, sort_keys=True)
-
-
 def check_config(path, saved, config) -> None:
     """The saved run configuration is this run's (:func:`differences` finds none); else
     a one-line CheckpointError naming every difference."""
@@ -224,38 +143,10 @@ def check_config(path, saved, config) -> None:
     unknown = sorted(k for k in saved if k not in config)
     if unknown:
         raise CheckpointError(f"{path}: its run configuration holds keys this jaxnet does "
-                              f"not write: {_short(unknown)}")
+                              f"not write: {short(unknown)}")
     what = differences(saved, config)
     if what:
         raise CheckpointError(f"{path}: belongs to another run ({'; '.join(what)})")
-
-
-def differences(saved: dict, config: dict) -> list:
-    """Where two run identities (:func:`run_config`, the saved one first) differ, as a
-    refusal says it: ``"eta: checkpoint 0.5, this run 0.4"``, ``"initial parameters
-    differ (params_sha256: checkpoint 3f2a..., this run 9c01...)"``. Values are equal as
-    JSON (so ``3.0`` is not ``3`` and ``true`` is not ``1``); a name (:data:`NAMES`)
-    counts only through the fields it determines, and is said instead of them."""
-    diff = [k for k, v in config.items() if k not in saved or _json(saved[k]) != _json(v)]
-    named = [k for k in NAMES if k in diff and any(f in diff for f in NAMES[k])]
-    implied = {f for k in named for f in NAMES[k]}
-    rest = [k for k in diff if k not in NAMES and k not in implied]
-    return [_difference(k, saved.get(k), config[k]) for k in named + rest]
-
-
-def _difference(k, saved, this) -> str:
-    if k in DIGESTS:
-        return f"{DIGESTS[k]} differ ({k}: checkpoint {_digest(saved)}, this run {_digest(this)})"
-    return f"{k}: checkpoint {_short(saved)}, this run {_short(this)}"
-
-
-def _digest(v) -> str:
-    return f"{v[:12]}..." if isinstance(v, str) and len(v) == 64 and v.isalnum() else _short(v)
-
-
-def _short(v) -> str:
-    r = repr(v)
-    return r if len(r) <= 80 else r[:77] + "..."
 
 
 def _layers(z, prefix, shapes, dtype):

@@ -13,10 +13,10 @@ import numpy as np
 
 from .._core.inputs import penalty, resolve
 from .._core.rules import Momentum, MomentumState, Sgd, SgdState, book_rule, check_rule, with_eta
-from ._checkpoint import check_names
 from ._epoch import shuffle_jit, shuffled_epoch
 from ._evaluate import monitor_jit
 from ._history import EpochRecord, FitResult, LoopState, Schedule, check_monitor, check_patience, record
+from ._identity import check_names
 from ._loop import check_eval_data, prepare, reg_count, run_epoch
 from ._pallas import check_supported, interpret_mode, pallas_shuffled_epoch
 from ._saver import Saver, after_epoch, signals_deferred

@@ -26,9 +26,9 @@ from .._core.model import INIT_SCHEMES, Model, draw_params
 from .._core.params import as_layers
 from .._core.rules import MomentumState
 from .._core.validate import check_dtype
-from ._checkpoint import check_names
 from ._epoch import shuffled_epoch
 from ._evaluate import monitor
+from ._identity import check_names
 from ._loop import prepare, reg_count
 from ._pallas import check_supported, population_shuffled_epoch
 from ._population_checkpoint import population_config

@@ -6,7 +6,7 @@ jaxnet.io's rescue path, as fit's checkpoints) holding the stacked parameters
 the members' PRNG keys ``keys (P, 2)``, the evaluation counts so far ``correct
 (epochs done, P)`` (with an evaluation set) and ``meta``: UTF-8 JSON with the
 format, the epoch to run next and the sweep's ``config``: the run identity of
-jaxnet.train._checkpoint.run_config, compared by the same check_config as fit's:
+jaxnet.train._identity.run_config, compared by the same check_config as fit's:
 the model (layers, cost, precision), the dtype, the training and evaluation data
 (fingerprinted), the fingerprints of the initial keys and parameters (so another
 set of seeds is another sweep), the caller's names (the command line's seeds,
@@ -30,7 +30,8 @@ import numpy as np
 from .._core.npz import NpzReader
 from .._core.params import Layer
 from .._core.rescue import WriteError
-from ._checkpoint import NAMES, CheckpointError, check_config, run_config, write_npz
+from ._checkpoint import CheckpointError, check_config, write_npz
+from ._identity import NAMES, run_config
 
 FORMAT = "jaxnet.population_checkpoint"
 # 2: the caller's names and the (absent) test data in the config, as fit's (version 1
@@ -42,7 +43,7 @@ _UNNAMED = dict.fromkeys((*NAMES, "test_sha256"))
 def population_config(*, model, dtype, x, labels, x_scale, eval_data, keys, params, hyper,
                       names=None, **options) -> dict:
     """What a resumed sweep must share with its checkpoint (JSON values): fit's run
-    identity (jaxnet.train._checkpoint.run_config) with every member's η, λ, μ.
+    identity (jaxnet.train._identity.run_config) with every member's η, λ, μ.
 
     ``keys (P, 2)`` and ``params`` (stacked) are the sweep's *initial* keys and
     parameters; ``hyper``: ``{"eta", "lmbda", "momentum"}`` ``(P,)`` arrays;

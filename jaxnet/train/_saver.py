@@ -13,8 +13,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._core.rules import MomentumState
-from ._checkpoint import check_target, load_checkpoint, run_config, save_checkpoint
+from ._checkpoint import check_target, load_checkpoint, save_checkpoint
 from ._history import EpochRecord, LoopState, Schedule
+from ._identity import run_config
 
 
 def after_epoch(loop, saver, signalled, every, epochs) -> LoopState:
