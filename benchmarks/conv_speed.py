@@ -8,7 +8,7 @@ C kernel and PyTorch, side by side in one run.
    images in one shuffled order, from the same network3 initialisation:
    ``jaxnet.train_epoch`` (one compiled ``lax.scan``; its first call, compile
    included, is reported apart), ``jaxnet.cref.train_epoch`` (the C fast path,
-   csrc/jaxnet_convfast.h, one and two threads; the readable reference,
+   csrc/jaxnet_net_fast.h, one and two threads; the readable reference,
    csrc/jaxnet_net.h, one thread) and the PyTorch peer (``benchmarks/peers/torch_conv.py``,
    eager, ``torch.optim.SGD``, torch's default threads). Medians of ``--repeats``
    epochs after a warm-up; training GFLOP/s against the machine's measured float32
