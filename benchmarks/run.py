@@ -43,9 +43,10 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+from common import RESULTS, save
 
+HERE = Path(__file__).resolve().parent
+PROG = "benchmarks/run.py"
 BATCHES = (10, 100, 1000)
 HIDDEN = (30, 100, 1000)
 SCALING_PATHS = ("jax", "c32", "numpy", "torch")
@@ -412,7 +413,7 @@ def main(argv=None):
     ap.add_argument("--scaling-examples", type=int, default=10_000)
     ap.add_argument("--scaling-repeats", type=int, default=3)
     ap.add_argument("--skip", default="", help="comma-separated: epoch,scaling,memory,cold")
-    ap.add_argument("--out", type=Path, default=HERE / "results")
+    ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--worker-scaling", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--worker-memory", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -448,7 +449,7 @@ def main(argv=None):
         if isinstance(doc[name], dict):
             doc["notes"] += [n for n in doc[name].get("notes", []) if n not in doc["notes"]]
         # after every section: a failure later keeps what was measured
-        if save(stem, doc, markdown(doc)):
+        if save(stem, doc, markdown(doc), prog=PROG):
             return 1
     doc["harness_seconds"] = time.perf_counter() - t0
     png = plot(doc) if "scaling" in doc else None
@@ -456,18 +457,7 @@ def main(argv=None):
         doc["notes"].append(png)
     md = markdown(doc)
     print(md)
-    return save(stem, doc, md, png if isinstance(png, bytes) else None)
-
-
-def save(stem, doc, md, png=None) -> int:
-    """Writes DATE-bench-BACKEND.json, .md (and the figure's .png) through jaxnet.io's
-    rescue path (a full disk: a copy elsewhere, one line saying where); returns the
-    exit status, 0 or 1."""
-    from jaxnet.io import write_files
-    files = {stem.with_suffix(".json"): json.dumps(doc, indent=1), stem.with_suffix(".md"): md}
-    if png is not None:
-        files[stem.with_suffix(".png")] = png
-    return write_files(files, prog="benchmarks/run.py")
+    return save(stem, doc, md, prog=PROG, png=png if isinstance(png, bytes) else None)
 
 
 if __name__ == "__main__":
