@@ -43,7 +43,9 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+from common import RESULTS, save
+
+PROG = "benchmarks/book_tables.py"
 CONV2 = "conv:20:5,pool:2,conv:40:5,pool:2"
 
 # name: (sizes, fit keywords, init, split the book reports, the book's figure, where)
@@ -262,7 +264,7 @@ class Clock:
         if self.path is not None:
             from jaxnet.io import write_files
             write_files({self.path: json.dumps(dict(epoch_ends=self.ends))},
-                        prog="benchmarks/book_tables.py")
+                        prog=PROG)
 
     def seconds(self, epochs: int) -> dict:
         """A row's ``seconds`` for a run of ``epochs`` epochs in all (a finished checkpoint
@@ -326,7 +328,7 @@ def main(argv=None):
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--only", default="", help=f"comma-separated from {', '.join(CONFIGS)}")
     ap.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    ap.add_argument("--out", type=Path, default=HERE / "results")
+    ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--checkpoint", type=Path, default=None, metavar="DIR",
                     help="chapter-6 rows: save DIR/ROW-seedS-DTYPE.npz after every epoch and "
                          "resume from it (a signal stops the run after saving); other rows "
@@ -368,20 +370,10 @@ def main(argv=None):
                   flush=True)
             # written after every run: a run cut short by a time limit keeps what finished
             doc["summary"] = summarise(runs)
-            if save(stem, doc, markdown(doc)):
+            if save(stem, doc, markdown(doc), prog=PROG):
                 return 1
     print(markdown(doc))
     return 0
-
-
-
-
-def save(stem, doc, md) -> int:
-    """Writes STEM.json and STEM.md through jaxnet.io's rescue path (a full disk: a copy
-    elsewhere, one line saying where); returns the exit status, 0 or 1."""
-    from jaxnet.io import write_files
-    return write_files({stem.with_suffix(".json"): json.dumps(doc, indent=1),
-                        stem.with_suffix(".md"): md}, prog="benchmarks/book_tables.py")
 
 
 if __name__ == "__main__":

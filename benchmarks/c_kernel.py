@@ -11,7 +11,8 @@ C kernel as it was before its fast path, in one run.
    both unset, for that command only). Medians after a warm-up.
 2. **wide** — 784-1000-10, mini-batch 1000, on the first 10,000 images: the
    fast path on 1 and 2 threads, ``train_epoch``, and the kernel of commit
-   ad0447b (built from git into a temporary module), in GFLOP/s.
+   ad0447b (its sources and its own cffi builder taken from git, built into a
+   temporary folder), in GFLOP/s.
 
 Agreement is the tests' job (tests/test_cref_fast.py): float32 epochs at
 η = 3 amplify rounding, so this script only times. Writes ``results/DATE-c-kernel.{md,json}``.
@@ -20,24 +21,25 @@ Agreement is the tests' job (tests/test_cref_fast.py): float32 epochs at
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from common import RESULTS, save, timed
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OLD_COMMIT = "ad0447b"
+#: What OLD_COMMIT's kernel is built from: its sources and its own cffi builder.
+OLD_FILES = ("csrc/jaxnet_ref.h", "csrc/jaxnet_ref.c", "csrc/jaxnet_ref_impl.h",
+             "jaxnet/_cref_build.py")
 
+# Run with benchmarks/ as the working directory: `python -c` puts it first on the path.
 NUMPY_WORKER = """
-import sys, time, statistics, numpy as np
-sys.path.insert(0, {here!r})
+import time, statistics, numpy as np
 from peers import numpy_matrix
 d = np.load({data!r})
 w, b = [d["w0"], d["w1"]], [d["b0"], d["b1"]]
@@ -51,36 +53,25 @@ print(statistics.median(ts[1:]))
 """
 
 
-def _median(run, repeats):
-    run()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), times
-
-
 def old_kernel():
-    """The C kernel of OLD_COMMIT compiled into a temporary module (cffi API mode), or None."""
-    from cffi import FFI
+    """The C kernel of OLD_COMMIT: OLD_FILES from git into a temporary folder, built
+    there by that commit's own builder (cffi API mode, -O3 -march=native as today's)
+    and loaded from it; None without git history or a compiler."""
     tmp = Path(tempfile.mkdtemp(prefix="jaxnet-old-c-"))
-    for name in ("jaxnet_ref.h", "jaxnet_ref.c", "jaxnet_ref_impl.h"):
-        r = subprocess.run(["git", "-C", str(ROOT), "show", f"{OLD_COMMIT}:csrc/{name}"],
+    for name in OLD_FILES:
+        r = subprocess.run(["git", "-C", str(ROOT), "show", f"{OLD_COMMIT}:{name}"],
                            capture_output=True, text=True)
         if r.returncode != 0:
             return None
+        (tmp / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp / name).write_text(r.stdout)
-    sys.path.insert(0, str(ROOT / "jaxnet" / "cref"))
-    from _build import _declarations
-    ffi = FFI()
-    ffi.cdef(_declarations((tmp / "jaxnet_ref.h").read_text()))
-    ffi.set_source("_cref_old", '#include "jaxnet_ref.h"', sources=[str(tmp / "jaxnet_ref.c")],
-                   include_dirs=[str(tmp)], extra_compile_args=["-std=c11", "-O3", "-march=native"],
-                   libraries=["m"])
-    lib_path = ffi.compile(tmpdir=str(tmp))
+    r = subprocess.run([sys.executable, OLD_FILES[-1]], cwd=tmp, capture_output=True, text=True)
+    built = sorted((tmp / "jaxnet").glob("_cref*.so"))
+    if r.returncode != 0 or not built:
+        print(f"the kernel of {OLD_COMMIT} did not build: {r.stderr[-1000:]}", file=sys.stderr)
+        return None
     import importlib.util
-    spec = importlib.util.spec_from_file_location("_cref_old", lib_path)
+    spec = importlib.util.spec_from_file_location("_cref", built[0])
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -112,13 +103,13 @@ def numpy_peer(params, x, y, order, repeats):
         path = os.path.join(tmp, "task.npz")
         np.savez(path, w0=np.asarray(params[0].w), w1=np.asarray(params[1].w),
                  b0=np.asarray(params[0].b), b1=np.asarray(params[1].b), x=x, y=y, order=order)
-        code = NUMPY_WORKER.format(here=str(HERE), data=path, repeats=repeats)
+        code = NUMPY_WORKER.format(data=path, repeats=repeats)
         out = {}
         unset = {k: v for k, v in os.environ.items()
                  if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
         for label, env in (("as set", dict(os.environ)), ("OPENBLAS_* unset", unset)):
             r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                               env=env)
+                               env=env, cwd=HERE)
             out[label] = float(r.stdout) if r.returncode == 0 else None
     return out
 
@@ -126,7 +117,7 @@ def numpy_peer(params, x, y, order, repeats):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--out", type=Path, default=HERE / "results")
+    ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
 
     import jax
@@ -161,7 +152,7 @@ def main(argv=None):
     }
     for name, run in runs.items():
         reps = 1 if name == "C reference" else args.repeats
-        s, t = _median(run, reps)
+        _, s, t = timed(run, reps)
         add("book", name, s, t, 50_000, f)
     for label, s in numpy_peer(p, x, y, order, 3).items():
         if s:
@@ -169,7 +160,7 @@ def main(argv=None):
     old = old_kernel()
     if old is not None:
         run = lambda: old_epoch(old, p, x, y, order, 3.0, 10)
-        s, t = _median(run, args.repeats)
+        _, s, t = timed(run, args.repeats)
         add("book", f"C kernel of {OLD_COMMIT}", s, t, 50_000, f)
 
     # 2. a wide net, large mini-batches
@@ -189,15 +180,14 @@ def main(argv=None):
     if old is not None:
         wide[f"C kernel of {OLD_COMMIT}"] = lambda: old_epoch(old, pw, xw, yw, ow, 0.1, 1000)
     for name, run in wide.items():
-        s, t = _median(run, max(2, args.repeats // 2))
+        _, s, t = timed(run, max(2, args.repeats // 2))
         add("wide", name, s, t, n, fw)
 
     doc = dict(date=bench.now(), command="python benchmarks/c_kernel.py " + " ".join(
         sys.argv[1:]), machine=bench.machine(), parallel=cref.parallel(), rows=rows)
-    args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"{doc['date'][:10]}-c-kernel"
     print(markdown(doc))
-    return save(stem, doc, markdown(doc))
+    return save(stem, doc, markdown(doc), prog="benchmarks/c_kernel.py")
 
 
 def markdown(doc) -> str:
@@ -219,16 +209,6 @@ def markdown(doc) -> str:
                          f"| {r['median_s'] / base:.2f} |")
         lines.append("")
     return "\n".join(lines)
-
-
-
-
-def save(stem, doc, md) -> int:
-    """Writes STEM.json and STEM.md through jaxnet.io's rescue path (a full disk: a copy
-    elsewhere, one line saying where); returns the exit status, 0 or 1."""
-    from jaxnet.io import write_files
-    return write_files({stem.with_suffix(".json"): json.dumps(doc, indent=1),
-                        stem.with_suffix(".md"): md}, prog="benchmarks/c_kernel.py")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -43,15 +42,12 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from common import RESULTS, save, timed, updates_diff
 from jax import lax
 
 import jaxnet
 from jaxnet import bench, data
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conv_speed import timed, updates_diff  # noqa: E402  (the same timing and comparison)
-
-HERE = Path(__file__).resolve().parent
 SPEC = "conv:20:5,pool:2,conv:40:5,pool:2,fc:100,softmax:10"
 #: A form whose float64 step differs from the shipped layer's by more than this is
 #: wrong, not reordered (the same sums in another order differ by ~1e-15).
@@ -418,7 +414,7 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--batches", default="10,100,1000")
     ap.add_argument("--forms", default="", help="substrings; only forms matching one")
-    ap.add_argument("--out", type=Path, default=HERE / "results")
+    ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     d = data.load_mnist()
     batches = [int(b) for b in args.batches.split(",")]
@@ -442,7 +438,6 @@ def main(argv=None):
 
 def write(args, rows, batches):
     stamp = time.strftime("%Y-%m-%d")
-    args.out.mkdir(parents=True, exist_ok=True)
     machine = bench.machine()
     lines = [f"# Conv-pool formulations, µs per example ({stamp})", "",
              f"`python benchmarks/conv_forms.py --examples {args.examples} --repeats "
@@ -453,13 +448,10 @@ def write(args, rows, batches):
     for r in rows:
         lines.append(f"| {r['form']} | {r['check']:.0e} | " + " | ".join(
             f"{r[b]:.1f}" if b in r else "–" for b in batches) + " |")
-    from jaxnet.io import write_files  # atomic, a full disk: a copy elsewhere, said once
-    return write_files({
-        args.out / f"{stamp}-conv-forms.md": "\n".join(lines) + "\n",
-        args.out / f"{stamp}-conv-forms.json": json.dumps(
-            {"machine": machine, "examples": args.examples, "repeats": args.repeats,
-             "rows": [{str(k): v for k, v in r.items()} for r in rows]}, indent=1)},
-        prog="benchmarks/conv_forms.py")
+    doc = {"machine": machine, "examples": args.examples, "repeats": args.repeats,
+           "rows": [{str(k): v for k, v in r.items()} for r in rows]}
+    return save(args.out / f"{stamp}-conv-forms", doc, "\n".join(lines) + "\n",
+                prog="benchmarks/conv_forms.py")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ C kernel and PyTorch, side by side in one run.
    images in one shuffled order, from the same network3 initialisation:
    ``jaxnet.train_epoch`` (one compiled ``lax.scan``; its first call, compile
    included, is reported apart), ``jaxnet.cref.train_epoch`` (the C fast path,
-   csrc/jaxnet_convfast.h, one and two threads; the readable reference,
+   csrc/jaxnet_net_fast.h, one and two threads; the readable reference,
    csrc/jaxnet_net.h, one thread) and the PyTorch peer (``benchmarks/peers/torch_conv.py``,
    eager, ``torch.optim.SGD``, torch's default threads). Medians of ``--repeats``
    epochs after a warm-up; training GFLOP/s against the machine's measured float32
@@ -35,14 +35,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
+from common import RESULTS, save, timed, updates_diff
 
-HERE = Path(__file__).resolve().parent
+PROG = "benchmarks/conv_speed.py"
 SPEC = "conv:20:5,pool:2,conv:40:5,pool:2,fc:100,softmax:10"
 ETA = 0.1
 
@@ -60,31 +59,6 @@ def training_flops(model) -> int:
         else:
             macs.append(layer.n_out * int(np.prod(shape)))
     return 2 * (3 * sum(macs) - macs[0])
-
-
-def timed(run, repeats):
-    """(first call's seconds, median of the next ``repeats``, all of them)."""
-    t0 = time.perf_counter()
-    run()
-    first = time.perf_counter() - t0
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t0)
-    return first, statistics.median(times), times
-
-
-def rel(a, b):
-    """max|a − b| / max|b| (0 against an all-zero b only when a is zero too)."""
-    diff, scale = np.max(np.abs(np.asarray(a, np.float64) - b)), np.max(np.abs(b))
-    return float(diff / scale) if scale > 0 else (0.0 if diff == 0 else float("inf"))
-
-
-def updates_diff(p, q, p0):
-    """Largest relative difference of two runs' updates p − p0, q − p0 over the leaves."""
-    return max(rel(np.asarray(a) - np.asarray(z), np.asarray(b, np.float64) - np.asarray(z))
-               for pa, pb, pz in zip(p, q, p0) for a, b, z in zip(pa, pb, pz))
 
 
 def paths(model, params, x8, labels, order, batch_size, dtype=np.float32):
@@ -113,7 +87,6 @@ def paths(model, params, x8, labels, order, batch_size, dtype=np.float32):
         print("  PyTorch is not installed (pip install '.[bench]'): no PyTorch row",
               file=sys.stderr)
         return out
-    sys.path.insert(0, str(HERE))
     from peers import torch_conv
     xt = torch.tensor(x8.reshape(-1, 1, 28, 28).astype(dtype) * dtype(data.PIXEL_SCALE))
     lt, ot = torch.tensor(labels.astype(np.int64)), torch.tensor(order.astype(np.int64))
@@ -147,7 +120,6 @@ def part_step_check(model, d):
         for k in ("fast", "reference")}
     try:
         import torch
-        sys.path.insert(0, str(HERE))
         from peers import torch_conv
         net = torch_conv.model(model, params, torch.float64)
         xt = torch.tensor(x.reshape(-1, 1, 28, 28))
@@ -346,7 +318,7 @@ def main(argv=None):
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--rss-child", nargs=3, metavar=("PATH", "BATCH", "N"),
                     help=argparse.SUPPRESS)   # part_memory's own processes
-    ap.add_argument("--out", type=Path, default=HERE / "results")
+    ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--note", default="", help="conditions to record (e.g. taskset, load)")
     ap.add_argument("--suffix", default="", help="results/DATE-conv-speed-SUFFIX.{md,json} "
                                                  "(e.g. 1core for a taskset -c 0 run)")
@@ -358,7 +330,7 @@ def main(argv=None):
         return 0
     if args.render:
         doc = json.loads(args.render.read_text())
-        return save(args.render.with_suffix(""), doc, markdown(doc))
+        return save(args.render.with_suffix(""), doc, markdown(doc), prog=PROG)
     from jaxnet import bench, data, parse_layers
     d = data.load_mnist(progress=False)
     model = parse_layers(SPEC, 784)
@@ -380,17 +352,7 @@ def main(argv=None):
     stem = args.out / f"{doc['date'][:10]}-conv-speed{'-' + args.suffix if args.suffix else ''}"
     md = markdown(doc)
     print(md)
-    return save(stem, doc, md)
-
-
-
-
-def save(stem, doc, md) -> int:
-    """Writes STEM.json and STEM.md through jaxnet.io's rescue path (a full disk: a copy
-    elsewhere, one line saying where); returns the exit status, 0 or 1."""
-    from jaxnet.io import write_files
-    return write_files({stem.with_suffix(".json"): json.dumps(doc, indent=1),
-                        stem.with_suffix(".md"): md}, prog="benchmarks/conv_speed.py")
+    return save(stem, doc, md, prog=PROG)
 
 
 if __name__ == "__main__":

@@ -340,7 +340,7 @@ step check-default 60 "$VPY" -m jaxnet check --precision default   # informative
 step train-cold 60 "$VPY" -m jaxnet train --epochs "$([ -n "$quick" ] && echo 2 || echo 30)" \
   --progress never --compile-cache none
 if [ "$ch6_rows" = all ]; then
-  ch6_rows=$("$VPY" -c 'import sys; sys.path.insert(0, "benchmarks"); import book_tables as b
+  ch6_rows=$(PYTHONPATH=benchmarks "$VPY" -c 'import book_tables as b
 print(",".join(n for n in b.CONFIGS if n.startswith("ch6-")))')
 fi
 # SIGKILL only 60 s after the SIGTERM (both within the budget): the epoch under way then

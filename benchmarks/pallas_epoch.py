@@ -27,13 +27,13 @@ rows that would end past S seconds (predicted from the previous row's rate).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+from common import RESULTS, save
+
 SIZES = (784, 30, 10)
 # float32 (non-tensor) FMA peaks, TFLOP/s, by device kind: NVIDIA's data sheets (SXM).
 PEAKS = {"H200": 67.0, "H100": 67.0, "A100": 19.5, "L4": 30.3, "A10": 31.2, "V100": 15.7}
@@ -58,7 +58,7 @@ def main(argv=None):
     ap.add_argument("--peak-tflops", type=float, default=None)
     ap.add_argument("--budget", type=float, default=float("inf"), metavar="S")
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", type=Path, default=HERE / "results")
+    ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     q = args.quick
     members = _ints(args.members or ("1,4" if q else "1,16,256,1024,4096"))
@@ -206,7 +206,6 @@ class _Context:
 def _save(stem, doc, final=False) -> int:
     """Writes STEM.json and STEM.md (after every row; the last time also to stdout);
     returns 0, or 1 when a verification failed or a file could not be written."""
-    from jaxnet.io import write_files
     lines = [f"# The fused Pallas epoch, {doc['date'][:10]}", "",
              f"- command: `{doc['command']}`",
              f"- device: {doc['device']}; {doc['machine']['versions']}",
@@ -225,9 +224,7 @@ def _save(stem, doc, final=False) -> int:
         lines.append(f"| {r['what']} | {r['precision']} | {r['members']} | {r['epoch_s']:.4f} "
                      f"| {r['member_epochs_per_s']:.1f} | {pct} | {r['compile_s']:.1f} |")
     md = "\n".join(lines + [""] + checks) + "\n"
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    status = write_files({stem.with_suffix(".json"): json.dumps(doc, indent=1),
-                          stem.with_suffix(".md"): md}, prog="benchmarks/pallas_epoch.py")
+    status = save(stem, doc, md, prog="benchmarks/pallas_epoch.py")
     if final:
         print(md)
         status = status or int(not all(r.get("ok", True) for r in doc["rows"]))

@@ -28,14 +28,14 @@ skips the one-after-another comparison.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+from common import RESULTS, save
+
 # float32, η up to 3 (chaotic members amplify a step's one-ulp change, and the
 # products' kernel depends on the members per device): the sharded run's parameters
 # may differ from the one-device run's by this much, relative, after a few epochs.
@@ -51,7 +51,7 @@ def main(argv=None):
                     help="time the one-after-another runs only up to P members; extrapolate "
                          "linearly above (default: time them all)")
     ap.add_argument("--precision", default="highest", choices=("highest", "high", "default"))
-    ap.add_argument("--out", type=Path, default=HERE / "results")
+    ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--devices", default=None, metavar="LIST",
                     help="also time the members split over the first D devices, each D")
     ap.add_argument("--force-cpu-devices", type=int, default=None, metavar="N",
@@ -147,7 +147,7 @@ def main(argv=None):
     if args.devices:
         stem = stem.with_name(stem.name + "-sharded")
     print(md)
-    return save(stem, doc, md)
+    return save(stem, doc, md, prog="benchmarks/population.py")
 
 
 def _one_after_another(pop, keys, etas, xd, y, scale, args):
@@ -229,14 +229,6 @@ def _sharded_table(rows) -> list:
                      f"| {r['member_epochs_per_s']:.1f} | {r['speedup']:.2f}x "
                      f"| {r['compile_s']:.1f} | {r['rel_diff_vs_one_device']:.1e} |")
     return lines
-
-
-def save(stem, doc, md) -> int:
-    """Writes STEM.json and STEM.md through jaxnet.io's rescue path (a full disk: a copy
-    elsewhere, one line saying where); returns the exit status, 0 or 1."""
-    from jaxnet.io import write_files
-    return write_files({stem.with_suffix(".json"): json.dumps(doc, indent=1),
-                        stem.with_suffix(".md"): md}, prog="benchmarks/population.py")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from common import RESULTS, save
+
 CHILD = r"""
 import json, sys, time
 import jax, numpy as np
@@ -126,8 +128,7 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--cases", default=",".join(CASES), help=f"any of {', '.join(CASES)}")
     args = ap.parse_args(argv)
-    sys.path.insert(0, str(args.after))
-    from jaxnet import bench
+    from jaxnet import bench  # this process's jaxnet: the date and the machine, not timed
     results = {}
     for case in args.cases.split(","):
         sides, recompiles = measure(args, case)
@@ -137,19 +138,9 @@ def main(argv=None):
         sys.argv[1:] if argv is None else argv), machine=bench.machine(),
         before=_commit(args.before), after=_commit(args.after), results=results)
     md = report(args, doc, results)
-    stem = Path(__file__).with_name("results") / f"{doc['date'][:10]}-refactor-speed"
+    stem = RESULTS / f"{doc['date'][:10]}-refactor-speed"
     print(md)
-    return save(stem, doc, md)
-
-
-
-
-def save(stem, doc, md) -> int:
-    """Writes STEM.json and STEM.md through jaxnet.io's rescue path (a full disk: a copy
-    elsewhere, one line saying where); returns the exit status, 0 or 1."""
-    from jaxnet.io import write_files
-    return write_files({stem.with_suffix(".json"): json.dumps(doc, indent=1),
-                        stem.with_suffix(".md"): md}, prog="benchmarks/refactor_speed.py")
+    return save(stem, doc, md, prog="benchmarks/refactor_speed.py")
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ book's model (sigmoid, quadratic cost, η = 3.0):
 1. **epoch** — 784-30-10, mini-batch 10: jaxnet's ``train_epoch`` (manual
    deltas and jax.grad, float32), the C kernel's fast path (float32, float64,
    uint8 pixels) and its readable reference (float32), and the
-   peers in ``peers/``: whole-mini-batch NumPy (float32), network.py as the
-   book runs it (per-example, float64), PyTorch on the CPU (float32; absent
+   peers: whole-mini-batch NumPy (float32, ``peers/``), network.py as the
+   book runs it (per-example, float64, ``book/``), PyTorch on the CPU (float32; absent
    without torch, and the table says so). Each one's float64 gradient is
    checked against ``jaxnet.autodiff_grad`` first and a path that disagrees
    is not timed. Median of ``--repeats`` epochs after a warm-up (network.py:
@@ -43,9 +43,10 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+from common import RESULTS, save
 
+HERE = Path(__file__).resolve().parent
+PROG = "benchmarks/run.py"
 BATCHES = (10, 100, 1000)
 HIDDEN = (30, 100, 1000)
 SCALING_PATHS = ("jax", "c32", "numpy", "torch")
@@ -70,7 +71,8 @@ def implementations(names=None, threads=1):
     """{short name: Implementation} for every path available here (the C fast path on
     ``threads`` threads), and notes on absent ones."""
     import numpy as np
-    from peers import network_py, numpy_matrix
+    from book import network
+    from peers import numpy_matrix
 
     from jaxnet import Layer, bench
 
@@ -94,18 +96,12 @@ def implementations(names=None, threads=1):
         numpy_prepare)
 
     def book_gradient(p, x, y):
-        net = network_py.Network(*lists(p, np.float64))
-        gw = [np.zeros_like(w) for w in net.weights]
-        gb = [np.zeros_like(b) for b in net.biases]
-        for xi, yi in network_py.book_format(x, y):
-            db, dw = net.backprop(xi, yi)
-            gw = [a + d for a, d in zip(gw, dw)]
-            gb = [a + d for a, d in zip(gb, db)]
-        return as_layers([w / len(x) for w in gw], [b.ravel() / len(x) for b in gb])
+        gb, gw = network.mean_gradient(*lists(p, np.float64), x, y)
+        return as_layers(gw, [b.ravel() for b in gb])
 
     def book_prepare(params, task):
-        net = network_py.Network(*lists(params, np.float64))
-        data = network_py.book_format(task.inputs(np.float64), task.targets(np.float64))
+        net = network.Network(*lists(params, np.float64))
+        data = network.book_format(task.inputs(np.float64), task.targets(np.float64))
         return (lambda: net.epoch(data, task.order, task.eta, task.batch_size)), None
 
     out["book"] = bench.Implementation("network.py per-example (peer)", "float64",
@@ -266,7 +262,7 @@ def section_cold(args):
     rows.append(dict(name="jaxnet train --impl c (the C kernel's fast path)", epochs=30,
                      wall_s=s["wall"], maxrss_mib=s["maxrss_mib"], output=s["stdout_tail"]))
     print("  cold: network.py peer ...", file=sys.stderr, flush=True)
-    s = measured([sys.executable, HERE / "peers" / "network_py.py", cache,
+    s = measured([sys.executable, HERE / "book" / "network.py", cache,
                   "--epochs", args.book_cold_epochs])
     rows.append(dict(name="network.py-style peer (NumPy, per-example)", epochs=args.book_cold_epochs,
                      wall_s=s["wall"], maxrss_mib=s["maxrss_mib"], output=s["stdout_tail"]))
@@ -417,7 +413,7 @@ def main(argv=None):
     ap.add_argument("--scaling-examples", type=int, default=10_000)
     ap.add_argument("--scaling-repeats", type=int, default=3)
     ap.add_argument("--skip", default="", help="comma-separated: epoch,scaling,memory,cold")
-    ap.add_argument("--out", type=Path, default=HERE / "results")
+    ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--worker-scaling", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--worker-memory", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -453,7 +449,7 @@ def main(argv=None):
         if isinstance(doc[name], dict):
             doc["notes"] += [n for n in doc[name].get("notes", []) if n not in doc["notes"]]
         # after every section: a failure later keeps what was measured
-        if save(stem, doc, markdown(doc)):
+        if save(stem, doc, markdown(doc), prog=PROG):
             return 1
     doc["harness_seconds"] = time.perf_counter() - t0
     png = plot(doc) if "scaling" in doc else None
@@ -461,18 +457,7 @@ def main(argv=None):
         doc["notes"].append(png)
     md = markdown(doc)
     print(md)
-    return save(stem, doc, md, png if isinstance(png, bytes) else None)
-
-
-def save(stem, doc, md, png=None) -> int:
-    """Writes DATE-bench-BACKEND.json, .md (and the figure's .png) through jaxnet.io's
-    rescue path (a full disk: a copy elsewhere, one line saying where); returns the
-    exit status, 0 or 1."""
-    from jaxnet.io import write_files
-    files = {stem.with_suffix(".json"): json.dumps(doc, indent=1), stem.with_suffix(".md"): md}
-    if png is not None:
-        files[stem.with_suffix(".png")] = png
-    return write_files(files, prog="benchmarks/run.py")
+    return save(stem, doc, md, prog=PROG, png=png if isinstance(png, bytes) else None)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 /* jaxnet_net: THE readable C reference of jaxnet's networks: a chain of layers,
  * each a fully connected (Dense) layer or network3's conv-pool layer
- * (jaxnet_conv.h), with its own activation and optional input dropout. The
- * book's Dense chains (jaxnet_ref.h) and chapter 6's networks both run here.
+ * (jaxnet_convpool.h), with its own activation and optional input dropout.
+ * The book's Dense chains (jaxnet_dense_chain.h) and chapter 6's networks both
+ * run here. Its fast path is jaxnet_net_fast.h.
  *
  * The same chain as jaxnet/nn/_network.py: for layer l, in[l] = a[l] times the
  * dropout mask (or 1 - p without masks), z[l] = the layer's forward of in[l],
@@ -9,7 +10,7 @@
  * gradients (BP3, BP4) and dC/d(in[l]), times the mask, times f'(a[l]) of the
  * layer below (BP2). Conventions as jaxnet_types.h; shapes, for a mini-batch of
  * m examples, with in_size[l] = c*h*w of layer l and out_size[l] its outputs
- * per example (dense: n_out; convpool: n_out * hp * wp, jaxnet_conv.h):
+ * per example (dense: n_out; convpool: n_out * hp * wp, jaxnet_convpool.h):
  *   x (m, in_size[0]), y (m, out_size[L-1]), L = n_layers;
  *   dense layer: w (n_out, c*h*w), b (n_out,); convpool: w (n_out, c, k, k), b (n_out,);
  *   masks: NULL, or masks[l] NULL or (m, in_size[l]) 0/1 values, required for
@@ -22,7 +23,7 @@
 #ifndef JAXNET_NET_H
 #define JAXNET_NET_H
 
-#include "jaxnet_conv.h"
+#include "jaxnet_convpool.h"
 
 #include <stddef.h>
 #include <stdint.h>

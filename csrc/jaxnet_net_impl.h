@@ -87,7 +87,7 @@ static void JN_SFX(dense_backward)(JN_T *gw, JN_T *gb, JN_T *g, const JN_T *d, c
 }
 
 /* The gradient of the mini-batch x (m, in_size[0]), y into gw, gb: forward, BP1,
- * then each layer's backward (BP3, BP4; convpool's in jaxnet_conv_impl.h) and
+ * then each layer's backward (BP3, BP4; convpool's in jaxnet_convpool_impl.h) and
  * penalty, and BP2 to the layer below, whose delta d[l-1] first receives
  * dC/d(in[l]). L is the layout for m examples. */
 static void JN_SFX(net_gradient)(JN_T *const *gw, JN_T *const *gb, const JN_T *const *w,

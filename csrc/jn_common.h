@@ -1,6 +1,7 @@
-/* Internal to jaxnet's C kernels (jaxnet_ref.c, jaxnet_fast.c, jaxnet_conv.c,
- * jaxnet_net.c, jaxnet_convfast.c): the argument checks they share. Not part
- * of the API; defined, with jn_strerror, in jn_common.c. */
+/* Internal to jaxnet's C kernels (jaxnet_net.c, jaxnet_convpool.c,
+ * jaxnet_net_fast.c, jaxnet_dense_chain.c, jaxnet_dense_chain_fast.c): the
+ * argument checks they share. Not part of the API; defined, with jn_strerror,
+ * in jn_common.c. */
 #ifndef JN_COMMON_H
 #define JN_COMMON_H
 

@@ -1,5 +1,5 @@
 /* The fast conv path's matrix product, written once for a float type (JN_T,
- * JN_SFX as in jaxnet_net_impl.h) and included by jaxnet_convfast_impl.h. No
+ * JN_SFX as in jaxnet_net_impl.h) and included by jaxnet_net_fast_impl.h. No
  * include guard on purpose.
  *
  *   C (M, N) = [C +] A (M, K) B (K, N),  A[i*ar + k*ac], B[k*ldb + j], C[i*ldc + j]

@@ -1,4 +1,4 @@
-/* Internal to the fast paths (jaxnet_fast.c, jaxnet_convfast.c): the
+/* Internal to the fast paths (jaxnet_dense_chain_fast.c, jaxnet_net_fast.c): the
  * alignment, the vector width, inlining and OpenMP macros they share. Not
  * part of the API. */
 #ifndef JN_SIMD_H

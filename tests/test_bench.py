@@ -1,8 +1,6 @@
 """The benchmark harness: it refuses to time a wrong gradient, counts FLOPs right, and runs."""
 
 import json
-import sys
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -11,8 +9,6 @@ import pytest
 
 import jaxnet
 from jaxnet import Layer, bench
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 
 def _net(sizes=(6, 5, 3), m=4, seed=0):

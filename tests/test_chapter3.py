@@ -3,7 +3,7 @@
 Every cost × hidden activation × regularisation × momentum combination: the
 hand-derived deltas, jax.grad, the C kernel and central differences agree on
 gradients; the updates agree with an independent NumPy transcription of
-network2 (tests/network2.py). Saturated outputs stay finite; network2's JSON
+network2 (benchmarks/book/network2.py). Saturated outputs stay finite; network2's JSON
 files move both ways.
 """
 
@@ -13,9 +13,9 @@ import re
 
 import jax
 import jax.numpy as jnp
-import network2
 import numpy as np
 import pytest
+from book import network2
 from conftest import assert_trees_close
 
 import jaxnet

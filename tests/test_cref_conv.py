@@ -1,4 +1,4 @@
-"""The C conv-pool layer (csrc/jaxnet_conv.h) against jaxnet.ConvPool's forward and
+"""The C conv-pool layer (csrc/jaxnet_convpool.h) against jaxnet.ConvPool's forward and
 hand-derived backward, float64 and float32, ties included; and its errors."""
 
 import itertools

@@ -1,8 +1,8 @@
-"""The C fast path of chapter 6's networks (csrc/jaxnet_convfast.h), the default C
+"""The C fast path of chapter 6's networks (csrc/jaxnet_net_fast.h), the default C
 kernel of their steps and epochs, against the JAX twins (jaxnet.step_with,
 jaxnet.train_epoch_with) and against the readable reference (kernel="reference"),
 float64 and float32; threads 1 and 2 identical; uint8 pixels as their float values.
-(csrc/test_jaxnet_convfast.c checks it against the reference in C.)"""
+(csrc/test_jaxnet_net_fast.c checks it against the reference in C.)"""
 
 import jax
 import numpy as np

@@ -133,10 +133,12 @@ def test_the_extension_builds_and_passes_with_jaxnet_portable(tmp_path):
     """JAXNET_PORTABLE=1: no -march=native (so no AVX-512 packing; the plain paths)."""
     root = Path(__file__).resolve().parent.parent  # the source tree (jaxnet may be installed)
     build = textwrap.dedent(f"""
-        import os, sys
+        import importlib.util, os
         os.environ["JAXNET_PORTABLE"] = "1"
-        sys.path.insert(0, {str(root / "jaxnet" / "cref")!r})
-        import _build
+        spec = importlib.util.spec_from_file_location(
+            "_build", {str(root / "jaxnet" / "cref" / "_build.py")!r})
+        _build = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(_build)
         assert "-march=native" not in _build._flags
         _build.ffibuilder.compile(tmpdir={str(tmp_path)!r})
     """)

@@ -2,7 +2,7 @@
 
 tests/golden/golden.npz holds, for a fixed 8-6-5-3 net and a batch of 4,
 every Z, A and δ, the gradients and the parameters after one step, all from
-tests/book.py (the book's per-example algorithm in NumPy, float64). A
+benchmarks/book/network.py (the book's per-example algorithm in NumPy, float64). A
 mismatch names the quantity and the equation that produces it.
 """
 
@@ -113,7 +113,7 @@ def test_a_broken_equation_is_named():
         _compare_trace("mutant", t["a"], bad, t["grads"], t["z"])
 
 
-# --- chapter 3: golden_ch3.npz, from tests/network2.py ---------------------------------
+# --- chapter 3: golden_ch3.npz, from benchmarks/book/network2.py ----------------------
 
 G3 = dict(np.load(Path(__file__).with_name("golden") / "golden_ch3.npz", allow_pickle=False))
 CH3 = {  # must match tests/golden/make_golden_ch3.py

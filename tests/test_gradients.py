@@ -2,11 +2,11 @@
 
 import functools
 
-import book
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from book import network
 from conftest import assert_trees_close, rel_err
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
@@ -123,7 +123,7 @@ def test_autodiff_passes_jax_check_grads():
 def test_backprop_equals_the_books_per_example_algorithm(sample):
     params = jaxnet.init_params(jax.random.PRNGKey(4), [784, 30, 10], dtype=jnp.float64)
     x, y = sample.train.x[:10].astype(np.float64), sample.train.y()[:10].astype(np.float64)
-    nb, nw = book.mean_gradient(*book.to_book(params), x, y)
+    nb, nw = network.mean_gradient(*network.to_book(params), x, y)
     expected = tuple(jaxnet.Layer(w, b.ravel()) for w, b in zip(nw, nb))
     assert_trees_close(jaxnet.backprop(params, x, y), expected, F64_RTOL, "book")
 
@@ -140,7 +140,7 @@ def test_batch_gradient_is_mean_of_per_example_gradients():
 def test_cost_matches_the_book(sample):
     params = jaxnet.init_params(jax.random.PRNGKey(6), [784, 30, 10], dtype=jnp.float64)
     x, y = sample.test.x[:50].astype(np.float64), sample.test.y()[:50].astype(np.float64)
-    expected = book.cost(*book.to_book(params), x, y)
+    expected = network.cost(*network.to_book(params), x, y)
     assert expected > 0.1
     assert abs(float(jaxnet.cost(params, x, y)) - expected) <= F64_RTOL * expected
 

@@ -10,7 +10,7 @@ import jaxnet.data
 
 ROOT = Path(__file__).resolve().parents[1]
 # In reading order: the guide's examples continue the README's (its mnist, order).
-EXAMPLE_DOCS = ("README.md", "benchmarks/GUIDE.md")
+EXAMPLE_DOCS = ("README.md", "docs/guide.md")
 DOCS = EXAMPLE_DOCS + ("benchmarks/README.md", "csrc/README.md")
 README_MAX_LINES = 250
 
@@ -34,7 +34,7 @@ def _markdown_files():
 def test_the_examples_are_where_the_test_runs_them():
     found = {name: len(_examples((ROOT / name).read_text())) for name in _markdown_files()}
     assert {name: n for name, n in found.items() if n} == {
-        "README.md": 1, "benchmarks/GUIDE.md": 2}, "chapter 1; chapters 3 and 6"
+        "README.md": 1, "docs/guide.md": 2}, "chapter 1; chapters 3 and 6"
 
 
 def test_the_examples_run(sample, tmp_path, monkeypatch):

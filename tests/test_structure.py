@@ -271,3 +271,47 @@ def test_the_checks_between_rooms_can_fail(tmp_path):
         assert _twice_defined([one, two], [("jaxnet.two", {"feedforward"})]) == {}
     finally:
         _name = real
+
+
+def _path_edits(path):
+    """Where ``path`` edits Python's import path: ``sys.path`` (in code, or in a string
+    run by ``python -c``, or a shell script), ``from sys import path``, ``site.addsitedir``,
+    or ``.path`` of ``sys`` imported under another name."""
+    import re
+    edit = re.compile(r"\bsys\s*\.\s*path\b|\baddsitedir\b|\bfrom\s+sys\s+import\b.*\bpath\b")
+    text = path.read_text()
+    found = [f"{path.name}:{n} {line.strip()}" for n, line in enumerate(text.splitlines(), 1)
+             if edit.search(line)]
+    if path.suffix == ".py":
+        tree = ast.parse(text)
+        aliases = {a.asname for node in ast.walk(tree) if isinstance(node, ast.Import)
+                   for a in node.names if a.name == "sys" and a.asname}
+        found += [f"{path.name}:{node.lineno} {node.value.id}.path" for node in ast.walk(tree)
+                  if isinstance(node, ast.Attribute) and node.attr == "path"
+                  and isinstance(node.value, ast.Name) and node.value.id in aliases]
+    return found
+
+
+def test_no_benchmark_script_edits_the_import_path():
+    # A script imports its neighbours (common, book, peers) because `python benchmarks/x.py`
+    # puts benchmarks/ first on the path; the tests get the same through pyproject's
+    # pythonpath. Editing sys.path instead hides which files a script depends on.
+    scripts = [p for p in sorted(BENCHMARKS.rglob("*")) if p.suffix in (".py", ".sh")
+               and "results" not in p.relative_to(BENCHMARKS).parts]
+    assert {"run.py", "common.py", "network.py", "gpu_check.sh"} <= {p.name for p in scripts}
+    found = [hit for p in scripts for hit in _path_edits(p)]
+    assert not found, found
+
+
+def test_the_import_path_check_is_not_vacuous(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("import os\nimport sys\nimport sys as s\nfrom pathlib import Path\n"
+                   "sys.path.insert(0, str(Path(__file__).parent))\n"
+                   "CHILD = 'import sys; sys.path.append(\"x\")'\n"
+                   "from sys import path\ns.path[:0] = ['y']\nimport site\nsite.addsitedir('z')\n"
+                   "here = os.path.dirname(__file__)\nPath(here).parent\n")
+    assert len(_path_edits(bad)) == 5
+    sh = tmp_path / "bad.sh"
+    sh.write_text('python -c "import sys; sys.path.insert(0, \'benchmarks\')"\n'
+                  'PYTHONPATH=benchmarks python -c "import book_tables"\n')
+    assert len(_path_edits(sh)) == 1

@@ -1,10 +1,10 @@
 """sgd_step, train_epoch and fit against the book's per-example SGD."""
 
-import book
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from book import network
 from conftest import assert_trees_close, count_compiles, rel_err
 
 import jaxnet
@@ -33,7 +33,7 @@ def small(sample):
 def test_sgd_step_equals_books_update_mini_batch(small):
     params, x, y = small
     for eta in (3.0, 0.5):
-        expected = _book_layers(*book.update_mini_batch(*book.to_book(params), x[:10], y[:10], eta))
+        expected = _book_layers(*network.update_mini_batch(*network.to_book(params), x[:10], y[:10], eta))
         new = jaxnet.sgd_step(params, x[:10], y[:10], eta)
         assert_trees_close(new, expected, STEP_RTOL, f"eta {eta}")
         # the step really moved the parameters
@@ -50,7 +50,7 @@ def test_sgd_step_with_autodiff_equals_backprop(small):
 def test_train_epoch_equals_books_sgd_epoch(small, batch_size):
     params, x, y = small
     order = np.random.default_rng(batch_size).permutation(len(x))
-    expected = _book_layers(*book.sgd_epoch(*book.to_book(params), x, y, order, 3.0, batch_size))
+    expected = _book_layers(*network.sgd_epoch(*network.to_book(params), x, y, order, 3.0, batch_size))
     got = jaxnet.train_epoch(params, x, y, order, eta=3.0, batch_size=batch_size)
     assert_trees_close(got, expected, EPOCH_RTOL, f"batch {batch_size}")
     assert rel_err(got[1].w, params[1].w) > 1e-3

@@ -2,12 +2,14 @@
 
 setup.py names ``jaxnet/cref/_build.py:ffibuilder`` in ``cffi_modules``, so
 ``pip install .`` and ``pip install -e .`` compile ``csrc/jaxnet_net.c`` (the
-readable reference of every model, chapter 6's included), ``csrc/jaxnet_ref.c``
-(the Dense-chain API, thin wrappers over it), ``csrc/jaxnet_fast.c`` (the fast
-path of Dense chains), ``csrc/jaxnet_convfast.c`` (that of chapter 6's
-networks), ``csrc/jaxnet_conv.c`` (network3's conv-pool layer) and ``csrc/jn_common.c``
-(the shared checks and messages) into the extension ``jaxnet.cref._ext``. API
-mode means the C compiler checks the declarations below against the real headers.
+readable reference of every model, chapter 6's included),
+``csrc/jaxnet_convpool.c`` (network3's conv-pool layer, which it calls),
+``csrc/jaxnet_dense_chain.c`` (the Dense-chain API, thin wrappers over it),
+``csrc/jaxnet_dense_chain_fast.c`` (the fast path of Dense chains),
+``csrc/jaxnet_net_fast.c`` (that of chapter 6's networks) and
+``csrc/jn_common.c`` (the shared checks and messages) into the extension
+``jaxnet.cref._ext``. API mode means the C compiler checks the declarations
+below against the real headers.
 """
 
 import os
@@ -34,16 +36,11 @@ def _declarations(header: str) -> str:
     return "\n".join(keep)
 
 
-ffibuilder.cdef(_declarations((CSRC / "jaxnet_types.h").read_text()))
-ffibuilder.cdef(_declarations((CSRC / "jaxnet_ref.h").read_text()))
-ffibuilder.cdef(_declarations((CSRC / "jaxnet_fast.h").read_text())
-                .replace('#include "jaxnet_ref.h"', ""))
-ffibuilder.cdef(_declarations((CSRC / "jaxnet_conv.h").read_text())
-                .replace('#include "jaxnet_ref.h"', ""))
-ffibuilder.cdef(_declarations((CSRC / "jaxnet_net.h").read_text())
-                .replace('#include "jaxnet_conv.h"', ""))
-ffibuilder.cdef(_declarations((CSRC / "jaxnet_convfast.h").read_text())
-                .replace('#include "jaxnet_net.h"', ""))
+# In include order, each header once: _declarations drops the #include lines.
+_HEADERS = ("jaxnet_types.h", "jaxnet_dense_chain.h", "jaxnet_dense_chain_fast.h",
+            "jaxnet_convpool.h", "jaxnet_net.h", "jaxnet_net_fast.h")
+for _header in _HEADERS:
+    ffibuilder.cdef(_declarations((CSRC / _header).read_text()))
 
 
 def _openmp_flags() -> list:
@@ -69,16 +66,14 @@ _omp = _openmp_flags()
 
 ffibuilder.set_source(
     "jaxnet.cref._ext",
-    '#include "jaxnet_ref.h"\n#include "jaxnet_fast.h"\n#include "jaxnet_conv.h"\n'
-    '#include "jaxnet_net.h"\n#include "jaxnet_convfast.h"',
-    sources=[os.path.relpath(CSRC / n) for n in ("jn_common.c", "jaxnet_ref.c", "jaxnet_fast.c",
-                                                 "jaxnet_conv.c", "jaxnet_net.c",
-                                                 "jaxnet_convfast.c")],
+    "".join(f'#include "{h}"\n' for h in _HEADERS[1:]),
+    sources=[os.path.relpath(CSRC / n) for n in ("jn_common.c", "jaxnet_dense_chain.c",
+                                                 "jaxnet_dense_chain_fast.c", "jaxnet_convpool.c",
+                                                 "jaxnet_net.c", "jaxnet_net_fast.c")],
     include_dirs=[os.path.relpath(CSRC)],
-    depends=[os.path.relpath(CSRC / n) for n in (
-        "jaxnet_types.h", "jaxnet_ref.h", "jaxnet_ref_impl.h", "jaxnet_fast.h", "jaxnet_fast_impl.h",
-        "jaxnet_conv.h", "jaxnet_conv_impl.h", "jaxnet_net.h", "jaxnet_net_impl.h",
-        "jaxnet_convfast.h", "jaxnet_convfast_impl.h", "jn_gemm_impl.h", "jn_simd.h",
+    depends=[os.path.relpath(CSRC / n) for n in _HEADERS + (
+        "jaxnet_dense_chain_impl.h", "jaxnet_dense_chain_fast_impl.h", "jaxnet_convpool_impl.h",
+        "jaxnet_net_impl.h", "jaxnet_net_fast_impl.h", "jn_gemm_impl.h", "jn_simd.h",
         "jn_common.h", "jn_math_impl.h", "jn_twice.h")],
     extra_compile_args=_flags + _omp,
     extra_link_args=_omp,

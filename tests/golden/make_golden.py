@@ -1,19 +1,17 @@
 """Writes tests/golden/golden.npz: a "golden state" (llm.c's idea) for a fixed net and batch.
 
-    python tests/golden/make_golden.py
+    PYTHONPATH=benchmarks python tests/golden/make_golden.py
 
-Everything in it comes from tests/book.py, the NumPy transcription of the
-book's per-example algorithm, in float64; nothing from jaxnet. A 4-layer
+Everything in it comes from benchmarks/book/network.py, the NumPy transcription
+of the book's per-example algorithm, in float64; nothing from jaxnet (the
+PYTHONPATH is the tests' own, pyproject's ``pythonpath``). A 4-layer
 net (so BP2 runs twice) with half of the inputs exactly 0, like MNIST.
 """
 
-import sys
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import book  # noqa: E402
+from book import network
 
 SIZES = [8, 6, 5, 3]
 BATCH = 4
@@ -27,8 +25,8 @@ def main():
     biases = [rng.standard_normal((o, 1)) for o in SIZES[1:]]
     x = np.where(rng.uniform(size=(BATCH, SIZES[0])) < 0.5, 0.0, rng.uniform(size=(BATCH, SIZES[0])))
     y = np.eye(SIZES[-1])[rng.integers(0, SIZES[-1], BATCH)]
-    t = book.trace(weights, biases, x, y)
-    new_w, new_b = book.update_mini_batch(weights, biases, x, y, ETA)
+    t = network.trace(weights, biases, x, y)
+    new_w, new_b = network.update_mini_batch(weights, biases, x, y, ETA)
     arrays = {"sizes": np.array(SIZES), "eta": np.array(ETA), "x": x, "y": y}
     for l in range(len(weights)):
         arrays[f"w{l}"], arrays[f"b{l}"] = weights[l], biases[l].ravel()

@@ -1,20 +1,18 @@
 """Writes tests/golden/golden_ch3.npz: golden states for chapter 3's features.
 
-    python tests/golden/make_golden_ch3.py
+    PYTHONPATH=benchmarks python tests/golden/make_golden_ch3.py
 
-From tests/network2.py, the NumPy transcription of network2 (float64);
-nothing from jaxnet. For each configuration below: the mean gradient of the
+From benchmarks/book/network2.py, the NumPy transcription of network2
+(float64); nothing from jaxnet (the PYTHONPATH is the tests' own, pyproject's
+``pythonpath``). For each configuration below: the mean gradient of the
 regularised cost on one batch, and the parameters after two updates on it
 (the second one feels the momentum of the first).
 """
 
-import sys
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import network2  # noqa: E402
+from book import network2
 
 SIZES = [8, 6, 5, 3]
 BATCH = 4

@@ -1,4 +1,5 @@
-/* Tests of the conv-pool layer (jaxnet_conv.h): a hand-made tie, central
+/* Tests of the readable reference, jaxnet_net, and of its conv-pool layer.
+ * The conv-pool layer (jaxnet_convpool.h): a hand-made tie, central
  * differences of the backward against the forward, float32 against float64,
  * and the error codes; and of chapter 6's networks (jaxnet_net.h): a conv +
  * dense + softmax net's gradient by central differences of its cost, and the
@@ -7,7 +8,7 @@
  * jn_net_backprop; the evaluation pass against the gradient's forward (through
  * jn_net_trace_offsets), order NULL. (tests/test_cref_conv.py compares both with
  * the JAX twins.) */
-#include "jaxnet_conv.h"
+#include "jaxnet_convpool.h"
 #include "jaxnet_net.h"
 #include "jn_test.h"
 
@@ -318,6 +319,6 @@ int main(void) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;
     }
-    printf("jaxnet_conv: all C checks passed\n");
+    printf("jaxnet_net and jaxnet_convpool: all C checks passed\n");
     return 0;
 }

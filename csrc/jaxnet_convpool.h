@@ -1,4 +1,4 @@
-/* jaxnet_conv: the readable C reference of network3's conv-pool layer (chapter 6).
+/* jaxnet_convpool: the readable C reference of network3's conv-pool layer (chapter 6).
  *
  * The same mathematics as jaxnet/nn/_convpool.py, as plain loops:
  *   z[n,f,Y,X] = max over the p x p block (Y, X) of conv[n,f,y,x] + b[f],
@@ -14,8 +14,8 @@
  *   a (m, c, h, w), w (f, c, k, k), b (f,), z and idx and delta (m, f, hp, wp),
  *   gw (f, c, k, k), gb (f,), g_in (m, c, h, w).
  */
-#ifndef JAXNET_CONV_H
-#define JAXNET_CONV_H
+#ifndef JAXNET_CONVPOOL_H
+#define JAXNET_CONVPOOL_H
 
 #include "jaxnet_types.h"
 
@@ -54,4 +54,4 @@ int jn_convpool_backward_f32(float *gw, float *gb, float *g_in, const float *a,
 }
 #endif
 
-#endif /* JAXNET_CONV_H */
+#endif /* JAXNET_CONVPOOL_H */

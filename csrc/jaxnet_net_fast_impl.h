@@ -1,7 +1,7 @@
 /* The fast epoch of chapter 6's networks, written once for a float type (JN_T,
  * JN_SFX, JN_EXP, JN_TANH as in jaxnet_net_impl.h). Included twice by
- * jaxnet_convfast.c; no include guard on purpose. Notation as the layout in
- * jaxnet_convfast.c: layer y has ni inputs and no outputs per example, rows
+ * jaxnet_net_fast.c; no include guard on purpose. Notation as the layout in
+ * jaxnet_net_fast.c: layer y has ni inputs and no outputs per example, rows
  * padded to niP and noP; a ConvPool layer F filters, K = c k k, S pooled
  * positions, P = p p S conv positions padded to Pp, ordered (u, v, Y, X). */
 

@@ -1,6 +1,7 @@
-/* The fast path against the reference, with a fixed seed. Exits non-zero on
- * any failure.  make -C csrc check / asan-check run it with test_jaxnet_ref. */
-#include "jaxnet_fast.h"
+/* The Dense chains' fast path (jaxnet_dense_chain_fast.h) against the
+ * reference, with a fixed seed. Exits non-zero on any failure.  make -C csrc
+ * check / asan-check run it with test_jaxnet_dense_chain. */
+#include "jaxnet_dense_chain_fast.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -268,6 +269,6 @@ int main(void) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;
     }
-    printf("jaxnet_fast: all C checks passed (parallel: %d)\n", jn_fast_parallel());
+    printf("jaxnet_dense_chain_fast: all C checks passed (parallel: %d)\n", jn_fast_parallel());
     return 0;
 }

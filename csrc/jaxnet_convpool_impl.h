@@ -1,5 +1,5 @@
-/* The conv-pool layer, written once for a float type (see jaxnet_conv.h).
- * Included by jaxnet_conv.c with JN_T (double or float) and JN_SFX(n). No
+/* The conv-pool layer, written once for a float type (see jaxnet_convpool.h).
+ * Included by jaxnet_convpool.c with JN_T (double or float) and JN_SFX(n). No
  * include guard on purpose. Index helpers: A(n,c,y,x), W(f,c,i,j), Z(n,f,Y,X). */
 
 /* conv[n,f,y,x] = sum_{c,i,j} a[n,c,y+i,x+j] w[f,c,i,j] */

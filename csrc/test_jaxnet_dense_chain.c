@@ -1,8 +1,8 @@
-/* Unit tests of jaxnet_ref, the Dense-chain API (on the reference, jaxnet_net),
- * with a fixed seed. Exits non-zero on any failure.
+/* Unit tests of jaxnet_dense_chain, the Dense-chain API (on the reference,
+ * jaxnet_net), with a fixed seed. Exits non-zero on any failure.
  *   make -C csrc check        (optimised)
  *   make -C csrc asan-check   (-fsanitize=address,undefined) */
-#include "jaxnet_ref.h"
+#include "jaxnet_dense_chain.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -453,6 +453,6 @@ int main(void) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;
     }
-    printf("jaxnet_ref: all C checks passed\n");
+    printf("jaxnet_dense_chain: all C checks passed\n");
     return 0;
 }

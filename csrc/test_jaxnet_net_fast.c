@@ -1,4 +1,4 @@
-/* Tests of the fast path of chapter 6's networks (jaxnet_convfast.h) against
+/* Tests of the fast path of chapter 6's networks (jaxnet_net_fast.h) against
  * the readable reference (jn_net_train_epoch): three chains of ConvPool and
  * Dense layers (sigmoid, relu, tanh, linear, softmax; dropout on a conv and a
  * dense layer's input) under every cost, SGD and momentum, L2 and L1, masks
@@ -8,8 +8,8 @@
  * same values as floats (identical); a pooling tie (integer sums, so both
  * kernels exact: equal to the bit); every error code, leaving the parameters
  * unchanged. (tests/test_cref_convfast.py compares it with the JAX twins.) */
-#include "jaxnet_convfast.h"
-#include "jaxnet_fast.h"
+#include "jaxnet_net_fast.h"
+#include "jaxnet_dense_chain_fast.h"
 #include "jn_test.h"
 
 #include <math.h>
@@ -330,6 +330,6 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;
     }
-    printf("jaxnet_convfast: all C checks passed\n");
+    printf("jaxnet_net_fast: all C checks passed\n");
     return 0;
 }

@@ -1,4 +1,4 @@
-/* jaxnet_convfast: the fast path for a whole epoch (and a step) of chapter 6's
+/* jaxnet_net_fast: the fast path for a whole epoch (and a step) of chapter 6's
  * networks, a chain of ConvPool and Dense layers (jn_layer, jaxnet_net.h),
  * tested against the readable reference, jn_net_train_epoch.
  *
@@ -36,8 +36,8 @@
  * the same gradient: parameters agree with jn_net_train_epoch to rounding
  * (tested: <= 1e-12 relative per float64 step, <= 1e-10 per epoch). No
  * -ffast-math: NaN stays NaN. */
-#ifndef JAXNET_CONVFAST_H
-#define JAXNET_CONVFAST_H
+#ifndef JAXNET_NET_FAST_H
+#define JAXNET_NET_FAST_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -81,4 +81,4 @@ int jn_convfast_train_epoch_f32(float *const *w, float *const *b, float *const *
 }
 #endif
 
-#endif /* JAXNET_CONVFAST_H */
+#endif /* JAXNET_NET_FAST_H */

@@ -1,8 +1,8 @@
-/* jaxnet_ref: the Dense-chain API (see jaxnet_ref.h) on the one reference,
- * jaxnet_net: each call describes the chain as Dense jn_layers and runs
+/* jaxnet_dense_chain: the Dense-chain API (see jaxnet_dense_chain.h) on the
+ * one reference, jaxnet_net: each call describes the chain as Dense jn_layers and runs
  * jaxnet_net's function. The float64 and float32 wrappers are one template,
- * jaxnet_ref_impl.h, included twice. */
-#include "jaxnet_ref.h"
+ * jaxnet_dense_chain_impl.h, included twice. */
+#include "jaxnet_dense_chain.h"
 #include "jaxnet_net.h"
 #include "jn_common.h"
 
@@ -53,5 +53,5 @@ int jn_trace_offsets(size_t *a_off, size_t *delta_off, const int64_t *sizes,
     return err;
 }
 
-#define JN_TEMPLATE "jaxnet_ref_impl.h"
+#define JN_TEMPLATE "jaxnet_dense_chain_impl.h"
 #include "jn_twice.h"

@@ -1,8 +1,8 @@
 /* The Dense-chain API's four calls, written once for a float type (JN_T and
  * JN_SFX as in jaxnet_net_impl.h): each describes the chain as Dense layers
- * (dense_call, jaxnet_ref.c) and runs jaxnet_net's function, without dropout
- * masks or conv-pool indices. Included by jaxnet_ref.c; no include guard on
- * purpose. */
+ * (dense_call, jaxnet_dense_chain.c) and runs jaxnet_net's function, without
+ * dropout masks or conv-pool indices. Included by jaxnet_dense_chain.c; no
+ * include guard on purpose. */
 
 int JN_SFX(jn_feedforward)(JN_T *out, const JN_T *const *w, const JN_T *const *b,
                            const JN_T *x, const jn_config *cfg, const int64_t *sizes,

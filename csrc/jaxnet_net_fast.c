@@ -1,6 +1,6 @@
-/* jaxnet_convfast: the fast epoch of chapter 6's networks (see
- * jaxnet_convfast.h): the byte layout of its work buffer and its checks; the
- * float64 and float32 kernels are one template, jaxnet_convfast_impl.h (with
+/* jaxnet_net_fast: the fast epoch of chapter 6's networks (see
+ * jaxnet_net_fast.h): the byte layout of its work buffer and its checks; the
+ * float64 and float32 kernels are one template, jaxnet_net_fast_impl.h (with
  * the product, jn_gemm_impl.h), included twice. Portable C11 with GCC/Clang
  * vector extensions (plain loops without them); OpenMP pragmas are ignored
  * by a compiler built without it. */
@@ -13,8 +13,8 @@
 #pragma GCC optimize("fp-contract=fast")
 #endif
 
-#include "jaxnet_convfast.h"
-#include "jaxnet_fast.h"
+#include "jaxnet_net_fast.h"
+#include "jaxnet_dense_chain_fast.h"
 #include "jn_common.h"
 #include "jn_simd.h"
 
@@ -186,5 +186,5 @@ static int cf_check(jn_cf_layout *F, const jn_config **cfg, const void *const *w
     return rc;
 }
 
-#define JN_TEMPLATE "jaxnet_convfast_impl.h"
+#define JN_TEMPLATE "jaxnet_net_fast_impl.h"
 #include "jn_twice.h"

@@ -1,9 +1,10 @@
-/* jaxnet_fast: the fast epoch (see jaxnet_fast.h). The float64 and float32
- * kernels are one template, jaxnet_fast_impl.h, included twice. Portable
- * C11: the speed comes from fixed-width inner loops over JN_FAST_BLOCK
- * outputs that the compiler vectorises and keeps in registers, not from
- * intrinsics; OpenMP pragmas are ignored by a compiler built without it. */
-#include "jaxnet_fast.h"
+/* jaxnet_dense_chain_fast: the fast epoch of a Dense chain (see
+ * jaxnet_dense_chain_fast.h). The float64 and float32 kernels are one
+ * template, jaxnet_dense_chain_fast_impl.h, included twice. Portable C11:
+ * the speed comes from fixed-width inner loops over JN_FAST_BLOCK outputs that
+ * the compiler vectorises and keeps in registers, not from intrinsics; OpenMP
+ * pragmas are ignored by a compiler built without it. */
+#include "jaxnet_dense_chain_fast.h"
 #include "jn_common.h"
 #include "jn_simd.h"
 
@@ -92,5 +93,5 @@ int jn_fast_work_bytes(size_t *out, const int64_t *sizes, int64_t n_layers, int6
     return err;
 }
 
-#define JN_TEMPLATE "jaxnet_fast_impl.h"
+#define JN_TEMPLATE "jaxnet_dense_chain_fast_impl.h"
 #include "jn_twice.h"

@@ -1,4 +1,4 @@
-/* jaxnet_ref: the Dense-chain API, Nielsen's fully connected networks
+/* jaxnet_dense_chain: the Dense-chain API, Nielsen's fully connected networks
  * (chapters 1 and 3), as thin wrappers over the readable reference,
  * jaxnet_net.h. A chain is given as its sizes and a jn_config; each call turns
  * it into Dense jn_layers (the hidden ones with cfg->activation, the output
@@ -11,8 +11,8 @@
  * x (batch, sizes[0]), y (batch, sizes[n_layers]). Every function takes a work
  * buffer of jn_work_size elements (JN_ERR_WORK if shorter).
  */
-#ifndef JAXNET_REF_H
-#define JAXNET_REF_H
+#ifndef JAXNET_DENSE_CHAIN_H
+#define JAXNET_DENSE_CHAIN_H
 
 #include "jaxnet_types.h"
 
@@ -91,4 +91,4 @@ int jn_train_epoch_f32(float *const *w, float *const *b, float *const *vw,
 }
 #endif
 
-#endif /* JAXNET_REF_H */
+#endif /* JAXNET_DENSE_CHAIN_H */

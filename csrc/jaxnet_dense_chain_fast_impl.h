@@ -1,8 +1,9 @@
-/* The fast epoch, written once for a float type (JN_T, JN_SFX, JN_EXP,
- * JN_TANH as in jaxnet_net_impl.h). Included twice by jaxnet_fast.c; no
- * include guard on purpose. Notation: layer l has n_in = sizes[l] inputs,
- * n_out = sizes[l+1] outputs padded to P = padded(n_out); wt (n_in, P) is
- * w[l] transposed, a row per input; B = JN_FAST_BLOCK. */
+/* The fast epoch of a Dense chain, written once for a float type (JN_T,
+ * JN_SFX, JN_EXP, JN_TANH as in jaxnet_net_impl.h). Included twice by
+ * jaxnet_dense_chain_fast.c; no include guard on purpose. Notation: layer l
+ * has n_in = sizes[l] inputs, n_out = sizes[l+1] outputs padded to
+ * P = padded(n_out); wt (n_in, P) is w[l] transposed, a row per input;
+ * B = JN_FAST_BLOCK. */
 
 #include "jn_math_impl.h"
 

@@ -1,6 +1,7 @@
-/* jaxnet_conv: network3's conv-pool layer in C (see jaxnet_conv.h). The float64
- * and float32 kernels are one template, jaxnet_conv_impl.h, included twice. */
-#include "jaxnet_conv.h"
+/* jaxnet_convpool: network3's conv-pool layer in C (see jaxnet_convpool.h).
+ * The float64 and float32 kernels are one template, jaxnet_convpool_impl.h,
+ * included twice. */
+#include "jaxnet_convpool.h"
 #include "jn_common.h"
 
 int jn_convpool_check(const jn_convpool_dims *d) {
@@ -20,5 +21,5 @@ int jn_convpool_check(const jn_convpool_dims *d) {
     return JN_OK;
 }
 
-#define JN_TEMPLATE "jaxnet_conv_impl.h"
+#define JN_TEMPLATE "jaxnet_convpool_impl.h"
 #include "jn_twice.h"

@@ -1,7 +1,8 @@
-/* jaxnet_fast: the fast path for a whole epoch (and a step) of a Dense chain,
- * tested against the readable reference (jaxnet_net.h, through jaxnet_ref.h).
+/* jaxnet_dense_chain_fast: the fast path for a whole epoch (and a step) of a
+ * Dense chain, tested against the readable reference (jaxnet_net.h, through
+ * jaxnet_dense_chain.h).
  *
- * The same network, config, update rule and error codes as jaxnet_ref.h;
+ * The same network, config, update rule and error codes as jaxnet_dense_chain.h;
  * what differs is how the work is laid out:
  *   - weights are held transposed and padded, wt (n_in, P) with P = n_out
  *     rounded up to JN_FAST_BLOCK, so each input's row of outputs is a run
@@ -20,13 +21,13 @@
  * same sums in the same order; a skipped zero adds exactly 0); the update
  * adds each example's a d^T in turn where the reference sums them first, so
  * parameters agree to rounding. No -ffast-math: NaN stays NaN. */
-#ifndef JAXNET_FAST_H
-#define JAXNET_FAST_H
+#ifndef JAXNET_DENSE_CHAIN_FAST_H
+#define JAXNET_DENSE_CHAIN_FAST_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jaxnet_ref.h"
+#include "jaxnet_dense_chain.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -74,4 +75,4 @@ int jn_fast_parallel(void);
 }
 #endif
 
-#endif /* JAXNET_FAST_H */
+#endif /* JAXNET_DENSE_CHAIN_FAST_H */
