@@ -136,7 +136,7 @@ def test_dense_deltas_and_gradients_equal_the_golden_state(sample, cost, activat
     x, y = _example(sample, model, index=3)
     result = explain(params, x, y, model=model)
     _check_against_golden(result, golden(model, params, x, y))
-    assert result["c_kernel"] == {"available": True, "note": "csrc/jaxnet_ref.h"}
+    assert result["c_kernel"] == {"available": True, "note": "csrc/jaxnet_dense_chain.h"}
 
 
 CHAPTER6 = {  # spec, activation, dropout: two ConvPools (BP2 through a full convolution),

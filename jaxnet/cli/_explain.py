@@ -6,7 +6,7 @@ The three implementations: (1) the hand-derived BP1–BP4
 (:func:`jaxnet.backprop_trace`), (2) ``jax.grad`` of the cost with respect to
 each layer's weighted input and the parameters, no BP equation used
 (jaxnet.cli._explain_autodiff), (3) the C kernel (:func:`jaxnet.cref.backprop_trace`:
-csrc/jaxnet_ref.h for Dense chains, csrc/jaxnet_net.h for chapter 6's models),
+csrc/jaxnet_dense_chain.h for Dense chains, csrc/jaxnet_net.h for chapter 6's models),
 absent when the extension is not built. :func:`explain` is pure: the command
 only formats what it returns (jaxnet.cli._explain_text).
 """
@@ -90,7 +90,7 @@ def c_trace(params, x, y, model, masks):
     if other:
         return None, f"implements Dense and ConvPool layers, not {other}"
     where = ("csrc/jaxnet_net.h" if masks is not None or uses_network_kernel(model)
-             else "csrc/jaxnet_ref.h")
+             else "csrc/jaxnet_dense_chain.h")
     return c_backprop_trace(params, x, y, model=model, masks=masks), where
 
 

@@ -10,10 +10,10 @@ structure as numpy arrays. Every array argument is converted to a numpy array
 once, and that array, not the object passed in, is checked (dtype, shape against
 the model, contiguity, finiteness, the order being a permutation) and handed to
 C. A failure raises ``ValueError``/``TypeError`` naming the argument, the expected
-and the actual. Dense chains run on csrc/jaxnet_ref.h (and the fast path,
-csrc/jaxnet_fast.h); models with ConvPool layers, dropout or mixed activations on
+and the actual. Dense chains run on csrc/jaxnet_dense_chain.h (and the fast path,
+csrc/jaxnet_dense_chain_fast.h); models with ConvPool layers, dropout or mixed activations on
 chapter 6's network kernel (csrc/jaxnet_net.h), and their steps and epochs by
-default on its fast path (csrc/jaxnet_convfast.h).
+default on its fast path (csrc/jaxnet_net_fast.h).
 """
 
 from __future__ import annotations
@@ -199,8 +199,8 @@ def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None
       batch_size: ``1 <= batch_size <= N``; a smaller last mini-batch as the book.
       model, lmbda: as jaxnet.train_epoch; n: n in λ/n (default N; network3
         divides by the number of mini-batches).
-      kernel: ``"fast"``, the default (csrc/jaxnet_fast.h for Dense chains,
-        csrc/jaxnet_convfast.h for chapter-6 models: ConvPool layers, dropout,
+      kernel: ``"fast"``, the default (csrc/jaxnet_dense_chain_fast.h for Dense chains,
+        csrc/jaxnet_net_fast.h for chapter-6 models: ConvPool layers, dropout,
         mixed activations) or ``"reference"`` (the readable loops).
       key: the dropout masks' PRNG key, drawn as jaxnet.train_epoch draws them
         (or ``masks``: ``(N, *input shape)`` per dropout layer, row t for the

@@ -1,4 +1,4 @@
-"""network3's conv-pool layer in C (csrc/jaxnet_conv.h): the twins of
+"""network3's conv-pool layer in C (csrc/jaxnet_convpool.h): the twins of
 ``jaxnet.ConvPool.forward`` and its hand-derived backward. Validated host arrays
 in, numpy out."""
 
@@ -38,7 +38,7 @@ def _conv_arrays(layer, p, a):
 
 
 def convpool_forward(layer, p, a):
-    """network3's conv-pool layer in C (csrc/jaxnet_conv.h), as ``ConvPool.forward``:
+    """network3's conv-pool layer in C (csrc/jaxnet_convpool.h), as ``ConvPool.forward``:
     ``(z (m, F, Ho/p, Wo/p), idx (same shape, int32))`` for ``p = Layer(w (F, C, k, k),
     b (F,))`` and ``a (m, C, H, W)``; idx is each block's first maximum."""
     a, w, b, dims, zshape = _conv_arrays(layer, p, a)

@@ -22,11 +22,11 @@ from ._masks import epoch_masks
 from ._net import Net, as_array, check, exact, host, rule_values
 from ._pinned import Pinned
 
-#: The C kernels of a step or an epoch: ``"fast"``, the default (csrc/jaxnet_fast.h for
-#: Dense chains, csrc/jaxnet_convfast.h for chapter 6's networks: ConvPool layers,
+#: The C kernels of a step or an epoch: ``"fast"``, the default (csrc/jaxnet_dense_chain_fast.h for
+#: Dense chains, csrc/jaxnet_net_fast.h for chapter 6's networks: ConvPool layers,
 #: dropout, mixed activations) and ``"reference"`` (the readable loops, csrc/jaxnet_net.h).
 KERNELS = ("fast", "reference")
-#: The most threads a fast-path call may use (csrc/jaxnet_fast.h's JN_MAX_THREADS).
+#: The most threads a fast-path call may use (csrc/jaxnet_dense_chain_fast.h's JN_MAX_THREADS).
 MAX_THREADS = int(lib.JN_MAX_THREADS)
 #: ``batch_size`` of a step: one mini-batch of every example, in order.
 WHOLE_BATCH = object()

@@ -26,7 +26,7 @@ class CRefError(RuntimeError):
 
 
 _SFX = {np.dtype(np.float64): "f64", np.dtype(np.float32): "f32"}
-#: Model names to the C enums' names (csrc/jaxnet_ref.h, jaxnet_net.h), read from the library.
+#: Model names to the C enums' names (csrc/jaxnet_dense_chain.h, jaxnet_net.h), read from the library.
 _COST = {"quadratic": "JN_COST_QUADRATIC", "cross_entropy": "JN_COST_CROSS_ENTROPY",
          "log_likelihood": "JN_COST_LOG_LIKELIHOOD"}
 _REG = {"l2": "JN_REG_L2", "l1": "JN_REG_L1"}
@@ -80,7 +80,7 @@ def host_layers(params, name):
 
 
 def dense_refusal(model) -> str | None:
-    """Why the Dense-chain kernels (csrc/jaxnet_ref.h, jaxnet_fast.h) cannot run
+    """Why the Dense-chain kernels (csrc/jaxnet_dense_chain.h, jaxnet_dense_chain_fast.h) cannot run
     ``model`` — ConvPool layers, dropout, mixed or other hidden activations, an
     output layer other than the cost's own (sigmoid; softmax for log_likelihood) —
     or None when they can. Such a model runs on chapter 6's network kernel
