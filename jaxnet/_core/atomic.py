@@ -65,7 +65,7 @@ def unwritable(path) -> str | None:
                 "(give a file name)")
     try:
         st = os.stat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # the folder check below names it
         st = None
     except OSError as e:  # a loop of links, a file used as a folder, no permission
         return f"{path}: {e.strerror or e}"
