@@ -71,7 +71,7 @@ def _pngs(html: str) -> list:
 
 def test_every_file_is_written_and_the_page_shows_every_picture(trained):
     folder, _ = trained
-    assert sorted(p.name for p in folder.iterdir()) == sorted(_report.FILES)
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*_report.FILES, _report.MARKER])
     for name in _report.FILES:
         if name.endswith(".png"):
             assert (folder / name).read_bytes()[:8] == PNG_MAGIC, name

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .readable import NotRegularFileError, open_regular
+
 #: The largest metadata member read (JSON text: sizes, config, history).
 MAX_META_BYTES = 16 << 20
 
@@ -58,7 +60,10 @@ class NpzReader:
     def __init__(self, path, error, kind: str, *, allow_compressed: bool = False):
         self.path, self.error, self.kind = Path(path), error, kind
         self.allow_compressed = allow_compressed
-        self._file = open(self.path, "rb")  # FileNotFoundError stays as it is
+        try:  # FileNotFoundError stays as it is; a FIFO or a folder is refused, not read
+            self._file = open_regular(self.path)
+        except NotRegularFileError as e:
+            raise error(str(e)) from None
         try:
             self._size = os.fstat(self._file.fileno()).st_size
             self._zip = zipfile.ZipFile(self._file)

@@ -20,6 +20,8 @@ CURVES, CONFUSION, MISTAKES, WEIGHTS, INDEX = ("learning-curves.png", "confusion
                                               "misclassified.png", "first-layer.png",
                                               "index.html")
 FILES = (CURVES, CONFUSION, MISTAKES, WEIGHTS, INDEX)
+#: Written first into every report folder: the folder's files are ours to replace.
+MARKER = ".jaxnet-report"
 #: At most this many misclassified digits and first-layer units are drawn.
 MAX_MISTAKES, MAX_UNITS = 36, 30
 DPI = 100
@@ -170,6 +172,36 @@ def report_paths(folder) -> list:
     return [("--report", Path(folder) / name) for name in FILES]
 
 
+def report_unowned(folder) -> str | None:
+    """The one-line problem if ``--report folder`` could replace files jaxnet did not
+    write, else None: a folder that exists, is not empty and holds no report of ours
+    (no :data:`MARKER`) is refused before training, never written into (a user's own
+    ``index.html`` or ``confusion.png`` stays theirs)."""
+    folder = Path(folder)
+    if not folder.is_dir() or (folder / MARKER).is_file():
+        return None
+    try:
+        names = sorted(p.name for p in folder.iterdir())
+    except OSError as e:
+        return f"--report {folder}: {e.strerror or e}"
+    if not names:
+        return None
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return (f"--report {folder}: the folder holds files jaxnet did not write ({shown}) and "
+            f"no report of ours ({MARKER}); give an empty or a new folder (a report never "
+            "replaces files it did not write)")
+
+
+def _mark(folder: Path) -> None:
+    """Writes :data:`MARKER`, before any picture (a failure is the pictures' to report)."""
+    import contextlib
+
+    from ..io import atomic_write
+    with contextlib.suppress(OSError), atomic_write(folder / MARKER) as f:
+        f.write(b"jaxnet train --report wrote this folder's report; a later --report "
+                b"into it replaces the report's files.\n")
+
+
 def write_report(args, model, result, split) -> int:
     """Writes ``--report``'s pictures and page after training; the exit status (0,
     or 1 when a file went to the rescue folder instead)."""
@@ -178,6 +210,7 @@ def write_report(args, model, result, split) -> int:
     from ._common import write_output
     from ._report_html import page
     folder = Path(args.report)
+    _mark(folder)
     c = classify(result.params, split.images, split.labels, model=model,
                  x_scale=PIXEL_SCALE if np.issubdtype(split.images.dtype, np.integer) else None)
     drawn = []

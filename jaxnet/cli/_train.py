@@ -35,7 +35,7 @@ from ._flags import (
     threads,
     unit_float,
 )
-from ._report import report_paths, write_report
+from ._report import report_paths, report_unowned, write_report
 
 
 def add_train(sub) -> None:
@@ -123,7 +123,8 @@ def check_flags(args):
     outputs += report_paths(args.report) if args.report is not None else []
     cache = args.compile_cache if str(args.compile_cache) != "none" else None
     problem = outputs_unwritable(outputs) or same_file(
-        outputs + [("--compile-cache", cache)], data_files(args.data))
+        outputs + [("--compile-cache", cache)], data_files(args.data)) or (
+        report_unowned(args.report) if args.report is not None else None)
     if problem:
         return error(problem, 2)
     for flag, value in (("--early-stop", args.early_stop), ("--schedule", args.schedule)):

@@ -11,6 +11,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from .._core.npz import NpzReader
+from .._core.readable import open_regular
 
 #: Pixel value k (uint8) stands for k * PIXEL_SCALE.
 PIXEL_SCALE = 1.0 / 256
@@ -76,7 +77,7 @@ def cache_dir() -> Path:
 
 def sha256_file(path) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()

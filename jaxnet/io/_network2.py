@@ -13,6 +13,7 @@ import numpy as np
 
 from .._core.atomic import atomic_write
 from .._core.params import Layer
+from .._core.readable import NotRegularFileError, check_regular, open_regular
 from .._core.validate import check_dtype, check_params
 from ._description import show
 from ._params_file import ParamsFileError, check_activation, check_cost, valid_sizes
@@ -76,11 +77,14 @@ def load_network2(path, *, dtype=None):
     dtype = check_dtype(dtype if dtype is not None
                         else "float64" if jax.config.jax_enable_x64 else "float32")
     path = Path(path)
-    size = path.stat().st_size  # FileNotFoundError stays as it is
+    try:  # FileNotFoundError stays as it is; a FIFO or a folder is refused, not read
+        size = check_regular(path).st_size
+    except NotRegularFileError as e:
+        raise ParamsFileError(str(e)) from None
     if size > MAX_NETWORK2_BYTES:
         raise _bad_network2(path, f"{size} bytes, more than the {MAX_NETWORK2_BYTES} read")
     try:
-        with open(path, encoding="utf-8") as f:
+        with open_regular(path, "r", encoding="utf-8") as f:
             doc = json.load(f)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, OSError) as e:
         raise _bad_network2(path, f"unreadable JSON: {type(e).__name__}: {str(e)[:200]}") from None
