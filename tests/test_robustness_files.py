@@ -683,7 +683,8 @@ def test_an_output_over_the_shipped_sample_is_refused(tmp_path, capsys, monkeypa
     from jaxnet.data import _sample
     copy_ = tmp_path / "sample.npz"
     copy_.write_bytes(_sample.SAMPLE_PATH.read_bytes())
-    monkeypatch.setattr(_sample, "SAMPLE_PATH", copy_)
+    monkeypatch.setattr(_sample, "SAMPLE_PATH", copy_)      # what the loader reads
+    monkeypatch.setattr(jaxnet.data, "SAMPLE_PATH", copy_)  # what the CLI names (the face)
     before = copy_.read_bytes()
     _refused(capsys, [*TRAIN, "--save", str(copy_)], "--save", "--data")
     assert copy_.read_bytes() == before
