@@ -199,7 +199,7 @@ def test_the_population_shares_one_order_too():
 def test_the_fit_population_seam_is_population_epoch():
     """population_shuffled_epoch (fit_population's impl="pallas") shuffles and trains
     each member as the JAX population epoch does."""
-    from jaxnet.train._population import population_epoch
+    from jaxnet.train._population.fit import population_epoch
     model, params, x, y, _, h = _population()
     state = jaxnet.SgdState(jnp.asarray(h["eta"], jnp.float32))
     keys = jax.random.split(jax.random.PRNGKey(7), 3)

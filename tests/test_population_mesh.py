@@ -27,7 +27,7 @@ import json, jax, numpy as np
 jax.config.update("jax_enable_x64", True)
 import jaxnet
 from jaxnet import data
-from jaxnet.train._population import population_epoch
+from jaxnet.train._population.fit import population_epoch
 assert len(jax.devices()) == 4, jax.devices()
 s = data.load_sample()
 x, l = s.train.images[:200], s.train.labels[:200]
@@ -70,7 +70,7 @@ for P in (4, 6, 8):
                   distinct=len({float(sharded.params[0].w[i, 0, 300]) for i in range(P)}))
 
 # The sharded epoch: members on all 4 devices, and no gradient summed across them.
-from jaxnet.train._population_mesh import member_sharding, put_members
+from jaxnet.train._population.mesh import member_sharding, put_members
 sh = member_sharding(MESH)
 keys, pop, hyper, args, fit = sweep(6)
 on = put_members((pop, jaxnet.SgdState(np.full(6, 0.5)), keys), 6, sh)

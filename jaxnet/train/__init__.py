@@ -15,10 +15,10 @@ from ._history import MONITORS as MONITORS
 from ._history import EpochRecord as EpochRecord
 from ._history import FitResult as FitResult
 from ._pallas import PallasInterpretWarning as PallasInterpretWarning
-from ._pallas_population import pallas_population_epoch as pallas_population_epoch
 from ._population import PopulationResult as PopulationResult
 from ._population import fit_population as fit_population
 from ._population import init_population as init_population
+from ._population import pallas_population_epoch as pallas_population_epoch
 from ._steps import sgd_step as sgd_step
 from ._steps import step_with as step_with
 from ._steps import train_epoch as train_epoch

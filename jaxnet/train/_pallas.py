@@ -194,7 +194,7 @@ def population_shuffled_epoch(params, state, keys, x, y, x_scale, pen, *, model,
     """``population_epoch``'s twin for ``fit_population(impl="pallas")``: every member's
     shuffled epoch in one launch, ``(params, state, keys (P, 2), finite (P,))``.
 
-    Arguments as jaxnet.train._population.population_epoch (unchecked but for
+    Arguments as jaxnet.train._population.fit.population_epoch (unchecked but for
     :func:`check_supported`): params stacked Layers; state the members' stacked
     SgdState/MomentumState; keys ``(P, 2)``, member ``i`` shuffling as
     ``shuffle_order(keys[i], N)`` (fit's shuffle; ``shuffle=False``: the data's

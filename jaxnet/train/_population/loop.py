@@ -11,12 +11,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._core.rules import MomentumState
-from ._checkpoint import check_target
-from ._loop import run_epoch
-from ._population_checkpoint import load_population, save_population
-from ._population_mesh import any_process, gather
-from ._saver import signals_deferred
+from ..._core.rules import MomentumState
+from .._checkpoint import check_target
+from .._loop import run_epoch
+from .._saver import signals_deferred
+from .checkpoint import load_population, save_population
+from .mesh import any_process, gather
 
 
 class PopulationRun(NamedTuple):

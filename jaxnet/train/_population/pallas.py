@@ -6,13 +6,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._core.costs import Penalty
-from .._core.inputs import check_x, check_y, resolve, scale
-from .._core.memory import check_memory
-from .._core.params import as_layers
-from .._core.rules import Momentum, MomentumState, Sgd, SgdState
-from .._core.validate import check_batch_size, check_momentum, check_order, check_positive_scalar
-from ._pallas import check_supported, fused_epoch, interpret_mode, plan_for
+from ..._core.costs import Penalty
+from ..._core.inputs import check_x, check_y, resolve, scale
+from ..._core.memory import check_memory
+from ..._core.params import as_layers
+from ..._core.rules import Momentum, MomentumState, Sgd, SgdState
+from ..._core.validate import check_batch_size, check_momentum, check_order, check_positive_scalar
+from .._pallas import check_supported, fused_epoch, interpret_mode, plan_for
 
 
 def _members(params):

@@ -1,14 +1,19 @@
-"""A population's members: their keys, their η, λ, μ as stacked rule state, and which
-members share a configuration (and which of them is best)."""
+"""A population's members: their keys and initial parameters, their η, λ, μ as
+stacked rule state, and which members share a configuration (and which is best)."""
 
 from __future__ import annotations
+
+from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._core.costs import Penalty
-from .._core.rules import Momentum, MomentumState, Sgd, SgdState
+from ..._core.costs import Penalty
+from ..._core.memory import check_memory
+from ..._core.model import INIT_SCHEMES, Model, draw_params
+from ..._core.rules import Momentum, MomentumState, Sgd, SgdState
+from ..._core.validate import check_dtype
 
 
 def check_keys(keys):
@@ -18,6 +23,32 @@ def check_keys(keys):
         raise ValueError(f"keys: expected (P, 2) uint32 PRNG keys (jax.random.split(key, P)), "
                          f"got shape {shape} dtype {getattr(keys, 'dtype', None)}")
     return keys
+
+
+def init_population(keys, model, *, dtype=jnp.float32, init="large"):
+    """Stacked initial parameters, one member per key.
+
+    Args:
+      keys: ``(P, 2)`` PRNG keys (e.g. ``jax.random.split(key, P)``).
+      model, dtype, init: as :func:`jaxnet.init_params` (a Model or sizes).
+
+    Returns:
+      Layers with a leading axis ``P`` (``w (P, n_out, n_in)``, ``b (P, n_out)``);
+      member ``i`` equals ``init_params(keys[i], model, ...)``.
+    """
+    model = model if isinstance(model, Model) else Model.dense(model)
+    dtype = check_dtype(dtype)
+    if init not in INIT_SCHEMES:
+        raise ValueError(f"init: expected one of {INIT_SCHEMES}, got {init!r}")
+    keys = check_keys(keys)
+    check_memory(model, dtype, members=keys.shape[0], training=True)
+    return _draw_members(keys, model, dtype, init)
+
+
+@partial(jax.jit, static_argnums=(1, 2, 3))
+def _draw_members(keys, model, dtype, init):
+    """Module-level, so a second population of the same model does not recompile."""
+    return jax.vmap(lambda k: draw_params(k, model, dtype, init))(keys)
 
 
 def member_values(v, p, name, low, high=None) -> np.ndarray:

@@ -5,8 +5,8 @@ parameters gains a leading axis ``P`` (``w (P, n_out, n_in)``, ``b (P, n_out)``)
 Each member has its own PRNG key (init and shuffles), η, λ and μ; they share
 the data, the model and the mini-batch size. Member ``i`` follows exactly the
 algorithm of :func:`jaxnet.fit` with ``keys[i]`` and its own hyper-parameters.
-The members may be split over the devices of a mesh (jaxnet.train._population_mesh)
-and the sweep checkpointed (jaxnet.train._population_checkpoint).
+The members may be split over the devices of a mesh (jaxnet.train._population.mesh)
+and the sweep checkpointed (jaxnet.train._population.checkpoint).
 """
 
 from __future__ import annotations
@@ -19,28 +19,25 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._core.costs import Penalty
-from .._core.inputs import resolve
-from .._core.memory import check_memory
-from .._core.model import INIT_SCHEMES, Model, draw_params
-from .._core.params import as_layers
-from .._core.rules import MomentumState
-from .._core.validate import check_dtype
-from ._epoch import shuffled_epoch
-from ._evaluate import monitor
-from ._identity import check_names
-from ._loop import prepare, reg_count
-from ._pallas import check_supported, population_shuffled_epoch
-from ._population_checkpoint import population_config
-from ._population_loop import PopulationRun, PopulationSaver, train_population
-from ._population_members import (
+from ..._core.costs import Penalty
+from ..._core.inputs import resolve
+from ..._core.params import as_layers
+from ..._core.rules import MomentumState
+from .._epoch import shuffled_epoch
+from .._evaluate import monitor
+from .._identity import check_names
+from .._loop import prepare, reg_count
+from .._pallas import check_supported, population_shuffled_epoch
+from .checkpoint import population_config
+from .loop import PopulationRun, PopulationSaver, train_population
+from .members import (
     best_members,
     check_keys,
     configurations,
     member_hyper,
     member_state,
 )
-from ._population_mesh import (
+from .mesh import (
     check_split,
     gather,
     member_sharding,
@@ -48,32 +45,6 @@ from ._population_mesh import (
     put_replicated,
     slots,
 )
-
-
-def init_population(keys, model, *, dtype=jnp.float32, init="large"):
-    """Stacked initial parameters, one member per key.
-
-    Args:
-      keys: ``(P, 2)`` PRNG keys (e.g. ``jax.random.split(key, P)``).
-      model, dtype, init: as :func:`jaxnet.init_params` (a Model or sizes).
-
-    Returns:
-      Layers with a leading axis ``P`` (``w (P, n_out, n_in)``, ``b (P, n_out)``);
-      member ``i`` equals ``init_params(keys[i], model, ...)``.
-    """
-    model = model if isinstance(model, Model) else Model.dense(model)
-    dtype = check_dtype(dtype)
-    if init not in INIT_SCHEMES:
-        raise ValueError(f"init: expected one of {INIT_SCHEMES}, got {init!r}")
-    keys = check_keys(keys)
-    check_memory(model, dtype, members=keys.shape[0], training=True)
-    return _draw_members(keys, model, dtype, init)
-
-
-@partial(jax.jit, static_argnums=(1, 2, 3))
-def _draw_members(keys, model, dtype, init):
-    """Module-level, so a second population of the same model does not recompile."""
-    return jax.vmap(lambda k: draw_params(k, model, dtype, init))(keys)
 
 
 class PopulationResult(NamedTuple):

@@ -27,11 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .._core.npz import NpzReader
-from .._core.params import Layer
-from .._core.rescue import WriteError
-from ._checkpoint import CheckpointError, check_config, write_npz
-from ._identity import NAMES, run_config
+from ..._core.npz import NpzReader
+from ..._core.params import Layer
+from ..._core.rescue import WriteError
+from .._checkpoint import CheckpointError, check_config, write_npz
+from .._identity import NAMES, run_config
 
 FORMAT = "jaxnet.population_checkpoint"
 # 2: the caller's names and the (absent) test data in the config, as fit's (version 1
