@@ -32,12 +32,16 @@ from .nn import parse_layers as parse_layers
 from .nn import sigmoid as sigmoid
 from .nn import sigmoid_prime as sigmoid_prime
 from .train import MONITORS as MONITORS
+from .train import Checkpoint as Checkpoint
 from .train import CheckpointError as CheckpointError
 from .train import EpochRecord as EpochRecord
 from .train import FitResult as FitResult
 from .train import MomentumState as MomentumState
+from .train import Patience as Patience
 from .train import PopulationResult as PopulationResult
+from .train import Regularization as Regularization
 from .train import SgdState as SgdState
+from .train import TrainingData as TrainingData
 from .train import apply_updates as apply_updates
 from .train import evaluate as evaluate
 from .train import evaluate_ensemble as evaluate_ensemble

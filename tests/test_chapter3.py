@@ -87,7 +87,7 @@ def test_gradients_agree_four_ways_and_with_network2(cost, act, reg):
     from jaxnet._core.costs import Penalty
     from jaxnet._core.network import cost_jit
     pen = Penalty(reg[1], N_TRAIN) if reg else None
-    fd = central_differences(lambda q: cost_jit(kw["model"], q, x, y, pen), params)
+    fd = central_differences(lambda q: cost_jit(q, x, y, pen, model=kw["model"]), params)
     assert_trees_close(manual, fd, FD_RTOL, "central differences")
 
 

@@ -105,7 +105,7 @@ def test_check_flags_a_broken_implementation():
     def epoch(rule, p, x, y, o, **k):
         return jaxnet.train_epoch_with(rule, p, None, x, y, o, **k)[0]
 
-    rows = _check.run({"backprop": jaxnet.backprop, "broken": broken},
+    rows = _check.comparison_rows({"backprop": jaxnet.backprop, "broken": broken},
                       {"backprop": epoch,
                        "broken": lambda *a, **k: jax.tree.map(lambda a: a * 1.001, epoch(*a, **k))},
                       out=out)

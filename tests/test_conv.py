@@ -79,7 +79,7 @@ def test_a_tie_in_max_pooling_goes_to_the_first_maximum():
     params = (jaxnet.Layer(np.ones((1, 1, 1, 1)), np.zeros(1)),
               jaxnet.Layer(np.array([[1.0, 2.0, 3.0, 4.0]]), np.zeros(1)))
     x, y = img.reshape(1, 16), np.zeros((1, 1))
-    t = jax.jit(backprop_trace, static_argnums=0)(model, params, x, y)
+    t = jax.jit(backprop_trace, static_argnames="model")(params, x, y, model=model)
     np.testing.assert_array_equal(np.asarray(t["z"][0]).ravel(), [0.9, 0.8, 0.3, 0.7])
     # ∂C/∂(input) of the first layer is δ routed: C = ½(Σ_j w_j z_j)², δ_j = (Σ w z)·w_j
     out = float(np.dot([1, 2, 3, 4], [0.9, 0.8, 0.3, 0.7]))
@@ -90,7 +90,7 @@ def test_a_tie_in_max_pooling_goes_to_the_first_maximum():
         g = grad(params, x, y, model=model)
         np.testing.assert_allclose(float(g[0].w[0, 0, 0, 0]), float((expected * img).sum()),
                                    rtol=F64_RTOL)
-    auto_in = jax.grad(lambda xx: jaxnet._core.network.unchecked_cost(model, params, xx, y))(x)
+    auto_in = jax.grad(lambda xx: jaxnet._core.network.unchecked_cost(params, xx, y, model=model))(x)
     np.testing.assert_allclose(np.asarray(auto_in).reshape(4, 4), expected, rtol=F64_RTOL)
 
 
@@ -144,7 +144,7 @@ def test_forward_pass_matches_a_numpy_transcription_of_network3(sample):
                                        jaxnet.Dense(10, "softmax")), cost="log_likelihood")
     params = jaxnet.init_params(jax.random.PRNGKey(6), model, dtype=np.float64, init="scaled")
     x = sample.train.x[:3].astype(np.float64)
-    t = jax.jit(backprop_trace, static_argnums=0)(model, params, x, sample.train.y()[:3])
+    t = jax.jit(backprop_trace, static_argnames="model")(params, x, sample.train.y()[:3], model=model)
     spec = [("convpool", np.asarray(params[0].w), np.asarray(params[0].b), 2),
             ("convpool", np.asarray(params[1].w), np.asarray(params[1].b), 2),
             ("softmax", np.asarray(params[2].w), np.asarray(params[2].b), None)]
@@ -174,7 +174,7 @@ def test_every_delta_matches_the_golden_state_from_perturbed_weighted_inputs(sam
         return -jnp.sum(y * jnp.log(a)) / 4
 
     golden = jax.grad(cost_perturbed)([jnp.zeros((4,) + s) for s in model.shapes[1:]])
-    t = jax.jit(backprop_trace, static_argnums=0)(model, params, x, y)
+    t = jax.jit(backprop_trace, static_argnames="model")(params, x, y, model=model)
     for l, (got, want) in enumerate(zip(t["delta"], golden)):
         assert float(jnp.max(jnp.abs(want))) > MIN_GRAD, f"δ{l + 1} ~ 0: a vacuous check"
         assert rel_err(got, want) <= F64_RTOL, f"δ{l + 1}: BP1 (l = 3) or BP2 through the pool"

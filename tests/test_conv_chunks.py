@@ -57,10 +57,10 @@ def test_a_chunked_mini_batch_gradient_is_the_whole_batch_gradient(grad, dropout
     model, params, x, y, masks = _conv_net(m, dropout)
     penalty = Penalty(0.7, 50.0)
     assert _chunked.chunked(model)
-    whole = GRADIENTS[grad](model, params, x, y, penalty, masks)
-    chunks = _chunked.batch_gradient(grad, model, params, x, y, penalty, masks)
+    whole = GRADIENTS[grad](params, x, y, penalty, masks, model=model)
+    chunks = _chunked.batch_gradient(grad, params, x, y, penalty, masks, model=model)
     other = GRADIENTS["autodiff" if grad == "backprop" else "backprop"](
-        model, params, x, y, penalty, masks)
+        params, x, y, penalty, masks, model=model)
     assert min(float(jnp.max(jnp.abs(g.w))) for g in whole) > 1e-4, "a vacuous layer"
     assert_trees_close(chunks, whole, F64_RTOL, grad)
     assert_trees_close(chunks, other, F64_RTOL, "the other gradient")

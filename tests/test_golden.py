@@ -70,11 +70,11 @@ def _compare_step(name, new):
 
 
 MODEL = jaxnet.Model.dense(SIZES)
-TRACE = jax.jit(backprop_trace, static_argnums=0)
+TRACE = jax.jit(backprop_trace, static_argnames="model")
 
 
 def test_jax_backprop_against_golden():
-    t = TRACE(MODEL, PARAMS, G["x"], G["y"])
+    t = TRACE(PARAMS, G["x"], G["y"], model=MODEL)
     _compare_trace("jaxnet.backprop", t["a"], t["delta"], t["grads"], t["z"])
     _compare_trace("jaxnet.backprop (public)", t["a"], t["delta"], jaxnet.backprop(PARAMS, G["x"], G["y"]))
     _compare_step("jaxnet.sgd_step", jaxnet.sgd_step(PARAMS, G["x"], G["y"], float(G["eta"])))
@@ -95,7 +95,7 @@ def test_jax_grad_against_golden():
     _compare_trace("jax.grad", acts, deltas, jaxnet.autodiff_grad(PARAMS, G["x"], G["y"]))
     _compare_step("jax.grad step", jaxnet.sgd_step(PARAMS, G["x"], G["y"], float(G["eta"]),
                                                    grad="autodiff"))
-    assert float(cost(MODEL, PARAMS, G["x"], G["y"])) > 0
+    assert float(cost(PARAMS, G["x"], G["y"], model=MODEL)) > 0
 
 
 def test_c_kernel_against_golden():
@@ -106,7 +106,7 @@ def test_c_kernel_against_golden():
 
 def test_a_broken_equation_is_named():
     # The checker itself must fail, and say where, when one δ is wrong.
-    t = TRACE(MODEL, PARAMS, G["x"], G["y"])
+    t = TRACE(PARAMS, G["x"], G["y"], model=MODEL)
     bad = list(t["delta"])
     bad[0] = bad[0] * (1 + 1e-6)
     with pytest.raises(AssertionError, match=r"delta1 .* BP2"):
@@ -189,7 +189,7 @@ class Transposed:
 def test_a_new_layer_kind_gets_the_golden_comparison_for_free():
     model = jaxnet.Model((SIZES[0],), tuple(Transposed(n) for n in SIZES[1:]))
     params = tuple(jaxnet.Layer(p.w.T.copy(), p.b) for p in PARAMS)
-    t = TRACE(model, params, G["x"], G["y"])
+    t = TRACE(params, G["x"], G["y"], model=model)
     back = tuple(jaxnet.Layer(g.w.T, g.b) for g in t["grads"])
     _compare_trace("Transposed layers", t["a"], t["delta"], back, t["z"])
     stepped = jaxnet.sgd_step(params, G["x"], G["y"], float(G["eta"]), model=model)

@@ -99,7 +99,7 @@ def test_backprop_matches_central_differences(sizes):
     grad_leaves = jax.tree.leaves(grads)
     from jaxnet._core.network import cost_jit
     model = jaxnet.Model.dense(sizes)
-    cost = functools.partial(cost_jit, model)
+    cost = functools.partial(cost_jit, model=model)
     for i, (p, g) in enumerate(zip(leaves, grad_leaves)):
         p = np.asarray(p)
         fd = np.zeros_like(p)

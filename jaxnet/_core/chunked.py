@@ -47,13 +47,13 @@ def chunked(model) -> bool:
     return any(isinstance(layer, ConvPool) for layer in model.layers)
 
 
-def batch_gradient(grad: str, model, params, x, y, penalty=None, masks=None):
+def batch_gradient(grad: str, params, x, y, penalty=None, masks=None, *, model):
     """``GRADIENTS[grad]`` of the mini-batch ``x (m, n_0)``, ``y (m, n_L)`` (dropout
     ``masks``: per layer ``(m, *input shape)`` or None), by chunks of
     :data:`CHUNK_ROWS` rows when the model :func:`chunked`; Layers like ``params``."""
     fn, m = GRADIENTS[grad], x.shape[0]
     if not chunked(model) or m <= CHUNK_ROWS:
-        return fn(model, params, x, y, penalty, masks)
+        return fn(params, x, y, penalty, masks, model=model)
     full, rest = divmod(m, CHUNK_ROWS)
     groups, loose = divmod(full, GROUP)
 
@@ -68,8 +68,8 @@ def batch_gradient(grad: str, model, params, x, y, penalty=None, masks=None):
         """The gradient of a chunk (of chunk ``i`` of a group's arrays)."""
         pick = (lambda a: a) if i is None else (lambda a: None if a is None else a[i])
         xc, yc, ms = chunk
-        return fn(model, params, pick(xc), pick(yc), None,
-                  None if ms is None else tuple(pick(k) for k in ms))
+        return fn(params, pick(xc), pick(yc), None,
+                  None if ms is None else tuple(pick(k) for k in ms), model=model)
 
     def add(*gs):
         return jax.tree.map(lambda *a: sum(a[1:], a[0]), *gs)

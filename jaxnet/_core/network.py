@@ -54,7 +54,7 @@ def _dropped(layer, a, mask):
     return a * mask if mask is not None else a * (1 - p)
 
 
-def forward_trace(model, params, x, masks=None):
+def forward_trace(params, x, masks=None, *, model):
     """``(zs, acts, saved, inputs)``: ``Z^1..Z^L``, ``A^0..A^L`` (in the params' dtype,
     each ``(m, *shape)``), what each layer's backward needs, and what each layer saw
     (``A^{l-1}`` after dropout)."""
@@ -70,22 +70,22 @@ def forward_trace(model, params, x, masks=None):
     return zs, acts, saved, inputs
 
 
-def unchecked_feedforward(model, params, x):
+def unchecked_feedforward(params, x, *, model):
     """``A^L (m, n_L)`` for ``x (m, n_0)``."""
-    return forward_trace(model, params, x)[1][-1]  # evaluation: dropout layers scaled
+    return forward_trace(params, x, model=model)[1][-1]  # evaluation: dropout layers scaled
 
 
-def unchecked_cost(model, params, x, y, penalty=None, masks=None):
+def unchecked_cost(params, x, y, penalty=None, masks=None, *, model):
     """The batch's mean cost plus the regularisation term; a scalar."""
-    zs, acts, _, _ = forward_trace(model, params, x, masks)
+    zs, acts, _, _ = forward_trace(params, x, masks, model=model)
     return (cost0(model.cost, zs[-1], acts[-1], y.astype(acts[-1].dtype))
             + penalty_value(model.reg, params, penalty))
 
 
-def unchecked_backprop_trace(model, params, x, y, penalty=None, masks=None) -> dict:
+def unchecked_backprop_trace(params, x, y, penalty=None, masks=None, *, model) -> dict:
     """backprop with its intermediates: ``{"z": [Z^1..Z^L], "a": [A^0..A^L],
     "delta": [Δ^1..Δ^L], "grads": Layers}``; ``Δ^l`` includes the 1/m."""
-    zs, acts, saved, inputs = forward_trace(model, params, x, masks)
+    zs, acts, saved, inputs = forward_trace(params, x, masks, model=model)
     layers, precision = model.layers, model.precision
     delta = output_delta(model.cost, layers[-1].activation, acts[-1],          # BP1
                          y.astype(acts[-1].dtype))
@@ -103,21 +103,21 @@ def unchecked_backprop_trace(model, params, x, y, penalty=None, masks=None) -> d
     return {"z": zs, "a": acts, "delta": deltas, "grads": tuple(grads)}
 
 
-def unchecked_backprop(model, params, x, y, penalty=None, masks=None):
+def unchecked_backprop(params, x, y, penalty=None, masks=None, *, model):
     """The gradient of :func:`unchecked_cost` by BP1–BP4: Layers shaped like ``params``."""
-    return unchecked_backprop_trace(model, params, x, y, penalty, masks)["grads"]
+    return unchecked_backprop_trace(params, x, y, penalty, masks, model=model)["grads"]
 
 
-def unchecked_autodiff_grad(model, params, x, y, penalty=None, masks=None):
+def unchecked_autodiff_grad(params, x, y, penalty=None, masks=None, *, model):
     """``jax.grad`` of :func:`unchecked_cost` with respect to ``params`` (the cross-check)."""
-    return jax.grad(unchecked_cost, argnums=1)(model, params, x, y, penalty, masks)
+    return jax.grad(unchecked_cost)(params, x, y, penalty, masks, model=model)
 
 
 #: Gradient implementations by name: the hand-derived one and jax.grad's.
 GRADIENTS = {"backprop": unchecked_backprop, "autodiff": unchecked_autodiff_grad}
 
-feedforward_jit = jax.jit(unchecked_feedforward, static_argnums=0)
-cost_jit = jax.jit(unchecked_cost, static_argnums=0)
-backprop_jit = jax.jit(unchecked_backprop, static_argnums=0)
-backprop_trace_jit = jax.jit(unchecked_backprop_trace, static_argnums=0)
-autodiff_grad_jit = jax.jit(unchecked_autodiff_grad, static_argnums=0)
+feedforward_jit = jax.jit(unchecked_feedforward, static_argnames="model")
+cost_jit = jax.jit(unchecked_cost, static_argnames="model")
+backprop_jit = jax.jit(unchecked_backprop, static_argnames="model")
+backprop_trace_jit = jax.jit(unchecked_backprop_trace, static_argnames="model")
+autodiff_grad_jit = jax.jit(unchecked_autodiff_grad, static_argnames="model")

@@ -110,7 +110,7 @@ def jitted_cost(params, x, y, model, lmbda=None, n=None, masks=None):
     from .._core.inputs import penalty
     from .._core.network import unchecked_cost as cost
     pen = penalty(lmbda, n, params)
-    return jax.jit(lambda q: cost(model, q, x, y, pen, masks))
+    return jax.jit(lambda q: cost(q, x, y, pen, masks, model=model))
 
 
 def model_rows(label, model, params, x, y, impls=None, lmbda=None, n=None,

@@ -33,11 +33,12 @@ def dropout_masks(key, model, m: int, dtype=np.float32):
 
 
 def _checked_call(fn, params, x, y, model, lmbda, n, masks):
-    """``fn(model, params, x, y, penalty, masks)`` after checking every argument."""
+    """``fn(params, x, y, penalty, masks, model=model)`` after checking every argument."""
     model, params = resolve(params, model)
     m = check_x(model, x, allow_int=False)
     check_y(model, y, m)
-    return fn(model, params, x, y, penalty(lmbda, n, params), check_masks(model, masks, m, params))
+    return fn(params, x, y, penalty(lmbda, n, params), check_masks(model, masks, m, params),
+              model=model)
 
 
 def feedforward(params, x, *, model=None):
@@ -55,7 +56,7 @@ def feedforward(params, x, *, model=None):
     """
     model, params = resolve(params, model)
     check_x(model, x, allow_int=False)
-    return feedforward_jit(model, params, x)
+    return feedforward_jit(params, x, model=model)
 
 
 def cost(params, x, y, *, model=None, lmbda=None, n=None, masks=None):

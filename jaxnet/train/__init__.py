@@ -23,3 +23,7 @@ from ._steps import sgd_step as sgd_step
 from ._steps import step_with as step_with
 from ._steps import train_epoch as train_epoch
 from ._steps import train_epoch_with as train_epoch_with
+from ._values import Checkpoint as Checkpoint
+from ._values import Patience as Patience
+from ._values import Regularization as Regularization
+from ._values import TrainingData as TrainingData

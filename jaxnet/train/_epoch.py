@@ -52,7 +52,7 @@ def step(model, rule, grad, params, state, xb, yb, penalty, key=None, masks=None
     masks drawn from ``key``, when the model has dropout), then the rule."""
     if masks is None and key is not None:
         masks = unchecked_dropout_masks(key, model, xb.shape[0], xb.dtype)
-    g = batch_gradient(grad, model, params, xb, yb, penalty, masks)
+    g = batch_gradient(grad, params, xb, yb, penalty, masks, model=model)
     updates, state = rule.update(g, state, params)
     return apply_updates(params, updates), state
 

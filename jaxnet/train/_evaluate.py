@@ -21,7 +21,7 @@ def _inputs(model, params, x, x_scale):
 def count_correct(model, params, x, labels, x_scale):
     """``Σ [argmax_j a^L_j(x) == label]`` over the rows of ``x (N, n_0)`` (ties go to
     the lowest j, as ``np.argmax``); ``x_scale`` an array or None."""
-    acts = forward_trace(model, params, _inputs(model, params, x, x_scale))[1]  # no masks
+    acts = forward_trace(params, _inputs(model, params, x, x_scale), model=model)[1]  # no masks
     predicted = jnp.argmax(acts[-1], axis=1)
     return jnp.sum(predicted == labels.astype(predicted.dtype))
 
@@ -30,7 +30,7 @@ def monitor(model, params, x, labels, x_scale, penalty):
     """``(correct, total cost)`` on a whole data set in one program: the cost is
     network2's ``total_cost`` with the regularisation term over the **training**
     set size (network2 divides by the evaluated set's size instead)."""
-    zs, acts, _, _ = forward_trace(model, params, _inputs(model, params, x, x_scale))
+    zs, acts, _, _ = forward_trace(params, _inputs(model, params, x, x_scale), model=model)
     predicted = jnp.argmax(acts[-1], axis=1)
     correct = jnp.sum(predicted == labels.astype(predicted.dtype))
     y = jax.nn.one_hot(labels, acts[-1].shape[1], dtype=acts[-1].dtype)
@@ -43,7 +43,7 @@ def vote(model, params, x, labels, x_scale):
     (leading axis P): each member predicts a class, the most frequent class wins
     (a tie goes to the lowest class, as ``np.argmax`` of the counts)."""
     def predict(p):
-        acts = forward_trace(model, p, _inputs(model, p, x, x_scale))[1]
+        acts = forward_trace(p, _inputs(model, p, x, x_scale), model=model)[1]
         return jnp.argmax(acts[-1], axis=1)
     predictions = jax.vmap(predict)(params)                               # (P, N)
     counts = jnp.sum(jax.nn.one_hot(predictions, model.sizes[-1], dtype=jnp.int32), axis=0)

@@ -11,108 +11,102 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._core.inputs import penalty, resolve
+from .._core.inputs import penalty as penalty_value
+from .._core.inputs import resolve
 from .._core.rules import Momentum, MomentumState, Sgd, SgdState, book_rule, check_rule, with_eta
 from ._epoch import shuffle_jit, shuffled_epoch
 from ._evaluate import monitor_jit
-from ._history import EpochRecord, FitResult, LoopState, Schedule, check_monitor, check_patience, record
-from ._identity import check_names
-from ._loop import check_eval_data, prepare, reg_count, run_epoch
+from ._history import EpochRecord, FitResult, LoopState, Schedule, check_monitor, record
+from ._loop import prepare_data, run_epoch
 from ._pallas import check_supported, interpret_mode, pallas_shuffled_epoch
 from ._saver import Saver, after_epoch, signals_deferred
+from ._shorthand import checkpointing, patience, regularization, shorthand, training_data
 
 #: fit's epoch implementations: the compiled JAX program, the C kernel's fast path, or
 #: the fused Pallas kernel (jaxnet.train._pallas).
 IMPLS = ("jax", "c", "pallas")
 
 
-def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.0,
-        batch_size: int = 10, x_scale=None, eval_data=None, lmbda=None, momentum=0.0,
-        rule=None, monitor=None, early_stop: Optional[int] = None, schedule: Optional[int] = None,
-        grad: str = "backprop", on_epoch: Optional[Callable[[EpochRecord], None]] = None,
-        progress: Optional[Callable] = None, checkpoint=None, checkpoint_every: int = 1,
-        resume: bool = False, overwrite: bool = False, impl: str = "jax",
-        threads: int = 1, test_data=None, shuffle: bool = True,
-        n=None, names=None) -> FitResult:
+def fit(key, params, x, labels=None, *, model=None, epochs: int = 30, batch_size: int = 10,
+        rule=None, penalty=None, schedule=None, checkpoint=None, monitor=None,
+        on_epoch: Optional[Callable[[EpochRecord], None]] = None, impl: str = "jax",
+        **options) -> FitResult:
     """Mini-batch SGD for ``epochs`` epochs, monitoring after each (network2's SGD).
 
     Each epoch is one compiled program (compiled once, before the first
     epoch): ``key, k = split(key)``, ``order = permutation(k, N)``, then the
-    epoch of :func:`jaxnet.train_epoch_with` over ``order`` with
-    ``jaxnet.sgd(eta)`` (``jaxnet.momentum(eta, momentum)`` when μ ≠ 0).
-    Monitoring is one compiled program per data set.
+    epoch of :func:`jaxnet.train_epoch_with` over ``order`` with the rule.
+    Monitoring is one compiled program per data set. A run is a handful of
+    values, each checked once when made (jaxnet.TrainingData, Regularization,
+    Patience, Checkpoint, as jaxnet.Model); the book's keywords stay as a
+    shorthand for them (below).
 
     Args:
       key: JAX PRNG key for the shuffles.
       params: initial parameters, a tuple of Layers matching ``model``.
-      x: ``(N, n_0)`` training inputs: float, or integer with ``x_scale``.
-      labels: ``(N,)`` int training labels in ``[0, n_L)``.
+      x: a jaxnet.TrainingData; or the ``(N, n_0)`` training inputs (float, or
+        integer with ``x_scale``), with ``labels`` and the shorthand below.
+      labels: ``(N,)`` int training labels in ``[0, n_L)`` (with array ``x``).
       model: a jaxnet.Model (default: the chapter-1 network of params' sizes).
-      epochs, eta, batch_size: as in the book.
-      x_scale: factor for integer inputs (``1/256`` for jaxnet.data images).
-      eval_data: optional ``(x_eval (M, n_0), labels_eval (M,))``, the same
-        input dtype convention as ``x``.
-      lmbda: regularisation strength λ ≥ 0 (kind ``model.reg``; n in λ/n is ``N``).
-      momentum: μ in [0, 1]; the velocity starts at zero and is returned.
-      rule: the update rule itself instead of ``eta``/``momentum`` (the book's
-        shorthand for ``jaxnet.sgd(eta)``/``jaxnet.momentum(eta, momentum)``):
-        a jaxnet rule, or an optax GradientTransformation (then no
-        ``schedule``, which halves a jaxnet rule's η, no ``checkpoint``, which
+      epochs, batch_size: as in the book.
+      rule: the update rule: a jaxnet rule (``jaxnet.sgd(eta)``,
+        ``jaxnet.momentum(eta, mu)``), or an optax GradientTransformation (then
+        no ``schedule``, which halves a jaxnet rule's η, no ``checkpoint``, which
         saves jaxnet rules' states, and ``impl="jax"``; records' ``eta`` is NaN).
+        Default: the shorthand's ``eta`` and ``momentum``.
+      penalty: a jaxnet.Regularization(lmbda, n) (its kind is ``model.reg``), or
+        the shorthand's ``lmbda`` and ``n``.
+      schedule: a jaxnet.Patience(halve_eta_after, stop_after), or the book's
+        int: after this many epochs without a new best evaluation accuracy,
+        halve η, and stop instead of going below η/128 (with the shorthand's
+        ``early_stop``: stop after that many). Both watch the evaluation accuracy.
+      checkpoint: a jaxnet.Checkpoint(path, every, resume, overwrite, names), or a
+        path with the shorthand's ``checkpoint_every``, ``resume``, ``overwrite``
+        and ``names``. The loop's whole state (parameters, momentum, PRNG key,
+        epoch, history, schedule) is saved atomically every ``every`` epochs and
+        at the end; while a checkpoint is set, SIGINT (Ctrl-C) and SIGTERM finish
+        the current epoch, save, and return with ``stopped`` saying so. A resume
+        continues from the file if it exists and must be this run: the
+        checkpoint records everything that fixes the trajectory (the initial
+        ``key`` and ``params`` and the training, evaluation and test data as
+        SHA-256 fingerprints; the model, dtype, η, μ, λ and ``n``,
+        ``batch_size``, ``shuffle``, ``monitor``, ``early_stop``, ``schedule``,
+        ``grad``, ``impl`` and ``names``), and a resume that differs in any of
+        it, or asks for fewer ``epochs`` than it trained, is a one-line
+        CheckpointError naming what differs (``"belongs to another run (eta:
+        checkpoint 0.5, this run 0.4)"``, ``"initial parameters differ
+        (...)"``). A checkpoint of an older jaxnet (format version 3 or less)
+        cannot be shown to be this run, and is refused. The result is identical
+        to an uninterrupted run. Without ``resume`` or ``overwrite`` (start
+        over), an existing checkpoint is a CheckpointError, before any training.
+        ``names``: how the caller made ``key``, ``params`` and the data (the
+        command line's ``{"seed": 0, "init": "large", "eval": "test", "data":
+        "mnist"}``; keys ``seed``, ``seeds``, ``ensemble``, ``init``, ``eval``,
+        ``data``), said instead of fingerprints when a resume is refused; a name
+        never refuses a resume alone.
       monitor: any of ``MONITORS`` (default: ``("eval_accuracy",)`` with
-        eval_data, else nothing).
-      early_stop: stop after this many epochs without a new best evaluation
-        accuracy (needs eval_data).
-      schedule: the book's learning-rate schedule: after this many epochs
-        without a new best evaluation accuracy, halve η; stop instead of
-        going below η/128 (needs eval_data).
-      grad: ``"backprop"`` or ``"autodiff"``.
+        evaluation data, else nothing).
       on_epoch: called with each EpochRecord as soon as it is known.
-      progress: optional hashable ``progress(steps_done, n_steps)``, called
-        about 20 times an epoch.
-      checkpoint: a file to save the loop's whole state to (parameters,
-        momentum, PRNG key, epoch, history, schedule) every
-        ``checkpoint_every`` epochs and at the end, atomically. While a
-        checkpoint is set, SIGINT (Ctrl-C) and SIGTERM finish the current
-        epoch, save, and return with ``stopped`` saying so.
-      resume: continue from ``checkpoint`` if it exists. Its run must be this
-        one: the checkpoint records everything that fixes the trajectory (the
-        initial ``key`` and ``params`` and the training, evaluation and test
-        data as SHA-256 fingerprints; the model, dtype, η, μ, λ and ``n``,
-        ``batch_size``, ``shuffle``, ``monitor``, ``early_stop``,
-        ``schedule``, ``grad``, ``impl`` and ``names``), and a resume that
-        differs in any of it, or asks for fewer ``epochs`` than it trained, is
-        a one-line CheckpointError naming what differs (``"belongs to another
-        run (eta: checkpoint 0.5, this run 0.4)"``, ``"initial parameters
-        differ (...)"``). A checkpoint of an older jaxnet (format version 3 or
-        less) records no initial key, parameters or evaluation data, cannot be
-        shown to be this run, and is refused. The result is identical to an
-        uninterrupted run.
-      overwrite: start over even though ``checkpoint`` exists (without it or
-        ``resume``, an existing checkpoint is a CheckpointError, before any
-        training).
       impl: ``"jax"`` (the compiled epoch), ``"c"``: the same loop, keys,
         shuffles and evaluation with the C kernel's fast epoch
         (jaxnet.cref.train_epoch_with) in place of the compiled one; or
         ``"pallas"``: the same with each epoch one fused Pallas kernel
         (jaxnet.train_epoch's ``impl="pallas"``: Dense models without dropout,
         float32, sgd or momentum; interpreted, slowly, without a GPU).
-      threads: the C epoch's threads (``impl="c"`` only).
-      test_data: optional ``(x_test, labels_test)``: evaluated at each new best
-        evaluation accuracy (network3's "best validation → corresponding
-        test"), into the record's ``test_correct``/``test_total``.
-      shuffle: False keeps the mini-batches in the data's order every epoch
-        (network3); True (default) shuffles every epoch (network.py, network2).
-      n: the n of λ/n: None (the training set's size N, network2's), ``"batches"``
-        (N // batch_size, network3's ½·λ·Σw² per mini-batch) or a positive int.
-      names: optional names the caller gives how it made ``key``, ``params`` and
-        the data, recorded in the checkpoint so that a refused resume says them
-        (the command line's ``{"seed": 0, "init": "large", "eval": "test",
-        "data": "mnist"}``: ``"seed: checkpoint 0, this run 1"`` rather than
-        the fingerprints); keys from ``seed``, ``seeds``, ``ensemble``,
-        ``init``, ``eval`` and ``data``, values None, str or int. A name never
-        refuses a resume alone: with the same key, parameters and data it is
-        the same run.
+      **options: the shorthand (any other keyword is a TypeError naming it):
+        ``eta`` (3.0) and ``momentum`` (μ in [0, 1], 0.0; the velocity starts at
+        zero and is returned) for ``rule``; ``lmbda`` (λ ≥ 0) and ``n`` (None: N,
+        network2's; ``"batches"``: N // batch_size, network3's; or a positive int)
+        for ``penalty``; ``x_scale`` (``1/256`` for jaxnet.data images),
+        ``eval_data`` and ``test_data`` (``(x (M, n_0), labels (M,))``; the test
+        set is evaluated at each new best evaluation accuracy, network3's "best
+        validation → corresponding test") for the TrainingData; ``early_stop``
+        for ``schedule``; ``checkpoint_every``, ``resume``, ``overwrite`` and
+        ``names`` for ``checkpoint``; and the loop's options ``grad``
+        (``"backprop"`` or ``"autodiff"``), ``threads`` (the C epoch's,
+        ``impl="c"`` only), ``shuffle`` (False keeps the data's order every epoch,
+        network3; True shuffles every epoch, network.py) and ``progress`` (a
+        hashable ``progress(steps_done, n_steps)``, called about 20 times an epoch).
 
     Returns:
       FitResult(params, history, compile_seconds, velocity, stopped).
@@ -123,42 +117,44 @@ def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.
         says where a copy went (``rescued``) and carries the trained state
         (``params``, ``history``, ``epoch``).
     """
+    o = shorthand(options)
     model, params = resolve(params, model)
-    data = prepare(model, params, x, labels, x_scale=x_scale, epochs=epochs,
-                   batch_size=batch_size, eval_data=eval_data, grad=grad)
-    rule, eta = _rule(rule, eta, momentum, schedule=schedule, checkpoint=checkpoint)
-    monitor = _check_options(monitor, eval_data, test_data, impl, shuffle,
-                             early_stop=early_stop, schedule=schedule,
-                             checkpoint_every=checkpoint_every)
-    test = None if test_data is None else check_eval_data(model, test_data, x_scale, "test_data")
-    reg_n = reg_count(n, data.n, data.batch_size)
-    check_names(names)
-    pen = penalty(lmbda, reg_n, params)
+    train = training_data(x, labels, o)
+    data = prepare_data(model, params, train, epochs=epochs, batch_size=batch_size,
+                        grad=o["grad"])
+    reg, pat, ck = regularization(penalty, o), patience(schedule, o), checkpointing(checkpoint, o)
+    rule, eta = _rule(rule, o["eta"], o["momentum"], schedule=pat.halve_eta_after,
+                      checkpoint=ck)
+    monitor = _check_options(monitor, train, impl, o["shuffle"], pat)
+    reg_n, lmbda = reg.count(data.n, data.batch_size), reg.lmbda or None
+    pen = penalty_value(lmbda, reg_n, params)
     loop = LoopState(params, rule.init(params), key, 0, [], Schedule(-1, 0, float(eta)))
     saver = None
-    if checkpoint is not None:
-        saver = Saver(checkpoint, model, params, data, x, labels, x_scale, rule, resume,
-                       overwrite, dict(eta=float(eta), batch_size=data.batch_size,
-                                       lmbda=float(lmbda or 0),
-                                       momentum=float(getattr(rule, "mu", 0.0)),
-                                       grad=grad, impl=impl, monitor=sorted(monitor),
-                                       early_stop=early_stop, schedule=schedule,
-                                       shuffle=bool(shuffle),
-                                       reg_n="examples" if n is None else n),
-                       key=key, eval_data=eval_data, test_data=test_data, names=names)
+    if ck is not None:
+        saver = Saver(ck.path, model, params, data, train.x, train.labels, train.x_scale, rule,
+                      ck.resume, ck.overwrite,
+                      dict(eta=float(eta), batch_size=data.batch_size,
+                           lmbda=float(lmbda or 0), momentum=float(getattr(rule, "mu", 0.0)),
+                           grad=o["grad"], impl=impl, monitor=sorted(monitor),
+                           early_stop=pat.stop_after, schedule=pat.halve_eta_after,
+                           shuffle=bool(o["shuffle"]),
+                           reg_n="examples" if reg.n is None else reg.n),
+                      key=key, eval_data=train.eval_data, test_data=train.test_data,
+                      names=ck.names)
         loop = saver.resume(loop, epochs)
     t0 = time.perf_counter()
-    epoch_fn = _epoch_fn(impl, data, model, rule, grad, pen, (lmbda, reg_n), threads, shuffle,
-                         progress, loop)
+    epoch_fn = _epoch_fn(impl, data, model, rule, o["grad"], pen, (lmbda, reg_n), o["threads"],
+                         o["shuffle"], o["progress"], loop)
+    test = None if train.test_data is None else tuple(map(jax.device_put, train.test_data))
     monitors = _compile_monitors(model, loop.params, data, pen, monitor, test)
     compile_seconds = time.perf_counter() - t0
-    options = dict(eta0=float(eta), early_stop=early_stop, schedule=schedule)
+    options = dict(eta0=float(eta), early_stop=pat.stop_after, schedule=pat.halve_eta_after)
     with signals_deferred(saver is not None) as signalled:
         while loop.epoch < epochs and loop.schedule.stopped is None:
             loop = _one_epoch(loop, epoch_fn, data, pen, monitors, monitor, options)
             if on_epoch is not None:
                 on_epoch(loop.history[-1])
-            loop = after_epoch(loop, saver, signalled, checkpoint_every, epochs)
+            loop = after_epoch(loop, saver, signalled, 1 if ck is None else ck.every, epochs)
     velocity = loop.state.velocity if isinstance(loop.state, MomentumState) else None
     as_jax = partial(jax.tree.map, jnp.asarray)   # impl="c" kept them on the host
     return FitResult(as_jax(loop.params), loop.history, compile_seconds,
@@ -202,15 +198,18 @@ def _rule(rule, eta, momentum, *, schedule, checkpoint):
     return rule, float("nan")
 
 
-def _check_options(monitor, eval_data, test_data, impl, shuffle, **counts) -> set:
-    """Checks fit's loop options; returns the monitors to compute."""
-    monitor = check_monitor(monitor, eval_data)
-    check_patience(monitor, **counts)
+def _check_options(monitor, train, impl, shuffle, pat) -> set:
+    """Checks fit's loop options against its values; returns the monitors to compute."""
+    monitor = check_monitor(monitor, train.eval_data)
+    if pat.active and "eval_accuracy" not in monitor:
+        name = "schedule" if pat.halve_eta_after is not None else "early_stop"
+        raise ValueError(f"{name} watches the evaluation accuracy: pass eval_data "
+                         "(and keep 'eval_accuracy' in monitor)")
     if impl not in IMPLS:
         raise ValueError(f"impl: expected one of {IMPLS}, got {impl!r}")
     if not isinstance(shuffle, bool):
         raise TypeError(f"shuffle: expected True or False, got {shuffle!r}")
-    if test_data is not None and "eval_accuracy" not in monitor:
+    if train.test_data is not None and "eval_accuracy" not in monitor:
         raise ValueError("test_data is evaluated at each new best evaluation accuracy: pass "
                          "eval_data (and keep 'eval_accuracy' in monitor)")
     return monitor

@@ -13,11 +13,12 @@ from typing import NamedTuple, Optional
 import jax
 import numpy as np
 
-from .._core.inputs import check_classes, check_x, scale
+from .._core.inputs import scale
 from .._core.memory import check_memory
 from .._core.validate import check_batch_size
 from ..data import one_hot
 from ._steps import check_grad
+from ._values import Regularization, TrainingData
 
 
 class TrainingSet(NamedTuple):
@@ -46,15 +47,8 @@ class TrainingSet(NamedTuple):
 def reg_count(n, size: int, batch_size: int) -> int:
     """λ/n's n in a fit loop: ``size`` (N) for None (network2), ``size // batch_size``
     for ``"batches"`` (network3: the number of mini-batches), or ``n`` itself, a
-    positive int."""
-    if n is None:
-        return size
-    if isinstance(n, str) and n == "batches":
-        return size // batch_size
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"n: expected None (the training set's size, network2), 'batches' "
-                         f"(their count, network3) or a positive int, got {n!r}")
-    return int(n)
+    positive int (checked as jaxnet.Regularization checks it)."""
+    return Regularization(0.0, n).count(size, batch_size)
 
 
 def check_epochs(epochs) -> int:
@@ -63,44 +57,35 @@ def check_epochs(epochs) -> int:
     return int(epochs)
 
 
-def check_eval_rows(model, eval_data, x_scale, name="eval_data") -> int:
-    """``eval_data``: a pair ``(x (M, n_0), labels (M,))``; returns ``M``."""
-    if not isinstance(eval_data, (tuple, list)) or len(eval_data) != 2:
-        length = f" of length {len(eval_data)}" if isinstance(eval_data, (tuple, list)) else ""
-        raise TypeError(f"{name}: expected a pair (x, labels), got "
-                        f"{type(eval_data).__name__}{length}")
-    ex, el = eval_data
-    m = check_x(model, ex, x_scale=x_scale, allow_int=x_scale is not None, name=f"{name} x")
-    check_classes(model, el, m, name=f"{name} labels")
-    return m
-
-
-def check_eval_data(model, eval_data, x_scale, name="eval_data"):
-    """``eval_data``: a pair ``(x (M, n_0), labels (M,))``, checked; returns them on the
-    device."""
-    check_eval_rows(model, eval_data, x_scale, name)
-    return jax.device_put(eval_data[0]), jax.device_put(eval_data[1])
-
-
 def prepare(model, params, x, labels, *, x_scale, epochs, batch_size, eval_data,
             grad, members: int = 1) -> TrainingSet:
-    """Checks a fit loop's data and counts, and that the run's peak fits the memory
-    available for ``members`` networks at once (jaxnet._core.memory), then puts the data
-    on the device (the one-hot targets are made on the host: no extra XLA program to
-    compile)."""
-    n = check_x(model, x, x_scale=x_scale)
-    check_classes(model, labels, n)
+    """:func:`prepare_data` of the jaxnet.TrainingData that ``x``, ``labels``,
+    ``x_scale`` and ``eval_data`` make (checked there, once)."""
+    return prepare_data(model, params, TrainingData(x, labels, x_scale, eval_data),
+                        epochs=epochs, batch_size=batch_size, grad=grad, members=members)
+
+
+def prepare_data(model, params, train: TrainingData, *, epochs, batch_size, grad,
+                 members: int = 1) -> TrainingSet:
+    """A checked training set fitted to ``model`` (two shape comparisons: its values
+    were checked when it was made), the counts checked, and the run's peak checked
+    against the memory available for ``members`` networks at once
+    (jaxnet._core.memory); then the data on the device (the one-hot targets are made
+    on the host: no extra XLA program to compile)."""
+    train.check_model(model)
+    n = train.n
     check_epochs(epochs)
     batch_size = check_batch_size(batch_size, n)
     check_grad(grad)
     dtype = np.dtype(params[0].w.dtype)
-    n_eval = None if eval_data is None else check_eval_rows(model, eval_data, x_scale)
-    check_memory(model, dtype, examples=n, batch_size=batch_size, eval_examples=n_eval or 0,
-                 members=members, x_itemsize=np.dtype(x.dtype).itemsize)
-    ev = None if eval_data is None else tuple(jax.device_put(a) for a in eval_data)
-    y = one_hot(labels, model.sizes[-1], dtype)
-    return TrainingSet(n, batch_size, jax.device_put(x), x, jax.device_put(y),
-                       jax.device_put(labels), scale(x_scale, params), ev)
+    ev = train.eval_data
+    check_memory(model, dtype, examples=n, batch_size=batch_size,
+                 eval_examples=0 if ev is None else int(ev[0].shape[0]), members=members,
+                 x_itemsize=np.dtype(train.x.dtype).itemsize)
+    ev = None if ev is None else tuple(jax.device_put(a) for a in ev)
+    y = one_hot(train.labels, model.sizes[-1], dtype)
+    return TrainingSet(n, batch_size, jax.device_put(train.x), train.x, jax.device_put(y),
+                       jax.device_put(train.labels), scale(train.x_scale, params), ev)
 
 
 def run_epoch(fn, epoch: int, *args):
