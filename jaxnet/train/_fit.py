@@ -19,7 +19,7 @@ from ._history import EpochRecord, FitResult, LoopState, Schedule, check_monitor
 from ._identity import check_names
 from ._loop import check_eval_data, prepare, reg_count, run_epoch
 from ._pallas import check_supported, interpret_mode, pallas_shuffled_epoch
-from ._saver import Saver, after_epoch, signals_deferred
+from ._saver import Saver, after_epoch, checkpointing
 
 #: fit's epoch implementations: the compiled JAX program, the C kernel's fast path, or
 #: the fused Pallas kernel (jaxnet.train._pallas).
@@ -153,7 +153,7 @@ def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.
     monitors = _compile_monitors(model, loop.params, data, pen, monitor, test)
     compile_seconds = time.perf_counter() - t0
     options = dict(eta0=float(eta), early_stop=early_stop, schedule=schedule)
-    with signals_deferred(saver is not None) as signalled:
+    with checkpointing(saver) as signalled:
         while loop.epoch < epochs and loop.schedule.stopped is None:
             loop = _one_epoch(loop, epoch_fn, data, pen, monitors, monitor, options)
             if on_epoch is not None:
