@@ -2,11 +2,75 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from ._flags import DATASETS
+
+
+class Progress:
+    """What the command running now has done, for the line an interrupt prints:
+    ``epochs``, the epochs reported (a list the fit's on_epoch fills), ``written``,
+    the outputs written ``(flag, path)``."""
+
+    def __init__(self):
+        self.epochs, self.written = [], []
+
+
+PROGRESS = Progress()
+
+
+@contextlib.contextmanager
+def interruptible():
+    """A command's whole run: Ctrl-C raises KeyboardInterrupt at once, but never cuts a
+    file being written (jaxnet._core.atomic.interrupt: it is completed first); the
+    progress starts empty."""
+    from .._core.atomic import interrupt
+    global PROGRESS
+    PROGRESS = Progress()
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, lambda signum, frame: interrupt(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def interrupted(args, e: KeyboardInterrupt) -> int:
+    """The one line an interrupted command prints, saying what it kept (the checkpoint,
+    the outputs written whole; the others are untouched), and its exit status: 130
+    (SIGINT) or 143 (SIGTERM, a checkpointed loop's second signal)."""
+    name = e.args[0] if e.args and e.args[0] in ("SIGINT", "SIGTERM") else "SIGINT"
+    line = f"interrupted by {name}"
+    epochs = getattr(args, "epochs", None)
+    if PROGRESS.epochs:
+        line += f" after {PROGRESS.epochs[-1] + 1} of {epochs} epochs"
+    kept = []
+    checkpoint = getattr(args, "checkpoint", None)
+    if checkpoint is not None and Path(checkpoint).is_file():
+        kept.append(f"checkpoint {checkpoint} kept (--resume continues)")
+    written = {flag: path for flag, path in PROGRESS.written}
+    kept += [f"wrote {flag} {path}" for flag, path in written.items() if flag != "--report"]
+    missing = []
+    for flag in ("--save", "--plot", "--report"):
+        path = getattr(args, flag[2:], None)
+        if flag == "--report" and path is not None:
+            from ._report import INDEX
+            if Path(written.get(flag, "")).name == INDEX:
+                kept.append(f"wrote --report {path}")
+                continue
+        if path is not None and flag not in written:
+            missing.append(f"{flag} {path}")
+    if missing:
+        kept.append(f"{', '.join(missing)} not written (untouched)")
+    print(f"jaxnet: {line}; {'; '.join(kept) if kept else 'nothing saved'}", file=sys.stderr)
+    return 143 if name == "SIGTERM" else 130
 
 
 def load_data(name: str, progress: bool):
@@ -109,6 +173,7 @@ def write_output(flag, path, write, done: str) -> int:
         rescue(path, write, what=flag)
     except WriteError as e:
         return error(str(e), 1)
+    PROGRESS.written.append((flag, path))
     print(f"{done} {path}")
     return 0
 

@@ -184,7 +184,8 @@ def run_fit(args, model, params, key, d, split, bar):
     from .. import data as jdata
     from .._core.rescue import WriteError
     from ..train import CheckpointError, fit
-    done = []
+    from . import _common
+    done = _common.PROGRESS.epochs
     if bar:
         bar.start("Epoch 0")
     try:
