@@ -44,7 +44,8 @@ def interruptible():
 
 def interrupted(args, e: KeyboardInterrupt) -> int:
     """The one line an interrupted command prints, saying what it kept (the checkpoint,
-    the outputs written whole; the others are untouched), and its exit status: 130
+    the outputs written whole; the others are untouched, but for a report folder's
+    page: jaxnet.cli._report), and its exit status: 130
     (SIGINT) or 143 (SIGTERM, a checkpointed loop's second signal)."""
     name = e.args[0] if e.args and e.args[0] in ("SIGINT", "SIGTERM") else "SIGINT"
     line = f"interrupted by {name}"
@@ -55,20 +56,22 @@ def interrupted(args, e: KeyboardInterrupt) -> int:
     checkpoint = getattr(args, "checkpoint", None)
     if checkpoint is not None and Path(checkpoint).is_file():
         kept.append(f"checkpoint {checkpoint} kept (--resume continues)")
-    written = {flag: path for flag, path in PROGRESS.written}
-    kept += [f"wrote {flag} {path}" for flag, path in written.items() if flag != "--report"]
+    done = {(flag, Path(path)) for flag, path in PROGRESS.written}
+    kept += [f"wrote {flag} {path}" for flag, path in PROGRESS.written if flag != "--report"]
     missing = []
     for flag in ("--save", "--plot", "--report"):
         path = getattr(args, flag[2:], None)
-        if flag == "--report" and path is not None:
+        if path is None:
+            continue
+        if flag == "--report":            # whole once its page is written (jaxnet.cli._report)
             from ._report import INDEX
-            if Path(written.get(flag, "")).name == INDEX:
+            if (flag, Path(path) / INDEX) in done:
                 kept.append(f"wrote --report {path}")
                 continue
-        if path is not None and flag not in written:
+        if (flag, Path(path)) not in done:
             missing.append(f"{flag} {path}")
     if missing:
-        kept.append(f"{', '.join(missing)} not written (untouched)")
+        kept.append(f"{', '.join(missing)} not written")
     print(f"jaxnet: {line}; {'; '.join(kept) if kept else 'nothing saved'}", file=sys.stderr)
     return 143 if name == "SIGTERM" else 130
 
@@ -166,15 +169,18 @@ def outputs_unwritable(flags) -> str | None:
 def write_output(flag, path, write, done: str) -> int:
     """``write(path)`` through jaxnet.io's one rescue path: if that fails at the end of
     a run, the result goes to the current or the temporary folder instead, one line
-    says where, and the exit status is 1. Returns 0 or 1."""
+    says where, and the exit status is 1. A Ctrl-C meanwhile waits until the file is
+    written. Returns 0 or 1."""
+    from .._core.atomic import whole
     from .._core.rescue import WriteError
     from .._core.rescue import write_or_rescue as rescue
-    try:
-        rescue(path, write, what=flag)
-    except WriteError as e:
-        return error(str(e), 1)
-    PROGRESS.written.append((flag, path))
-    print(f"{done} {path}")
+    with whole():        # Ctrl-C waits until it is written and said (jaxnet.cli._common.interrupted)
+        try:
+            rescue(path, write, what=flag)
+        except WriteError as e:
+            return error(str(e), 1)
+        PROGRESS.written.append((flag, path))
+        print(f"{done} {path}")
     return 0
 
 
