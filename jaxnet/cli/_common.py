@@ -24,6 +24,16 @@ class Progress:
 PROGRESS = Progress()
 
 
+def reported_epochs() -> list:
+    """The running command's list of epochs reported, for its fit's on_epoch to fill."""
+    return PROGRESS.epochs
+
+
+def record_written(flag: str, path) -> None:
+    """Notes an output written whole (a report: its folder, once its page is written)."""
+    PROGRESS.written.append((flag, path))
+
+
 @contextlib.contextmanager
 def interruptible():
     """A command's whole run: Ctrl-C raises KeyboardInterrupt at once, but never cuts a
@@ -45,8 +55,8 @@ def interruptible():
 def interrupted(args, e: KeyboardInterrupt) -> int:
     """The one line an interrupted command prints, saying what it kept (the checkpoint,
     the outputs written whole; the others are untouched, but for a report folder's
-    page: jaxnet.cli._report), and its exit status: 130
-    (SIGINT) or 143 (SIGTERM, a checkpointed loop's second signal)."""
+    page: jaxnet.cli._report), and its exit status: 130 (SIGINT) or 143 (SIGTERM, a
+    checkpointed loop's second signal)."""
     name = e.args[0] if e.args and e.args[0] in ("SIGINT", "SIGTERM") else "SIGINT"
     line = f"interrupted by {name}"
     epochs = getattr(args, "epochs", None)
@@ -57,19 +67,11 @@ def interrupted(args, e: KeyboardInterrupt) -> int:
     if checkpoint is not None and Path(checkpoint).is_file():
         kept.append(f"checkpoint {checkpoint} kept (--resume continues)")
     done = {(flag, Path(path)) for flag, path in PROGRESS.written}
-    kept += [f"wrote {flag} {path}" for flag, path in PROGRESS.written if flag != "--report"]
-    missing = []
-    for flag in ("--save", "--plot", "--report"):
-        path = getattr(args, flag[2:], None)
-        if path is None:
-            continue
-        if flag == "--report":            # whole once its page is written (jaxnet.cli._report)
-            from ._report import INDEX
-            if (flag, Path(path) / INDEX) in done:
-                kept.append(f"wrote --report {path}")
-                continue
-        if (flag, Path(path)) not in done:
-            missing.append(f"{flag} {path}")
+    kept += [f"wrote {flag} {path}" for flag, path in PROGRESS.written
+             if flag != "--report" or (flag, Path(path)) == ("--report", Path(args.report))]
+    missing = [f"{flag} {path}" for flag in ("--save", "--plot", "--report")
+               for path in [getattr(args, flag[2:], None)]
+               if path is not None and (flag, Path(path)) not in done]
     if missing:
         kept.append(f"{', '.join(missing)} not written")
     print(f"jaxnet: {line}; {'; '.join(kept) if kept else 'nothing saved'}", file=sys.stderr)
@@ -179,7 +181,7 @@ def write_output(flag, path, write, done: str) -> int:
             rescue(path, write, what=flag)
         except WriteError as e:
             return error(str(e), 1)
-        PROGRESS.written.append((flag, path))
+        record_written(flag, path)
         print(f"{done} {path}")
     return 0
 

@@ -212,7 +212,7 @@ def write_report(args, model, result, split) -> int:
     folder instead)."""
     from ..data import PIXEL_SCALE
     from ..plot import plot_history
-    from ._common import write_output
+    from ._common import record_written, write_output
     from ._report_html import page
     folder = Path(args.report)
     _mark(folder)
@@ -233,8 +233,10 @@ def write_report(args, model, result, split) -> int:
     for name, draw in drawn:
         status = max(status, write_output("--report", folder / name, draw, "wrote"))
     html = page(args, model, result, c, [name for name, _ in drawn])
-    return max(status, write_output("--report", folder / INDEX,
-                                       lambda p: _text(p, html), "wrote"))
+    status = max(status, write_output("--report", folder / INDEX, lambda p: _text(p, html),
+                                      "wrote"))
+    record_written("--report", folder)   # whole (an interrupt's line says so)
+    return status
 
 
 def _text(path, text: str) -> None:

@@ -74,7 +74,14 @@ def fit(key, params, x, labels, *, model=None, epochs: int = 30, eta: float = 3.
         momentum, PRNG key, epoch, history, schedule) every
         ``checkpoint_every`` epochs and at the end, atomically. While a
         checkpoint is set, SIGINT (Ctrl-C) and SIGTERM finish the current
-        epoch, save, and return with ``stopped`` saying so.
+        epoch, save, and return with ``stopped`` saying so; a second one
+        raises KeyboardInterrupt at once (a save in progress is completed
+        first). One run writes a checkpoint at a time: another process's fit
+        on it (or on a symbolic link to it) is a CheckpointError naming that
+        process's PID, at the start. The lock, an ``fcntl.flock`` on
+        ``.NAME.lock`` beside the checkpoint's real file, is held while the
+        loop runs and released when fit returns or raises; the kernel drops
+        it when its process dies, so a killed run blocks no resume.
       resume: continue from ``checkpoint`` if it exists. Its run must be this
         one: the checkpoint records everything that fixes the trajectory (the
         initial ``key`` and ``params`` and the training, evaluation and test
