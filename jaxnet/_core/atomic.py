@@ -1,15 +1,51 @@
-"""Write a file so that readers see the old version or the whole new one, never a part."""
+"""Write a file so that readers see the old version or the whole new one, never a part.
+
+A signal handler that stops the program (:func:`interrupt`: the command line's Ctrl-C,
+fit's second one) never cuts such a write: while one is in progress the
+KeyboardInterrupt waits until it is complete (renamed into place), then is raised.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import errno
 import os
+import signal
 import stat
 import tempfile
 from pathlib import Path
 
 from .readable import NotRegularFileError, kind
+
+_writing = 0          # atomic writes in progress (nested: a report's files)
+_held: list = []      # the signals that came meanwhile
+
+
+def interrupt(signum: int) -> None:
+    """What a signal that stops the program does (called from its handler): raises
+    KeyboardInterrupt, whose argument is the signal's name (``"SIGINT"``), now, or,
+    while a write is in progress (:func:`atomic_write`, :func:`whole`), as soon as
+    it is complete."""
+    if _writing:
+        _held.append(signum)
+        return
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def whole():
+    """A stretch that :func:`interrupt` does not cut: a signal waits for its end, and is
+    raised then (unless the stretch itself failed)."""
+    global _writing
+    _writing += 1
+    try:
+        yield
+    finally:
+        _writing -= 1
+    if not _writing and _held:
+        signum = _held[0]
+        _held.clear()
+        raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def _umask() -> int:
@@ -150,7 +186,8 @@ def _existing_regular(path: Path, shown: Path) -> os.stat_result | None:
 def atomic_write(path, mode="wb"):
     """Yields a file object; on success it is fsynced and renamed onto ``path``.
 
-    On any exception the temporary file is removed and ``path`` is untouched.
+    On any exception the temporary file is removed and ``path`` is untouched; a
+    stopping signal (:func:`interrupt`) waits for the write to be complete.
     The temporary file (``.NAME.PID.XXXX.tmp`` beside ``path``) names its
     writer's process, so the next write removes those of writers that died.
 
@@ -172,23 +209,24 @@ def atomic_write(path, mode="wb"):
     old = _existing_regular(dest, path)
     folder.mkdir(parents=True, exist_ok=True)
     remove_orphans(dest)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.{os.getpid()}.", suffix=".tmp", dir=folder)
-    try:
-        _keep_owner_and_mode(fd, old)
-        with os.fdopen(fd, mode) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        _existing_regular(dest, path)  # not swapped for a FIFO or a folder meanwhile
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    # Make the rename itself durable.
-    with contextlib.suppress(OSError):
-        dfd = os.open(folder, os.O_RDONLY)
+    with whole():  # a stopping signal waits until the file is in place
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.{os.getpid()}.", suffix=".tmp", dir=folder)
         try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+            _keep_owner_and_mode(fd, old)
+            with os.fdopen(fd, mode) as f:
+                yield f
+                f.flush()
+                os.fsync(f.fileno())
+            _existing_regular(dest, path)  # not swapped for a FIFO or a folder meanwhile
+            os.replace(tmp, dest)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        # Make the rename itself durable.
+        with contextlib.suppress(OSError):
+            dfd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)

@@ -2,11 +2,80 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from ._flags import DATASETS
+
+
+class Progress:
+    """What the command running now has done, for the line an interrupt prints:
+    ``epochs``, the epochs reported (a list the fit's on_epoch fills), ``written``,
+    the outputs written ``(flag, path)``."""
+
+    def __init__(self):
+        self.epochs, self.written = [], []
+
+
+PROGRESS = Progress()
+
+
+def reported_epochs() -> list:
+    """The running command's list of epochs reported, for its fit's on_epoch to fill."""
+    return PROGRESS.epochs
+
+
+def record_written(flag: str, path) -> None:
+    """Notes an output written whole (a report: its folder, once its page is written)."""
+    PROGRESS.written.append((flag, path))
+
+
+@contextlib.contextmanager
+def interruptible():
+    """A command's whole run: Ctrl-C raises KeyboardInterrupt at once, but never cuts a
+    file being written (jaxnet._core.atomic.interrupt: it is completed first); the
+    progress starts empty."""
+    from .._core.atomic import interrupt
+    global PROGRESS
+    PROGRESS = Progress()
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, lambda signum, frame: interrupt(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def interrupted(args, e: KeyboardInterrupt) -> int:
+    """The one line an interrupted command prints, saying what it kept (the checkpoint,
+    the outputs written whole; the others are untouched, but for a report folder's
+    page: jaxnet.cli._report), and its exit status: 130 (SIGINT) or 143 (SIGTERM, a
+    checkpointed loop's second signal)."""
+    name = e.args[0] if e.args and e.args[0] in ("SIGINT", "SIGTERM") else "SIGINT"
+    line = f"interrupted by {name}"
+    epochs = getattr(args, "epochs", None)
+    if PROGRESS.epochs:
+        line += f" after {PROGRESS.epochs[-1] + 1} of {epochs} epochs"
+    kept = []
+    checkpoint = getattr(args, "checkpoint", None)
+    if checkpoint is not None and Path(checkpoint).is_file():
+        kept.append(f"checkpoint {checkpoint} kept (--resume continues)")
+    done = {(flag, Path(path)) for flag, path in PROGRESS.written}
+    kept += [f"wrote {flag} {path}" for flag, path in PROGRESS.written
+             if flag != "--report" or (flag, Path(path)) == ("--report", Path(args.report))]
+    missing = [f"{flag} {path}" for flag in ("--save", "--plot", "--report")
+               for path in [getattr(args, flag[2:], None)]
+               if path is not None and (flag, Path(path)) not in done]
+    if missing:
+        kept.append(f"{', '.join(missing)} not written")
+    print(f"jaxnet: {line}; {'; '.join(kept) if kept else 'nothing saved'}", file=sys.stderr)
+    return 143 if name == "SIGTERM" else 130
 
 
 def load_data(name: str, progress: bool):
@@ -102,14 +171,18 @@ def outputs_unwritable(flags) -> str | None:
 def write_output(flag, path, write, done: str) -> int:
     """``write(path)`` through jaxnet.io's one rescue path: if that fails at the end of
     a run, the result goes to the current or the temporary folder instead, one line
-    says where, and the exit status is 1. Returns 0 or 1."""
+    says where, and the exit status is 1. A Ctrl-C meanwhile waits until the file is
+    written. Returns 0 or 1."""
+    from .._core.atomic import whole
     from .._core.rescue import WriteError
     from .._core.rescue import write_or_rescue as rescue
-    try:
-        rescue(path, write, what=flag)
-    except WriteError as e:
-        return error(str(e), 1)
-    print(f"{done} {path}")
+    with whole():        # Ctrl-C waits until it is written and said (jaxnet.cli._common.interrupted)
+        try:
+            rescue(path, write, what=flag)
+        except WriteError as e:
+            return error(str(e), 1)
+        record_written(flag, path)
+        print(f"{done} {path}")
     return 0
 
 

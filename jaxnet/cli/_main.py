@@ -9,9 +9,11 @@ mini-batches of 10 for 30 epochs on the book's MNIST, printing
 
 from __future__ import annotations
 
+import os
 import sys
 
 from ._bench import add_arguments as add_bench_arguments
+from ._common import interrupted, interruptible
 from ._explain_cli import add_explain
 from ._flags import Parser, add_precision_flag
 from ._sweep import add_sweep
@@ -41,8 +43,26 @@ def build_parser() -> Parser:
 
 
 def main(argv=None) -> int:
+    """Runs one command; its exit status. Ctrl-C is one line saying what was kept
+    (jaxnet.cli._common.interrupted) and the status 130, never a traceback; run as
+    the ``jaxnet`` command (``argv`` None) the process then exits at once, without
+    waiting for the epoch still running on XLA's threads (an output being written
+    was completed first)."""
     parser = build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
+    with interruptible():
+        try:
+            return _command(args)
+        except KeyboardInterrupt as e:
+            status = interrupted(args, e)
+    if argv is None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return status
+
+
+def _command(args) -> int:
     if args.command == "train":
         from ._train import train
         return train(args)

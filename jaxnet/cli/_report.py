@@ -4,10 +4,16 @@ The numbers come from one pure function, :func:`classify` (the confusion matrix 
 the misclassified examples of the evaluation split); the pictures (matplotlib: the
 ``plot`` extra) and ``index.html`` (jaxnet.cli._report_html) are drawn from them,
 each file written atomically through the one rescue path of every output.
+
+A folder is a whole report exactly when it holds ``index.html``: an older report's
+page is removed before any picture is drawn, and the page is written last, so a
+run stopped midway (Ctrl-C, an error) leaves pictures without a page, never a page
+showing a mix of two reports.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 from pathlib import Path
@@ -194,8 +200,6 @@ def report_unowned(folder) -> str | None:
 
 def _mark(folder: Path) -> None:
     """Writes :data:`MARKER`, before any picture (a failure is the pictures' to report)."""
-    import contextlib
-
     from ..io import atomic_write
     with contextlib.suppress(OSError), atomic_write(folder / MARKER) as f:
         f.write(b"jaxnet train --report wrote this folder's report; a later --report "
@@ -203,14 +207,17 @@ def _mark(folder: Path) -> None:
 
 
 def write_report(args, model, result, split) -> int:
-    """Writes ``--report``'s pictures and page after training; the exit status (0,
-    or 1 when a file went to the rescue folder instead)."""
+    """Writes ``--report``'s pictures, then its page (an older page removed first: see
+    the module's note); the exit status (0, or 1 when a file went to the rescue
+    folder instead)."""
     from ..data import PIXEL_SCALE
     from ..plot import plot_history
-    from ._common import write_output
+    from ._common import record_written, write_output
     from ._report_html import page
     folder = Path(args.report)
     _mark(folder)
+    with contextlib.suppress(OSError):   # none; or unwritable: its write says so
+        (folder / INDEX).unlink()   # a page stays only beside its own pictures
     c = classify(result.params, split.images, split.labels, model=model,
                  x_scale=PIXEL_SCALE if np.issubdtype(split.images.dtype, np.integer) else None)
     drawn = []
@@ -226,8 +233,10 @@ def write_report(args, model, result, split) -> int:
     for name, draw in drawn:
         status = max(status, write_output("--report", folder / name, draw, "wrote"))
     html = page(args, model, result, c, [name for name, _ in drawn])
-    return max(status, write_output("--report", folder / INDEX,
-                                       lambda p: _text(p, html), "wrote"))
+    status = max(status, write_output("--report", folder / INDEX, lambda p: _text(p, html),
+                                      "wrote"))
+    record_written("--report", folder)   # whole (an interrupt's line says so)
+    return status
 
 
 def _text(path, text: str) -> None:

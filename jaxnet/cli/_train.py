@@ -16,6 +16,7 @@ from ._common import (
     load_split,
     outputs_unwritable,
     plot_ready,
+    reported_epochs,
     run_names,
     same_file,
     setup_jax,
@@ -184,7 +185,7 @@ def run_fit(args, model, params, key, d, split, bar):
     from .. import data as jdata
     from .._core.rescue import WriteError
     from ..train import CheckpointError, fit
-    done = []
+    done = reported_epochs()
     if bar:
         bar.start("Epoch 0")
     try:

@@ -19,8 +19,8 @@ from ._evaluate import monitor_jit
 from ._history import EpochRecord, FitResult, LoopState, Schedule, check_monitor, record
 from ._loop import prepare_data, run_epoch
 from ._pallas import check_supported, interpret_mode, pallas_shuffled_epoch
-from ._saver import Saver, after_epoch, signals_deferred
-from ._shorthand import checkpointing, patience, regularization, shorthand, training_data
+from ._saver import Saver, after_epoch, checkpointing
+from ._shorthand import checkpoint_value, patience, regularization, shorthand, training_data
 
 #: fit's epoch implementations: the compiled JAX program, the C kernel's fast path, or
 #: the fused Pallas kernel (jaxnet.train._pallas).
@@ -65,7 +65,13 @@ def fit(key, params, x, labels=None, *, model=None, epochs: int = 30, batch_size
         and ``names``. The loop's whole state (parameters, momentum, PRNG key,
         epoch, history, schedule) is saved atomically every ``every`` epochs and
         at the end; while a checkpoint is set, SIGINT (Ctrl-C) and SIGTERM finish
-        the current epoch, save, and return with ``stopped`` saying so. A resume
+        the current epoch, save, and return with ``stopped`` saying so; a second
+        one raises KeyboardInterrupt at once (a save in progress is completed
+        first). One run writes a checkpoint at a time: another process's fit on
+        it (or on a symbolic link to it) is a CheckpointError naming that
+        process's PID, at the start (an ``fcntl.flock`` on ``.NAME.lock`` beside
+        the real file, held while the loop runs; the kernel drops it when its
+        process dies, so a killed run blocks no resume). A resume
         continues from the file if it exists and must be this run: the
         checkpoint records everything that fixes the trajectory (the initial
         ``key`` and ``params`` and the training, evaluation and test data as
@@ -122,7 +128,8 @@ def fit(key, params, x, labels=None, *, model=None, epochs: int = 30, batch_size
     train = training_data(x, labels, o)
     data = prepare_data(model, params, train, epochs=epochs, batch_size=batch_size,
                         grad=o["grad"])
-    reg, pat, ck = regularization(penalty, o), patience(schedule, o), checkpointing(checkpoint, o)
+    reg, pat = regularization(penalty, o), patience(schedule, o)
+    ck = checkpoint_value(checkpoint, o)
     rule, eta = _rule(rule, o["eta"], o["momentum"], schedule=pat.halve_eta_after,
                       checkpoint=ck)
     monitor = _check_options(monitor, train, impl, o["shuffle"], pat)
@@ -149,7 +156,7 @@ def fit(key, params, x, labels=None, *, model=None, epochs: int = 30, batch_size
     monitors = _compile_monitors(model, loop.params, data, pen, monitor, test)
     compile_seconds = time.perf_counter() - t0
     options = dict(eta0=float(eta), early_stop=pat.stop_after, schedule=pat.halve_eta_after)
-    with signals_deferred(saver is not None) as signalled:
+    with checkpointing(saver) as signalled:
         while loop.epoch < epochs and loop.schedule.stopped is None:
             loop = _one_epoch(loop, epoch_fn, data, pen, monitors, monitor, options)
             if on_epoch is not None:

@@ -65,7 +65,7 @@ def patience(schedule, o: dict) -> Patience:
     return Patience(schedule, o["early_stop"])
 
 
-def checkpointing(checkpoint, o: dict) -> Optional[Checkpoint]:
+def checkpoint_value(checkpoint, o: dict) -> Optional[Checkpoint]:
     """``checkpoint`` (a Checkpoint, or a path with ``checkpoint_every``, ``resume``,
     ``overwrite`` and ``names``), or None."""
     if isinstance(checkpoint, Checkpoint):

@@ -14,7 +14,7 @@ import numpy as np
 from ..._core.rules import MomentumState
 from .._checkpoint import check_target
 from .._loop import run_epoch
-from .._saver import signals_deferred
+from .._saver import check_free, checkpointing
 from .checkpoint import load_population, save_population
 from .mesh import any_process, gather
 
@@ -44,6 +44,7 @@ class PopulationSaver:
     def __init__(self, path, config: dict, *, shapes, resume: bool, overwrite: bool,
                  every: int, pop: int):
         check_target(path, resume=resume, overwrite=overwrite)
+        self.seen = check_free(path) if jax.process_index() == 0 else None
         self.path, self.config, self.shapes = Path(path), config, shapes
         self.resume_ok, self.every, self.pop, self.start = resume, every, pop, 0
 
@@ -86,7 +87,7 @@ def train_population(run: PopulationRun, epoch_fn, eval_fn, *, epochs: int, pop:
     keys, finite (slots,))``; ``eval_fn(params)``: ``(slots,)`` evaluation counts, or
     None. Returns ``(run, seconds per epoch, why it stopped early or None)``."""
     seconds, stopped = [], None
-    with signals_deferred(saver is not None) as signalled:
+    with checkpointing(saver, lock=jax.process_index() == 0) as signalled:
         while run.epoch < epochs:
             (params, state, keys, _), s = run_epoch(
                 lambda *a: _first(epoch_fn(*a), pop), run.epoch, run.params, run.state,
