@@ -70,7 +70,9 @@ def add_train(sub) -> None:
                         "four one-pixel shifts (5x the images; chapter 6)")
     t.add_argument("--ensemble", type=positive(int), default=1, metavar="N",
                    help="train N networks at once (seeds SEED..SEED+N-1, one vmapped "
-                        "program) and report their majority vote (chapter 6; default 1)")
+                        "program) and report their majority vote (chapter 6; default 1); a "
+                        "member that becomes NaN or Inf stops, is left out of the vote, and "
+                        "the exit status is 3")
     t.add_argument("--test-at-best", action="store_true",
                    help="with --eval validation: evaluate the test split at each new best "
                         "validation accuracy (network3's report)")
