@@ -27,6 +27,7 @@ from ._flags import (
     add_data_flags,
     add_model_flags,
     add_training_flags,
+    impl_problem,
     lambda_n,
     model_from_args,
     monitors,
@@ -71,10 +72,9 @@ def add_train(sub) -> None:
                    help="train on the book's expanded data: every training image and its "
                         "four one-pixel shifts (5x the images; chapter 6)")
     t.add_argument("--ensemble", type=positive(int), default=1, metavar="N",
-                   help="train N networks at once (seeds SEED..SEED+N-1, one vmapped "
-                        "program) and report their majority vote (chapter 6; default 1); a "
-                        "member that becomes NaN or Inf stops, is left out of the vote, and "
-                        "the exit status is 3")
+                   help="train N networks at once (seeds SEED..SEED+N-1, one vmapped program) "
+                        "and report their majority vote (chapter 6; default 1); a member that "
+                        "becomes NaN or Inf is left out of the vote (exit status 3)")
     t.add_argument("--test-at-best", action="store_true",
                    help="with --eval validation: evaluate the test split at each new best "
                         "validation accuracy (network3's report)")
@@ -129,11 +129,8 @@ def check_flags(args):
     cache = args.compile_cache if str(args.compile_cache) != "none" else None
     problem = outputs_unwritable(outputs) or same_file(
         outputs + [("--compile-cache", cache)], data_files(args.data)) or (
-        report_unowned(args.report) if args.report is not None else None)
-    if problem is None and cache is not None:
-        problem = cache_folder_problem(cache)
-    if problem is None and args.threads is not None and args.impl != "c":
-        problem = f"--threads {args.threads} applies to --impl c only, not --impl {args.impl}"
+        report_unowned(args.report) if args.report is not None else None) or (
+        cache_folder_problem(cache) if cache is not None else None) or impl_problem(args)
     if problem:
         return error(problem, 2)
     for flag, value in (("--early-stop", args.early_stop), ("--schedule", args.schedule)):
