@@ -25,8 +25,8 @@ def pyplot():
     try:
         import matplotlib
     except ImportError:
-        raise ImportError("plotting needs matplotlib: pip install 'jaxnet[plot]' "
-                          "(or pip install matplotlib)") from None
+        raise ImportError("plotting needs matplotlib: pip install matplotlib (or, in "
+                          "jaxnet's source folder, pip install '.[plot]')") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
@@ -77,19 +77,27 @@ def plot_history(history, path, *, title=None):
         plt.close(fig)
 
 
-def plot_population(correct, total, path, *, title=None):
+def plot_population(correct, total, path, *, title=None, diverged=None):
     """A population's evaluation accuracy per epoch: median, quartiles, best, worst.
 
     Args:
       correct: ``(epochs, P)`` counts (``PopulationResult.correct``).
       total: the evaluation set's size.
       path: the PNG to write.
+      diverged: ``(P,)`` epochs (``PopulationResult.diverged``, -1: ok): members
+        that became NaN or Inf are left out of the spread, and the title says how
+        many.
     """
     c = np.asarray(correct, np.float64)
     if c.ndim != 2 or c.shape[0] < 1:
         raise ValueError(f"correct: expected (epochs, P) counts, got shape {c.shape}")
+    ok = np.ones(c.shape[1], bool) if diverged is None else np.asarray(diverged) < 0
+    if ok.shape != (c.shape[1],) or not ok.any():
+        raise ValueError(f"diverged: expected {c.shape[1]} epochs (-1: ok), not all "
+                         f"diverged, got {diverged!r}")
     plt = pyplot()
-    a = 100 * c / total
+    a = 100 * c[:, ok] / total
+    note = "" if ok.all() else f" ({int((~ok).sum())} diverged, left out)"
     e = np.arange(a.shape[0])
     fig, ax = plt.subplots(figsize=(WIDTH_IN, HEIGHT_IN))
     q1, med, q3 = np.percentile(a, [25, 50, 75], axis=1)
@@ -98,7 +106,7 @@ def plot_population(correct, total, path, *, title=None):
     ax.plot(e, a.max(axis=1), ls="--", label="best member")
     ax.plot(e, a.min(axis=1), ls=":", label="worst member")
     ax.set(xlabel="epoch", ylabel="accuracy (%)",
-           title=title or f"population of {a.shape[1]}: evaluation accuracy")
+           title=(title or f"population of {c.shape[1]}: evaluation accuracy") + note)
     ax.grid(True, alpha=0.3)
     ax.legend()
     fig.tight_layout()

@@ -48,7 +48,7 @@ def test_plot_history_writes_the_books_learning_curves(sample, tmp_path):
 
 def test_without_matplotlib_the_message_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
-    with pytest.raises(ImportError, match=r"pip install 'jaxnet\[plot\]'"):
+    with pytest.raises(ImportError, match=r"pip install matplotlib \(or, in jaxnet's source folder, pip install '\.\[plot\]'\)"):
         plot.pyplot()
 
 

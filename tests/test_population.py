@@ -90,7 +90,7 @@ def test_sweep_command_prints_a_summary_per_configuration():
                        capture_output=True, text=True, timeout=600, cwd=tempfile.gettempdir())
     assert r.returncode == 0, r.stderr
     assert "4 members (2 configurations x 2 seeds)" in r.stdout
-    rows = re.findall(r"^\| ([\d.]+) \| 0 \| 0 \| ([\d.]+) \+- ([\d.]+) % \| ([\d.]+) % \| 2 \|$",
+    rows = re.findall(r"^\| ([\d.]+) \| 0 \| 0 \| ([\d.]+) \+- ([\d.]+) % \| ([\d.]+) % \| 2 \| ok \|$",
                       r.stdout, re.M)
     assert [row[0] for row in rows] == ["0.5", "3"], r.stdout
     assert all(0 < float(row[1]) <= float(row[3]) <= 100 for row in rows)

@@ -231,15 +231,20 @@ def same_file(outputs, inputs=()) -> str | None:
 
 def setup_jax(args) -> None:
     """float64 when asked for; the CLI's process-wide compilation cache (the library
-    never sets it)."""
+    never sets it), its corrupt entries removed and watched for (jaxnet.cli._cache).
+    A folder that is not one is left alone here: the command refuses it."""
     import jax
     if args.dtype == "float64":
         jax.config.update("jax_enable_x64", True)
     if str(getattr(args, "compile_cache", "none")) != "none":
         from .. import data as jdata
-        jax.config.update("jax_compilation_cache_dir",
-                          str(args.compile_cache or jdata.cache_dir() / "xla"))
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+        from ._cache import cache_folder_problem, repair, watch
+        folder = args.compile_cache or jdata.cache_dir() / "xla"
+        if cache_folder_problem(folder) is None:
+            jax.config.update("jax_compilation_cache_dir", str(folder))
+            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+            repair(folder)
+            watch(folder)
 
 
 def model_flag(args, model) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 from ._common import population_or_error, stopped_status
@@ -12,7 +13,9 @@ def train_ensemble(args, model, d, split) -> int:
     """``--ensemble N``: N members in one population (member i: the keys of
     ``--seed SEED+i``; ``--impl pallas``: the fused epoch; ``--checkpoint``: the
     population's state every epoch, as ``jaxnet sweep``'s), then the members' and the
-    majority vote's accuracy."""
+    majority vote's accuracy. A member that became NaN or Inf stopped alone: it is
+    left out of the vote, a line says which, and the exit status is 3 (as ``jaxnet
+    sweep``'s); if every member did, exit 1."""
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -43,11 +46,19 @@ def train_ensemble(args, model, d, split) -> int:
     stopped = stopped_status(res)
     if stopped is not None:
         return stopped
+    ok = np.asarray(res.diverged) < 0
+    if not ok.all():
+        print("jaxnet: " + "; ".join(
+            f"member {i} (seed {args.seed + i}) became NaN or Inf at epoch {int(k)}"
+            for i, k in enumerate(res.diverged.tolist()) if k >= 0)
+            + ": left out of the vote", file=sys.stderr)
+    voters = jax.tree.map(lambda a: a[np.flatnonzero(ok)], res.params)
     sets = [(args.eval, split)] + ([("test", d.test)] if args.eval != "test" else [])
     for name, s in sets:
-        votes = int(evaluate_ensemble(res.params, s.images, s.labels, model=model,
+        votes = int(evaluate_ensemble(voters, s.images, s.labels, model=model,
                                       x_scale=jdata.PIXEL_SCALE))
-        print(f"ensemble of {args.ensemble}, majority vote on {name}: {votes} / {len(s)}")
+        print(f"ensemble of {int(ok.sum())}" + ("" if ok.all() else f" (of {args.ensemble})")
+              + f", majority vote on {name}: {votes} / {len(s)}")
     print(f"compile {res.compile_seconds:.2f} s, total {time.perf_counter() - t0:.2f} s, "
           f"members' final {args.eval} accuracy {np.asarray(res.correct[-1]).tolist()}")
-    return 0
+    return 0 if ok.all() else 3

@@ -186,6 +186,13 @@ def add_training_flags(parser) -> None:
                         help="gradient: hand-derived BP1-BP4, or jax.grad (default backprop)")
 
 
+def impl_problem(args) -> str | None:
+    """A flag that does not apply to ``--impl``: ``--threads`` belongs to the C epoch."""
+    if getattr(args, "threads", None) is not None and args.impl != "c":
+        return f"--threads {args.threads} applies to --impl c only, not --impl {args.impl}"
+    return None
+
+
 def lambda_n(args):
     """fit's ``n`` for ``--reg-n``: None (N, network2's) or ``"batches"`` (network3's)."""
     return None if args.reg_n == "examples" else args.reg_n

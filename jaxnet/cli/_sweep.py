@@ -31,7 +31,7 @@ from ._flags import (
     unit_float,
 )
 from ._sweep_devices import add_device_flags, check_device_flags, sweep_mesh
-from ._sweep_outputs import add_output_flags, report
+from ._sweep_outputs import add_output_flags, diverged_line, report
 
 
 def add_sweep(sub) -> None:
@@ -40,7 +40,12 @@ def add_sweep(sub) -> None:
                                     "--momentum as one population (jax.vmap: one compiled "
                                     "program per epoch for all members), optionally split "
                                     "over --devices and processes, then prints each "
-                                    "configuration's mean +- std and best accuracy over seeds.")
+                                    "configuration's mean +- std and best accuracy over seeds. "
+                                    "A member whose parameters become NaN or Inf stops alone, "
+                                    "its status (diverged at epoch K, by eta, lambda, mu and "
+                                    "seed) in the table and every output. Exit status: 0 all "
+                                    "members ok, 3 some diverged (every output written), 1 all "
+                                    "diverged or an error while running, 2 a bad flag.")
     add_data_flags(sw)
     add_model_flags(sw)
     add_training_flags(sw)
@@ -141,7 +146,7 @@ def sweep(args) -> int:
     if stopped is not None:
         return stopped
     if not lead:
-        return 0
+        return 3 if (res.diverged >= 0).any() else 0
     print(f"compile {res.compile_seconds:.2f} s, {sum(res.epoch_seconds):.1f} s for "
           f"{len(members)} x {len(res.epoch_seconds)} epochs\n")
     return report(args, model, configs, members, res)
@@ -161,12 +166,20 @@ def _fit(args, model, params, keys, members, d, split, mesh, lead):
         if lead:
             print(f"Epoch {e}: best member {int(correct.max())} / {len(split)}, median "
                   f"{float(np.median(correct)):.0f}", flush=True)
-    return population_or_error(lambda: fit_population(
-        keys, params, d.train.images, d.train.labels, model=model, epochs=args.epochs,
-        eta=[c[0] for c, _ in members], lmbda=[c[1] for c, _ in members],
-        momentum=[c[2] for c, _ in members], batch_size=args.batch_size,
-        x_scale=jdata.PIXEL_SCALE, eval_data=(split.images, split.labels), grad=args.grad,
-        on_epoch=on_epoch, shuffle=args.shuffle, n=lambda_n(args), mesh=mesh,
-        checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every, resume=args.resume,
-        overwrite=args.overwrite, impl=args.impl, names=run_names(args, seeds=args.seeds)),
-        done, "the sweep")
+    def run():
+        try:
+            return fit_population(
+                keys, params, d.train.images, d.train.labels, model=model, epochs=args.epochs,
+                eta=[c[0] for c, _ in members], lmbda=[c[1] for c, _ in members],
+                momentum=[c[2] for c, _ in members], batch_size=args.batch_size,
+                x_scale=jdata.PIXEL_SCALE, eval_data=(split.images, split.labels),
+                grad=args.grad, on_epoch=on_epoch, shuffle=args.shuffle, n=lambda_n(args),
+                mesh=mesh, checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
+                resume=args.resume, overwrite=args.overwrite, impl=args.impl,
+                names=run_names(args, seeds=args.seeds))
+        except FloatingPointError as e:   # every member: name them by their seeds too
+            if getattr(e, "diverged", None) is None:
+                raise
+            raise FloatingPointError(diverged_line(members, e.diverged).replace(
+                "members became", "members (all) became")) from None
+    return population_or_error(run, done, "the sweep")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .._core.layerspec import describe
 from ._announce import announce, epoch_printer
+from ._cache import cache_folder_problem
 from ._common import (
     check_run_memory,
     data_files,
@@ -27,6 +28,7 @@ from ._flags import (
     add_data_flags,
     add_model_flags,
     add_training_flags,
+    impl_problem,
     lambda_n,
     model_from_args,
     monitors,
@@ -54,8 +56,9 @@ def add_train(sub) -> None:
                    help="the epoch: jax (one compiled program), c (the C kernel's fast path) "
                         "or pallas (one fused GPU kernel; interpreted, slowly, without a GPU); "
                         "same keys, shuffles and evaluation (default jax)")
-    t.add_argument("--threads", type=threads, default=1,
-                   help=f"threads for --impl c, at most {MAX_THREADS} (default 1)")
+    t.add_argument("--threads", type=threads, default=None,
+                   help=f"threads for --impl c, at most {MAX_THREADS} (default 1; refused "
+                        "with another --impl)")
     t.add_argument("--lmbda", type=non_negative_float, default=0.0, metavar="LAMBDA",
                    help="regularisation strength; the decay is eta*lambda/n with n the "
                         "training-set size (default 0: none)")
@@ -70,8 +73,9 @@ def add_train(sub) -> None:
                    help="train on the book's expanded data: every training image and its "
                         "four one-pixel shifts (5x the images; chapter 6)")
     t.add_argument("--ensemble", type=positive(int), default=1, metavar="N",
-                   help="train N networks at once (seeds SEED..SEED+N-1, one vmapped "
-                        "program) and report their majority vote (chapter 6; default 1)")
+                   help="train N networks at once (seeds SEED..SEED+N-1, one vmapped program) "
+                        "and report their majority vote (chapter 6; default 1); a member that "
+                        "becomes NaN or Inf is left out of the vote (exit status 3)")
     t.add_argument("--test-at-best", action="store_true",
                    help="with --eval validation: evaluate the test split at each new best "
                         "validation accuracy (network3's report)")
@@ -108,7 +112,8 @@ def add_outputs(t) -> None:
     t.add_argument("--compile-cache", type=Path, default=None, metavar="FOLDER",
                    help="JAX's persistent compilation cache, which makes later runs skip "
                         "most compilation (default: CACHE/xla, CACHE as for the data; "
-                        "'none' disables it)")
+                        "'none' disables it); a corrupt entry is removed, said in one line, "
+                        "and rewritten")
 
 
 def check_flags(args):
@@ -125,7 +130,8 @@ def check_flags(args):
     cache = args.compile_cache if str(args.compile_cache) != "none" else None
     problem = outputs_unwritable(outputs) or same_file(
         outputs + [("--compile-cache", cache)], data_files(args.data)) or (
-        report_unowned(args.report) if args.report is not None else None)
+        report_unowned(args.report) if args.report is not None else None) or (
+        cache_folder_problem(cache) if cache is not None else None) or impl_problem(args)
     if problem:
         return error(problem, 2)
     for flag, value in (("--early-stop", args.early_stop), ("--schedule", args.schedule)):
@@ -196,7 +202,7 @@ def run_fit(args, model, params, key, d, split, bar):
                    schedule=args.schedule, grad=args.grad,
                    on_epoch=epoch_printer(args, bar, done), progress=bar,
                    checkpoint=args.checkpoint, resume=args.resume, overwrite=args.overwrite,
-                   impl=args.impl, threads=args.threads, shuffle=args.shuffle,
+                   impl=args.impl, threads=args.threads or 1, shuffle=args.shuffle,
                    n=lambda_n(args), test_data=_test_data(args, d),
                    names=run_names(args, seed=args.seed))
     except (FloatingPointError, CheckpointError, ImportError, WriteError) as e:

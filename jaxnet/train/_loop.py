@@ -90,16 +90,14 @@ def prepare_data(model, params, train: TrainingData, *, epochs, batch_size, grad
 
 def run_epoch(fn, epoch: int, *args):
     """``(fn(*args), seconds)`` for an epoch function returning ``(..., finite)`` last;
-    raises FloatingPointError naming the epoch (and, for a population, the members)."""
+    raises FloatingPointError naming the epoch when one network's ``finite`` is False.
+    A population's ``finite (P,)`` is its caller's to judge: its members diverge alone
+    (jaxnet.train._population.loop)."""
     t0 = time.perf_counter()
     out = jax.block_until_ready(fn(*args))
     seconds = time.perf_counter() - t0
     finite = np.asarray(out[-1])
-    if not finite.all():
-        if finite.ndim == 0:
-            raise FloatingPointError(f"epoch {epoch}: the parameters became NaN or Inf "
-                                     f"(eta is probably too large)")
-        bad = np.flatnonzero(~finite).tolist()
-        raise FloatingPointError(f"epoch {epoch}: members {bad} became NaN or Inf "
-                                 f"(their eta is probably too large)")
+    if finite.ndim == 0 and not finite:
+        raise FloatingPointError(f"epoch {epoch}: the parameters became NaN or Inf "
+                                 f"(eta is probably too large)")
     return out, seconds

@@ -14,9 +14,12 @@ init, evaluation split, data), and here every member's η, λ, μ and the shardi
 that changes results: how many members share a device (None without a mesh; XLA
 picks the batched products' kernel by that shape, which may change a step's last
 bit: tests/test_population_mesh.py) and how many ways each mini-batch is split
-(a 2-D mesh's data axis: the gradients' summation order). Version 1 recorded all
-of it but the names (and the test data a population never has): such a
-checkpoint is resumed, its names taken as not given. Read with jaxnet.io's
+(a 2-D mesh's data axis: the gradients' summation order). ``diverged (P,)``
+holds the epoch in which each member became NaN or Inf (its state frozen since),
+-1 for a member still training. Version 1 recorded all of it but the names (and
+the test data a population never has): such a checkpoint is resumed, its names
+taken as not given; versions 1 and 2 had no ``diverged`` (no member had: a
+diverged member stopped the sweep). Read with jaxnet.io's
 validating ``.npz`` reader: every array's header is checked before anything is
 allocated.
 """
@@ -36,7 +39,8 @@ from .._identity import NAMES, run_config
 FORMAT = "jaxnet.population_checkpoint"
 # 2: the caller's names and the (absent) test data in the config, as fit's (version 1
 #    had the rest of the identity: it is resumed with them as not given).
-VERSION = 2
+# 3: ``diverged``, each member's status (versions 1 and 2: every member training).
+VERSION = 3
 _UNNAMED = dict.fromkeys((*NAMES, "test_sha256"))
 
 
@@ -56,12 +60,15 @@ def population_config(*, model, dtype, x, labels, x_scale, eval_data, keys, para
                       **options)
 
 
-def save_population(path, *, params, velocity, keys, correct, epoch: int, config: dict):
+def save_population(path, *, params, velocity, keys, correct, epoch: int, config: dict,
+                    diverged=None):
     """Writes a sweep's state to ``path`` atomically.
 
     Args:
       params: stacked Layers, host arrays with leading axis P; velocity: the same or None.
       keys: ``(P, 2)`` uint32; correct: ``(epoch, P)`` int or None.
+      diverged: ``(P,)`` int, the epoch each member became NaN or Inf, -1 for none
+        (None: every member training).
 
     Raises:
       jaxnet.io.WriteError: ``path`` could not be written (it is untouched);
@@ -73,6 +80,8 @@ def save_population(path, *, params, velocity, keys, correct, epoch: int, config
         arrays.update({f"v{p}{l}": np.asarray(a) for l, layer in enumerate(velocity)
                        for p, a in zip("wb", layer)})
     arrays["keys"] = np.asarray(keys, np.uint32)
+    arrays["diverged"] = (np.full(len(arrays["keys"]), -1, np.int64) if diverged is None
+                          else np.asarray(diverged, np.int64))
     if correct is not None:
         arrays["correct"] = np.asarray(correct, np.int64).reshape(epoch, -1)
     meta = dict(format=FORMAT, version=VERSION, epoch=int(epoch), config=config,
@@ -90,12 +99,12 @@ def load_population(path, config: dict, *, shapes, epochs: int, total):
     one member; ``total``: the evaluation set's size (None without one).
 
     Returns ``dict(params, velocity, keys (P, 2), correct (epoch, P) or None,
-    epoch)`` as host arrays. Raises CheckpointError naming what is wrong."""
+    epoch, diverged (P,))`` as host arrays. Raises CheckpointError naming what is wrong."""
     path = Path(path)
     with NpzReader(path, CheckpointError, "not a readable jaxnet checkpoint") as z:
         meta = z.meta()
         version = meta.get("version")
-        if meta.get("format") != FORMAT or version not in (1, VERSION) or type(version) is not int:
+        if meta.get("format") != FORMAT or version not in (1, 2, VERSION) or type(version) is not int:
             raise CheckpointError(f"{path}: not a population checkpoint of this jaxnet (format "
                                   f"{str(meta.get('format'))[:60]!r}, version "
                                   f"{str(version)[:20]}; expected {FORMAT!r} "
@@ -116,11 +125,20 @@ def load_population(path, config: dict, *, shapes, epochs: int, total):
                                   "do not match its configuration)")
         p = config["members"]
         z.expect_members({"meta", "keys"} | ({"correct"} if evaluated else set())
+                         | ({"diverged"} if version >= 3 else set())
                          | {f"{v}{w}{l}" for l in range(len(shapes)) for w in "wb"
                             for v in ("", "v")[:1 + momentum]})
         dtype = np.dtype(config["dtype"])
         out = dict(params=_layers(z, "", shapes, p, dtype), velocity=None, epoch=epoch,
                    keys=z.array("keys", np.uint32, (p, 2)), correct=None)
+        out["diverged"] = np.full(p, -1, np.int64)
+        if version >= 3:
+            out["diverged"] = z.array("diverged", np.int64, (p,))
+            if not -1 <= out["diverged"].min() <= out["diverged"].max() < epoch:
+                raise CheckpointError(f"{path}: member statuses (diverged) outside [-1, "
+                                      f"{epoch - 1}]")
+            if (out["diverged"] >= 0).all():
+                raise CheckpointError(f"{path}: every member diverged: nothing to resume")
         if momentum:
             out["velocity"] = _layers(z, "v", shapes, p, dtype)
         if evaluated:

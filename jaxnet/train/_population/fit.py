@@ -60,8 +60,13 @@ class PopulationResult(NamedTuple):
       configs: ``(P,)`` int, each member's configuration (members with equal η, λ, μ
         share one, numbered in order of first appearance).
       best: ``(C,)`` int, per configuration the member whose final parameters score
-        best on eval_data (lowest index on a tie), or None without eval_data.
+        best on eval_data (lowest index on a tie) among those that did not diverge,
+        -1 where all of them did; None without eval_data.
       stopped: why training stopped before ``epochs`` (a signal), else None.
+      diverged: ``(P,)`` int, the epoch in which each member's parameters became NaN
+        or Inf, -1 for a member that trained to the end. A diverged member stopped
+        there: its parameters, velocity and ``correct`` are those of its last finite
+        state (the end of the epoch before, or its start).
     """
 
     params: tuple
@@ -73,6 +78,7 @@ class PopulationResult(NamedTuple):
     configs: Optional[np.ndarray] = None
     best: Optional[np.ndarray] = None
     stopped: Optional[str] = None
+    diverged: Optional[np.ndarray] = None
 
 
 def _axes(pen):
@@ -163,8 +169,13 @@ def fit_population(keys, params, x, labels, *, model=None, epochs: int = 30, eta
       on a GPU, ~1e-10 on the CPU (tests/test_population.py,
       tests/test_population_mesh.py).
 
+    A member whose parameters become NaN or Inf stops alone: it is marked in
+    ``diverged`` with the epoch, keeps its last finite state, and the others train
+    on (a checkpoint records the statuses; a resume keeps them).
+
     Raises:
-      FloatingPointError: members became NaN or Inf (named).
+      FloatingPointError: every member became NaN or Inf (each named by its η, λ, μ
+        and epoch; the exception's ``diverged`` holds the epochs).
       CheckpointError: as ``resume``/``overwrite`` say.
       jaxnet.io.WriteError: a checkpoint could not be written; it says where a copy went.
     """
@@ -186,7 +197,7 @@ def fit_population(keys, params, x, labels, *, model=None, epochs: int = 30, eta
         raise ValueError(f"impl: expected one of ('jax', 'pallas'), got {impl!r}")
     if impl == "pallas":
         check_supported(model, params[0].w.dtype, rule, grad, mesh=mesh)
-    run, saver = PopulationRun(params, state, keys, 0, []), None
+    run, saver = PopulationRun(params, state, keys, 0, [], np.full(pop, -1, np.int64)), None
     total = None if data.eval is None else int(data.eval[1].shape[0])
     if checkpoint is not None:
         config = population_config(
@@ -204,7 +215,7 @@ def fit_population(keys, params, x, labels, *, model=None, epochs: int = 30, eta
                                        shuffle=shuffle)
     compile_seconds = time.perf_counter() - t0
     run, seconds, stopped = train_population(run, epoch_fn, eval_fn, epochs=epochs, pop=pop,
-                                             saver=saver, on_epoch=on_epoch)
+                                             saver=saver, on_epoch=on_epoch, hyper=hyper)
     params, state = run.params, run.state
     if sharding is not None:
         params, state = jax.tree.map(jnp.asarray, gather((params, state), pop))
@@ -212,7 +223,8 @@ def fit_population(keys, params, x, labels, *, model=None, epochs: int = 30, eta
     configs = configurations(hyper)
     return PopulationResult(params, state.velocity if isinstance(state, MomentumState) else None,
                             correct, total, compile_seconds, seconds, configs,
-                            best_members(configs, correct), stopped)
+                            best_members(configs, correct, run.diverged), stopped,
+                            np.asarray(run.diverged, np.int64))
 
 
 def _compiled(run, pen, data, pop, sharding, impl, **static):

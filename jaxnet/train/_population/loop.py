@@ -1,5 +1,7 @@
 """fit_population's loop: the epochs, the evaluation after each, the checkpoint when
-due, and Ctrl-C/SIGTERM deferred to the end of the epoch so it can be saved."""
+due, Ctrl-C/SIGTERM deferred to the end of the epoch so it can be saved, and members
+that became NaN or Inf stopped alone: marked with the epoch, their state frozen at
+its last finite value, the others trained on."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from .._checkpoint import check_target
 from .._loop import run_epoch
 from .._saver import check_free, checkpointing
 from .checkpoint import load_population, save_population
+from .members import all_diverged
 from .mesh import any_process, gather
 
 
@@ -28,6 +31,8 @@ class PopulationRun(NamedTuple):
       keys: ``(slots, 2)`` uint32, the members' next keys.
       epoch: epochs trained.
       correct: one ``(P,)`` int array of evaluation counts per epoch trained.
+      diverged: ``(P,)`` int, the epoch in which each member became NaN or Inf (its
+        state frozen since), -1 while it trains.
     """
 
     params: tuple
@@ -35,6 +40,7 @@ class PopulationRun(NamedTuple):
     keys: object
     epoch: int
     correct: list
+    diverged: np.ndarray
 
 
 class PopulationSaver:
@@ -61,7 +67,7 @@ class PopulationSaver:
         self.start = ck["epoch"]
         correct = [] if ck["correct"] is None else list(ck["correct"])
         return PopulationRun(as_jax(ck["params"]), state, jnp.asarray(ck["keys"]),
-                             ck["epoch"], correct)
+                             ck["epoch"], correct, ck["diverged"])
 
     def due(self, epoch: int, epochs: int) -> bool:
         return epoch == epochs or (epoch - self.start) % self.every == 0
@@ -76,29 +82,40 @@ class PopulationSaver:
             correct = np.array(run.correct, np.int64).reshape(run.epoch, self.pop)
         if jax.process_index() == 0:
             save_population(self.path, params=params, velocity=velocity, keys=keys,
-                            correct=correct, epoch=run.epoch, config=self.config)
+                            correct=correct, epoch=run.epoch, config=self.config,
+                            diverged=run.diverged)
 
 
 def train_population(run: PopulationRun, epoch_fn, eval_fn, *, epochs: int, pop: int,
-                     saver, on_epoch):
+                     saver, on_epoch, hyper: dict):
     """Trains ``run`` up to ``epochs`` epochs.
 
     ``epoch_fn(params, state, keys)``: one epoch of every member, ``(params, state,
     keys, finite (slots,))``; ``eval_fn(params)``: ``(slots,)`` evaluation counts, or
-    None. Returns ``(run, seconds per epoch, why it stopped early or None)``."""
+    None; ``hyper``: the members' η, λ, μ (to name them). A member whose parameters
+    became NaN or Inf is marked in ``run.diverged`` and keeps its state of the epoch
+    before (so nothing it computes later reaches the others, the evaluation or a
+    file). Returns ``(run, seconds per epoch, why it stopped early or None)``; raises
+    FloatingPointError naming the members once every one has diverged."""
     seconds, stopped = [], None
     with checkpointing(saver, lock=jax.process_index() == 0) as signalled:
         while run.epoch < epochs:
-            (params, state, keys, _), s = run_epoch(
+            (params, state, keys, finite), s = run_epoch(
                 lambda *a: _first(epoch_fn(*a), pop), run.epoch, run.params, run.state,
                 run.keys)
             seconds.append(s)
+            diverged = np.where((run.diverged < 0) & ~finite, run.epoch, run.diverged)
+            if (diverged >= 0).all():
+                raise all_diverged(hyper, diverged)
+            if (diverged >= 0).any():
+                params, state, keys = _keep(diverged < 0, (params, state, keys),
+                                            (run.params, run.state, run.keys))
             correct = run.correct
             if eval_fn is not None:
                 correct = correct + [np.asarray(eval_fn(params))[:pop]]
                 if on_epoch is not None:
                     on_epoch(run.epoch, correct[-1])
-            run = PopulationRun(params, state, keys, run.epoch + 1, correct)
+            run = PopulationRun(params, state, keys, run.epoch + 1, correct, diverged)
             stop = saver is not None and any_process(bool(signalled))
             if saver is not None and (stop or saver.due(run.epoch, epochs)):
                 saver.save(run)
@@ -116,3 +133,19 @@ def _first(out, pop: int):
     padding's copies are dropped)."""
     *rest, finite = out
     return (*rest, np.asarray(finite)[:pop])
+
+
+def _keep(alive: np.ndarray, new, old):
+    """``new``'s members where ``alive (P,)``, else ``old``'s; every leaf ``(slots,
+    ...)``, the padding following member 0. Placed as ``new`` was (a mesh's split), so
+    the compiled epoch takes it as before."""
+    slots = jax.tree.leaves(new)[0].shape[0]
+    mask = np.concatenate([alive, np.repeat(alive[:1], slots - len(alive))])
+    kept = _select(mask, new, old)
+    return jax.device_put(kept, jax.tree.map(lambda a: a.sharding, new))
+
+
+@jax.jit
+def _select(mask, new, old):
+    return jax.tree.map(lambda n, o: jnp.where(mask.reshape(mask.shape + (1,) * (n.ndim - 1)),
+                                               n, o), new, old)

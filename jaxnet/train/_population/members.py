@@ -102,15 +102,37 @@ def configurations(hyper: dict) -> np.ndarray:
     return np.array([seen.setdefault(t, len(seen)) for t in triples], np.int64)
 
 
-def best_members(config: np.ndarray, correct) -> np.ndarray | None:
+def best_members(config: np.ndarray, correct, diverged=None) -> np.ndarray | None:
     """``(C,)`` int: per configuration, the member whose final parameters score best
-    on the evaluation set (``correct (epochs, P)``; the lowest index on a tie), or None
-    without an evaluation (or without an epoch)."""
+    on the evaluation set (``correct (epochs, P)``; the lowest index on a tie) among
+    those that did not diverge (``diverged (P,)``: an epoch, or -1), -1 where every
+    member of the configuration diverged; None without an evaluation (or an epoch)."""
     if correct is None or len(correct) == 0:
         return None
     final = np.asarray(correct)[-1]
+    ok = np.ones(final.shape, bool) if diverged is None else np.asarray(diverged) < 0
     out = []
     for c in range(int(config.max()) + 1):
-        idx = np.flatnonzero(config == c)
-        out.append(int(idx[np.argmax(final[idx])]))   # argmax: the first of equals
+        idx = np.flatnonzero((config == c) & ok)
+        out.append(int(idx[np.argmax(final[idx])]) if idx.size else -1)  # the first of equals
     return np.array(out, np.int64)
+
+
+def describe_member(hyper: dict, i: int) -> str:
+    """Member ``i`` by its hyper-parameters: ``member 3 (eta 1e+30, lambda 0, mu 0)``."""
+    return (f"member {i} (eta {hyper['eta'][i]:g}, lambda {hyper['lmbda'][i]:g}, "
+            f"mu {hyper['momentum'][i]:g})")
+
+
+def all_diverged(hyper: dict, diverged: np.ndarray) -> FloatingPointError:
+    """The error of a population whose every member became NaN or Inf (``diverged
+    (P,)``: the epoch of each), naming them by their hyper-parameters; its
+    ``diverged`` attribute holds the epochs (the command line names the seeds)."""
+    said = "; ".join(f"{describe_member(hyper, i)} at epoch {int(e)}"
+                     for i, e in enumerate(diverged.tolist()[:8]))
+    if len(diverged) > 8:
+        said += f"; and {len(diverged) - 8} more"
+    e = FloatingPointError(f"every member became NaN or Inf (eta is probably too large): "
+                           f"{said}")
+    e.diverged = np.asarray(diverged)
+    return e
