@@ -17,7 +17,7 @@ from ._common import interrupted, interruptible
 from ._explain_cli import add_explain
 from ._flags import Parser, add_precision_flag
 from ._sweep import add_sweep
-from ._train import add_train
+from ._train_flags import add_train
 
 
 def build_parser() -> Parser:
