@@ -114,8 +114,8 @@ def _network_trace(net, xh, yh, m, cfg, masks) -> dict:
 
 
 def backprop(params, x, y, *, model=None, lmbda=None, n=None, masks=None):
-    """Mean gradient of the (regularised) cost, as jaxnet.backprop (numpy arrays in
-    ``params``'s containers): the
+    """Mean gradient of the (regularised) cost, as jaxnet.backprop: numpy pairs
+    ``(w (n_out, n_in), b (n_out,))`` for Dense layers, in ``params``'s containers; the
     reference kernel for Dense chains, chapter 6's network kernel (csrc/jaxnet_net.h)
     for models with ConvPool layers, dropout (``masks``) or mixed activations."""
     net = Net(params, model, network=masks is not None)
@@ -158,8 +158,8 @@ def backprop_trace(params, x, y, *, model=None, lmbda=None, n=None, masks=None) 
 
 def sgd_step(params, x, y, eta, *, model=None, lmbda=None, n=None, kernel=None, key=None,
              masks=None):
-    """One SGD step ``p − η·∇C``, as jaxnet.sgd_step (numpy arrays in ``params``'s
-    containers)."""
+    """One SGD step ``p − η·∇C`` on ``x (m, n_0)``, ``y (m, n_L)``, as jaxnet.sgd_step
+    (numpy arrays in ``params``'s containers)."""
     return step_with(sgd(eta), params, None, x, y, model=model, lmbda=lmbda, n=n,
                      kernel=kernel, key=key, masks=masks)[0]
 
@@ -201,7 +201,7 @@ def _theirs(template, out):
 
 def train_epoch(params, x, y, order, *, eta, batch_size, model=None, x_scale=None, lmbda=None,
                 kernel=None, threads=1, key=None, n=None, masks=None):
-    """One epoch of plain mini-batch SGD over ``order``, as jaxnet.train_epoch;
+    """One epoch of plain mini-batch SGD over ``order (N,)``, as jaxnet.train_epoch;
     returns numpy arrays in ``params``'s containers. See :func:`train_epoch_with`."""
     return train_epoch_with(sgd(eta), params, None, x, y, order, batch_size=batch_size,
                             model=model, x_scale=x_scale, lmbda=lmbda, kernel=kernel,
