@@ -39,8 +39,8 @@ def test_bad_batches(fn, x, y, err, match):
 
 
 @pytest.mark.parametrize("params, err, match", [
-    ((), TypeError, "params: expected a non-empty tuple of Layer"),
-    ([jnp.ones((3, 4))], TypeError, r"params\[0\]: expected a Layer\(w, b\)"),
+    ((), TypeError, r"params: expected a non-empty tuple or list of \(w, b\) pairs"),
+    ([jnp.ones((3, 4))], TypeError, r"params\[0\]: expected a \(w, b\) pair"),
     ((jaxnet.Layer(jnp.ones(4), jnp.ones(3)),), ValueError, r"params\[0\].w: expected shape \(n_out, n_in\), got \(4,\)"),
     ((jaxnet.Layer(jnp.ones((3, 4)), jnp.ones(2)),), ValueError, r"params\[0\].b: expected shape \(3,\)"),
     ((P[0], jaxnet.Layer(jnp.ones((2, 5)), jnp.ones(2))), ValueError, r"params\[1\].w: expected n_in = 3"),

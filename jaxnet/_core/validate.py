@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .params import check_container
+
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -95,20 +97,15 @@ def check_finite(a, name):
 
 
 def check_param_values(params, n_layers=None, name="params") -> np.dtype:
-    """``params``: a non-empty sequence of ``(w, b)`` float arrays of one dtype, finite
+    """``params``: a non-empty tuple or list of ``(w, b)`` pairs
+    (jaxnet._core.params.check_container) of float arrays of one dtype, finite
     (``n_layers`` of them when given). Returns the dtype; shapes are the model's to check."""
-    if not isinstance(params, (tuple, list)) or len(params) == 0:
-        raise TypeError(f"{name}: expected a non-empty tuple of Layer(w, b), got "
-                        f"{type(params).__name__}{'' if params else ' (empty)'}")
+    check_container(params, name)
     if n_layers is not None and len(params) != n_layers:
         raise ValueError(f"{name}: expected {n_layers} layers (one per model layer), "
                          f"got {len(params)}")
     dtype = None
-    for l, layer in enumerate(params):
-        try:
-            w, b = layer
-        except (TypeError, ValueError):
-            raise TypeError(f"{name}[{l}]: expected a Layer(w, b), got {type(layer).__name__}") from None
+    for l, (w, b) in enumerate(params):
         for arr, part in ((w, "w"), (b, "b")):
             _, d = _shape_dtype(arr, f"{name}[{l}].{part}")
             if d not in FLOAT_DTYPES:
@@ -125,21 +122,17 @@ def check_param_values(params, n_layers=None, name="params") -> np.dtype:
 def check_params(params, name="params") -> tuple[tuple[int, ...], np.dtype]:
     """``params``: a Dense chain, ``(w (n_out, n_in), b (n_out,))`` per layer with each
     ``n_in`` the previous ``n_out``. Returns the layer sizes and the common float dtype."""
-    if isinstance(params, (tuple, list)):
-        for l, layer in enumerate(params):
-            try:
-                w, b = layer
-            except (TypeError, ValueError):
-                break  # check_param_values names it
-            ws, _ = _shape_dtype(w, f"{name}[{l}].w")
-            bs, _ = _shape_dtype(b, f"{name}[{l}].b")
-            if len(ws) != 2:
-                raise ValueError(f"{name}[{l}].w: expected shape (n_out, n_in), got {ws}")
-            if bs != (ws[0],):
-                raise ValueError(f"{name}[{l}].b: expected shape ({ws[0]},) to match w {ws}, got {bs}")
-            if l > 0 and ws[1] != np.shape(params[l - 1][0])[0]:
-                raise ValueError(f"{name}[{l}].w: expected n_in = {np.shape(params[l - 1][0])[0]} "
-                                 f"(the previous layer's n_out), got shape {ws}")
+    check_container(params, name)
+    for l, (w, b) in enumerate(params):
+        ws, _ = _shape_dtype(w, f"{name}[{l}].w")
+        bs, _ = _shape_dtype(b, f"{name}[{l}].b")
+        if len(ws) != 2:
+            raise ValueError(f"{name}[{l}].w: expected shape (n_out, n_in), got {ws}")
+        if bs != (ws[0],):
+            raise ValueError(f"{name}[{l}].b: expected shape ({ws[0]},) to match w {ws}, got {bs}")
+        if l > 0 and ws[1] != np.shape(params[l - 1][0])[0]:
+            raise ValueError(f"{name}[{l}].w: expected n_in = {np.shape(params[l - 1][0])[0]} "
+                             f"(the previous layer's n_out), got shape {ws}")
     dtype = check_param_values(params, name=name)
     sizes = [np.shape(params[0][0])[1]] + [np.shape(w)[0] for w, _ in params]
     if 0 in sizes:

@@ -3,13 +3,14 @@ and epochs.
 
 ``feedforward``, ``backprop``, ``backprop_trace``, ``sgd_step``, ``step_with``,
 ``train_epoch`` and ``train_epoch_with`` take the arguments of their JAX namesakes
-(a tuple of Layers, numpy or JAX arrays, a Model, the rules jaxnet.sgd and
-jaxnet.momentum, ``key``/``masks`` for dropout, ``n`` for λ/n) plus, for steps and
-epochs, ``kernel`` (:data:`KERNELS`) and ``threads``; they return the same
-structure as numpy arrays. Every array argument is converted to a numpy array
-once, and that array, not the object passed in, is checked (dtype, shape against
-the model, contiguity, finiteness, the order being a permutation) and handed to
-C. A failure raises ``ValueError``/``TypeError`` naming the argument, the expected
+(any tuple or list of ``(w, b)`` pairs, numpy or JAX arrays, a Model, the rules
+jaxnet.sgd and jaxnet.momentum, ``key``/``masks`` for dropout, ``n`` for λ/n) plus,
+for steps and epochs, ``kernel`` (:data:`KERNELS`) and ``threads``; they return the
+same structure as numpy arrays: parameters, gradients and a momentum state's
+velocity in the caller's containers. Every array argument is converted to a numpy
+array once, and that array, not the object passed in, is checked (dtype, shape
+against the model, contiguity, finiteness, the order being a permutation) and
+handed to C. A failure raises ``ValueError``/``TypeError`` naming the argument, the expected
 and the actual. Dense chains run on csrc/jaxnet_dense_chain.h (and the fast path,
 csrc/jaxnet_dense_chain_fast.h); models with ConvPool layers, dropout or mixed activations on
 chapter 6's network kernel (csrc/jaxnet_net.h), and their steps and epochs by
@@ -23,6 +24,7 @@ import math
 import numpy as np
 
 from .._core.inputs import check_mask_shapes, check_x, check_y
+from .._core.params import like, state_layers, state_like
 from .._core.rules import sgd
 from .._core.validate import check_order, check_reg_strength
 from ._epoch import WHOLE_BATCH, Epoch
@@ -112,15 +114,16 @@ def _network_trace(net, xh, yh, m, cfg, masks) -> dict:
 
 
 def backprop(params, x, y, *, model=None, lmbda=None, n=None, masks=None):
-    """Mean gradient of the (regularised) cost, as jaxnet.backprop (numpy Layers): the
+    """Mean gradient of the (regularised) cost, as jaxnet.backprop: numpy pairs
+    ``(w (n_out, n_in), b (n_out,))`` for Dense layers, in ``params``'s containers; the
     reference kernel for Dense chains, chapter 6's network kernel (csrc/jaxnet_net.h)
     for models with ConvPool layers, dropout (``masks``) or mixed activations."""
     net = Net(params, model, network=masks is not None)
     m, xh, yh = _batch(net, x, y)
     cfg = net.config(check_reg_strength(lmbda, n))
     if net.network:
-        return _network_backprop(net, xh, yh, m, cfg, masks)[0]
-    return _chain_backprop(net, xh, yh, m, cfg)[0]
+        return like(params, _network_backprop(net, xh, yh, m, cfg, masks)[0])
+    return like(params, _chain_backprop(net, xh, yh, m, cfg)[0])
 
 
 def backprop_trace(params, x, y, *, model=None, lmbda=None, n=None, masks=None) -> dict:
@@ -128,7 +131,8 @@ def backprop_trace(params, x, y, *, model=None, lmbda=None, n=None, masks=None) 
     kernel's for Dense chains, the network kernel's (csrc/jaxnet_net.h) for models
     with ConvPool layers, dropout (``masks``) or mixed activations.
 
-    Returns ``{"a": [A^0..A^L], "delta": [Δ^1..Δ^L], "grads": Layers}``, each
+    Returns ``{"a": [A^0..A^L], "delta": [Δ^1..Δ^L], "grads": ...}`` (the gradient
+    in ``params``'s containers), each
     ``A^l`` and ``Δ^l`` ``(batch, *shape of layer l)`` (a Dense layer's
     ``(batch, n_l)``; ``A^0`` is ``x`` in the model's input shape; ``Δ^l`` of
     BP1/BP2, including the mean's 1/batch), as jaxnet.backprop_trace's.
@@ -137,7 +141,8 @@ def backprop_trace(params, x, y, *, model=None, lmbda=None, n=None, masks=None) 
     m, xh, yh = _batch(net, x, y)
     cfg = net.config(check_reg_strength(lmbda, n))
     if net.network:
-        return _network_trace(net, xh, yh, m, cfg, masks)
+        trace = _network_trace(net, xh, yh, m, cfg, masks)
+        return {**trace, "grads": like(params, trace["grads"])}
     grads, work = _chain_backprop(net, xh, yh, m, cfg)
     a_off = ffi.new("size_t[]", net.n_layers + 1)
     d_off = ffi.new("size_t[]", net.n_layers)
@@ -148,12 +153,13 @@ def backprop_trace(params, x, y, *, model=None, lmbda=None, n=None, masks=None) 
     a = [work[a_off[l]:a_off[l] + m * s[l]].reshape(m, s[l]).copy() for l in range(len(s))]
     d = [work[d_off[l]:d_off[l] + m * s[l + 1]].reshape(m, s[l + 1]).copy()
          for l in range(net.n_layers)]
-    return {"a": a, "delta": d, "grads": grads}
+    return {"a": a, "delta": d, "grads": like(params, grads)}
 
 
 def sgd_step(params, x, y, eta, *, model=None, lmbda=None, n=None, kernel=None, key=None,
              masks=None):
-    """One SGD step ``p − η·∇C``, as jaxnet.sgd_step (numpy Layers)."""
+    """One SGD step ``p − η·∇C`` on ``x (m, n_0)``, ``y (m, n_L)``, as jaxnet.sgd_step
+    (numpy arrays in ``params``'s containers)."""
     return step_with(sgd(eta), params, None, x, y, model=model, lmbda=lmbda, n=n,
                      kernel=kernel, key=key, masks=masks)[0]
 
@@ -166,19 +172,37 @@ def step_with(rule, params, state, x, y, *, model=None, lmbda=None, n=None, kern
     dropout masks drawn from ``key`` (or ``masks``: ``(m, *input shape)`` per dropout
     layer) as jaxnet.step_with draws them."""
     check_reg_strength(lmbda, n)                # a step's n is given, never defaulted
-    ep = Epoch(rule, params, state, x, y, batch_size=WHOLE_BATCH, model=model, lmbda=lmbda,
-               n=n, kernel=kernel, network=masks is not None, allow_int=False)
+    ep = Epoch(rule, params, _state_layers(state, params), x, y, batch_size=WHOLE_BATCH,
+               model=model, lmbda=lmbda, n=n, kernel=kernel, network=masks is not None,
+               allow_int=False)
     net = ep.net
     if masks is None and net.model.has_dropout:
         masks = step_masks(net.model, key, ep.n, net.dtype)
     check_mask_shapes(net.model, masks, ep.n)
-    return ep(ep.params, ep.state, np.arange(ep.n, dtype=np.int64), masks=masks)
+    return _theirs(params, ep(ep.params, ep.state, np.arange(ep.n, dtype=np.int64),
+                              masks=masks))
+
+
+def _state_layers(state, params):
+    """A state made by ``rule.init(params)``, its velocity as Layers (after ``params``
+    passed check_container: a container Net would refuse is left for Net to name)."""
+    try:
+        return state_layers(state, params)
+    except TypeError:
+        return state
+
+
+def _theirs(template, out):
+    """``(params, state)`` of Layers back in the containers of ``template`` (the
+    caller's parameters) and of ``rule.init(template)``."""
+    params, state = out
+    return like(template, params), state_like(state, template)
 
 
 def train_epoch(params, x, y, order, *, eta, batch_size, model=None, x_scale=None, lmbda=None,
                 kernel=None, threads=1, key=None, n=None, masks=None):
-    """One epoch of plain mini-batch SGD over ``order``, as jaxnet.train_epoch;
-    returns numpy Layers. See :func:`train_epoch_with`."""
+    """One epoch of plain mini-batch SGD over ``order (N,)``, as jaxnet.train_epoch;
+    returns numpy arrays in ``params``'s containers. See :func:`train_epoch_with`."""
     return train_epoch_with(sgd(eta), params, None, x, y, order, batch_size=batch_size,
                             model=model, x_scale=x_scale, lmbda=lmbda, kernel=kernel,
                             threads=threads, key=key, n=n, masks=masks)[0]
@@ -187,11 +211,13 @@ def train_epoch(params, x, y, order, *, eta, batch_size, model=None, x_scale=Non
 def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None, x_scale=None,
                      lmbda=None, kernel=None, threads=1, key=None, n=None, masks=None):
     """One epoch over ``order`` with jaxnet.sgd or jaxnet.momentum, as
-    jaxnet.train_epoch_with; returns ``(params, state)`` as numpy.
+    jaxnet.train_epoch_with; returns ``(params, state)`` as numpy, in the containers of
+    ``params`` and of ``rule.init(params)``.
 
     Args:
       rule, state: a book rule and its state (None: ``rule.init(params)``).
-      params: tuple of Layers (float32 or float64) matching ``model``.
+      params: a tuple or list of ``(w, b)`` pairs (``jaxnet.Layer``, plain tuples or
+        lists; float32 or float64) matching ``model``.
       x: ``(N, n_0)`` float inputs (converted to the parameters' dtype), or
         integer pixels with ``x_scale`` (rows ``x[i] * x_scale``): uint8 goes
         to the fast path as it is.
@@ -212,12 +238,14 @@ def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None
     it packs each row (the error names the first bad row, and the parameters are
     left unchanged), and here, before the call, for the other kernels.
     """
-    ep = Epoch(rule, params, state, x, y, batch_size=batch_size, model=model, x_scale=x_scale,
-               lmbda=lmbda, n=n, kernel=kernel, threads=threads, network=masks is not None)
+    ep = Epoch(rule, params, _state_layers(state, params), x, y, batch_size=batch_size,
+               model=model, x_scale=x_scale, lmbda=lmbda, n=n, kernel=kernel,
+               threads=threads, network=masks is not None)
     order = as_array(order, "order")
     check_order(order, ep.n)
     check_mask_shapes(ep.net.model, masks, ep.n)
-    return ep(ep.params, ep.state, host(order, np.int64), key=key, masks=masks)
+    return _theirs(params, ep(ep.params, ep.state, host(order, np.int64), key=key,
+                              masks=masks))
 
 
 def parallel() -> bool:

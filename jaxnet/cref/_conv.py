@@ -1,13 +1,14 @@
 """network3's conv-pool layer in C (csrc/jaxnet_convpool.h): the twins of
 ``jaxnet.ConvPool.forward`` and its hand-derived backward. Validated host arrays
-in, numpy out."""
+in, numpy out; a layer's ``(w, b)`` pair may be a Layer, a tuple or a list, and its
+gradient comes back as the same kind of pair."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from .._core.convpool import ConvPool
-from .._core.params import Layer
+from .._core.params import Layer, check_pair, like
 from .._core.validate import check_finite, check_param_values
 from ._lib import ffi, lib
 from ._net import as_array, check, host, host_layers
@@ -24,6 +25,7 @@ def _conv_arrays(layer, p, a):
     if a.ndim != 4 or a.shape[0] < 1:
         raise ValueError(f"a: expected shape (m, channels, height, width), got {a.shape}")
     out = layer.output_shape(a.shape[1:])                 # ValueError naming the sizes
+    check_pair(p, "p")
     dtype = check_param_values(host_layers([p], "p"), 1, name="p")
     w, b = host(as_array(p[0], "p.w"), dtype), host(as_array(p[1], "p.b"), dtype)
     want = layer.param_shapes(a.shape[1:])
@@ -39,8 +41,9 @@ def _conv_arrays(layer, p, a):
 
 def convpool_forward(layer, p, a):
     """network3's conv-pool layer in C (csrc/jaxnet_convpool.h), as ``ConvPool.forward``:
-    ``(z (m, F, Ho/p, Wo/p), idx (same shape, int32))`` for ``p = Layer(w (F, C, k, k),
-    b (F,))`` and ``a (m, C, H, W)``; idx is each block's first maximum."""
+    ``(z (m, F, Ho/p, Wo/p), idx (same shape, int32))`` for ``p = (w (F, C, k, k),
+    b (F,))`` (a Layer, tuple or list) and ``a (m, C, H, W)``; idx is each block's
+    first maximum."""
     a, w, b, dims, zshape = _conv_arrays(layer, p, a)
     z, idx = np.empty(zshape, a.dtype), np.empty(zshape, np.int32)
     sfx, pin = _SFX[a.dtype], Pinned()
@@ -51,8 +54,9 @@ def convpool_forward(layer, p, a):
 
 
 def convpool_backward(layer, p, a, idx, delta, input_grad=True):
-    """The hand-derived backward in C, as ``ConvPool.backward``: ``(Layer(∂C/∂w, ∂C/∂b),
-    ∂C/∂a (m, C, H, W) or None)`` from ``delta = ∂C/∂z`` and the forward's ``idx``."""
+    """The hand-derived backward in C, as ``ConvPool.backward``: ``((∂C/∂w, ∂C/∂b),
+    ∂C/∂a (m, C, H, W) or None)`` from ``delta = ∂C/∂z`` and the forward's ``idx``;
+    the gradient pair is of ``p``'s kind (Layer, tuple or list)."""
     a, w, b, dims, zshape = _conv_arrays(layer, p, a)
     delta, idx = host(as_array(delta, "delta"), a.dtype), as_array(idx, "idx")
     for name, arr in (("delta", delta), ("idx", idx)):
@@ -72,4 +76,4 @@ def convpool_backward(layer, p, a, idx, delta, input_grad=True):
     if rc == lib.JN_ERR_INPUT:
         raise ValueError(f"idx: expected block indices in [0, {layer.pool ** 2})")
     check(rc, f"jn_convpool_backward_{sfx}")
-    return Layer(gw, gb), g_in
+    return like([p], [Layer(gw, gb)])[0], g_in

@@ -14,7 +14,7 @@ import numpy as np
 from .._core.convpool import ConvPool
 from .._core.dense import Dense
 from .._core.inputs import resolve
-from .._core.params import Layer
+from .._core.params import Layer, check_container
 from .._core.rules import Momentum, MomentumState, Sgd, SgdState
 from .._core.validate import check_momentum, check_positive_scalar, check_velocity
 from ._lib import ffi, lib
@@ -65,18 +65,11 @@ def host(a, dtype):
 
 
 def host_layers(params, name):
-    """``params`` with every leaf converted by :func:`as_array` (structure checked later)."""
-    if not isinstance(params, (tuple, list)) or len(params) == 0:
-        return params  # the parameter checks name the problem
-    out = []
-    for l, layer in enumerate(params):
-        try:
-            w, b = layer
-        except (TypeError, ValueError):
-            raise TypeError(f"{name}[{l}]: expected a Layer(w, b), got "
-                            f"{type(layer).__name__}") from None
-        out.append(Layer(as_array(w, f"{name}[{l}].w"), as_array(b, f"{name}[{l}].b")))
-    return tuple(out)
+    """``params``, any tuple or list of ``(w, b)`` pairs (check_container), as a tuple
+    of Layers with every leaf converted by :func:`as_array` (shapes checked later)."""
+    check_container(params, name)
+    return tuple(Layer(as_array(w, f"{name}[{l}].w"), as_array(b, f"{name}[{l}].b"))
+                 for l, (w, b) in enumerate(params))
 
 
 def dense_refusal(model) -> str | None:

@@ -2,7 +2,8 @@
 
 Each validates its arguments against the model (jaxnet._core.inputs), then calls
 the compiled pure function of jaxnet._core.network with the model as its static
-argument.
+argument. Parameters may come in any tuple or list of ``(w, b)`` pairs; gradients
+go back in the caller's containers (jaxnet._core.params.like).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .._core.network import (
     feedforward_jit,
     unchecked_dropout_masks,
 )
+from .._core.params import like
 from .._core.validate import check_dtype
 
 
@@ -33,7 +35,8 @@ def dropout_masks(key, model, m: int, dtype=np.float32):
 
 
 def _checked_call(fn, params, x, y, model, lmbda, n, masks):
-    """``fn(params, x, y, penalty, masks, model=model)`` after checking every argument."""
+    """``fn(params, x, y, penalty, masks, model=model)`` after checking every argument
+    (``params`` as a tuple of Layers)."""
     model, params = resolve(params, model)
     m = check_x(model, x, allow_int=False)
     check_y(model, y, m)
@@ -45,8 +48,11 @@ def feedforward(params, x, *, model=None):
     """The network's output.
 
     Args:
-      params: tuple of ``Layer(w, b)`` matching ``model`` (for Dense layers
-        ``w (n_out, n_in)``, ``b (n_out,)``), float32 or float64.
+      params: a tuple or list of ``(w, b)`` pairs — ``jaxnet.Layer``, plain tuples
+        or lists — matching ``model`` (for Dense layers ``w (n_out, n_in)``,
+        ``b (n_out,)``), float32 or float64. What a function returns in the
+        parameters' structure comes back in these containers; any other
+        container (a dict, a NamedTuple of other fields) is a TypeError.
       x: ``(batch, n_0)`` float inputs; converted to the parameters' dtype.
       model: a jaxnet.Model; default ``Model.dense(sizes of params)``, the
         book's chapter-1 network (quadratic cost, sigmoid neurons).
@@ -66,7 +72,7 @@ def cost(params, x, y, *, model=None, lmbda=None, n=None, masks=None):
     log-likelihood stay finite when outputs saturate at exactly 0 or 1.
 
     Args:
-      params: tuple of Layers matching ``model``.
+      params: ``(w, b)`` pairs matching ``model``, as :func:`feedforward`'s.
       x: ``(batch, n_0)`` float inputs.
       y: ``(batch, n_L)`` float targets (one-hot for classification).
       model: a jaxnet.Model (default: the chapter-1 network of params' sizes).
@@ -87,7 +93,7 @@ def backprop(params, x, y, *, model=None, lmbda=None, n=None, masks=None):
     """Gradient of :func:`cost` by the hand-derived BP1–BP4, whole batch at once.
 
     Args:
-      params: tuple of Layers matching ``model``.
+      params: ``(w, b)`` pairs matching ``model``, as :func:`feedforward`'s.
       x: ``(batch, n_0)`` float inputs.
       y: ``(batch, n_L)`` float targets.
       model: a jaxnet.Model (default: the chapter-1 network of params' sizes).
@@ -96,10 +102,10 @@ def backprop(params, x, y, *, model=None, lmbda=None, n=None, masks=None):
       masks: dropout masks, as :func:`cost`.
 
     Returns:
-      A tuple of Layers with the structure, shapes and dtype of ``params``:
-      ``∂C/∂w`` and ``∂C/∂b`` per layer.
+      ``∂C/∂w`` and ``∂C/∂b`` per layer, in the containers, shapes and dtype of
+      ``params`` (``jax.tree.structure`` equal: ``optax.apply_updates`` takes both).
     """
-    return _checked_call(backprop_jit, params, x, y, model, lmbda, n, masks)
+    return like(params, _checked_call(backprop_jit, params, x, y, model, lmbda, n, masks))
 
 
 def autodiff_grad(params, x, y, *, model=None, lmbda=None, n=None, masks=None):
@@ -109,9 +115,9 @@ def autodiff_grad(params, x, y, *, model=None, lmbda=None, n=None, masks=None):
     ``masks``).
 
     Returns:
-      A tuple of Layers shaped like ``params``.
+      The gradient in the containers, shapes and dtype of ``params``.
     """
-    return _checked_call(autodiff_grad_jit, params, x, y, model, lmbda, n, masks)
+    return like(params, _checked_call(autodiff_grad_jit, params, x, y, model, lmbda, n, masks))
 
 
 def backprop_trace(params, x, y, *, model=None, lmbda=None, n=None, masks=None) -> dict:
@@ -119,9 +125,11 @@ def backprop_trace(params, x, y, *, model=None, lmbda=None, n=None, masks=None) 
     ``jaxnet.cref.backprop_trace`` (same arguments as :func:`backprop`).
 
     Returns:
-      ``{"z": [Z^1..Z^L], "a": [A^0..A^L], "delta": [Δ^1..Δ^L], "grads": Layers}``:
+      ``{"z": [Z^1..Z^L], "a": [A^0..A^L], "delta": [Δ^1..Δ^L], "grads": ...}``,
+      the gradient in ``params``'s containers, as :func:`backprop`'s;
       ``Z^l``, ``A^l``, ``Δ^l`` each ``(batch, *shape of layer l)`` (a Dense
       layer's ``(batch, n_l)``; ``A^0`` is ``x`` in the model's input shape), and
       ``Δ^l = ∂C/∂Z^l`` of the batch's mean cost, so it includes the 1/batch.
     """
-    return _checked_call(backprop_trace_jit, params, x, y, model, lmbda, n, masks)
+    trace = _checked_call(backprop_trace_jit, params, x, y, model, lmbda, n, masks)
+    return {**trace, "grads": like(params, trace["grads"])}

@@ -67,8 +67,9 @@ def evaluate_ensemble(params, x, labels, *, model=None, x_scale=None):
     """How many examples an ensemble classifies correctly by voting (chapter 6).
 
     Args:
-      params: stacked parameters, leading axis P (jaxnet.fit_population's):
-        Layers ``w (P, n_l, n_{l-1})``, ``b (P, n_l)`` for Dense layers.
+      params: stacked parameters, leading axis P (jaxnet.fit_population's): pairs
+        ``(w (P, n_l, n_{l-1}), b (P, n_l))`` for Dense layers, in any container
+        :func:`evaluate` takes.
       x, labels, model, x_scale: as :func:`evaluate` (``x (N, n_0)``, ``labels (N,)``).
 
     Returns:
@@ -92,7 +93,8 @@ def evaluate(params, x, labels, *, model=None, x_scale=None):
     """How many examples the network classifies correctly.
 
     Args:
-      params: tuple of Layers matching ``model``.
+      params: a tuple or list of ``(w, b)`` pairs (``jaxnet.Layer``, plain tuples or
+        lists) matching ``model``.
       x: ``(N, n_0)`` float inputs, or integer with ``x_scale`` (as train_epoch).
       labels: ``(N,)`` int class labels in ``[0, n_L)``.
       model: a jaxnet.Model (default: the chapter-1 network of params' sizes).

@@ -13,6 +13,7 @@ import numpy as np
 
 from .._core.inputs import penalty as penalty_value
 from .._core.inputs import resolve
+from .._core.params import like
 from .._core.rules import Momentum, MomentumState, Sgd, SgdState, book_rule, check_rule, with_eta
 from ._epoch import shuffle_jit, shuffled_epoch
 from ._evaluate import monitor_jit
@@ -43,7 +44,8 @@ def fit(key, params, x, labels=None, *, model=None, epochs: int = 30, batch_size
 
     Args:
       key: JAX PRNG key for the shuffles.
-      params: initial parameters, a tuple of Layers matching ``model``.
+      params: initial parameters matching ``model``: a tuple or list of ``(w, b)``
+        pairs (jaxnet.Layer, tuple or list); the result's are in the same containers.
       x: a jaxnet.TrainingData; or the ``(N, n_0)`` training inputs (float, or
         integer with ``x_scale``), with ``labels`` and the shorthand below.
       labels: ``(N,)`` int training labels in ``[0, n_L)`` (with array ``x``).
@@ -124,6 +126,7 @@ def fit(key, params, x, labels=None, *, model=None, epochs: int = 30, batch_size
         (``params``, ``history``, ``epoch``).
     """
     o = shorthand(options)
+    given = params
     model, params = resolve(params, model)
     train = training_data(x, labels, o)
     data = prepare_data(model, params, train, epochs=epochs, batch_size=batch_size,
@@ -164,8 +167,9 @@ def fit(key, params, x, labels=None, *, model=None, epochs: int = 30, batch_size
             loop = after_epoch(loop, saver, signalled, 1 if ck is None else ck.every, epochs)
     velocity = loop.state.velocity if isinstance(loop.state, MomentumState) else None
     as_jax = partial(jax.tree.map, jnp.asarray)   # impl="c" kept them on the host
-    return FitResult(as_jax(loop.params), loop.history, compile_seconds,
-                     None if velocity is None else as_jax(velocity), loop.schedule.stopped)
+    return FitResult(like(given, as_jax(loop.params)), loop.history, compile_seconds,
+                     None if velocity is None else like(given, as_jax(velocity)),
+                     loop.schedule.stopped)
 
 
 def _one_epoch(loop, epoch_fn, data, pen, monitors, monitor, options) -> LoopState:

@@ -1,4 +1,8 @@
-"""Training, checked: one step, one epoch with any update rule, and plain-SGD epochs."""
+"""Training, checked: one step, one epoch with any update rule, and plain-SGD epochs.
+
+Parameters come in any tuple or list of ``(w, b)`` pairs; they and a rule's state
+are converted to tuples of Layers before anything is compiled, and the results go
+back in the caller's containers (jaxnet._core.params)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import numpy as np
 from .._core.inputs import check_key, check_masks, check_x, check_y, penalty, resolve, scale
 from .._core.memory import check_memory
 from .._core.network import GRADIENTS
+from .._core.params import like, state_layers, state_like
 from .._core.rules import check_rule, check_state, sgd
 from .._core.validate import check_batch_size, check_order
 from ._epoch import epoch, step_jit
@@ -31,7 +36,8 @@ def sgd_step(params, x, y, eta, *, model=None, lmbda=None, n=None, grad: str = "
     """One mini-batch update ``p − η·∇C`` (the book's ``w − (η/m)·Σ_x ∇C_x``).
 
     Args:
-      params: tuple of Layers matching ``model``.
+      params: a tuple or list of ``(w, b)`` pairs (``jaxnet.Layer``, plain tuples
+        or lists) matching ``model``; the result comes back in these containers.
       x: ``(m, n_0)`` float mini-batch.
       y: ``(m, n_L)`` float targets.
       eta: learning rate η > 0 (traced: new values do not recompile).
@@ -46,7 +52,7 @@ def sgd_step(params, x, y, eta, *, model=None, lmbda=None, n=None, grad: str = "
         others (as :func:`jaxnet.dropout_masks` makes them).
 
     Returns:
-      The updated parameters (same structure, shapes and dtype).
+      The updated parameters (the containers, shapes and dtype of ``params``).
     """
     return step_with(sgd(eta), params, None, x, y, model=model, lmbda=lmbda, n=n, grad=grad,
                      key=key, masks=masks)[0]
@@ -58,25 +64,36 @@ def step_with(rule, params, state, x, y, *, model=None, lmbda=None, n=None,
 
     Args:
       rule: jaxnet.sgd(η), jaxnet.momentum(η, μ) or an optax GradientTransformation.
-      params: tuple of Layers matching ``model``.
+      params: ``(w, b)`` pairs matching ``model``, as :func:`sgd_step`'s.
       state: ``rule.init(params)``, then what the last call returned (None: a
         fresh ``rule.init(params)``).
       x: ``(m, n_0)`` float mini-batch; y: ``(m, n_L)`` float targets.
       model, lmbda, n, grad, key, masks: as :func:`sgd_step`.
 
     Returns:
-      ``(params, state)`` after the update.
+      ``(params, state)`` after the update, in the containers of ``params`` and of
+      ``rule.init(params)``.
     """
+    template = params
     model, params = resolve(params, model)
     m = check_x(model, x, allow_int=False)
     check_y(model, y, m)
     check_memory(model, params[0].w.dtype, batch_size=m, x_itemsize=np.dtype(x.dtype).itemsize)
-    state = _rule_state(rule, state, params, grad)
+    state = _rule_state(rule, state, params, grad, template)
     if masks is not None:
-        return step_jit(model, rule, grad, params, state, x, y, penalty(lmbda, n, params),
-                        None, check_masks(model, masks, m, params))
-    return step_jit(model, rule, grad, params, state, x, y, penalty(lmbda, n, params),
-                    check_key(model, key))
+        out = step_jit(model, rule, grad, params, state, x, y, penalty(lmbda, n, params),
+                       None, check_masks(model, masks, m, params))
+    else:
+        out = step_jit(model, rule, grad, params, state, x, y, penalty(lmbda, n, params),
+                       check_key(model, key))
+    return _theirs(template, out)
+
+
+def _theirs(template, out):
+    """``(params, state)`` of Layers back in the containers of ``template`` (the
+    caller's parameters) and of ``rule.init(template)``."""
+    params, state = out
+    return like(template, params), state_like(state, template)
 
 
 def check_impl(impl, impls) -> str:
@@ -86,13 +103,16 @@ def check_impl(impl, impls) -> str:
     return impl
 
 
-def _rule_state(rule, state, params, grad):
+def _rule_state(rule, state, params, grad, template):
     """Checks the rule, its state (a fresh ``rule.init(params)`` for None) and ``grad``;
-    returns the state."""
+    returns the state, its parts shaped like ``template`` (the caller's parameters) as
+    tuples of Layers like ``params``."""
     check_rule(rule)
     check_grad(grad)
     if state is None:
         state = rule.init(params)
+    else:
+        state = state_layers(state, template)
     check_state(rule, state, params)
     return state
 
@@ -109,7 +129,7 @@ def train_epoch(params, x, y, order, *, eta, batch_size, model=None, x_scale=Non
     ``batch_size``, so new orders, η, λ or parameter values never recompile.
 
     Args:
-      params: tuple of Layers matching ``model``.
+      params: ``(w, b)`` pairs matching ``model``, as :func:`sgd_step`'s.
       x: ``(N, n_0)`` float inputs, or integer inputs (e.g. uint8 pixels)
         with ``x_scale``: mini-batch rows are ``x[i] * x_scale``.
       y: ``(N, n_L)`` float targets (one-hot for classification).
@@ -137,7 +157,8 @@ def train_epoch(params, x, y, order, *, eta, batch_size, model=None, x_scale=Non
         ``"pallas"`` a ``progress`` callback is called once, at the end.
 
     Returns:
-      The parameters after the epoch, same structure, shapes and dtype. For
+      The parameters after the epoch, in the containers, shapes and dtype of
+      ``params``. For
       momentum or any other rule: :func:`train_epoch_with`.
     """
     return train_epoch_with(sgd(eta), params, None, x, y, order, batch_size=batch_size,
@@ -155,7 +176,7 @@ def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None
       rule: jaxnet.sgd(η), jaxnet.momentum(η, μ) (η, μ live in the state:
         new values never recompile) or an optax GradientTransformation (a
         static argument: keep using the same object to avoid recompiling).
-      params: tuple of Layers matching ``model``.
+      params: ``(w, b)`` pairs matching ``model``, as :func:`sgd_step`'s.
       state: ``rule.init(params)``, then what the last call returned (None: a
         fresh ``rule.init(params)``).
       x, y, order, batch_size, model, x_scale, lmbda, grad, progress, key, n, masks,
@@ -167,8 +188,10 @@ def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None
         ``jax.devices()`` after ``jax.distributed.initialize``.
 
     Returns:
-      ``(params, state)`` after the epoch.
+      ``(params, state)`` after the epoch, in the containers of ``params`` and of
+      ``rule.init(params)``.
     """
+    template = params
     model, params = resolve(params, model)
     if check_impl(impl, EPOCH_IMPLS) == "pallas":
         check_supported(model, params[0].w.dtype, rule, grad, mesh=mesh, masks=masks)
@@ -176,7 +199,7 @@ def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None
     check_y(model, y, size)
     check_order(order, size)
     batch_size = check_batch_size(batch_size, size)
-    state = _rule_state(rule, state, params, grad)
+    state = _rule_state(rule, state, params, grad, template)
     check_memory(model, params[0].w.dtype, batch_size=batch_size,   # before XLA allocates
                  x_itemsize=np.dtype(x.dtype).itemsize)
     pen = penalty(lmbda, size if n is None else n, params)
@@ -185,15 +208,16 @@ def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None
                          model=model, batch_size=batch_size)
         if progress is not None:
             progress(-(-size // batch_size), -(-size // batch_size))
-        return out
+        return _theirs(template, out)
     masks = check_masks(model, masks, size, params)
     key = None if masks is not None else check_key(model, key)
     sharding, scale_a = None, scale(x_scale, params)
     if mesh is not None:
         sharding, (params, state, x, y, order) = data_parallel(
             mesh, batch_size, [params, state, x, y, order])
-    return epoch(params, state, x, y, order, scale_a, pen, key, masks, model=model, rule=rule,
-                 grad=grad, batch_size=batch_size, progress=progress, sharding=sharding)
+    return _theirs(template, epoch(params, state, x, y, order, scale_a, pen, key, masks,
+                                   model=model, rule=rule, grad=grad, batch_size=batch_size,
+                                   progress=progress, sharding=sharding))
 
 
 def data_parallel(mesh, batch_size, trees):

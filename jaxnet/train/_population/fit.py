@@ -21,7 +21,7 @@ import numpy as np
 
 from ..._core.costs import Penalty
 from ..._core.inputs import resolve
-from ..._core.params import as_layers
+from ..._core.params import as_layers, like
 from ..._core.rules import MomentumState
 from .._epoch import shuffled_epoch
 from .._evaluate import monitor
@@ -191,7 +191,7 @@ def fit_population(keys, params, x, labels, *, model=None, epochs: int = 30, eta
     _check_options(shuffle, checkpoint_every, resume, overwrite)
     check_names(names)
     hyper = member_hyper(pop, eta, lmbda, momentum)
-    params = as_layers(jax.tree.map(jnp.asarray, params))
+    given, params = params, as_layers(jax.tree.map(jnp.asarray, params))
     rule, state, pen = member_state(params, hyper, reg_count(n, data.n, data.batch_size))
     if impl not in ("jax", "pallas"):
         raise ValueError(f"impl: expected one of ('jax', 'pallas'), got {impl!r}")
@@ -221,7 +221,8 @@ def fit_population(keys, params, x, labels, *, model=None, epochs: int = 30, eta
         params, state = jax.tree.map(jnp.asarray, gather((params, state), pop))
     correct = np.stack(run.correct) if run.correct else None
     configs = configurations(hyper)
-    return PopulationResult(params, state.velocity if isinstance(state, MomentumState) else None,
+    velocity = state.velocity if isinstance(state, MomentumState) else None
+    return PopulationResult(like(given, params), None if velocity is None else like(given, velocity),
                             correct, total, compile_seconds, seconds, configs,
                             best_members(configs, correct, run.diverged), stopped,
                             np.asarray(run.diverged, np.int64))
