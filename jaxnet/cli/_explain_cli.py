@@ -88,7 +88,7 @@ def _file_model(args, n_in, n_classes):
         return f"{flag}: {e}"
     model = (model_from_description(meta["model"]) if "model" in meta else
              Model.dense(meta["sizes"], cost=meta["cost"], activation=meta["activation"]))
-    model = model.replace(precision=args.precision)
+    model = model.replace(precision=args.precision, reg=args.reg)  # the update's penalty
     if model.sizes[0] != n_in:
         return (f"{flag}: the network takes {model.sizes[0]} inputs; --data {args.data} has "
                 f"{n_in}")
