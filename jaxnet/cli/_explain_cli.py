@@ -62,8 +62,13 @@ def add_explain(sub) -> None:
 
 
 def _is_json(path) -> bool:
-    """Whether ``path`` starts like a JSON object (network2's files), not a zip (ours)."""
+    """Whether ``path`` starts like a JSON object (network2's files), not a zip (ours);
+    only a regular file is opened (a FIFO would block: load_params refuses it)."""
+    import os
+    import stat
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
         with open(path, "rb") as f:
             return f.read(64).lstrip()[:1] == b"{"
     except OSError:
