@@ -5,6 +5,7 @@ The public API, by question: ``jaxnet.nn`` (the network), ``jaxnet.train``
 kernel), ``jaxnet.bench``, ``jaxnet.plot``; the most used names are here too.
 """
 
+from .cli import explain as explain
 from .io import ParamsFileError as ParamsFileError
 from .io import WriteError as WriteError
 from .io import load_network2 as load_network2

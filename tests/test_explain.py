@@ -229,7 +229,7 @@ def test_json_round_trips(sample, tmp_path, capsys):
         want["cost"], want["prediction"], want["model"])
     pairs = [(g, w) for gl, wl in zip(got["layers"], want["layers"], strict=True)
              for g, w in zip(gl["symbols"], wl["symbols"], strict=True)]
-    assert len(pairs) == 1 + 2 * 5
+    assert len(pairs) == 1 + 9 + 10   # x; z a (w³)ᵀδ³ σ' δ gb gw w′ b′; + y ∇ₐC, − (w)ᵀδ
     for g, w in pairs:
         assert (g["name"], g["equation"], g["step"], g["shape"]) == (
             w["name"], w["equation"], w["step"], w["shape"])
@@ -239,18 +239,20 @@ def test_json_round_trips(sample, tmp_path, capsys):
 
 def test_text_prints_each_symbols_shape_equation_and_difference(sample, tmp_path, capsys):
     path, model, params = _net_file(tmp_path)
-    code, out, err = _cli(capsys, "--params", path, "--index", 2)
+    code, out, err = _cli(capsys, "--params", path, "--index", 2, "--lang", "en")
     assert code == 0 and err == "", err
     result = explain(params, *_example(sample, model, index=2), model=model)
     lines = out.splitlines()
     for s in (s for layer in result["layers"] for s in layer["symbols"]):
-        head = f"  {s['name']}  {tuple(s['shape'])}  step {s['step']}, {s['equation']}"
-        assert head in lines, head
+        head = next(i for i, line in enumerate(lines) if line.startswith("  ")
+                    and s["equation"] in line)
+        shapes = lines[head + 1]
+        assert f"jaxnet {tuple(s['shape'])}" in shapes, (s["name"], shapes)
         if s["symbol"] in ("delta", "gw", "gb"):
-            diff = lines[lines.index(head) + 3]
-            assert f"jax.grad {s['diff']['jax.grad']:.1e}" in diff, diff
-            assert f"C {s['diff']['C']:.1e}" in diff, diff
-    assert "w² (30, 784)" in out and "BP1: δ³ = (a³ − y) ⊙ σ'(z³)" in out
+            assert f"jax.grad {s['diff']['jax.grad']:.1e}" in shapes, shapes
+            assert f"C {s['diff']['C']:.1e}" in shapes, shapes
+    assert "book (30, 784), jaxnet (30, 784)" in out and "BP1: δ³ = ∇ₐC ⊙ σ'(z³)" in out
+    assert max(map(len, lines)) <= 80
 
 
 def test_a_conv_net_from_the_command_line(capsys):
@@ -290,7 +292,9 @@ def _one_line_error(code, out, err, fragment):
     (["--index", "1000"], "--index 1000: the test split of --data sample has 1000 examples"),
     (["--index", "seven"], "argument --index: expected a non-negative int, got 'seven'"),
     (["--index", "-1"], "argument --index"),
-    (["--values"], "add --json"),
+    (["--reg", "l1"], "add --lmbda"),
+    (["--lang", "xx"], "no catalog for language 'xx'"),
+    (["--index", "999", "--batch", "2"], "--index 999 --batch 2: the test split"),
     (["--layers", "conv:3:5,pool:3"], "--layers"),
 ])
 def test_bad_flags_get_one_line_and_status_2(capsys, argv, fragment):

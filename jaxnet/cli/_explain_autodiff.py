@@ -109,3 +109,31 @@ def autodiff_trace(model, params, x, y, masks=None) -> dict:
     return {"z": host(zs), "a": host(acts), "delta": host(g_eps["z"]),
             "routed": host(g_eps["conv"]), "input_grad": host(g_eps["in"]),
             "grads": tuple(Layer(np.asarray(g.w), np.asarray(g.b)) for g in g_params)}
+
+
+def activation_slope(activation: str, z) -> np.ndarray:
+    """jax.grad's ``f'(z)`` of an elementwise activation at every entry of ``z`` (any
+    shape): the twin of jaxnet's ``prime`` (which works from ``a = f(z)``)."""
+    z = jnp.asarray(z)
+    slope = jax.vmap(jax.grad(lambda t: activate(activation, t)))(z.ravel())
+    return np.asarray(slope).reshape(z.shape)
+
+
+def output_gradient(cost: str, a, y) -> np.ndarray:
+    """jax.grad of one example's cost written as the book's function of ``a^L``:
+    ``½‖a − y‖²`` or ``−Σ [y ln a + (1 − y) ln(1 − a)]``; ``a``, ``y (…, n_L)``."""
+    def c(a):
+        if cost == "quadratic":
+            return 0.5 * jnp.sum((a - y) ** 2)
+        return -jnp.sum(y * jnp.log(a) + (1 - y) * jnp.log(1 - a))
+    return np.asarray(jax.grad(c)(jnp.asarray(a)))
+
+
+def penalty_gradient(reg: str, params, lmbda: float, n: int) -> tuple:
+    """jax.grad of the penalty ``(λ/2n) Σ w²`` (l2) or ``(λ/n) Σ |w|`` (l1) with
+    respect to each layer's ``w``: numpy arrays shaped like the weights."""
+    def value(ws):
+        if reg == "l2":
+            return lmbda / (2 * n) * sum(jnp.sum(w * w) for w in ws)
+        return lmbda / n * sum(jnp.sum(jnp.abs(w)) for w in ws)
+    return tuple(np.asarray(g) for g in jax.grad(value)([jnp.asarray(p.w) for p in params]))
