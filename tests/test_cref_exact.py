@@ -5,7 +5,7 @@ reached C through a JAX scalar, so without the flag the float64 kernel trained
 with a float32 η (2e-10 relative off the book after one short epoch). These tests
 run the C epoch in a child process where JAX's x64 flag is OFF and warnings are
 errors, and compare it with the float64 NumPy transcription of network2
-(tests/network2.py, one example at a time, as the book).
+(benchmarks/book/network2.py, one example at a time, as the book).
 """
 
 import os
@@ -19,7 +19,7 @@ import pytest
 
 jaxnet_cref = pytest.importorskip("jaxnet.cref", reason="the C extension is not built")
 
-TESTS = Path(__file__).resolve().parent
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"   # book/: the transcription
 # float64 kernels against the float64 transcription over one epoch of 5 mini-batches
 # of a 6-5-3 net: each step's rounding is ~1e-16 relative, summed order differs.
 # A float32 η (the bug) is off by ~1e-8 relative in η itself: 4 orders above this.
@@ -33,7 +33,7 @@ CHILD = textwrap.dedent(r"""
     assert not jax.config.jax_enable_x64, "the child must run with JAX's x64 flag off"
     import jaxnet
     from jaxnet import cref
-    import network2
+    from book import network2
 
     rng = np.random.default_rng(3)
     sizes, n, batch = (6, 5, 3), 23, 5
@@ -88,7 +88,7 @@ CHILD = textwrap.dedent(r"""
 @pytest.fixture(scope="module")
 def child():
     env = dict(os.environ, JAX_ENABLE_X64="0", JAX_PLATFORMS="cpu",
-               PYTHONPATH=os.pathsep.join([str(TESTS)] + [p for p in sys.path if p]))
+               PYTHONPATH=os.pathsep.join([str(BENCHMARKS)] + [p for p in sys.path if p]))
     out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env,
                          timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
