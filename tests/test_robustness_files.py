@@ -570,14 +570,16 @@ def _benchmark(name):
                                   "refactor_speed"])
 def test_every_benchmark_saves_its_results_through_the_rescue_path(tmp_path, full_disk,
                                                                    monkeypatch, capsys, name):
+    import common   # benchmarks/common.py: the one save() every script shares
     bench = _benchmark(name)
+    assert bench.save is common.save, f"{name}.py writes results with its own save()"
     (tmp_path / "results").mkdir()
     stem = tmp_path / "results" / "2026-01-01-x"
     stem.with_suffix(".json").write_text("old")
     monkeypatch.chdir(tmp_path / "results")
     full_disk.fill(tmp_path / "results")
     doc = {"date": "2026-01-01", "rows": [1, 2]}
-    assert bench.save(stem, doc, "# table\n") == 1
+    assert bench.save(stem, doc, "# table\n", prog=name) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all("No space left on device" in e for e in err), err
     assert stem.with_suffix(".json").read_text() == "old"
@@ -585,7 +587,7 @@ def test_every_benchmark_saves_its_results_through_the_rescue_path(tmp_path, ful
     assert json.loads(rescued[".json"].read_text()) == doc
     assert rescued[".md"].read_text() == "# table\n"
     full_disk.folders.clear()
-    assert bench.save(stem, doc, "# table\n") == 0
+    assert bench.save(stem, doc, "# table\n", prog=name) == 0
     assert json.loads(stem.with_suffix(".json").read_text()) == doc
 
 
