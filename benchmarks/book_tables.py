@@ -60,6 +60,11 @@ CONFIGS = {
                      "large", "test", 96.49, "ch. 3, regularisation"),
     "ch3-ce-l2-100": ([784, 100, 10], dict(epochs=60, eta=0.1, cost="cross_entropy", lmbda=5.0),
                       "large", "validation", 98.04, "ch. 3, regularisation, 60 epochs"),
+    # chapter 5: network2 (its default init, N(0, 1/n_in)), deeper and deeper
+    **{f"ch5-{'-'.join(['30'] * k)}": ([784] + [30] * k + [10],
+                                       dict(epochs=30, eta=0.1, cost="cross_entropy", lmbda=5.0),
+                                       "scaled", "validation", book, f"ch. 5, {k} hidden")
+       for k, book in ((1, 96.48), (2, 96.90), (3, 96.57), (4, 96.53))},
     # chapter 6: network3 (layers as jaxnet train --layers takes them)
     "ch6-fc100": ("fc:100,softmax:10", dict(epochs=60, eta=0.1), "network3", "validation",
                   97.80, "ch. 6, sigmoid FC + softmax"),
