@@ -156,7 +156,7 @@ def main(argv=None):
     x = np.asarray(d.train.images[:args.images], np.float32) * data.PIXEL_SCALE
     y = data.one_hot(d.train.labels[:args.images])
     runs = []
-    doc = dict(date=bench.now(), command="python " + PROG + " " + " ".join(sys.argv[1:]),
+    doc = dict(date=bench.now(), command=" ".join(["python", PROG, *sys.argv[1:]]),
                machine=bench.machine(), images=args.images, epochs=args.epochs,
                dtype=args.dtype, eta=ETA, lmbda=LMBDA, runs=runs)
     for sizes in NETWORKS:
