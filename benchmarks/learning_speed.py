@@ -30,7 +30,6 @@ import statistics
 import sys
 
 import numpy as np
-
 from common import RESULTS, save
 
 PROG = "benchmarks/learning_speed.py"
