@@ -162,7 +162,9 @@ def main(argv=None):
         for seed in range(args.seeds):
             speeds = speeds_during_training(jax.random.PRNGKey(seed), sizes, x, y,
                                             epochs=args.epochs, dtype=args.dtype)
-            runs.append(dict(sizes=sizes, seed=seed, speeds=speeds))
+            # four significant digits keep the file small (9 runs × 501 epochs)
+            runs.append(dict(sizes=sizes, seed=seed,
+                             speeds=[[float(f"{v:.4g}") for v in e] for e in speeds]))
             print(f"{'-'.join(map(str, sizes))} seed {seed}: at init "
                   f"{[round(s, 4) for s in speeds[0]]}, after {args.epochs} epochs "
                   f"{[round(s, 4) for s in speeds[-1]]}", file=sys.stderr, flush=True)
