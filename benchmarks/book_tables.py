@@ -1,4 +1,4 @@
-"""Reproduce the book's accuracy tables (chapters 1, 3 and 6) with jaxnet.fit.
+"""Reproduce the book's accuracy tables (chapters 1, 3, 5 and 6) with jaxnet.fit.
 
     python benchmarks/book_tables.py [--seeds 3] [--only ch1-30,...] [--out benchmarks/results]
                                      [--checkpoint DIR]
@@ -11,6 +11,10 @@ run ("95.42 percent" is the best of three runs' peaks), so the table gives,
 over seeds, the mean ± std and the best of each run's peak accuracy, the
 mean final-epoch accuracy, and, for runs monitored on validation data, the
 mean test accuracy of the final parameters. float32 unless ``--dtype float64``.
+
+Chapter 5 (``ch5-*``) is network2 with its default initialisation (``"scaled"``,
+w ~ N(0, 1/n_in)) and one to four hidden layers of 30; chapter 5's speed of learning
+per layer is ``benchmarks/learning_speed.py``.
 
 Chapter 6 (``ch6-*``) runs network3's loop: its initialisation, mini-batches
 in a fixed order, λ divided by the number of mini-batches, the validation
@@ -60,6 +64,11 @@ CONFIGS = {
                      "large", "test", 96.49, "ch. 3, regularisation"),
     "ch3-ce-l2-100": ([784, 100, 10], dict(epochs=60, eta=0.1, cost="cross_entropy", lmbda=5.0),
                       "large", "validation", 98.04, "ch. 3, regularisation, 60 epochs"),
+    # chapter 5: network2 (its default init, N(0, 1/n_in)), deeper and deeper
+    **{f"ch5-{'-'.join(['30'] * k)}": ([784] + [30] * k + [10],
+                                       dict(epochs=30, eta=0.1, cost="cross_entropy", lmbda=5.0),
+                                       "scaled", "validation", book, f"ch. 5, {k} hidden")
+       for k, book in ((1, 96.48), (2, 96.90), (3, 96.57), (4, 96.53))},
     # chapter 6: network3 (layers as jaxnet train --layers takes them)
     "ch6-fc100": ("fc:100,softmax:10", dict(epochs=60, eta=0.1), "network3", "validation",
                   97.80, "ch. 6, sigmoid FC + softmax"),
