@@ -567,7 +567,7 @@ def _benchmark(name):
 
 
 @pytest.mark.parametrize("name", ["run", "book_tables", "c_kernel", "conv_speed", "population",
-                                  "refactor_speed"])
+                                  "refactor_speed", "learning_speed"])
 def test_every_benchmark_saves_its_results_through_the_rescue_path(tmp_path, full_disk,
                                                                    monkeypatch, capsys, name):
     import common   # benchmarks/common.py: the one save() every script shares
