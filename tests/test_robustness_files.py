@@ -570,7 +570,7 @@ def _benchmark(name):
                                   "refactor_speed", "learning_speed"])
 def test_every_benchmark_saves_its_results_through_the_rescue_path(tmp_path, full_disk,
                                                                    monkeypatch, capsys, name):
-    import common   # benchmarks/common.py: the one save() every script shares
+    import common  # benchmarks/common.py: the one save() every script shares
     bench = _benchmark(name)
     assert bench.save is common.save, f"{name}.py writes results with its own save()"
     (tmp_path / "results").mkdir()
