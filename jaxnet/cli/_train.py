@@ -61,6 +61,7 @@ def run_fit(args, model, params, key, d, split, bar, watch=None):
     done = reported_epochs()
     if bar:
         bar.start("Epoch 0")
+        bar.compiling()
     try:
         return fit(key, params, d.train.images, d.train.labels, model=model, epochs=args.epochs,
                    eta=args.eta, batch_size=args.batch_size, x_scale=jdata.PIXEL_SCALE,
