@@ -11,7 +11,6 @@ images with respect to each hidden layer's biases, by the public
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 
@@ -23,14 +22,15 @@ SPEED, FORWARD, PANELS = "speed-of-learning.png", "forward-pass.png", "panels.js
 
 
 def report_monitors(args) -> None:
-    """Adds :data:`COST_MONITORS` to ``args.monitor`` (saying so on stderr), so the
-    cost panel is drawn; not on ``--resume``, whose run's monitors are its identity
-    (its report draws what the run monitored)."""
+    """Adds :data:`COST_MONITORS` to ``args.monitor``, so the cost panel is drawn, and
+    says so on stdout beside the run's header (stderr is for problems and progress);
+    not on ``--resume``, whose run's monitors are its identity (its report draws what
+    the run monitored)."""
     missing = [m for m in COST_MONITORS if m not in args.monitor]
     if missing and not getattr(args, "resume", False):
         args.monitor = tuple(args.monitor) + tuple(missing)
         print(f"jaxnet: --report monitors {' and '.join(missing)} too (its cost panel)",
-              file=sys.stderr)
+              flush=True)
 
 
 def _inputs(images, params, x_scale):
