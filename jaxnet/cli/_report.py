@@ -177,7 +177,8 @@ def draw_weights(images, title, path) -> dict:
     v = float(np.abs(images).max()) or 1.0
     try:
         shown = [ax.imshow(im, cmap="RdBu_r", vmin=-v, vmax=v) for ax, im in zip(axes, images)]
-        fig.colorbar(shown[0], ax=fig.axes, shrink=0.8, label="weight")
+        fig.colorbar(shown[0], ax=fig.axes, shrink=0.8,
+                     label="w − w_init" if "w − w_init" in title else "weight")
         _png(fig, path)
     finally:
         plt.close(fig)

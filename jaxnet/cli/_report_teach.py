@@ -134,7 +134,7 @@ def draw_forward(seen: dict, label: int, path) -> dict:
         side = int(round(np.sqrt(pixels.size)))
         if side * side == pixels.size:
             axes[0].imshow(pixels.reshape(side, side), cmap="gray_r")
-        axes[0].set(title=f"the digit (a {label})", xticks=[], yticks=[])
+        axes[0].set(title=f"digit {label}", xticks=[], yticks=[])
         for ax, k in zip(axes[1:], hidden):
             ax.bar(range(len(seen[k])), seen[k], width=1.0, color="tab:purple")
             ax.set(title=f"{k}: $a^{{{k.split()[-1]}}}$", xlabel="unit")
@@ -144,7 +144,7 @@ def draw_forward(seen: dict, label: int, path) -> dict:
         axes[-1].barh(k + 0.2, y, height=0.4, label="$y$", color="tab:green")
         axes[-1].set(title=f"output: says {int(np.argmax(out))}", yticks=k, xlim=(0, 1.05))
         axes[-1].invert_yaxis()
-        axes[-1].legend(fontsize=7, loc="lower right")
+        axes[-1].legend(fontsize=8, loc="upper right")
         fig.tight_layout()
         save_png(fig, path)
     finally:
