@@ -247,3 +247,16 @@ def test_the_learning_curves_have_whole_epoch_ticks_and_no_empty_panel(sample, t
         assert all(line.get_xdata().size for line in ax.lines)
     monkeypatch.undo()
     plt.close(fig)
+
+
+def test_report_adds_the_cost_monitors_but_not_on_a_resume(capsys):
+    import argparse
+
+    from jaxnet.cli._report_teach import report_monitors
+    args = argparse.Namespace(monitor=("eval_accuracy",), resume=False)
+    report_monitors(args)
+    assert args.monitor == ("eval_accuracy", "eval_cost", "train_cost")
+    assert "--report monitors eval_cost and train_cost" in capsys.readouterr().out
+    resumed = argparse.Namespace(monitor=("eval_accuracy",), resume=True)
+    report_monitors(resumed)   # the checkpoint's monitors are the run's identity
+    assert resumed.monitor == ("eval_accuracy",) and capsys.readouterr().out == ""
