@@ -1,10 +1,11 @@
 """Learning curves as the book draws them (needs matplotlib: the ``plot`` extra).
 
 ``plot_history(history, path)``: accuracy and cost per epoch on training and
-evaluation data, from :func:`jaxnet.fit`'s EpochRecords (whatever was
-monitored). ``plot_population(correct, total, path)``: a population's spread
-per epoch (median, inter-quartile band, best and worst member). Both write
-a PNG of ``WIDTH_PX × HEIGHT_PX`` pixels atomically.
+evaluation data, from :func:`jaxnet.fit`'s EpochRecords (a panel for each of the
+two that was monitored, ticks at whole epochs).
+``plot_population(correct, total, path)``: a population's spread per epoch
+(median, inter-quartile band, best and worst member). Both write a PNG of
+``WIDTH_PX × HEIGHT_PX`` pixels atomically.
 """
 
 from __future__ import annotations
@@ -40,8 +41,34 @@ def _save(fig, path):
     return path
 
 
+def history_series(history) -> dict:
+    """What :func:`plot_history` draws: ``{"accuracy": {label: [% or None per
+    epoch]}, "cost": {label: [cost or None per epoch]}}``, only the series that were
+    monitored (at least one number) and only the panels that hold one."""
+    series = {"accuracy": {
+        "evaluation": [None if r.correct is None else 100 * r.correct / r.total
+                       for r in history],
+        "training": [None if r.train_correct is None else 100 * r.train_correct / r.train_total
+                     for r in history]},
+        "cost": {"evaluation": [r.eval_cost for r in history],
+                 "training": [r.train_cost for r in history]}}
+    kept = {panel: {label: ys for label, ys in lines.items()
+                    if any(v is not None for v in ys)} for panel, lines in series.items()}
+    return {panel: lines for panel, lines in kept.items() if lines}
+
+
+def integer_epochs(ax) -> None:
+    """Ticks at whole epochs only (an epoch is not divisible: no 0.5)."""
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+_LABELS = {"accuracy": ("accuracy (%)", "classification accuracy"), "cost": ("cost", "cost")}
+
+
 def plot_history(history, path, *, title=None):
-    """Two panels, accuracy (%) and cost per epoch, training and evaluation data.
+    """Accuracy (%) and cost per epoch, training and evaluation data: one panel for
+    each of the two that was monitored (:func:`history_series`), never an empty one.
 
     Args:
       history: a list of EpochRecord (``FitResult.history``).
@@ -52,22 +79,18 @@ def plot_history(history, path, *, title=None):
         raise ValueError("history: nothing to plot (no epochs)")
     plt = pyplot()
     epochs = [r.epoch for r in history]
-    fig, (acc, cost) = plt.subplots(1, 2, figsize=(WIDTH_IN, HEIGHT_IN))
-    series = [(acc, "evaluation", [None if r.correct is None else 100 * r.correct / r.total
-                                   for r in history]),
-              (acc, "training", [None if r.train_correct is None
-                                 else 100 * r.train_correct / r.train_total for r in history]),
-              (cost, "evaluation", [r.eval_cost for r in history]),
-              (cost, "training", [r.train_cost for r in history])]
-    for ax, label, ys in series:
-        if any(v is not None for v in ys):
+    panels = history_series(history)
+    if not panels:
+        raise ValueError("history: nothing to plot (nothing was monitored)")
+    fig, axes = plt.subplots(1, len(panels), figsize=(WIDTH_IN, HEIGHT_IN), squeeze=False)
+    for ax, (panel, lines) in zip(axes.flat, panels.items()):
+        for label, ys in lines.items():
             ax.plot(epochs, [np.nan if v is None else v for v in ys], marker=".", label=label)
-    acc.set(xlabel="epoch", ylabel="accuracy (%)", title="classification accuracy")
-    cost.set(xlabel="epoch", ylabel="cost", title="cost")
-    for ax in (acc, cost):
+        ylabel, name = _LABELS[panel]
+        ax.set(xlabel="epoch", ylabel=ylabel, title=name)
+        integer_epochs(ax)
         ax.grid(True, alpha=0.3)
-        if ax.lines:
-            ax.legend()
+        ax.legend()
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -107,6 +130,7 @@ def plot_population(correct, total, path, *, title=None, diverged=None):
     ax.plot(e, a.min(axis=1), ls=":", label="worst member")
     ax.set(xlabel="epoch", ylabel="accuracy (%)",
            title=(title or f"population of {c.shape[1]}: evaluation accuracy") + note)
+    integer_epochs(ax)
     ax.grid(True, alpha=0.3)
     ax.legend()
     fig.tight_layout()

@@ -1,6 +1,8 @@
-"""``jaxnet train --report DIR``: the numbers (one pure function), the files, and the
-page as a real headless browser renders it."""
+"""``jaxnet train --report DIR``: the numbers (one pure function), the files, what every
+picture drew (panels.json: no empty panel, chapter 5's speed of learning per hidden
+layer and epoch), and the page as a real headless browser renders it."""
 
+import json
 import os
 import re
 import shutil
@@ -21,6 +23,8 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 RUN = ("train", "--data", "sample", "--epochs", "1", "--progress", "never",
        "--compile-cache", "none")
 CHROMIUM = "/usr/bin/chromium"
+#: The report's run: two hidden layers (two speed-of-learning lines), two epochs.
+SIZES, EPOCHS = "784,30,16,10", 2
 
 
 def require_browser() -> bool:
@@ -30,10 +34,11 @@ def require_browser() -> bool:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """One tiny run of the book's network with --report and --save: (folder, params)."""
+    """One tiny run with --report and --save: (folder, params); 2 hidden layers, 2 epochs."""
     folder = tmp_path_factory.mktemp("report")
     net = folder.parent / "net.npz"
-    assert main([*RUN, "--report", str(folder / "out"), "--save", str(net)]) == 0
+    assert main([*RUN, "--sizes", SIZES, "--epochs", str(EPOCHS), "--report",
+                 str(folder / "out"), "--save", str(net)]) == 0
     return folder / "out", jaxnet.load_params(net)
 
 
@@ -78,7 +83,8 @@ def test_every_file_is_written_and_the_page_shows_every_picture(trained):
     html = (folder / "index.html").read_text()
     assert sorted(_pngs(html)) == sorted(n for n in _report.FILES if n.endswith(".png"))
     assert "http://" not in html and "https://" not in html   # self-contained
-    assert "784-30-10" in html and "/ 1000" in html           # configuration and results
+    assert "784-30-16-10" in html and "/ 1000" in html        # configuration and results
+    assert "w − w_init" in html and "speed of learning" in html
 
 
 def test_a_convpool_report_draws_its_filters(tmp_path):
@@ -106,7 +112,7 @@ def test_the_page_loads_every_image_in_a_headless_browser(trained, tmp_path):
                          capture_output=True, text=True, timeout=120).stdout
     loaded = re.search(r'data-images-loaded="(\d+)"', dom)
     assert loaded, f"the page's load handler did not run; DOM starts {dom[:300]!r}"
-    assert int(loaded.group(1)) == shown == 4, dom[:500]
+    assert int(loaded.group(1)) == shown == 6, dom[:500]
 
 
 def test_the_page_counts_a_missing_image_as_not_loaded(trained, tmp_path):
@@ -121,7 +127,7 @@ def test_the_page_counts_a_missing_image_as_not_loaded(trained, tmp_path):
                           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
                           "--dump-dom", (broken / "index.html").as_uri()],
                          capture_output=True, text=True, timeout=120).stdout
-    assert 'data-images-loaded="3"' in dom, dom[:500]
+    assert 'data-images-loaded="5"' in dom, dom[:500]
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -143,3 +149,114 @@ def test_without_matplotlib_report_is_refused_before_training(tmp_path, capsys, 
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1 and "--report" in err[0] and "pip install matplotlib" in err[0]
     assert not (tmp_path / "r").exists()
+
+
+def _panels(folder) -> dict:
+    return json.loads((folder / "panels.json").read_text())
+
+
+def _has_data(series: dict) -> bool:
+    numbers = [v for ys in series.values() for v in ys if v is not None]
+    return bool(numbers) and any(v != 0 for v in numbers)
+
+
+def test_no_panel_is_empty(trained):
+    """Every picture on the page drew numbers (panels.json), and the learning curves'
+    cost panel is there: --report monitors the evaluation and training cost."""
+    folder, _ = trained
+    panels = _panels(folder)
+    assert sorted(panels) == sorted(_pngs((folder / "index.html").read_text()))
+    empty = [name for name, series in panels.items() if not series or not _has_data(series)]
+    assert not empty, f"empty panels: {empty}"
+    curves = panels["learning-curves.png"]
+    assert sorted(curves) == ["accuracy", "cost"]
+    assert sorted(curves["cost"]) == ["evaluation", "training"]
+    for panel in curves.values():
+        for label, ys in panel.items():
+            assert len(ys) == EPOCHS and None not in ys, (label, ys)
+
+
+def _speed_of_learning(params, images, labels, n):
+    """‖∂C/∂b^l‖ of the mean quadratic cost over ``n`` images, by jax.grad (not backprop)."""
+    x = images[:n].astype(np.float32) * data.PIXEL_SCALE
+    y = np.eye(10, dtype=np.float32)[labels[:n]]
+    grads = jaxnet.autodiff_grad(params, x, y)
+    return [float(np.linalg.norm(np.asarray(g[1], np.float64))) for g in grads[:-1]]
+
+
+def test_the_speed_panel_has_a_line_per_hidden_layer_and_a_point_per_epoch(trained, sample):
+    folder, params = trained
+    speed = _panels(folder)["speed-of-learning.png"]
+    hidden = len(SIZES.split(",")) - 2
+    assert sorted(speed) == [f"hidden layer {l}" for l in range(1, hidden + 1)]
+    for ys in speed.values():
+        assert len(ys) == EPOCHS and all(v is not None and v > 0 for v in ys), ys
+    # the last epoch's point is chapter 5's ‖∂C/∂b^l‖ of the trained network on the
+    # first 1,000 training images (jax.grad here: an independent derivation)
+    want = _speed_of_learning(params, sample.train.images, sample.train.labels, 1000)
+    got = [ys[-1] for ys in speed.values()]
+    np.testing.assert_allclose(got, want, rtol=1e-3, err_msg="speed of learning")
+
+
+def test_the_first_layer_is_drawn_as_its_change_since_initialisation(trained):
+    folder, params = trained
+    model = jaxnet.Model.dense([int(n) for n in SIZES.split(",")])
+    init = jaxnet.init_params(jax.random.split(jax.random.PRNGKey(0))[0], model, init="large")
+    drawn = _panels(folder)["first-layer.png"]["largest |value| per image"]
+    change = np.abs(np.asarray(params[0][0]) - np.asarray(init[0][0])).max(axis=1)
+    np.testing.assert_allclose(drawn, change[:_report.MAX_UNITS], rtol=1e-4,
+                               err_msg="first layer: w - w_init")
+    # the change, not the N(0, 1) weights (whose largest of 784 is about 3)
+    assert max(drawn) < 0.5 * np.abs(np.asarray(init[0][0])).max(axis=1).min()
+    images, title = _report.first_layer_images(model, params, init)
+    np.testing.assert_allclose(images[0].ravel(), params[0][0][0] - init[0][0][0], atol=1e-6)
+    assert "w − w_init" in title
+
+
+def test_the_forward_pass_is_the_first_evaluation_digit_through_the_network(trained, sample):
+    folder, params = trained
+    seen = _panels(folder)["forward-pass.png"]
+    sizes = [int(n) for n in SIZES.split(",")]
+    assert [len(seen[f"hidden layer {l}"]) for l in range(1, len(sizes) - 1)] == sizes[1:-1]
+    x = sample.test.images[:1].astype(np.float32) * data.PIXEL_SCALE
+    np.testing.assert_allclose(seen["output a^L"], np.asarray(jaxnet.feedforward(params, x))[0],
+                               atol=1e-5, err_msg="a^L")
+    assert seen["target y"] == list(np.eye(10)[sample.test.labels[0]])
+
+
+def test_the_learning_curves_have_whole_epoch_ticks_and_no_empty_panel(sample, tmp_path,
+                                                                       monkeypatch):
+    """Only evaluation accuracy monitored: one panel (no empty cost panel), ticks at
+    whole epochs (not 0.5, 1.5)."""
+    import matplotlib.pyplot as plt
+
+    from jaxnet import plot
+    params = jaxnet.init_params(jax.random.PRNGKey(0), [784, 10, 10])
+    res = jaxnet.fit(jax.random.PRNGKey(1), params, sample.train.images[:200],
+                     sample.train.labels[:200], epochs=2, batch_size=10, x_scale=1 / 256,
+                     eval_data=(sample.test.images[:100], sample.test.labels[:100]))
+    kept = []
+    monkeypatch.setattr(plt, "close", kept.append)   # keeps the figure to look at
+    plot.plot_history(res.history, tmp_path / "curves.png")
+    (fig,) = kept
+    assert [ax.get_title() for ax in fig.axes] == ["classification accuracy"]
+    for ax in fig.axes:
+        lo, hi = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+        assert all(line.get_xdata().size for line in ax.lines)
+    monkeypatch.undo()
+    plt.close(fig)
+
+
+def test_report_adds_the_cost_monitors_but_not_on_a_resume(capsys):
+    import argparse
+
+    from jaxnet.cli._report_teach import report_monitors
+    args = argparse.Namespace(monitor=("eval_accuracy",), resume=False)
+    report_monitors(args)
+    assert args.monitor == ("eval_accuracy", "eval_cost", "train_cost")
+    assert "--report monitors eval_cost and train_cost" in capsys.readouterr().out
+    resumed = argparse.Namespace(monitor=("eval_accuracy",), resume=True)
+    report_monitors(resumed)   # the checkpoint's monitors are the run's identity
+    assert resumed.monitor == ("eval_accuracy",) and capsys.readouterr().out == ""

@@ -14,18 +14,20 @@ showing a mix of two reports.
 from __future__ import annotations
 
 import contextlib
-import io
 import math
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-#: The report's files, in the order the page shows them.
+from ._report_teach import FORWARD, PANELS, SPEED, save_png
+
+#: The report's files, in the order the page shows them (then panels.json, what each
+#: picture drew, and the page).
 CURVES, CONFUSION, MISTAKES, WEIGHTS, INDEX = ("learning-curves.png", "confusion.png",
                                               "misclassified.png", "first-layer.png",
                                               "index.html")
-FILES = (CURVES, CONFUSION, MISTAKES, WEIGHTS, INDEX)
+FILES = (CURVES, SPEED, WEIGHTS, FORWARD, CONFUSION, MISTAKES, PANELS, INDEX)
 #: Written first into every report folder: the folder's files are ours to replace.
 MARKER = ".jaxnet-report"
 #: At most this many misclassified digits and first-layer units are drawn.
@@ -83,11 +85,7 @@ def classify(params, images, labels, *, model, x_scale=None, limit: int = MAX_MI
 
 
 def _png(fig, path) -> None:
-    from ..io import atomic_write
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
-    with atomic_write(path) as f:
-        f.write(buf.getvalue())
+    save_png(fig, path, DPI)
 
 
 def _side(n: int) -> int | None:
@@ -96,8 +94,9 @@ def _side(n: int) -> int | None:
     return side if side * side == n else None
 
 
-def draw_confusion(confusion, path) -> None:
-    """``confusion (n, n)`` counts as a heat map with every count written in."""
+def draw_confusion(confusion, path) -> dict:
+    """``confusion (n, n)`` counts as a heat map with every count written in; returns
+    its row and column totals."""
     from ..plot import pyplot
     plt = pyplot()
     n = confusion.shape[0]
@@ -114,6 +113,8 @@ def draw_confusion(confusion, path) -> None:
         _png(fig, path)
     finally:
         plt.close(fig)
+    return {"true digits (row totals)": confusion.sum(axis=1).tolist(),
+            "answers (column totals)": confusion.sum(axis=0).tolist()}
 
 
 def _grid(plt, count: int, cols: int, title: str):
@@ -125,8 +126,9 @@ def _grid(plt, count: int, cols: int, title: str):
     return fig, axes.flat
 
 
-def draw_mistakes(images, labels, classified, path) -> None:
-    """The misclassified digits ``images[classified.wrong]``, each titled true → predicted."""
+def draw_mistakes(images, labels, classified, path) -> dict:
+    """The misclassified digits ``images[classified.wrong]``, each titled true → predicted;
+    returns their indices."""
     from ..plot import pyplot
     plt = pyplot()
     wrong = classified.wrong
@@ -141,36 +143,46 @@ def draw_mistakes(images, labels, classified, path) -> None:
         _png(fig, path)
     finally:
         plt.close(fig)
+    return {"misclassified (index in the split)": wrong.tolist()}
 
 
-def first_layer_images(model, params):
+def first_layer_images(model, params, init=None):
     """``(images (n, h, w), title)`` of the first layer's weights, or None: a Dense
     layer's first units as square images of their input weights, or a ConvPool's
-    first filters (channel 0, k×k each)."""
+    first filters (channel 0, k×k each). With ``init`` (the parameters before
+    training) the images are ``w − w_init``: what training changed, without the
+    initial noise that hides it for many epochs."""
     from ..nn import ConvPool, Dense
-    layer, w = model.layers[0], np.asarray(params[0].w, np.float64)
+    layer, w = model.layers[0], np.asarray(params[0][0], np.float64)
+    change = "" if init is None else "change since initialisation, w − w_init, of "
+    if init is not None:
+        w = w - np.asarray(init[0][0], np.float64)
     if isinstance(layer, ConvPool):
         k = layer.kernel
-        return w[:MAX_UNITS, 0], f"first layer: {min(len(w), MAX_UNITS)} of {len(w)} {k}×{k} filters"
+        return w[:MAX_UNITS, 0], (f"first layer: {change}{min(len(w), MAX_UNITS)} of "
+                                  f"{len(w)} {k}×{k} filters")
     side = _side(w.shape[1])
     if isinstance(layer, Dense) and side:
         return (w[:MAX_UNITS].reshape(-1, side, side),
-                f"first layer: weights of {min(len(w), MAX_UNITS)} of {len(w)} units")
+                f"first layer: {change}the weights of {min(len(w), MAX_UNITS)} of {len(w)} units")
     return None
 
 
-def draw_weights(images, title, path) -> None:
-    """Each of ``images (n, h, w)`` on its own symmetric scale (red +, blue −)."""
+def draw_weights(images, title, path) -> dict:
+    """``images (n, h, w)`` on one symmetric colour scale (red +, white 0, blue −,
+    its bar beside them); returns ``{"largest |value| per image": [...]}``."""
     from ..plot import pyplot
     plt = pyplot()
     fig, axes = _grid(plt, len(images), 10, title)
+    v = float(np.abs(images).max()) or 1.0
     try:
-        for ax, im in zip(axes, images):
-            v = float(np.abs(im).max()) or 1.0
-            ax.imshow(im, cmap="RdBu_r", vmin=-v, vmax=v)
+        shown = [ax.imshow(im, cmap="RdBu_r", vmin=-v, vmax=v) for ax, im in zip(axes, images)]
+        fig.colorbar(shown[0], ax=fig.axes, shrink=0.8,
+                     label="w − w_init" if "w − w_init" in title else "weight")
         _png(fig, path)
     finally:
         plt.close(fig)
+    return {"largest |value| per image": np.abs(images).max(axis=(1, 2)).tolist()}
 
 
 def report_paths(folder) -> list:
@@ -206,32 +218,52 @@ def _mark(folder: Path) -> None:
                 b"into it replaces the report's files.\n")
 
 
-def write_report(args, model, result, split) -> int:
-    """Writes ``--report``'s pictures, then its page (an older page removed first: see
-    the module's note); the exit status (0, or 1 when a file went to the rescue
-    folder instead)."""
+def _pictures(args, model, result, split, watch, c) -> list:
+    """``(file, draw)`` for each picture this run has the numbers for, in the page's
+    order; ``draw(path)`` writes it and returns the series it drew."""
     from ..data import PIXEL_SCALE
-    from ..plot import plot_history
+    from ..plot import history_series, plot_history
+    from ._report_teach import draw_forward, draw_speed, forward_pass
+    drawn = []
+    if result.history and history_series(result.history):
+        drawn.append((CURVES, lambda p: (plot_history(result.history, p),
+                                         history_series(result.history))[1]))
+    if watch is not None and watch.speeds and watch.speeds[0]:
+        drawn.append((SPEED, lambda p: draw_speed(watch, p)))
+    weights = first_layer_images(model, result.params, None if watch is None else watch.init)
+    if weights is not None:
+        drawn.append((WEIGHTS, lambda p: draw_weights(*weights, p)))
+    seen = forward_pass(result.params, split.images[0], int(split.labels[0]), model=model,
+                        x_scale=PIXEL_SCALE)
+    drawn.append((FORWARD, lambda p: draw_forward(seen, int(split.labels[0]), p)))
+    drawn.append((CONFUSION, lambda p: draw_confusion(c.confusion, p)))
+    if len(c.wrong) and _side(split.images.shape[1]):
+        drawn.append((MISTAKES, lambda p: draw_mistakes(split.images, split.labels, c, p)))
+    return drawn
+
+
+def write_report(args, model, result, split, watch=None) -> int:
+    """Writes ``--report``'s pictures, then ``panels.json`` (what each drew), then its
+    page (an older page removed first: see the module's note); the exit status (0, or
+    1 when a file went to the rescue folder instead). ``watch``: the run's
+    jaxnet.cli._report_teach.Watch (the speed of learning, ``w_init``), or None."""
+    from ..data import PIXEL_SCALE
     from ._common import record_written, write_output
     from ._report_html import page
+    from ._report_teach import panels_json
     folder = Path(args.report)
     _mark(folder)
     with contextlib.suppress(OSError):   # none; or unwritable: its write says so
         (folder / INDEX).unlink()   # a page stays only beside its own pictures
     c = classify(result.params, split.images, split.labels, model=model,
                  x_scale=PIXEL_SCALE if np.issubdtype(split.images.dtype, np.integer) else None)
-    drawn = []
-    if result.history:
-        drawn.append((CURVES, lambda p: plot_history(result.history, p)))
-    drawn.append((CONFUSION, lambda p: draw_confusion(c.confusion, p)))
-    if len(c.wrong) and _side(split.images.shape[1]):
-        drawn.append((MISTAKES, lambda p: draw_mistakes(split.images, split.labels, c, p)))
-    weights = first_layer_images(model, result.params)
-    if weights is not None:
-        drawn.append((WEIGHTS, lambda p: draw_weights(*weights, p)))
-    status = 0
+    drawn, panels, status = _pictures(args, model, result, split, watch, c), {}, 0
     for name, draw in drawn:
-        status = max(status, write_output("--report", folder / name, draw, "wrote"))
+        def keep(path, name=name, draw=draw):
+            panels[name] = draw(path)
+        status = max(status, write_output("--report", folder / name, keep, "wrote"))
+    status = max(status, write_output("--report", folder / PANELS,
+                                      lambda p: _text(p, panels_json(panels)), "wrote"))
     html = page(args, model, result, c, [name for name, _ in drawn])
     status = max(status, write_output("--report", folder / INDEX, lambda p: _text(p, html),
                                       "wrote"))

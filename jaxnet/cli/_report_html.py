@@ -13,12 +13,23 @@ from html import escape
 from .._core.layerspec import describe
 
 _CAPTIONS = {
-    "learning-curves.png": "Learning curves: accuracy and cost per epoch, as monitored.",
+    "learning-curves.png": "Learning curves: accuracy and cost per epoch on the data "
+                           "monitored (--report adds the evaluation and training cost).",
+    "speed-of-learning.png": "Chapter 5's speed of learning: after each epoch, the size "
+                             "‖∂C/∂b^l‖ of the cost's gradient with respect to each hidden "
+                             "layer's biases (δ^l averaged over 1,000 training images, by "
+                             "jaxnet.backprop). In a deep sigmoid network the earlier layers "
+                             "learn more slowly: the vanishing gradient.",
+    "first-layer.png": "What training changed in the first layer: each unit's incoming "
+                       "weights minus their random initial values, w − w_init, drawn as an "
+                       "image on one symmetric scale (red: grew, blue: shrank, white: "
+                       "unchanged). The initial noise is left out, so the pattern is what "
+                       "the unit has learned to look for so far.",
+    "forward-pass.png": "One evaluation digit's forward pass: the image, each hidden "
+                        "layer's activations a^l, and the output a^L beside the target y.",
     "confusion.png": "Confusion matrix on the evaluation split: rows are the true "
                      "digits, columns the network's answers; the diagonal is correct.",
     "misclassified.png": "Misclassified digits of the evaluation split, true → predicted.",
-    "first-layer.png": "What the first layer looks for: its weights drawn as images "
-                       "(red positive, blue negative).",
 }
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto;color:#222}

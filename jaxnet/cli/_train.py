@@ -22,6 +22,7 @@ from ._flags import (
     model_from_args,
 )
 from ._report import write_report
+from ._report_teach import Watch, report_monitors
 from ._train_flags import check_flags
 
 
@@ -51,14 +52,16 @@ def setup(args, d, split):
     return model, params, key_fit
 
 
-def run_fit(args, model, params, key, d, split, bar):
-    """The FitResult, or an exit status after printing the error."""
+def run_fit(args, model, params, key, d, split, bar, watch=None):
+    """The FitResult, or an exit status after printing the error; ``watch``: fit's
+    ``on_params`` (``--report``'s speed of learning), or None."""
     from .. import data as jdata
     from .._core.rescue import WriteError
     from ..train import CheckpointError, fit
     done = reported_epochs()
     if bar:
         bar.start("Epoch 0")
+        bar.compiling()
     try:
         return fit(key, params, d.train.images, d.train.labels, model=model, epochs=args.epochs,
                    eta=args.eta, batch_size=args.batch_size, x_scale=jdata.PIXEL_SCALE,
@@ -69,7 +72,7 @@ def run_fit(args, model, params, key, d, split, bar):
                    checkpoint=args.checkpoint, resume=args.resume, overwrite=args.overwrite,
                    impl=args.impl, threads=args.threads or 1, shuffle=args.shuffle,
                    n=lambda_n(args), test_data=_test_data(args, d),
-                   names=run_names(args, seed=args.seed))
+                   names=run_names(args, seed=args.seed), on_params=watch)
     except (FloatingPointError, CheckpointError, ImportError, WriteError) as e:
         if bar:  # ImportError: --impl c without the extension; WriteError: a full disk
             bar.clear()
@@ -99,17 +102,19 @@ def _test_data(args, d):
 
 def train(args) -> int:
     setup_jax(args)
+    from .. import data as jdata
     from ._progress import ProgressBar
     status = check_flags(args)
     if status is not None:
         return status
+    if args.report:
+        report_monitors(args)
     show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
     loaded = load_split(args, show)
     if isinstance(loaded, int):
         return loaded
     d, split = loaded
     if args.expand:
-        from .. import data as jdata
         side = math.isqrt(d.train.images.shape[1])
         if side * side != d.train.images.shape[1]:
             return error(f"--expand shifts square images; {d.train.images.shape[1]} inputs are "
@@ -124,8 +129,10 @@ def train(args) -> int:
         from ._ensemble import train_ensemble
         return train_ensemble(args, model, d, split)
     bar = ProgressBar() if show else None
+    watch = Watch(params, model, d.train.images, d.train.labels, jdata.PIXEL_SCALE) \
+        if args.report else None
     t0 = time.perf_counter()
-    result = run_fit(args, model, params, key, d, split, bar)
+    result = run_fit(args, model, params, key, d, split, bar, watch)
     if isinstance(result, int):
         return result
     if result.stopped and result.stopped.startswith("interrupted"):
@@ -140,10 +147,10 @@ def train(args) -> int:
     print(f"compile {result.compile_seconds:.2f} s, total {time.perf_counter() - t0:.2f} s"
           + (f", best {best} / {split.images.shape[0]}" if best is not None else "")
           + (f" -> test {tested[-1].test_correct} / {tested[-1].test_total}" if tested else ""))
-    return write_outputs(args, model, result, split)
+    return write_outputs(args, model, result, split, watch)
 
 
-def write_outputs(args, model, result, split) -> int:
+def write_outputs(args, model, result, split, watch=None) -> int:
     from ..io import save_network2, save_params
     status = 0
     if args.save:
@@ -162,5 +169,5 @@ def write_outputs(args, model, result, split) -> int:
         status = max(status, write_output("--plot", args.plot, lambda path: plot_history(
             result.history, path, title=title), "wrote"))
     if args.report:
-        status = max(status, write_report(args, model, result, split))
+        status = max(status, write_report(args, model, result, split, watch))
     return status
