@@ -93,7 +93,9 @@ def add_outputs(t) -> None:
                    help="draw the learning curves (accuracy and cost per epoch, as monitored) "
                         "to this PNG (needs matplotlib: the plot extra)")
     t.add_argument("--report", type=Path, default=None, metavar="DIR",
-                   help="after training, write pictures of what the network learned and an "
+                   help="after training, write pictures of what the network learned (learning "
+                        "curves, each hidden layer's speed of learning, one digit's forward "
+                        "pass, w - w_init of the first layer, confusion, mistakes) and an "
                         "index.html showing them to this folder (needs the plot extra)")
     t.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                    help="progress bars on stderr (auto: when stderr is a terminal)")
