@@ -3,7 +3,6 @@ monitors, and the early-stop / learning-rate-schedule state as a small value."""
 
 from __future__ import annotations
 
-import numbers
 from typing import NamedTuple, Optional
 
 #: What fit can monitor each epoch (network2's four flags).
@@ -89,20 +88,6 @@ def check_monitor(monitor, eval_data) -> set:
     if eval_data is None and {"eval_accuracy", "eval_cost"} & set(monitor):
         raise ValueError("monitor: eval_accuracy and eval_cost need eval_data")
     return set(monitor)
-
-
-def check_patience(monitor, **counts) -> None:
-    """``early_stop``, ``schedule``, ``checkpoint_every``: None or a positive int; the
-    first two watch the evaluation accuracy."""
-    for name, v in counts.items():
-        if v is None:
-            continue
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-            raise ValueError(f"{name}: expected a positive int (epochs without "
-                             f"improvement), got {v!r}")
-        if name != "checkpoint_every" and "eval_accuracy" not in monitor:
-            raise ValueError(f"{name} watches the evaluation accuracy: pass eval_data "
-                             "(and keep 'eval_accuracy' in monitor)")
 
 
 class Schedule(NamedTuple):
