@@ -191,7 +191,7 @@ def test_c_unit_tests_pass_optimised_and_under_sanitizers(tmp_path):
     csrc = Path(__file__).resolve().parent.parent / "csrc"
     for target in ("check", "asan-check"):
         r = subprocess.run(["make", "-C", str(csrc), f"BUILD={tmp_path}", target],
-                           capture_output=True, text=True, timeout=600)
+                           capture_output=True, text=True, timeout=600, cwd=tmp_path)
         assert r.returncode == 0, f"make {target} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
         assert "all C checks passed" in r.stdout
         if target == "check":   # the conv fast path's chunk size changes no bit

@@ -11,6 +11,7 @@ errors, and compare it with the float64 NumPy transcription of network2
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -89,8 +90,10 @@ CHILD = textwrap.dedent(r"""
 def child():
     env = dict(os.environ, JAX_ENABLE_X64="0", JAX_PLATFORMS="cpu",
                PYTHONPATH=os.pathsep.join([str(BENCHMARKS)] + [p for p in sys.path if p]))
+    # Not from the source tree: `python -c` puts the working directory first on the path,
+    # and the tree's jaxnet/ has no C extension when the package is installed (as in CI).
     out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env,
-                         timeout=300)
+                         timeout=300, cwd=tempfile.gettempdir())
     assert out.returncode == 0, out.stderr[-3000:]
     import json
     return json.loads(out.stdout.strip().splitlines()[-1])

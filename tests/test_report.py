@@ -109,7 +109,7 @@ def test_the_page_loads_every_image_in_a_headless_browser(trained, tmp_path):
     dom = subprocess.run([CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox",
                           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
                           "--dump-dom", (folder / "index.html").as_uri()],
-                         capture_output=True, text=True, timeout=120).stdout
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path).stdout
     loaded = re.search(r'data-images-loaded="(\d+)"', dom)
     assert loaded, f"the page's load handler did not run; DOM starts {dom[:300]!r}"
     assert int(loaded.group(1)) == shown == 6, dom[:500]
@@ -126,7 +126,7 @@ def test_the_page_counts_a_missing_image_as_not_loaded(trained, tmp_path):
     dom = subprocess.run([CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox",
                           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
                           "--dump-dom", (broken / "index.html").as_uri()],
-                         capture_output=True, text=True, timeout=120).stdout
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path).stdout
     assert 'data-images-loaded="5"' in dom, dom[:500]
 
 

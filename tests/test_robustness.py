@@ -408,7 +408,7 @@ def test_checkpoint_every_must_be_positive_and_is_checked_before_training(tmp_pa
 def test_temporary_files_of_killed_writers_are_removed(tmp_path):
     target = tmp_path / "ck.npz"
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True).stdout.strip()
+                          capture_output=True, text=True, cwd=tmp_path).stdout.strip()
     orphan = tmp_path / f".ck.npz.{dead}.abc123.tmp"
     orphan.write_bytes(b"half a checkpoint")
     live = tmp_path / f".ck.npz.{os.getppid()}.def456.tmp"  # a writer still running

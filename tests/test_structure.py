@@ -315,3 +315,34 @@ def test_the_import_path_check_is_not_vacuous(tmp_path):
     sh.write_text('python -c "import sys; sys.path.insert(0, \'benchmarks\')"\n'
                   'PYTHONPATH=benchmarks python -c "import book_tables"\n')
     assert len(_path_edits(sh)) == 1
+
+
+TESTS = Path(__file__).resolve().parent
+_SPAWNERS = {"run", "Popen", "check_output", "check_call", "call"}
+
+
+def _children_without_cwd(path):
+    """Lines of ``path`` that start a subprocess without saying where it runs."""
+    tree = ast.parse(path.read_text())
+    return [f"{path.name}:{node.lineno}" for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _SPAWNERS and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "subprocess"
+            and not any(k.arg == "cwd" for k in node.keywords)]
+
+
+def test_every_child_process_a_test_starts_names_its_directory():
+    # `python -c` and `python -m` put the working directory first on the import path: a
+    # child started from the repository root imports the source tree's jaxnet/, which has
+    # no C extension when the package is installed (as in CI), not the installed one.
+    found = [hit for p in sorted(TESTS.glob("*.py")) for hit in _children_without_cwd(p)]
+    assert not found, f"subprocess calls without cwd= (run them outside the source tree): {found}"
+
+
+def test_the_child_directory_check_is_not_vacuous(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("import subprocess, sys\n"
+                   "subprocess.run([sys.executable, '-c', 'pass'])\n"
+                   "subprocess.Popen([sys.executable], cwd='/tmp')\n"
+                   "subprocess.check_output(['ls'], text=True)\n")
+    assert _children_without_cwd(bad) == ["bad.py:2", "bad.py:4"]

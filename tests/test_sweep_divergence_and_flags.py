@@ -193,7 +193,8 @@ def _train(cache):
     env = dict(os.environ, JAX_PLATFORMS="cpu")
     return subprocess.run([sys.executable, "-m", "jaxnet", "train", "--data", "sample",
                            "--sizes", "784,10,10", "--epochs", "1", "--compile-cache",
-                           str(cache)], capture_output=True, text=True, env=env, timeout=300)
+                           str(cache)], capture_output=True, text=True, env=env, timeout=300,
+                          cwd=cache.parent)
 
 
 def test_a_corrupt_compile_cache_entry_is_said_once_and_rewritten(tmp_path):
