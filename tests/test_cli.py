@@ -108,8 +108,16 @@ def test_check_flags_a_broken_implementation():
     rows = _check.comparison_rows({"backprop": jaxnet.backprop, "broken": broken},
                       {"backprop": epoch,
                        "broken": lambda *a, **k: jax.tree.map(lambda a: a * 1.001, epoch(*a, **k))},
-                      out=out)
+                      out=out, sections=("gradients", "epochs"))
     failed = [r for r in rows if not r.ok]
+    # The gradient pairs and the epoch pairs, each with a broken side, were all there.
+    assert {r.pair for r in failed} >= {"backprop vs broken"} and len(failed) >= 6
     assert failed and all("broken" in r.pair for r in failed)
     assert all(r.ok for r in rows if "broken" not in r.pair)
     assert "FAIL" in out.getvalue()
+
+
+def test_check_sections_are_named():
+    from jaxnet.bench import _check
+    with pytest.raises(ValueError, match="sections: expected a non-empty subset"):
+        _check.comparison_rows({"backprop": jaxnet.backprop}, sections=("gradient",))

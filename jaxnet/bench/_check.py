@@ -44,15 +44,23 @@ from ._compare import (
     model_rows,
 )
 
+#: The groups of comparisons, in the order they run and print.
+SECTIONS = ("gradients", "chapter3", "conv", "epochs", "pallas", "conv_epoch")
 
-def comparison_rows(impls=None, epochs=None, out=sys.stdout, precision="highest") -> list[Comparison]:
-    """Every comparison as a Comparison, printed to ``out``; the JAX paths at ``precision``."""
+
+def comparison_rows(impls=None, epochs=None, out=sys.stdout, precision="highest",
+                    sections=SECTIONS) -> list[Comparison]:
+    """Every comparison as a Comparison, printed to ``out``; the JAX paths at ``precision``;
+    only the groups named in ``sections`` (a subset of :data:`SECTIONS`)."""
     import jax
 
     from .. import data
     from .._core.precision import check_precision, matmul_roundoff, scaled_rtol
 
     precision = check_precision(precision)
+    unknown = set(sections) - set(SECTIONS)
+    if unknown or not sections:
+        raise ValueError(f"sections: expected a non-empty subset of {SECTIONS}, got {sections!r}")
     platform = jax.default_backend()
     missing = None
     if impls is None:
@@ -67,15 +75,18 @@ def comparison_rows(impls=None, epochs=None, out=sys.stdout, precision="highest"
     sample = data.load_sample()
     names = list(impls)
     pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
-    rows64, small64 = _gradient_rows(impls, pairs, sample, np.float64, F64_RTOL, precision)
-    rows32, _ = _gradient_rows(impls, pairs, sample, np.float32, f32_rtol, precision)
-    rows = rows64 + rows32
-    # Chapter 3: every cost x hidden activation x regularisation, float64, 5-4-3-2.
-    rows += _chapter3_rows(impls, small64, precision)
-    rows += _conv_rows(impls, precision)
-    rows += _epoch_rows(epochs, sample, precision, epoch32_rtol)
-    rows += _pallas_rows(sample, precision, epoch32_rtol)
-    rows += _conv_epoch_rows(epochs, sample, precision, epoch32_rtol)
+    rows = []
+    if {"gradients", "chapter3"} & set(sections):
+        rows64, small64 = _gradient_rows(impls, pairs, sample, np.float64, F64_RTOL, precision)
+        rows32, _ = _gradient_rows(impls, pairs, sample, np.float32, f32_rtol, precision)
+        rows += rows64 + rows32 if "gradients" in sections else []
+        # Chapter 3: every cost x hidden activation x regularisation, float64, 5-4-3-2.
+        rows += _chapter3_rows(impls, small64, precision) if "chapter3" in sections else []
+    rows += _conv_rows(impls, precision) if "conv" in sections else []
+    rows += _epoch_rows(epochs, sample, precision, epoch32_rtol) if "epochs" in sections else []
+    rows += _pallas_rows(sample, precision, epoch32_rtol) if "pallas" in sections else []
+    if "conv_epoch" in sections:
+        rows += _conv_epoch_rows(epochs, sample, precision, epoch32_rtol)
     _print(rows, out, missing)
     return rows
 
