@@ -3,7 +3,8 @@ population as ``torch.func.vmap(grad(functional_call))``, as a PyTorch user woul
 write them.
 
 The network is :mod:`peers.torch_cpu`'s (``nn.Linear`` + sigmoid, the quadratic cost
-averaged over the mini-batch). Its step (forward, autograd's backward and
+averaged over the mini-batch). Compiled as PyTorch's tutorials do (``torch.compile(net)``,
+the loop eager), or its step (forward, autograd's backward and
 ``p ← p − η·∇C``, in place) is compiled as one function in one of ``torch.compile``'s
 modes; ``FORMS`` also names a form that compiles :data:`UNROLL` steps as one graph
 (the whole epoch's Python loop cannot be compiled whole: Dynamo unrolls it, 5,000
@@ -21,7 +22,8 @@ from . import torch_cpu
 UNROLL = 10
 
 #: (name, what is compiled, torch.compile's mode).
-FORMS = (("step, default", "step", "default"),
+FORMS = (("the module (torch.compile(net)), default", "module", "default"),
+         ("step, default", "step", "default"),
          ("step, reduce-overhead", "step", "reduce-overhead"),
          ("step, max-autotune-no-cudagraphs", "step", "max-autotune-no-cudagraphs"),
          (f"{UNROLL} steps a graph, default", "unrolled", "default"))
@@ -35,6 +37,17 @@ def _step(net, x, y, eta):
     with torch.no_grad():
         for p in net.parameters():
             p.sub_(eta * p.grad)
+
+
+def _module_epoch(net, mode: str):
+    """The epoch's loop eager, the network compiled (PyTorch's tutorials' form)."""
+    compiled = torch.compile(net, mode=mode)
+
+    def run(x, y, order, eta, batch_size):
+        for k in range(0, len(order), batch_size):
+            idx = order[k:k + batch_size]
+            _step(compiled, x[idx], y[idx], eta)
+    return run
 
 
 def compiled_epoch(net, form: str, mode: str):
