@@ -18,10 +18,11 @@ from jaxnet.train._population import blocks
 MEMBER_RTOL = 1e-10
 
 
-@pytest.mark.parametrize("pop", [1, 3, 4, 5, 9, 12])
+@pytest.mark.parametrize("pop", [1, 2, 3, 4, 5, 9, 12])
 def test_every_member_gets_its_own_inputs_in_order(pop, monkeypatch):
     """blocks.blocked equals jax.vmap for whole groups, a remainder and no group at
-    all (a tiny block size makes 12 members three map steps of two blocks of 2)."""
+    all, and blocks of one member (a tiny block size makes 12 members three map steps
+    of two blocks of 2; 1 and 2 members are blocks of one)."""
     monkeypatch.setattr(blocks, "BLOCK_BYTES", 2 * (3 * 8 + 8))   # 2 members a block
     rng = np.random.default_rng(pop)
     members = (jnp.asarray(rng.normal(size=(pop, 3))), jnp.arange(pop, dtype=jnp.float64))
