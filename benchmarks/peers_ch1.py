@@ -213,8 +213,12 @@ def main(argv=None):
     ap.add_argument("--book-repeats", type=int, default=1)
     ap.add_argument("--examples", type=int, default=50_000)
     ap.add_argument("--skip", default="", help="comma-separated: book")
+    ap.add_argument("--torch-threads", type=int, default=None, metavar="N",
+                    help="torch.set_num_threads(N) (default: torch's own; on a loaded machine "
+                         "torch's spinning threads slow it 20x or more, and 1 does not)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
+    _torch_threads(args.torch_threads)
     args.skip = set(filter(None, args.skip.split(",")))
     from jaxnet import bench
     t = Task(args.examples)
@@ -262,6 +266,16 @@ def markdown(doc, peak) -> str:
                      f"{r['min_max'][1]:.3f} | {r['gflops']:.1f} | {100 * r['peak_share']:.1f} % "
                      f"| {r['compile_s']:.1f} | {r['rel_diff']:.1e} ({r['rtol']:.0e}) |")
     return "\n".join(lines) + "\n"
+
+
+def _torch_threads(n) -> None:
+    """torch.set_num_threads(n) when torch is here and n is given."""
+    if n is not None:
+        try:
+            import torch
+        except ImportError:
+            return
+        torch.set_num_threads(n)
 
 
 if __name__ == "__main__":
