@@ -90,7 +90,7 @@ def main(argv=None):
              f"member its own η, seed and order; medians of {args.repeats} rounds (every path "
              f"in turn each round) after a checked, compiling first call; precision "
              f"{args.precision}"] + [f"- {n}" for n in notes]
-    lines += _peer_table(rows)
+    lines += _peer_table(rows) if rows else []
     if args.devices:
         doc["sharded"] = _sharded(args, members, x, labels)
         if doc["sharded"] is None:
