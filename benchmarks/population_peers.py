@@ -19,11 +19,12 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 # float32: each path sums its products in its own order (one rounding, ~6e-8
-# relative, a product), which a member's epoch at η ≤ 3 amplifies: the Equinox
-# population matched bit for bit, torch's drifted to 3.2e-7 in 100 steps (8 members,
-# 1,000 images) and 9.3e-7 in 200 (2,000 images), past the 5e-7. A wrong η,
+# relative, a product), which a member's epoch at η up to 3 amplifies: in 100 steps
+# the peers stayed within 3.8e-7 of fit_population; in 1,000 steps (10,000 images)
+# two of JAX's own forms of the same 64 members (one vmap, and blocks) differed by
+# 1.9e-5, its η ≈ 3 members the farthest (the median member 6e-7). A wrong η,
 # order or member is ≥ 1e-2 (tests/test_population_peers.py: a swapped η).
-PEER_RTOL = 1e-5
+PEER_RTOL = 2e-4
 
 
 class Members(NamedTuple):

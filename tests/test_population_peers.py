@@ -30,4 +30,5 @@ def test_the_train_epoch_loop_follows_fit_population(sample):
     assert pp.rel(loop(m)(), ref) <= pp.PEER_RTOL
     # a member trained with another η is caught
     wrong = m._replace(etas=m.etas[::-1].copy())
-    assert pp.rel(loop(wrong)(), ref) > 100 * pp.PEER_RTOL
+    off = pp.rel(loop(wrong)(), ref)
+    assert off > 10 * pp.PEER_RTOL, off
