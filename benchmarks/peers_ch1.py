@@ -18,9 +18,10 @@ against ``jaxnet.train_epoch``'s trajectory before it is timed, in one run.
   compiled in modes default, reduce-overhead and max-autotune-no-cudagraphs, and
   10 steps a graph), its compile time reported apart.
 
-Each path first trains the epoch and its parameters must equal train_epoch's to
-TRAJ_RTOL (float32) or BOOK_RTOL (network.py's float64); one that differs is not
-timed. Then ``--repeats`` rounds time every path in turn (network.py in the first
+Each path is first checked: an epoch of the first CHECK_EXAMPLES images (its own
+order, the same start) whose parameters must equal train_epoch's to TRAJ_RTOL
+(float32) or BOOK_RTOL (network.py's float64); one that differs is not timed.
+Then ``--repeats`` rounds time every path in turn (network.py in the first
 ``--book-repeats`` rounds only): median seconds per epoch, GFLOP/s
 (``jaxnet.bench.flops_per_example``) and its share of the float32 matrix-product
 peak measured in the same run (``jaxnet.bench.matmul_peak``, the higher of JAX's and
@@ -38,21 +39,26 @@ from pathlib import Path
 import numpy as np
 from common import RESULTS, save
 
+#: Examples of the checked epoch: the first CHECK_EXAMPLES images, in their own shuffled
+#: order (500 steps), so the check measures the paths' agreement rather than how far a
+#: 5,000-step run at η = 3 amplifies float32 rounding.
+CHECK_EXAMPLES = 5_000
 # float32 against float32: every path sums its products in its own order (one
-# rounding, ~6e-8 relative, a product); 5,000 steps at η = 3 of this net amplify
-# that to ~1e-6 (measured: Equinox 0, NumPy and torch ≤ 4e-6 on a full epoch); a
-# wrong order, η or mini-batch is ≥ 1e-2.
+# rounding, ~6e-8 relative, a product); 500 steps at η = 3 amplify that to 2.4e-6
+# (NumPy), 4.4e-6 (torch eager), Equinox bit for bit (measured, loaded 2-core EPYC);
+# a wrong order, η or mini-batch is ≥ 1e-2.
 TRAJ_RTOL = 1e-4
 # network.py computes in float64: train_epoch's float32 rounding is the difference,
-# grown over 5,000 steps (measured ~1e-5); still far below a wrong step's ≥ 1e-2.
+# 2.6e-6 over the same 500 steps; still far below a wrong step's ≥ 1e-2.
 BOOK_RTOL = 1e-3
 SIZES = (784, 30, 10)
 ETA, BATCH = 3.0, 10
 
 
 class Task:
-    """The shared epoch: ``x (N, 784) uint8``, ``xf (N, 784) float32`` (scaled),
-    ``y (N, 10) float32``, ``order (N,) int32``, ``start`` [(w, b)] float32 NumPy."""
+    """The shared epoch of the first ``examples`` images: ``x (N, 784) uint8``,
+    ``xf (N, 784) float32`` (scaled), ``y (N, 10) float32``, ``order (N,) int32``,
+    ``start`` [(w, b)] float32 NumPy."""
 
     def __init__(self, examples: int):
         import jax
@@ -182,28 +188,31 @@ def rel(out, ref) -> float:
                for o, r in zip(out, ref) for a, b in zip(o, r))
 
 
-def checked(args, t: Task):
-    """``(runs {name: run}, rows {name: partial row}, notes)``: every path's first
-    epoch (compile included), checked against train_epoch's."""
+def checked(args, t: Task, check: Task):
+    """``(runs {name: run}, rows {name: partial row}, notes)``: every path's epoch of
+    ``check`` compared with train_epoch's, then, if it agrees, its first epoch of
+    ``t`` (compile included)."""
     found, notes = paths(args.skip)
     runs, rows, ref = {}, {}, None
     for name, (make, rtol) in found.items():
         print(f"  check: {name} ...", file=sys.stderr, flush=True)
-        t0 = time.perf_counter()
         try:
+            out = make(check)()
+            ref = ref if ref is not None else [(np.asarray(w, np.float64),
+                                                np.asarray(b, np.float64)) for w, b in out]
+            diff = rel(out, ref)
+            if not diff <= rtol:
+                notes.append(f"{name}: differs from train_epoch by {diff:.1e} > {rtol:.0e}, "
+                             "not timed")
+                continue
+            t0 = time.perf_counter()
             run = make(t)
-            out = run()
+            run()
         except Exception as e:             # a form this torch cannot compile here
             notes.append(f"{name}: failed ({type(e).__name__}: {str(e)[:120]})")
             continue
-        first = time.perf_counter() - t0
-        ref = ref if ref is not None else [(np.asarray(w, np.float64), np.asarray(b, np.float64))
-                                           for w, b in out]
-        diff = rel(out, ref)
-        if not diff <= rtol:
-            notes.append(f"{name}: differs from train_epoch by {diff:.1e} > {rtol:.0e}, not timed")
-            continue
-        runs[name], rows[name] = run, dict(path=name, first_s=first, rel_diff=diff, rtol=rtol)
+        runs[name] = run
+        rows[name] = dict(path=name, first_s=time.perf_counter() - t0, rel_diff=diff, rtol=rtol)
     return runs, rows, notes
 
 
@@ -222,7 +231,8 @@ def main(argv=None):
     args.skip = set(filter(None, args.skip.split(",")))
     from jaxnet import bench
     t = Task(args.examples)
-    runs, rows, notes = checked(args, t)
+    check = Task(min(args.examples, CHECK_EXAMPLES))
+    runs, rows, notes = checked(args, t, check)
     times = {k: [] for k in runs}
     for r in range(args.repeats):
         for k, run in runs.items():
@@ -254,11 +264,12 @@ def markdown(doc, peak) -> str:
              f"- machine: {m['processor']}, {m['cores']} cores; {m['versions']}",
              f"- 784-30-10, quadratic cost, mini-batch 10, η 3, {doc['examples']:,} images; "
              f"medians of {doc['repeats']} rounds (every path in turn each round) after a "
-             f"checked first epoch; float32 matrix-product peak {peak:.0f} GFLOP/s "
+             f"checked epoch of the first {min(doc['examples'], CHECK_EXAMPLES):,} images; "
+             f"float32 matrix-product peak {peak:.0f} GFLOP/s "
              f"({', '.join(f'{k} {v:.0f}' for k, v in doc['peak_gflops'].items() if v)})"]
     lines += [f"- {n}" for n in doc["notes"]] + [
         "", "| path | s/epoch | min–max | GFLOP/s | share of the sgemm peak | compile s "
-        "| rel. diff vs train_epoch (tolerance) |", "| --- | --- | --- | --- | --- | --- | --- |"]
+        "| checked: rel. diff vs train_epoch (tolerance) |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in doc["rows"]:
         if "epoch_s" not in r:
             continue
