@@ -166,8 +166,8 @@ def fit_population(keys, params, x, labels, *, model=None, epochs: int = 30, eta
       PopulationResult, on every process (host-gathered when sharded). Member
       ``i`` equals ``fit(keys[i], params[i], ...)`` with its own η, λ, μ, to
       float rounding: vmap batches the matrix products, and XLA picks their
-      kernel by the batch's shape (how many members share a device, sharded or
-      not), which may sum in another order. The same members on the same split
+      kernel by the batch's shape (how many members share a device or a block,
+      sharded or not), which may sum in another order. The same members on the same split
       are bit-identical; otherwise the difference is bounded by how much the
       run amplifies a one-ulp change of its start, which a chaotic run such as
       η = 3 cross-entropy raises to ~1e-5 relative in float64 within 100 steps
