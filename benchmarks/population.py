@@ -1,17 +1,22 @@
-"""Population throughput: P networks in one vmapped program vs the same P runs in turn.
+"""Population throughput: P networks in one program against the peers, in one run.
 
-    python benchmarks/population.py [--members 16,64] [--examples 10000] [--repeats 3]
-                                    [--sequential-up-to P] [--precision highest]
+    python benchmarks/population.py [--members 1,8,64,256] [--examples 10000]
+                                    [--repeats 3] [--precision highest]
 
 784-30-10, quadratic cost, mini-batch 10, float32, the first ``--examples``
-images of the book's training set. For each P: one epoch of
-``jaxnet.fit_population`` (all members at once; median of ``--repeats``
-epochs after a compiled warm-up) against P single-network epochs of the
-same compiled program ``jaxnet.fit`` runs, one after another (the same
-per-member work: each member its own key and η). Reports seconds,
-member-epochs per second and the speed-up. Above ``--sequential-up-to``
-members the one-after-another time is extrapolated from the largest P
-measured (it is linear in P: the same program P times) and marked so.
+images of the book's training set, each member its own η (0.5 to 3), seed and
+order. For each P, every path trains one epoch of every member from the same
+start: ``jaxnet.fit_population`` (all members in one compiled program), a loop
+of ``jaxnet.train_epoch`` calls (one member after another), a ``vmap``'d
+Equinox + optax population and a ``torch.compile``'d
+``torch.func.vmap(grad(functional_call))`` population (benchmarks/population_peers.py;
+each absent without its package, and the table says so). Each peer is first
+checked against ``fit_population``'s members (population_peers.PEER_RTOL) and not
+timed if it differs (the table's notes say so). Then ``--repeats`` rounds time every path in turn (the
+first call, compile included, apart); reported as the median seconds per epoch
+(``fit_population``'s: its ``epoch_seconds``, the compiled epoch; the call's
+checks and set-up, paid once a sweep, apart), member-epochs per second and
+``fit_population``'s speed over each path.
 
 With ``--devices 1,2,4`` it also times the sharded case: the same populations with
 the member axis split over the first D devices (``fit_population(mesh=...)``,
@@ -19,7 +24,7 @@ padded to a multiple of D), each first checked against the one-device run, then
 reported as member-epochs per second and the speed-up over one device.
 ``--force-cpu-devices N`` makes the CPU show N devices (XLA_FLAGS, set before
 JAX starts; on a 2-core CPU more than 2 only shows the overhead). ``--only-sharded``
-skips the one-after-another comparison.
+skips the peers.
 
     python benchmarks/population.py --members 64 --devices 1,2,4 \
         --force-cpu-devices 4 --only-sharded --examples 2000
@@ -44,12 +49,9 @@ SHARDED_RTOL = 1e-2
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--members", default="16,64")
+    ap.add_argument("--members", default="1,8,64,256")
     ap.add_argument("--examples", type=int, default=10_000)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--sequential-up-to", type=int, default=None, metavar="P",
-                    help="time the one-after-another runs only up to P members; extrapolate "
-                         "linearly above (default: time them all)")
     ap.add_argument("--precision", default="highest", choices=("highest", "high", "default"))
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--devices", default=None, metavar="LIST",
@@ -57,83 +59,38 @@ def main(argv=None):
     ap.add_argument("--force-cpu-devices", type=int, default=None, metavar="N",
                     help="let the CPU show N devices (XLA_FLAGS)")
     ap.add_argument("--only-sharded", action="store_true",
-                    help="skip the one-after-another comparison (needs --devices)")
+                    help="skip the peers (needs --devices)")
+    ap.add_argument("--torch-threads", type=int, default=None, metavar="N",
+                    help="torch.set_num_threads(N) (default: torch's own; on a loaded machine "
+                         "torch's spinning threads slow it 20x or more, and 1 does not)")
     args = ap.parse_args(argv)
+    _torch_threads(args.torch_threads)
     members = [int(v) for v in args.members.split(",")]
-    if args.sequential_up_to is not None and args.sequential_up_to < min(members):
-        ap.error("--sequential-up-to must be at least the smallest --members (nothing to "
-                 "extrapolate from)")
     if args.only_sharded and not args.devices:
         ap.error("--only-sharded needs --devices")
     if args.force_cpu_devices:   # before JAX starts
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_"
                                    f"platform_device_count={args.force_cpu_devices}").strip()
 
-    import jax
-    import jax.numpy as jnp
-    import numpy as np
-
-    import jaxnet
     from jaxnet import bench, data
 
     d = data.load_mnist(progress=False)
     x, labels = d.train.images[: args.examples], d.train.labels[: args.examples]
-    y = jnp.asarray(data.one_hot(labels, 10, np.float32))
-    xd = jax.device_put(x)
-    scale = jnp.asarray(data.PIXEL_SCALE, jnp.float32)
-    rows = []
-    for p in members if not args.only_sharded else []:
-        keys = jax.random.split(jax.random.PRNGKey(0), p)
-        model = jaxnet.Model.dense([784, 30, 10], precision=args.precision)
-        pop = jaxnet.init_population(keys, model)
-        etas = np.linspace(0.5, 3.0, p)
-        t0 = time.perf_counter()
-        res = jaxnet.fit_population(keys, pop, x, labels, epochs=1 + args.repeats, eta=etas,
-                                    batch_size=10, x_scale=data.PIXEL_SCALE, model=model)
-        total = time.perf_counter() - t0
-        pop_times = res.epoch_seconds[1:]  # the first epoch is a warm-up
-
-        # The same P runs one after another: fit's own compiled epoch program.
-        if args.sequential_up_to is None or p <= args.sequential_up_to:
-            seq = _one_after_another(pop, keys, etas, xd, y, scale, args)
-            measured = (p, seq)
-            extrapolated = False
-        else:  # linear in P: scale the largest measured population's times
-            seq = [t * p / measured[0] for t in measured[1]]
-            extrapolated = True
-        row = dict(members=p, population_epoch_s=statistics.median(pop_times),
-                   population_min_max=[min(pop_times), max(pop_times)],
-                   sequential_epoch_s=statistics.median(seq), sequential_min_max=[min(seq), max(seq)],
-                   sequential_extrapolated=extrapolated,
-                   compile_s=res.compile_seconds, fit_population_total_s=total)
-        row["speedup"] = row["sequential_epoch_s"] / row["population_epoch_s"]
-        row["member_epochs_per_s"] = p / row["population_epoch_s"]
-        rows.append(row)
-        print(f"P={p}: population {row['population_epoch_s']:.2f} s/epoch, one after another "
-              f"{row['sequential_epoch_s']:.2f} s, speed-up {row['speedup']:.2f}x",
-              file=sys.stderr, flush=True)
+    rows, notes = [], []
+    if not args.only_sharded:
+        rows, notes = _peer_rows(args, members, x, labels)
     doc = dict(date=bench.now(), command="python benchmarks/population.py " + " ".join(sys.argv[1:]),
-               machine=bench.machine(), examples=args.examples, repeats=args.repeats, rows=rows)
-    lines = [f"# Populations (vmap) vs one after another, {doc['date'][:10]}", "",
+               machine=bench.machine(), examples=args.examples, repeats=args.repeats, rows=rows,
+               notes=notes)
+    lines = [f"# Populations against their peers, {doc['date'][:10]}", "",
              f"- command: `{doc['command']}`",
              f"- machine: {doc['machine']['processor']}, {doc['machine']['cores']} cores; "
              f"{doc['machine']['versions']}",
-             f"- 784-30-10, mini-batch 10, float32, {args.examples:,} images per epoch; medians of "
-             f"{args.repeats} epochs after a warm-up; precision {args.precision}; "
-             f"* = one-after-another time extrapolated from P = {args.sequential_up_to}", "",
-             "| members | population s/epoch | min–max | one after another s | min–max "
-             "| speed-up | member-epochs/s | compile s |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for r in rows:
-        lines.append(f"| {r['members']} | {r['population_epoch_s']:.3f} "
-                     f"| {r['population_min_max'][0]:.3f}–{r['population_min_max'][1]:.3f} "
-                     f"| {r['sequential_epoch_s']:.3f}{'*' if r['sequential_extrapolated'] else ''} "
-                     f"| {r['sequential_min_max'][0]:.3f}–{r['sequential_min_max'][1]:.3f} "
-                     f"| {r['speedup']:.2f}× | {r['member_epochs_per_s']:.1f} | {r['compile_s']:.1f} |")
-    if args.only_sharded:
-        lines = lines[:4] + [f"- 784-30-10, mini-batch 10, float32, {args.examples:,} images per "
-                             f"epoch; medians of {args.repeats} epochs after a warm-up; "
-                             f"precision {args.precision}"]
+             f"- 784-30-10, mini-batch 10, float32, {args.examples:,} images per epoch, each "
+             f"member its own η, seed and order; medians of {args.repeats} rounds (every path "
+             f"in turn each round) after a checked, compiling first call; precision "
+             f"{args.precision}"] + [f"- {n}" for n in notes]
+    lines += _peer_table(rows) if rows else []
     if args.devices:
         doc["sharded"] = _sharded(args, members, x, labels)
         if doc["sharded"] is None:
@@ -150,31 +107,78 @@ def main(argv=None):
     return save(stem, doc, md, prog="benchmarks/population.py")
 
 
-def _one_after_another(pop, keys, etas, xd, y, scale, args):
-    """Seconds per repeat for P single-network epochs run in turn (train_epoch_with,
-    each with its own shuffled order, as fit runs them)."""
-    import jax
-    import jax.numpy as jnp
+def _fit_population(m, model, seconds: list):
+    """``run()`` for fit_population: one epoch of every member from the start (its
+    compiled program cached after the first call); appends the epoch's own seconds
+    (``epoch_seconds``: the call's checks and set-up apart, which a sweep pays once,
+    not every epoch) to ``seconds``."""
+    import numpy as np
 
     import jaxnet
+
+    def run():
+        res = jaxnet.fit_population(m.keys, m.pop, m.x, m.labels, epochs=1, eta=m.etas,
+                                    batch_size=10, x_scale=m.scale, model=model)
+        seconds.append(res.epoch_seconds[0])
+        return [(np.asarray(layer.w), np.asarray(layer.b)) for layer in res.params]
+    return run
+
+
+def _peer_rows(args, members, x, labels):
+    """One row per (P, path), every path checked, then timed in rounds; ``(rows,
+    notes)``, the notes naming the absent peers and any that disagreed (not timed)."""
+    from population_peers import PEER_RTOL, checked_times, peers
+    from population_peers import members as make_members
+
+    import jaxnet
+    available, notes = peers()
     model = jaxnet.Model.dense([784, 30, 10], precision=args.precision)
-    orders = [jaxnet.shuffle_order(k, y.shape[0])[1] for k in keys]
+    rows = []
+    for p in members:
+        m = make_members(p, x, labels, model)
+        fit_s = []
+        runs = {"jaxnet.fit_population": _fit_population(m, model, fit_s)}
+        t0 = time.perf_counter()
+        ref = runs["jaxnet.fit_population"]()
+        first = {"jaxnet.fit_population": (0.0, time.perf_counter() - t0)}
+        for peer in available:
+            runs[peer.name] = peer.make(m)
+            diff, f, times = checked_times(runs[peer.name], ref, 0)
+            if times is None:
+                notes.append(f"P={p}: {peer.name} differs from fit_population by {diff:.1e} "
+                             f"> {PEER_RTOL:.0e}: not timed")
+                print(notes[-1], file=sys.stderr)
+                del runs[peer.name]
+                continue
+            first[peer.name] = (diff, f)
+        times = {k: [] for k in runs}
+        for _ in range(args.repeats):
+            for k, run in runs.items():
+                t0 = time.perf_counter()
+                run()
+                times[k].append(fit_s[-1] if k == "jaxnet.fit_population"
+                                else time.perf_counter() - t0)
+        base = statistics.median(times["jaxnet.fit_population"])
+        for k, ts in times.items():
+            t = statistics.median(ts)
+            rows.append(dict(members=p, path=k, epoch_s=t, min_max=[min(ts), max(ts)],
+                             member_epochs_per_s=p / t, vs_fit_population=t / base,
+                             first_call_s=first[k][1], rel_diff=first[k][0]))
+            print(f"P={p} {k}: {t:.3f} s/epoch, {p / t:.1f} member-epochs/s",
+                  file=sys.stderr, flush=True)
+    return rows, notes
 
-    def one(i):
-        member = jax.tree.map(lambda a: a[i], pop)
-        state = jaxnet.SgdState(jnp.float32(etas[i]))
-        return jaxnet.train_epoch_with(jaxnet.sgd(1.0), member, state, xd, y, orders[i],
-                                       batch_size=10, model=model, x_scale=float(scale))
-    jax.block_until_ready(one(0))                        # compile
-    seq = []
-    for _ in range(args.repeats):
-        t1 = time.perf_counter()
-        for i in range(len(etas)):
-            jax.block_until_ready(one(i))
-        seq.append(time.perf_counter() - t1)
-    return seq
 
-
+def _peer_table(rows) -> list:
+    lines = ["", "| members | path | s/epoch | min–max | member-epochs/s | fit_population's "
+             "speed over it | first call s (compile) | max rel. diff vs fit_population |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        lines.append(f"| {r['members']} | {r['path']} | {r['epoch_s']:.3f} "
+                     f"| {r['min_max'][0]:.3f}–{r['min_max'][1]:.3f} "
+                     f"| {r['member_epochs_per_s']:.1f} | {r['vs_fit_population']:.2f}× "
+                     f"| {r['first_call_s']:.1f} | {r['rel_diff']:.1e} |")
+    return lines
 
 
 def _sharded(args, members, x, labels):
@@ -229,6 +233,16 @@ def _sharded_table(rows) -> list:
                      f"| {r['member_epochs_per_s']:.1f} | {r['speedup']:.2f}x "
                      f"| {r['compile_s']:.1f} | {r['rel_diff_vs_one_device']:.1e} |")
     return lines
+
+
+def _torch_threads(n) -> None:
+    """torch.set_num_threads(n) when torch is here and n is given."""
+    if n is not None:
+        try:
+            import torch
+        except ImportError:
+            return
+        torch.set_num_threads(n)
 
 
 if __name__ == "__main__":

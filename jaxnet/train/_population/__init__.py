@@ -1,8 +1,10 @@
 """Populations: many networks trained at once, in one place.
 
 ``fit`` (fit_population: the members stacked on a leading axis
-and trained in one compiled program with ``jax.vmap``), ``members`` (init_population, their keys
-and stacked rule state), ``loop`` (the epochs, evaluation and checkpoints),
+and trained in one compiled program with ``jax.vmap``), ``blocks`` (on one device,
+a block of members at a time, each block's parameters kept in the cache),
+``members`` (init_population, their keys and stacked rule state), ``loop`` (the
+epochs, evaluation and checkpoints),
 ``checkpoint`` (every member's state, to resume a sweep exactly), ``mesh`` (the
 member axis split over devices and processes) and ``pallas`` (the fused epoch of
 a population).

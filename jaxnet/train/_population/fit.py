@@ -28,6 +28,7 @@ from .._evaluate import monitor
 from .._identity import check_names
 from .._loop import prepare, reg_count
 from .._pallas import check_supported, population_shuffled_epoch
+from .blocks import blocked
 from .checkpoint import population_config
 from .loop import PopulationRun, PopulationSaver, train_population
 from .members import (
@@ -90,15 +91,19 @@ def _axes(pen):
 def population_epoch(params, state, keys, x, y, x_scale, pen, *, model, rule, grad, batch_size,
                      shuffle=True, sharding=None):
     """:func:`jaxnet.train._epoch.shuffled_epoch` for every member at once: ``(params,
-    state, keys (P, 2), finite (P,))``. With a MemberSharding the member axis stays
-    split over its devices (and each mini-batch over a 2-D mesh's data axis); the
-    finiteness flags are copied to every device."""
+    state, keys (P, 2), finite (P,))``; on one device a block of members at a time
+    (jaxnet.train._population.blocks: the block's parameters stay in the cache).
+    With a MemberSharding the member axis stays split over its devices (and each
+    mini-batch over a 2-D mesh's data axis); the finiteness flags are copied to
+    every device."""
     def one(p, s, k, pn):
         return shuffled_epoch(p, s, k, x, y, x_scale, pn, model=model, rule=rule, grad=grad,
                               batch_size=batch_size, shuffle=shuffle,
                               sharding=None if sharding is None else sharding.rows)
-    if sharding is None:
-        return jax.vmap(one, in_axes=(0, 0, 0, _axes(pen)))(params, state, keys, pen)
+    if sharding is None:   # a block of members at a time (jaxnet.train._population.blocks)
+        lmbda = None if pen is None else pen.lmbda
+        return blocked(lambda m, n: one(*m[:3], None if n is None else Penalty(m[3], n)),
+                       (params, state, keys, lmbda), None if pen is None else pen.n)
     *out, finite = jax.vmap(one, in_axes=(0, 0, 0, _axes(pen)),
                             spmd_axis_name=sharding.axis)(params, state, keys, pen)
     out = jax.lax.with_sharding_constraint(tuple(out), sharding.members)
@@ -161,8 +166,8 @@ def fit_population(keys, params, x, labels, *, model=None, epochs: int = 30, eta
       PopulationResult, on every process (host-gathered when sharded). Member
       ``i`` equals ``fit(keys[i], params[i], ...)`` with its own η, λ, μ, to
       float rounding: vmap batches the matrix products, and XLA picks their
-      kernel by the batch's shape (how many members share a device, sharded or
-      not), which may sum in another order. The same members on the same split
+      kernel by the batch's shape (how many members share a device or a block,
+      sharded or not), which may sum in another order. The same members on the same split
       are bit-identical; otherwise the difference is bounded by how much the
       run amplifies a one-ulp change of its start, which a chaotic run such as
       η = 3 cross-entropy raises to ~1e-5 relative in float64 within 100 steps
