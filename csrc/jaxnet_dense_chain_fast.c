@@ -107,16 +107,18 @@ static inline int32_t fast_lower_bound(const int32_t *ix, int32_t n, int64_t k) 
 }
 
 /* The barrier between an epoch's phases (its team's threads all arrive before
- * any leaves; what each wrote before is seen by all after). A step at
- * mini-batch 10 is ~10 us, so the barrier must cost far less: waiters spin on
- * one cache line (OpenMP's own barrier cost as much as the step), and after
- * JN_SPINS pauses, a partner that has not arrived has most likely lost its
- * core, so they yield theirs (spinning on would hold it from the very thread
- * they wait for on a loaded machine). */
+ * any leaves; what each wrote before is seen by all after), two per step. A
+ * step at mini-batch 10 is ~10 us, so waiters spin on one cache line, and
+ * after JN_SPINS pauses a partner that has not arrived has most likely lost
+ * its core: they yield theirs (on a loaded machine, spinning longer or
+ * OpenMP's own barrier kept the late partner from running: 4-40x slower
+ * epochs, see csrc/README.md). */
 #ifdef _OPENMP
 #include <sched.h>
 #include <stdatomic.h>
-#define JN_SPINS 2000
+#ifndef JN_SPINS
+#define JN_SPINS 100
+#endif
 #if defined(__x86_64__) || defined(__i386__)
 #define JN_PAUSE() __builtin_ia32_pause()
 #elif defined(__aarch64__)
