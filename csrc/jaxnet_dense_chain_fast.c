@@ -4,6 +4,7 @@
  * the speed comes from fixed-width inner loops over JN_FAST_BLOCK outputs that
  * the compiler vectorises and keeps in registers, not from intrinsics; OpenMP
  * pragmas are ignored by a compiler built without it. */
+#define _POSIX_C_SOURCE 200809L /* sched_yield */
 #include "jaxnet_dense_chain_fast.h"
 #include "jn_common.h"
 #include "jn_simd.h"
@@ -92,6 +93,66 @@ int jn_fast_work_bytes(size_t *out, const int64_t *sizes, int64_t n_layers, int6
     if (!err) *out = F.total;
     return err;
 }
+
+/* The first t in [0, n) with ix[t] >= k (ix ascending), else n: where a packed
+ * row's inputs of a thread's range [k0, k1) begin and end. */
+static inline int32_t fast_lower_bound(const int32_t *ix, int32_t n, int64_t k) {
+    int32_t lo = 0, hi = n;
+    while (lo < hi) {
+        const int32_t mid = lo + (hi - lo) / 2;
+        if (ix[mid] < k) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* The barrier between an epoch's phases (its team's threads all arrive before
+ * any leaves; what each wrote before is seen by all after), two per step. A
+ * step at mini-batch 10 is ~10 us, so waiters spin on one cache line, and
+ * after JN_SPINS pauses a partner that has not arrived has most likely lost
+ * its core: they yield theirs (on a loaded machine, spinning longer or
+ * OpenMP's own barrier kept the late partner from running: 4-40x slower
+ * epochs, see csrc/README.md). */
+#ifdef _OPENMP
+#include <sched.h>
+#include <stdatomic.h>
+#ifndef JN_SPINS
+#define JN_SPINS 100
+#endif
+#if defined(__x86_64__) || defined(__i386__)
+#define JN_PAUSE() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define JN_PAUSE() __asm__ __volatile__("yield")
+#else
+#define JN_PAUSE() ((void)0)
+#endif
+typedef struct {
+    _Atomic int64_t arrived;  /* threads arrived in this round */
+    _Atomic int64_t round;    /* rounds completed */
+} fast_barrier;
+
+static void fast_barrier_init(fast_barrier *bar) {
+    atomic_init(&bar->arrived, 0);
+    atomic_init(&bar->round, 0);
+}
+
+static void fast_barrier_wait(fast_barrier *bar, int64_t team) {
+    if (team == 1) return;
+    const int64_t round = atomic_load_explicit(&bar->round, memory_order_relaxed);
+    if (atomic_fetch_add_explicit(&bar->arrived, 1, memory_order_acq_rel) == team - 1) {
+        atomic_store_explicit(&bar->arrived, 0, memory_order_relaxed);
+        atomic_store_explicit(&bar->round, round + 1, memory_order_release);
+        return;
+    }
+    for (int spins = 0; atomic_load_explicit(&bar->round, memory_order_acquire) == round; spins++)
+        if (spins < JN_SPINS) JN_PAUSE();
+        else sched_yield();
+}
+#else
+typedef int fast_barrier;
+static void fast_barrier_init(fast_barrier *bar) { *bar = 0; }
+static void fast_barrier_wait(fast_barrier *bar, int64_t team) { (void)bar; (void)team; }
+#endif
 
 #define JN_TEMPLATE "jaxnet_dense_chain_fast_impl.h"
 #include "jn_twice.h"

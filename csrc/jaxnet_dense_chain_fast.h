@@ -7,15 +7,24 @@
  *   - weights are held transposed and padded, wt (n_in, P) with P = n_out
  *     rounded up to JN_FAST_BLOCK, so each input's row of outputs is a run
  *     of whole blocks that the compiler keeps in vector registers;
- *   - every layer's input rows are first packed as (index, value) lists of
- *     their non-zero entries (81 % of MNIST pixels are 0), built straight
- *     from the data set's rows in `order` (the gather is fused with that
- *     packing), from uint8 pixels times x_scale or from float inputs;
+ *   - every layer's input rows are first packed as (index, value) lists,
+ *     built straight from the data set's rows in `order` (the gather is fused
+ *     with that packing), from uint8 pixels times x_scale or from float
+ *     inputs; a hidden layer's lists hold its non-zero inputs, the first
+ *     layer's too when `sparse` is 1 (81 % of MNIST pixels are 0: the forward
+ *     sums and the weight update touch only the pixels that are not), every
+ *     entry when it is 0 (the dense first layer, kept to measure and check the
+ *     sparse one against: the two give the same numbers, since a skipped zero
+ *     adds exactly 0);
  *   - outputs are processed block by block, each block over every row of the
  *     mini-batch, so a block's weights stay in cache across the batch;
- *     with threads > 1 the blocks are shared out (OpenMP, when the
- *     extension was built with it), and every element is computed by the
- *     same sequence of operations whatever the thread count;
+ *   - with threads > 1 (OpenMP, when the extension was built with it) one team
+ *     runs the whole epoch: each thread packs, runs forward and computes the
+ *     deltas of its share of each mini-batch's rows, then, after a barrier,
+ *     updates the weights of its share of each layer's inputs (and biases),
+ *     and a second barrier ends the step. Every element is computed by the
+ *     same sequence of operations whatever the thread count, so the numbers
+ *     are identical;
  *   - nothing allocates: `work` holds everything (jn_fast_work_bytes).
  * Forward values and deltas are computed as the reference computes them (the
  * same sums in the same order; a skipped zero adds exactly 0); the update
@@ -36,9 +45,8 @@ extern "C" {
 /* Outputs are processed this many at a time (and padded to a multiple). */
 #define JN_FAST_BLOCK 32
 
-/* The most threads a call may ask for (more: JN_ERR_THREADS). A layer's blocks
- * are shared among at most as many threads as it has work items (1 or 4
- * blocks of outputs each): more would only idle. */
+/* The most threads a call may ask for (more: JN_ERR_THREADS). The team has at
+ * most batch_size threads: a thread without rows would only wait. */
 #define JN_MAX_THREADS 1024
 
 /* *out = bytes of work jn_fast_train_epoch_* needs for mini-batches of
@@ -50,7 +58,8 @@ int jn_fast_work_bytes(size_t *out, const int64_t *sizes, int64_t n_layers, int6
  * the training set in order (n,), batch_size at a time (a smaller last one).
  * The inputs are either x (n, sizes[0]) floats (then x_u8 is NULL) or x_u8
  * (n, sizes[0]) uint8 pixels standing for x_u8 * x_scale (then x is NULL);
- * y (n, sizes[L]). threads in [1, JN_MAX_THREADS] (JN_ERR_THREADS). A float
+ * y (n, sizes[L]). threads in [1, JN_MAX_THREADS] (JN_ERR_THREADS); sparse 1
+ * skips the first layer's zero inputs, 0 does not (else JN_ERR_CONFIG). A float
  * input that is NaN or Inf stops the epoch before any parameter changes, with
  * JN_ERR_INPUT and its row of x in *bad_row (when bad_row is not NULL). With
  * order NULL the epoch is one step over rows 0..n-1 (batch_size must be n):
@@ -59,14 +68,14 @@ int jn_fast_train_epoch_f64(double *const *w, double *const *b, double *const *v
                             double *const *vb, const double *x, const uint8_t *x_u8,
                             double x_scale, const double *y, const int64_t *order, double eta,
                             const jn_config *cfg, const int64_t *sizes, int64_t n_layers,
-                            int64_t n, int64_t batch_size, int64_t threads, int64_t *bad_row,
-                            void *work, size_t work_bytes);
+                            int64_t n, int64_t batch_size, int64_t threads, int64_t sparse,
+                            int64_t *bad_row, void *work, size_t work_bytes);
 int jn_fast_train_epoch_f32(float *const *w, float *const *b, float *const *vw,
                             float *const *vb, const float *x, const uint8_t *x_u8,
                             float x_scale, const float *y, const int64_t *order, float eta,
                             const jn_config *cfg, const int64_t *sizes, int64_t n_layers,
-                            int64_t n, int64_t batch_size, int64_t threads, int64_t *bad_row,
-                            void *work, size_t work_bytes);
+                            int64_t n, int64_t batch_size, int64_t threads, int64_t sparse,
+                            int64_t *bad_row, void *work, size_t work_bytes);
 
 /* 1 if the extension was built with OpenMP (threads > 1 run in parallel), else 0. */
 int jn_fast_parallel(void);

@@ -95,9 +95,10 @@ typedef struct {
     const jn_fast_layout *F;
     unsigned char *base;        /* the work buffer's 64-byte-aligned start */
     const int64_t *sizes;
-    int64_t n_layers, threads;
+    int64_t n_layers;
     const jn_config *cfg;
     int velocity;               /* velocities given: v = mu v - eta g, p += v */
+    int sparse;                 /* layer 0's rows packed without their zeros (else every entry) */
 } JN_SFX(fast_net);
 
 #define JN_AT(net, field, type) ((type *)((net)->base + (net)->F->field))
@@ -113,6 +114,7 @@ static void JN_SFX(fast_load)(const JN_SFX(fast_net) *net, JN_T *const *w, JN_T 
         memset(bp, 0, (size_t)P * sizeof(JN_T));
         memset(vt, 0, (size_t)(n_in * P) * sizeof(JN_T));
         memset(vbp, 0, (size_t)P * sizeof(JN_T));
+        if (l > 0) memset(JN_AT(net, wn[l], JN_T), 0, (size_t)(n_out * padded(n_in)) * sizeof(JN_T));
         for (int64_t j = 0; j < n_out; j++) {
             for (int64_t k = 0; k < n_in; k++) wt[k * P + j] = w[l][j * n_in + k];
             bp[j] = b[l][j];
@@ -124,16 +126,16 @@ static void JN_SFX(fast_load)(const JN_SFX(fast_net) *net, JN_T *const *w, JN_T 
     }
 }
 
-/* wn[l] (n_out, padded(n_in)) = w[l] from wt[l], pad lanes 0, for BP2's row form (l >= 1). */
-static void JN_SFX(fast_refresh_natural)(const JN_SFX(fast_net) *net, int64_t l) {
+/* Columns [k0, k1) of wn[l] (n_out, padded(n_in)) = w[l] from wt[l], for BP2's
+ * row form (l >= 1); the pad lanes stay the 0 fast_load wrote. */
+static void JN_SFX(fast_refresh_natural)(const JN_SFX(fast_net) *net, int64_t l, int64_t k0,
+                                         int64_t k1) {
     const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
     const int64_t P = padded(n_out), Pin = padded(n_in);
     const JN_T *wt = JN_AT(net, wt[l], JN_T);
     JN_T *wn = JN_AT(net, wn[l], JN_T);
-    for (int64_t j = 0; j < n_out; j++) {
-        for (int64_t k = 0; k < n_in; k++) wn[j * Pin + k] = wt[k * P + j];
-        for (int64_t k = n_in; k < Pin; k++) wn[j * Pin + k] = 0;
-    }
+    for (int64_t j = 0; j < n_out; j++)
+        for (int64_t k = k0; k < k1; k++) wn[j * Pin + k] = wt[k * P + j];
 }
 
 /* The inverse of fast_load, after a successful epoch. */
@@ -190,30 +192,45 @@ static int64_t JN_SFX(fast_pack_avx512)(int32_t *restrict ix, JN_T *restrict vx,
 }
 #endif
 
-/* Packs the mini-batch's input rows (data rows `rows` (m,)) as (index, value)
- * lists of their non-zero entries: from uint8 pixels p as scaled[p] (the
- * table of (JN_T)p * x_scale, so exactly the float path's values), or from
- * floats (returning the first non-finite row's index, else -1). Branch-free:
- * whether a pixel is 0 is unpredictable, and a mispredicted branch per input
- * cost more than the arithmetic it skips. NaN counts as non-zero. */
+/* Packs the mini-batch's input rows r0 <= r < r1 (data rows `rows`) as
+ * (index, value) lists of their entries, ascending, without the zeros when
+ * net->sparse (else every entry): from uint8 pixels p as scaled[p] (the table
+ * of (JN_T)p * x_scale, so exactly the float path's values), or from floats.
+ * Returns the first position r whose float row holds NaN or Inf, else -1 (every
+ * row is packed either way). Branch-free: whether a pixel is 0 is
+ * unpredictable, and a mispredicted branch per input cost more than the
+ * arithmetic it skips. NaN counts as non-zero. */
 static int64_t JN_SFX(fast_pack_input)(const JN_SFX(fast_net) *net, const JN_T *x,
-                                       const uint8_t *x_u8, const JN_T *scaled, int64_t m) {
+                                       const uint8_t *x_u8, const JN_T *scaled, int64_t r0,
+                                       int64_t r1) {
     const int64_t n0 = net->sizes[0], *rows = JN_AT(net, rows, int64_t);
     int32_t *idx = JN_AT(net, idx[0], int32_t), *nnz = JN_AT(net, nnz[0], int32_t);
     JN_T *val = JN_AT(net, val[0], JN_T);
-    for (int64_t r = 0; r < m; r++) {
+    const int32_t all = !net->sparse;  /* 1: every entry counts */
+    int64_t first_bad = -1;
+    for (int64_t r = r0; r < r1; r++) {
         int32_t *ix = idx + r * n0, c = 0;
         JN_T *vx = val + r * n0;
         if (x_u8) {
             const uint8_t *src = x_u8 + rows[r] * n0;
             int64_t k = 0;
 #ifdef JN_AVX512
-            k = JN_SFX(fast_pack_avx512)(ix, vx, &c, src, n0, scaled[1]);
+            if (!all) k = JN_SFX(fast_pack_avx512)(ix, vx, &c, src, n0, scaled[1]);
 #endif
+            for (; !all && k + 8 <= n0; k += 8) {  /* 8 zero pixels at once: MNIST's margins */
+                uint64_t word;
+                memcpy(&word, src + k, sizeof word);
+                if (!word) continue;
+                for (int64_t q = k; q < k + 8; q++) {
+                    ix[c] = (int32_t)q;
+                    vx[c] = scaled[src[q]];
+                    c += src[q] != 0;
+                }
+            }
             for (; k < n0; k++) {
                 ix[c] = (int32_t)k;
                 vx[c] = scaled[src[k]];
-                c += src[k] != 0;
+                c += all | (src[k] != 0);
             }
         } else {
             const JN_T *src = x + rows[r] * n0;
@@ -222,22 +239,24 @@ static int64_t JN_SFX(fast_pack_input)(const JN_SFX(fast_net) *net, const JN_T *
                 ix[c] = (int32_t)k;
                 vx[c] = src[k];
                 bad |= !isfinite(src[k]);
-                c += src[k] != 0;
+                c += all | (src[k] != 0);
             }
-            if (bad) return rows[r];
+            if (bad && first_bad < 0) first_bad = r;
         }
         nnz[r] = c;
     }
-    return -1;
+    return first_bad;
 }
 
-/* Packs layer l's input rows a[l] (m, padded(n_in)) for l >= 1, as above. */
-static void JN_SFX(fast_pack_hidden)(const JN_SFX(fast_net) *net, int64_t l, int64_t m) {
+/* Packs layer l's input rows r0 <= r < r1 of a[l] (m, padded(n_in)) for l >= 1,
+ * without their zeros (a skipped zero adds exactly 0). */
+static void JN_SFX(fast_pack_hidden)(const JN_SFX(fast_net) *net, int64_t l, int64_t r0,
+                                     int64_t r1) {
     const int64_t n_in = net->sizes[l], Pin = padded(n_in);
     const JN_T *a = JN_AT(net, act[l], JN_T);
     int32_t *idx = JN_AT(net, idx[l], int32_t), *nnz = JN_AT(net, nnz[l], int32_t);
     JN_T *val = JN_AT(net, val[l], JN_T);
-    for (int64_t r = 0; r < m; r++) {
+    for (int64_t r = r0; r < r1; r++) {
         int32_t *ix = idx + r * n_in, c = 0;
         JN_T *vx = val + r * n_in;
         for (int64_t k = 0; k < n_in; k++) {
@@ -249,23 +268,21 @@ static void JN_SFX(fast_pack_hidden)(const JN_SFX(fast_net) *net, int64_t l, int
     }
 }
 
-/* Forward through layer l: z = b + sum over the packed non-zero inputs of
- * value * wt row, B outputs at a time held in registers, each block over
- * every row (its weights stay in cache); then a = f(z) on the n_out lanes. */
-static void JN_SFX(fast_forward)(const JN_SFX(fast_net) *net, int64_t l, int64_t m) {
+/* Forward through layer l for rows r0 <= r < r1: z = b + sum over the packed
+ * inputs of value * wt row, B outputs at a time held in registers, each block
+ * over every row (its weights stay in cache); then a = f(z) on the n_out lanes. */
+static void JN_SFX(fast_forward)(const JN_SFX(fast_net) *net, int64_t l, int64_t r0,
+                                 int64_t r1) {
     const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1], P = padded(n_out);
     const JN_T *wt = JN_AT(net, wt[l], JN_T), *bp = JN_AT(net, bp[l], JN_T);
     const int32_t *idx = JN_AT(net, idx[l], int32_t), *nnz = JN_AT(net, nnz[l], int32_t);
     const JN_T *val = JN_AT(net, val[l], JN_T);
     JN_T *z = JN_AT(net, act[l + 1], JN_T);
     const int64_t items = JN_SFX(fast_items)(P);
-    /* at most one thread per item: more would idle */
-    const int jn_threads = (int)(items < net->threads ? items : net->threads);
-    JN_PARALLEL_FOR
     for (int64_t i = 0; i < items; i++) {
         int nb;
         const int64_t j0 = JN_SFX(fast_item)(P, i, &nb);
-        for (int64_t r = 0; r < m; r++) {
+        for (int64_t r = r0; r < r1; r++) {
             if (nb == JN_WIDE)
                 JN_SFX(fast_dot)(z + r * P + j0, bp + j0, wt + j0, P, idx + r * n_in,
                                  val + r * n_in, nnz[r], JN_WIDE);
@@ -275,19 +292,21 @@ static void JN_SFX(fast_forward)(const JN_SFX(fast_net) *net, int64_t l, int64_t
         }
     }
     const int act = l < net->n_layers - 1 ? net->cfg->activation : jn__output_activation(net->cfg);
-    for (int64_t r = 0; r < m; r++) JN_SFX(activate)(z + r * P, n_out, act);
+    for (int64_t r = r0; r < r1; r++) JN_SFX(activate)(z + r * P, n_out, act);
 }
 
-/* BP1 into d[L-1] and BP2 down to d[0], as the reference (the same sums in
- * the same order); pad lanes are 0. y rows are read through `rows`. */
-static void JN_SFX(fast_deltas)(const JN_SFX(fast_net) *net, const JN_T *y, int64_t m) {
+/* BP1 into d[L-1] and BP2 down to d[0] for rows r0 <= r < r1 of a mini-batch of
+ * m, as the reference (the same sums in the same order); pad lanes are 0. y
+ * rows are read through `rows`. */
+static void JN_SFX(fast_deltas)(const JN_SFX(fast_net) *net, const JN_T *y, int64_t m,
+                                int64_t r0, int64_t r1) {
     const int64_t L = net->n_layers, nL = net->sizes[L], PL = padded(nL);
     const int64_t *rows = JN_AT(net, rows, int64_t);
     const JN_T *aL = JN_AT(net, act[L], JN_T);
     JN_T *dL = JN_AT(net, d[L - 1], JN_T);
     const int cost = net->cfg->cost;
-    memset(dL, 0, (size_t)(m * PL) * sizeof(JN_T));
-    for (int64_t r = 0; r < m; r++) {                                       /* BP1 */
+    memset(dL + r0 * PL, 0, (size_t)((r1 - r0) * PL) * sizeof(JN_T));
+    for (int64_t r = r0; r < r1; r++) {                                     /* BP1 */
         const JN_T *yr = y + rows[r] * nL, *a = aL + r * PL;
         JN_T sy = 0;
         for (int64_t j = 0; j < nL; j++) sy += yr[j];
@@ -303,8 +322,8 @@ static void JN_SFX(fast_deltas)(const JN_SFX(fast_net) *net, const JN_T *y, int6
         const JN_T *wn = JN_AT(net, wn[l], JN_T), *d = JN_AT(net, d[l], JN_T);
         const JN_T *a = JN_AT(net, act[l], JN_T);
         JN_T *dp = JN_AT(net, d[l - 1], JN_T);
-        memset(dp, 0, (size_t)(m * Pin) * sizeof(JN_T));
-        for (int64_t r = 0; r < m; r++) {
+        memset(dp + r0 * Pin, 0, (size_t)((r1 - r0) * Pin) * sizeof(JN_T));
+        for (int64_t r = r0; r < r1; r++) {
             JN_T *dr = dp + r * Pin;  /* += d_j w[j, :] for j ascending: the reference's sums */
             for (int64_t j = 0; j < n_out; j++)
                 for (int64_t k0 = 0; k0 < Pin; k0 += JN_FAST_BLOCK)
@@ -315,70 +334,132 @@ static void JN_SFX(fast_deltas)(const JN_SFX(fast_net) *net, const JN_T *y, int6
     }
 }
 
-/* The update of layer l (BP3, BP4 and the step fused): the penalty and the
- * momentum decay over every weight, then for each row and each packed
- * non-zero input k, wt[k] (or vt[k]) += (-eta a_k) d_row, B outputs at a
- * time; biases from the sum of d over rows. Blocks are independent. */
-static void JN_SFX(fast_update)(const JN_SFX(fast_net) *net, int64_t l, int64_t m, JN_T eta) {
+/* The update of layer l (BP3, BP4 and the step fused) by thread tid of team,
+ * which owns the weights of inputs [k0, k1) and a share of the bias blocks: the
+ * penalty and the momentum decay over its weights, then for each row r
+ * ascending and each packed input k of its range, wt[k] (or vt[k]) +=
+ * (-eta a_k) d_r, B outputs at a time; its biases from the sum of d over rows.
+ * Every element sees the same operations in the same order on any team. */
+static void JN_SFX(fast_update)(const JN_SFX(fast_net) *net, int64_t l, int64_t m, JN_T eta,
+                                int64_t tid, int64_t team) {
     const int64_t n_in = net->sizes[l], P = padded(net->sizes[l + 1]);
+    const int64_t k0 = n_in * tid / team, k1 = n_in * (tid + 1) / team;
+    const int64_t blocks = P / JN_FAST_BLOCK;
+    const int64_t j0b = blocks * tid / team * JN_FAST_BLOCK;
+    const int64_t j1b = blocks * (tid + 1) / team * JN_FAST_BLOCK;
     JN_T *wt = JN_AT(net, wt[l], JN_T), *vt = JN_AT(net, vt[l], JN_T);
     JN_T *bp = JN_AT(net, bp[l], JN_T), *vbp = JN_AT(net, vbp[l], JN_T);
     const JN_T *d = JN_AT(net, d[l], JN_T), *val = JN_AT(net, val[l], JN_T);
     const int32_t *idx = JN_AT(net, idx[l], int32_t), *nnz = JN_AT(net, nnz[l], int32_t);
-    const jn_config *cfg = net->cfg;
     const int momentum = net->velocity;
-    const JN_T mu = (JN_T)cfg->momentum;
-    const JN_T scale = (JN_T)(cfg->lmbda > 0 ? cfg->lmbda / cfg->n_train : 0);
-    const int reg = cfg->reg;
+    const JN_T mu = (JN_T)net->cfg->momentum;
+    const JN_T scale = (JN_T)(net->cfg->lmbda > 0 ? net->cfg->lmbda / net->cfg->n_train : 0);
+    const int reg = net->cfg->reg;
     const int64_t items = JN_SFX(fast_items)(P);
     JN_T *acc_base = momentum ? vt : wt;  /* where -eta a d^T goes */
-    /* at most one thread per item: more would idle */
-    const int jn_threads = (int)(items < net->threads ? items : net->threads);
-    JN_PARALLEL_FOR
+    if (momentum || scale != 0)
+        for (int64_t e = k0 * P; e < k1 * P; e++) {
+            const JN_T pen = scale != 0 ? JN_SFX(penalty)(wt[e], scale, reg) : 0;
+            if (momentum) vt[e] = mu * vt[e] - eta * pen;
+            else wt[e] -= eta * pen;
+        }
     for (int64_t i = 0; i < items; i++) {
         int nb;
-        const int64_t j0 = JN_SFX(fast_item)(P, i, &nb), width = nb * JN_FAST_BLOCK;
-        if (momentum || scale != 0)
-            for (int64_t k = 0; k < n_in; k++) {
-                JN_T *wk = wt + k * P + j0, *vk = vt + k * P + j0;
-                for (int64_t jj = 0; jj < width; jj++) {
-                    const JN_T pen = scale != 0 ? JN_SFX(penalty)(wk[jj], scale, reg) : 0;
-                    if (momentum) vk[jj] = mu * vk[jj] - eta * pen;
-                    else wk[jj] -= eta * pen;
-                }
-            }
+        const int64_t j0 = JN_SFX(fast_item)(P, i, &nb);
         for (int64_t r = 0; r < m; r++) {
+            const int32_t *ix = idx + r * n_in;
+            const int32_t lo = team == 1 ? 0 : fast_lower_bound(ix, nnz[r], k0);
+            const int32_t hi = team == 1 ? nnz[r] : fast_lower_bound(ix, nnz[r], k1);
             if (nb == JN_WIDE)
-                JN_SFX(fast_axpy_rows)(acc_base + j0, P, idx + r * n_in, val + r * n_in, nnz[r],
+                JN_SFX(fast_axpy_rows)(acc_base + j0, P, ix + lo, val + r * n_in + lo, hi - lo,
                                        eta, d + r * P + j0, JN_WIDE);
             else
-                JN_SFX(fast_axpy_rows)(acc_base + j0, P, idx + r * n_in, val + r * n_in, nnz[r],
+                JN_SFX(fast_axpy_rows)(acc_base + j0, P, ix + lo, val + r * n_in + lo, hi - lo,
                                        eta, d + r * P + j0, 1);
         }
-        if (momentum)
-            for (int64_t k = 0; k < n_in; k++)
-                for (int64_t jj = 0; jj < width; jj++) wt[k * P + j0 + jj] += vt[k * P + j0 + jj];
-        for (int64_t jj = 0; jj < width; jj++) {
-            JN_T s = 0;
-            for (int64_t r = 0; r < m; r++) s += d[r * P + j0 + jj];
-            if (momentum) bp[j0 + jj] += (vbp[j0 + jj] = mu * vbp[j0 + jj] - eta * s);
-            else bp[j0 + jj] -= eta * s;
+    }
+    if (momentum)
+        for (int64_t e = k0 * P; e < k1 * P; e++) wt[e] += vt[e];
+    for (int64_t j = j0b; j < j1b; j++) {
+        JN_T s = 0;
+        for (int64_t r = 0; r < m; r++) s += d[r * P + j];
+        if (momentum) bp[j] += (vbp[j] = mu * vbp[j] - eta * s);
+        else bp[j] -= eta * s;
+    }
+    if (l > 0) JN_SFX(fast_refresh_natural)(net, l, k0, k1);
+}
+
+/* Asks for rows [s0, s1) of the mini-batch starting at `start` (the rows are
+ * scattered over the data set: order is a shuffle), so they are in cache when
+ * packed. */
+static void JN_SFX(fast_prefetch)(const unsigned char *xb, size_t row_bytes, const JN_T *y,
+                                  int64_t n_y, const int64_t *order, int64_t s0, int64_t s1) {
+    for (int64_t r = s0; r < s1; r++) {
+        for (size_t off = 0; off < row_bytes; off += 64)
+            JN_PREFETCH(xb + (size_t)order[r] * row_bytes + off);
+        JN_PREFETCH(y + order[r] * n_y);
+    }
+}
+
+/* The mini-batches of an epoch on one team of threads (one thread without
+ * OpenMP): thread tid packs, runs forward and computes the deltas of its rows
+ * [r0, r1) of each mini-batch, then (after a barrier) updates the weights of
+ * its inputs. Returns the mini-batch position of the first bad float row (the
+ * epoch stops there, before its update), else -1. */
+static int64_t JN_SFX(fast_epoch)(const JN_SFX(fast_net) *net, const JN_T *x,
+                                  const uint8_t *x_u8, const JN_T *scaled, const JN_T *y,
+                                  const int64_t *order, JN_T eta, int64_t n, int64_t batch,
+                                  int jn_threads) {
+    const int64_t L = net->n_layers, n_y = net->sizes[L];
+    int64_t *rows = JN_AT(net, rows, int64_t), bad_at = -1;
+    fast_barrier bar;
+    fast_barrier_init(&bar);
+    const size_t row_bytes = (size_t)net->sizes[0] * (x_u8 ? 1 : sizeof(JN_T));
+    const unsigned char *xb = x_u8 ? (const unsigned char *)x_u8 : (const unsigned char *)x;
+    JN_PARALLEL_REGION
+    {
+        const int64_t tid = JN_THREAD_ID, team = JN_TEAM_SIZE;
+        for (int64_t start = 0; start < n; start += batch) {
+            const int64_t m = n - start < batch ? n - start : batch;
+            const int64_t r0 = m * tid / team, r1 = m * (tid + 1) / team;
+            for (int64_t r = r0; r < r1; r++) rows[r] = order ? order[start + r] : start + r;
+            if (order) {
+                const int64_t next = n - start - m < batch ? n - start - m : batch;
+                JN_SFX(fast_prefetch)(xb, row_bytes, y, n_y, order, start + m + next * tid / team,
+                                      start + m + next * (tid + 1) / team);
+            }
+            const int64_t bad = JN_SFX(fast_pack_input)(net, x, x_u8, scaled, r0, r1);
+            if (bad >= 0) {
+                JN_CRITICAL
+                if (bad_at < 0 || bad < bad_at) bad_at = bad;
+            }
+            for (int64_t l = 0; l < L; l++) {
+                if (l > 0) JN_SFX(fast_pack_hidden)(net, l, r0, r1);
+                JN_SFX(fast_forward)(net, l, r0, r1);
+            }
+            JN_SFX(fast_deltas)(net, y, m, r0, r1);
+            fast_barrier_wait(&bar, team);
+            if (bad_at >= 0) break;  /* every thread reads the same bad_at here */
+            for (int64_t l = 0; l < L; l++) JN_SFX(fast_update)(net, l, m, eta, tid, team);
+            fast_barrier_wait(&bar, team);
         }
     }
+    return bad_at;
 }
 
 int JN_SFX(jn_fast_train_epoch)(JN_T *const *w, JN_T *const *b, JN_T *const *vw,
                                 JN_T *const *vb, const JN_T *x, const uint8_t *x_u8,
                                 JN_T x_scale, const JN_T *y, const int64_t *order, JN_T eta,
                                 const jn_config *cfg, const int64_t *sizes, int64_t n_layers,
-                                int64_t n, int64_t batch_size, int64_t threads, int64_t *bad_row,
-                                void *work, size_t work_bytes) {
+                                int64_t n, int64_t batch_size, int64_t threads, int64_t sparse,
+                                int64_t *bad_row, void *work, size_t work_bytes) {
     jn_fast_layout F;
     const jn_config *c;
     if (w == NULL || b == NULL || y == NULL || work == NULL || sizes == NULL
         || (x == NULL) == (x_u8 == NULL))
         return JN_ERR_NULL;
     if (threads < 1 || threads > JN_MAX_THREADS) return JN_ERR_THREADS;
+    if (sparse != 0 && sparse != 1) return JN_ERR_CONFIG;
     if (n < 1) return JN_ERR_SIZE;
     if (batch_size < 1 || batch_size > n || (order == NULL && batch_size != n)) return JN_ERR_BATCH;
     int err = jn__check_config(&c, cfg);
@@ -394,38 +475,18 @@ int JN_SFX(jn_fast_train_epoch)(JN_T *const *w, JN_T *const *b, JN_T *const *vw,
 
     unsigned char *base = (unsigned char *)work;
     base += (JN_ALIGN - (uintptr_t)base % JN_ALIGN) % JN_ALIGN;
-    const JN_SFX(fast_net) net = {&F, base, sizes, n_layers, threads, c, vw != NULL};
+    const JN_SFX(fast_net) net = {&F, base, sizes, n_layers, c, vw != NULL, (int)sparse};
     JN_SFX(fast_load)(&net, w, b, vw, vb);
-    for (int64_t l = 1; l < n_layers; l++) JN_SFX(fast_refresh_natural)(&net, l);
+    for (int64_t l = 1; l < n_layers; l++) JN_SFX(fast_refresh_natural)(&net, l, 0, sizes[l]);
     JN_T scaled[256];
     for (int p = 0; p < 256; p++) scaled[p] = (JN_T)p * x_scale;
-    int64_t *rows = JN_AT(&net, rows, int64_t);
-    const size_t row_bytes = (size_t)sizes[0] * (x_u8 ? 1 : sizeof(JN_T));
-    const unsigned char *xb = x_u8 ? (const unsigned char *)x_u8 : (const unsigned char *)x;
-    for (int64_t start = 0; start < n; start += batch_size) {
-        const int64_t m = n - start < batch_size ? n - start : batch_size;
-        for (int64_t r = 0; r < m; r++) rows[r] = order ? order[start + r] : start + r;
-        /* The rows are scattered over the data set (order is a shuffle): ask for
-         * the next mini-batch's rows now, so they are in cache when packed. */
-        for (int64_t r = start + m; order && r < start + m + batch_size && r < n; r++) {
-            for (size_t off = 0; off < row_bytes; off += 64)
-                JN_PREFETCH(xb + (size_t)order[r] * row_bytes + off);
-            JN_PREFETCH(y + order[r] * sizes[n_layers]);
-        }
-        const int64_t bad = JN_SFX(fast_pack_input)(&net, x, x_u8, scaled, m);
-        if (bad >= 0) {  /* the parameters in w, b are untouched: the epoch works on copies */
-            if (bad_row) *bad_row = bad;
-            return JN_ERR_INPUT;
-        }
-        for (int64_t l = 0; l < n_layers; l++) {
-            if (l > 0) JN_SFX(fast_pack_hidden)(&net, l, m);
-            JN_SFX(fast_forward)(&net, l, m);
-        }
-        JN_SFX(fast_deltas)(&net, y, m);
-        for (int64_t l = 0; l < n_layers; l++) {
-            JN_SFX(fast_update)(&net, l, m, eta);
-            if (l > 0) JN_SFX(fast_refresh_natural)(&net, l);
-        }
+    /* a thread per row at most: a thread without rows would only wait */
+    const int jn_threads = (int)(threads < batch_size ? threads : batch_size);
+    const int64_t bad = JN_SFX(fast_epoch)(&net, x, x_u8, scaled, y, order, eta, n, batch_size,
+                                           jn_threads);
+    if (bad >= 0) {  /* the parameters in w, b are untouched: the epoch works on copies */
+        if (bad_row) *bad_row = JN_AT(&net, rows, int64_t)[bad];
+        return JN_ERR_INPUT;
     }
     JN_SFX(fast_store)(&net, w, b, vw, vb);
     return JN_OK;

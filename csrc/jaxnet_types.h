@@ -42,7 +42,8 @@ enum {
     JN_ERR_CONFIG = 8,    /* an unknown cost/activation/reg, lmbda < 0 or not finite,
                              n_train <= 0 with lmbda > 0, momentum outside [0, 1];
                              (jaxnet_net) an unknown layer kind, dropout outside [0, 1),
-                             a hidden softmax, an output layer its cost cannot take */
+                             a hidden softmax, an output layer its cost cannot take;
+                             (Dense-chain fast path) sparse not 0 or 1 */
     JN_ERR_INPUT = 9,     /* (fast path) a float input is NaN or Inf */
     JN_ERR_THREADS = 10   /* (fast path) threads < 1 or > JN_MAX_THREADS */
 };

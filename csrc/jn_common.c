@@ -16,7 +16,8 @@ const char *jn_strerror(int code) {
     case JN_ERR_CONFIG: return "invalid config: unknown cost/activation/reg, lmbda < 0 or "
                                "not finite, n_train <= 0 with lmbda > 0, momentum "
                                "outside [0, 1], or a layer's kind, dropout or activation "
-                               "that the chain or its cost does not allow";
+                               "that the chain or its cost does not allow, or sparse not 0 "
+                               "or 1";
     case JN_ERR_INPUT: return "an input is NaN or Inf (the row is in *bad_row)";
     case JN_ERR_THREADS: return "threads must satisfy 1 <= threads <= JN_MAX_THREADS (1024)";
     default: return "unknown error code";

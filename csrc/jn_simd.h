@@ -35,4 +35,22 @@
 #define JN_PARALLEL_FOR (void)jn_threads;
 #endif
 
+/* One team for a whole epoch (the Dense-chain fast path): the block that
+ * follows runs on jn_threads threads (a local int) when built with OpenMP and
+ * jn_threads > 1, each knowing its JN_THREAD_ID of JN_TEAM_SIZE; JN_CRITICAL
+ * guards the statement that follows. Without OpenMP: one thread, id 0, and
+ * the pragmas are nothing. */
+#ifdef _OPENMP
+#include <omp.h>
+#define JN_PARALLEL_REGION _Pragma("omp parallel num_threads(jn_threads) if (jn_threads > 1)")
+#define JN_THREAD_ID ((int64_t)omp_get_thread_num())
+#define JN_TEAM_SIZE ((int64_t)omp_get_num_threads())
+#define JN_CRITICAL _Pragma("omp critical(jn_fast)")
+#else
+#define JN_PARALLEL_REGION (void)jn_threads;
+#define JN_THREAD_ID ((int64_t)0)
+#define JN_TEAM_SIZE ((int64_t)1)
+#define JN_CRITICAL
+#endif
+
 #endif /* JN_SIMD_H */

@@ -81,11 +81,13 @@ static double rel(const params64 *a, const params64 *b) {
     return isnan(diff) ? INFINITY : diff / scale;
 }
 
-/* x (N, n0) in [0, 1) with a fraction `zeros` of exact zeros; its uint8 twin
- * (pixels p standing for p / 256). */
+/* x (N, n0) in [0, 1) with a fraction `zeros` of exact zeros, but row 2 all
+ * zeros and row 5 none; its uint8 twin (pixels p standing for p / 256). */
 static void data(double *x, uint8_t *x8, double *y, double zeros) {
     for (int i = 0; i < N * SIZES[0]; i++) {
-        x8[i] = uniform() < zeros ? 0 : (uint8_t)(1 + uniform() * 254);
+        const int row = i / (int)SIZES[0];
+        const double u = uniform();
+        x8[i] = row == 2 || (row != 5 && u < zeros) ? 0 : (uint8_t)(1 + uniform() * 254);
         x[i] = (double)x8[i] * (1.0 / 256);
     }
     for (int i = 0; i < N * SIZES[L]; i++) y[i] = 0;
@@ -106,23 +108,23 @@ static int reference_epoch(params64 *p, const double *x, const double *y, const 
 }
 
 static int fast_epoch(params64 *p, const double *x, const uint8_t *x8, const double *y,
-                      const jn_config *c, int64_t batch, int64_t threads, const int64_t *order,
-                      int64_t *bad) {
+                      const jn_config *c, int64_t batch, int64_t threads, int64_t sparse,
+                      const int64_t *order, int64_t *bad) {
     size_t len;
     int err = jn_fast_work_bytes(&len, SIZES, L, batch, sizeof(double));
     if (err) return err;
     void *work = malloc(len);
     err = jn_fast_train_epoch_f64(p->w, p->b, p->vw[0] ? p->vw : NULL, p->vb[0] ? p->vb : NULL,
                                   x8 ? NULL : x, x8, 1.0 / 256, y, order, 0.7, c, SIZES, L,
-                                  order ? N : batch, batch, threads, bad, work, len);
+                                  order ? N : batch, batch, threads, sparse, bad, work, len);
     free(work);
     return err;
 }
 
 /* Every cost x activation x regularisation x momentum, three zero fractions
  * (none, MNIST-like, all): fast == reference to STEP64 for a step, EPOCH64 for
- * an epoch with a smaller last mini-batch; uint8 == float and 2 threads == 1
- * thread exactly. */
+ * an epoch with a smaller last mini-batch; uint8 == float, the dense first
+ * layer == the sparse one and 2 and 3 threads == 1 thread exactly. */
 static void test_fast_equals_reference(void) {
     double x[N * 37], y[N * 6];
     uint8_t x8[N * 37];
@@ -136,11 +138,15 @@ static void test_fast_equals_reference(void) {
                                  40.0, momentum ? 0.6 : 0.0};
             params64 start = make(momentum);
             params64 ref = copy(&start), fast = copy(&start), fast8 = copy(&start),
-                     two = copy(&start);
+                     two = copy(&start), three = copy(&start), dense = copy(&start),
+                     dense2 = copy(&start);
             int err = reference_epoch(&ref, x, y, &c, 5);
-            err |= fast_epoch(&fast, x, NULL, y, &c, 5, 1, ORDER, NULL);
-            err |= fast_epoch(&fast8, x, x8, y, &c, 5, 1, ORDER, NULL);
-            err |= fast_epoch(&two, x, x8, y, &c, 5, 2, ORDER, NULL);
+            err |= fast_epoch(&fast, x, NULL, y, &c, 5, 1, 1, ORDER, NULL);
+            err |= fast_epoch(&fast8, x, x8, y, &c, 5, 1, 1, ORDER, NULL);
+            err |= fast_epoch(&two, x, x8, y, &c, 5, 2, 1, ORDER, NULL);
+            err |= fast_epoch(&three, x, x8, y, &c, 5, 3, 1, ORDER, NULL);
+            err |= fast_epoch(&dense, x, x8, y, &c, 5, 1, 0, ORDER, NULL);
+            err |= fast_epoch(&dense2, x, NULL, y, &c, 5, 2, 0, ORDER, NULL);
             CHECK(err == JN_OK, "epochs ran (config %d)", cfg_i);
             double r = rel(&fast, &ref);
             CHECK(r <= EPOCH64_RTOL, "zeros %.1f config %d: fast vs reference epoch %.3e",
@@ -148,6 +154,9 @@ static void test_fast_equals_reference(void) {
             CHECK(rel(&start, &ref) > 1e-6, "config %d: the epoch did not move", cfg_i);
             CHECK(rel(&fast8, &fast) == 0, "config %d: uint8 inputs differ from floats", cfg_i);
             CHECK(rel(&two, &fast8) == 0, "config %d: 2 threads differ from 1", cfg_i);
+            CHECK(rel(&three, &fast8) == 0, "config %d: 3 threads differ from 1", cfg_i);
+            CHECK(rel(&dense, &fast8) == 0, "config %d: dense first layer differs", cfg_i);
+            CHECK(rel(&dense2, &fast8) == 0, "config %d: dense, 2 threads, floats differ", cfg_i);
             /* one step (order NULL: rows 0..4) against jn_sgd_step */
             params64 s_ref = copy(&start), s_fast = copy(&start);
             size_t len;
@@ -155,12 +164,13 @@ static void test_fast_equals_reference(void) {
             double *work = malloc(len * sizeof(double));
             err = jn_sgd_step_f64(s_ref.w, s_ref.b, momentum ? s_ref.vw : NULL,
                                   momentum ? s_ref.vb : NULL, x, y, 0.7, &c, SIZES, L, 5, work, len);
-            err |= fast_epoch(&s_fast, x, NULL, y, &c, 5, 1, NULL, NULL);
+            err |= fast_epoch(&s_fast, x, NULL, y, &c, 5, 1, 1, NULL, NULL);
             CHECK(err == JN_OK, "steps ran");
             r = rel(&s_fast, &s_ref);
             CHECK(r <= STEP64_RTOL, "config %d: fast vs reference step %.3e", cfg_i, r);
             free(work);
             release(&start); release(&ref); release(&fast); release(&fast8); release(&two);
+            release(&three); release(&dense); release(&dense2);
             release(&s_ref); release(&s_fast);
         }
     }
@@ -187,7 +197,7 @@ static void test_float32(void) {
     jn_fast_work_bytes(&len, SIZES, L, 5, sizeof(float));
     void *work = malloc(len);
     int err = jn_fast_train_epoch_f32(w, b, NULL, NULL, NULL, x8, 1.0f / 256, yf, ORDER, 0.7f,
-                                      NULL, SIZES, L, N, 5, 1, NULL, work, len);
+                                      NULL, SIZES, L, N, 5, 1, 1, NULL, work, len);
     CHECK(err == JN_OK, "float32 fast epoch: %s", jn_strerror(err));
     double diff = 0, scale = 0;
     for (int l = 0; l < L; l++)
@@ -209,8 +219,17 @@ static void test_errors(void) {
     data(x, x8, y, 0.5);
     params64 p = make(0), before = copy(&p);
     x[17 * 37 + 3] = NAN;
+    x[8 * 37 + 30] = INFINITY;     /* the last row of the first mini-batch (3, 10, 17, 1, 8) */
+    x[3 * 37] = -INFINITY;         /* a row of the first mini-batch: the first bad one */
+    for (int64_t threads = 1; threads <= 3; threads++) {
+        int64_t bad = -1;  /* each thread count: the first in the mini-batch's order */
+        CHECK(fast_epoch(&p, x, NULL, y, NULL, 5, threads, 1, ORDER, &bad) == JN_ERR_INPUT
+                  && bad == 3, "%lld threads: Inf in row 3 first: got row %lld",
+              (long long)threads, (long long)bad);
+    }
+    x[3 * 37] = 0;
     int64_t bad = -1;
-    CHECK(fast_epoch(&p, x, NULL, y, NULL, 5, 1, ORDER, &bad) == JN_ERR_INPUT && bad == 17,
+    CHECK(fast_epoch(&p, x, NULL, y, NULL, 5, 2, 0, ORDER, &bad) == JN_ERR_INPUT && bad == 17,
           "NaN in row 17: got row %lld", (long long)bad);
     CHECK(rel(&p, &before) == 0, "a failed epoch changed the parameters");
     size_t len;
@@ -219,9 +238,10 @@ static void test_errors(void) {
     int64_t order[N];
     memcpy(order, ORDER, sizeof order);
     order[4] = N;
-#define EPOCH(xx, x8_, ord, batch, threads, wl)                                                 \
+#define EPOCH_S(xx, x8_, ord, batch, threads, sparse, wl)                                       \
     jn_fast_train_epoch_f64(p.w, p.b, NULL, NULL, xx, x8_, 1.0 / 256, y, ord, 0.7, NULL, SIZES, \
-                            L, N, batch, threads, NULL, work, wl)
+                            L, N, batch, threads, sparse, NULL, work, wl)
+#define EPOCH(xx, x8_, ord, batch, threads, wl) EPOCH_S(xx, x8_, ord, batch, threads, 1, wl)
     CHECK(EPOCH(NULL, x8, order, 5, 1, len) == JN_ERR_ORDER, "order >= n");
     CHECK(EPOCH(NULL, x8, ORDER, 0, 1, len) == JN_ERR_BATCH, "batch 0");
     CHECK(EPOCH(NULL, x8, NULL, 5, 1, len) == JN_ERR_BATCH, "a step needs batch == n");
@@ -229,6 +249,8 @@ static void test_errors(void) {
     CHECK(EPOCH(NULL, x8, ORDER, 5, JN_MAX_THREADS + 1, len) == JN_ERR_THREADS,
           "JN_MAX_THREADS + 1 threads");
     CHECK(EPOCH(NULL, x8, ORDER, 5, INT64_MAX, len) == JN_ERR_THREADS, "INT64_MAX threads");
+    CHECK(EPOCH_S(NULL, x8, ORDER, 5, 1, 2, len) == JN_ERR_CONFIG, "sparse 2");
+    CHECK(EPOCH_S(NULL, x8, ORDER, 5, 1, -1, len) == JN_ERR_CONFIG, "sparse -1");
     CHECK(rel(&p, &before) == 0, "a refused epoch changed the parameters");
     CHECK(EPOCH(NULL, x8, ORDER, 5, 1, len - 1) == JN_ERR_WORK, "small work");
     CHECK(EPOCH(x, x8, ORDER, 5, 1, len) == JN_ERR_NULL, "both inputs");
@@ -237,6 +259,7 @@ static void test_errors(void) {
     const int64_t huge[] = {INT64_C(1) << 40, INT64_C(1) << 40};
     CHECK(jn_fast_work_bytes(&len, huge, 1, 1, 8) == JN_ERR_OVERFLOW, "overflow");
 #undef EPOCH
+#undef EPOCH_S
     free(work);
     release(&p); release(&before);
 }
@@ -249,9 +272,9 @@ static void test_max_threads(void) {
     data(x, x8, y, 0.8);
     const jn_config c = {JN_COST_CROSS_ENTROPY, JN_ACT_RELU, JN_REG_L2, 3.0, 40.0, 0.6};
     params64 start = make(1), one = copy(&start), most = copy(&start);
-    int err = fast_epoch(&one, x, x8, y, &c, 5, 1, ORDER, NULL);
+    int err = fast_epoch(&one, x, x8, y, &c, 5, 1, 1, ORDER, NULL);
     CHECK(err == JN_OK, "1 thread: %s", jn_strerror(err));
-    err = fast_epoch(&most, x, x8, y, &c, 5, JN_MAX_THREADS, ORDER, NULL);
+    err = fast_epoch(&most, x, x8, y, &c, 5, JN_MAX_THREADS, 1, ORDER, NULL);
     CHECK(err == JN_OK, "JN_MAX_THREADS threads: %s", jn_strerror(err));
     CHECK(rel(&one, &start) > 1e-6, "the epoch did not move");
     CHECK(rel(&most, &one) == 0, "JN_MAX_THREADS threads differ from 1: %.3e", rel(&most, &one));

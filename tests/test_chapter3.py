@@ -298,7 +298,8 @@ def _nan_state(p):
     (lambda p, x, y: cref.sgd_step(p, x, y, 1.0, model=jaxnet.Model((4,), (jaxnet.Dense(3, "tanh"),
                                                                       jaxnet.Dense(2, "tanh"))),
                                    kernel="blas"),
-     ValueError, r"kernel: expected one of \('fast', 'reference'\), got 'blas'"),
+     ValueError, r"kernel: expected one of \('fast', 'fast-dense', 'reference'\), "
+                r"got 'blas'"),
 ])
 def test_bad_model_arguments_are_named(call, err, match):
     params, x, y = _net(7, sizes=(4, 3, 2), batch=3)

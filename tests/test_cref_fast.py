@@ -91,14 +91,97 @@ def test_inputs_without_zeros_or_without_non_zeros(fill):
     assert_trees_close(fast, ref, EPOCH64_RTOL, fill)
 
 
-def test_threads_give_identical_results(sample):
-    params = jaxnet.init_params(jax.random.PRNGKey(8), [784, 100, 10])
+@pytest.mark.parametrize("sizes,batch", [([784, 100, 10], 100), ([784, 30, 10], 10),
+                                         ([784, 300, 10], 7)])
+def test_threads_give_identical_results(sample, sizes, batch):
+    """The rows of a mini-batch and the inputs of each layer are shared out; any
+    thread count gives the numbers of one (momentum and L2: every phase threaded)."""
+    params = jaxnet.init_params(jax.random.PRNGKey(8), sizes)
     x, y = sample.train.images[:2000], sample.train.y()[:2000]
-    order = np.arange(2000)
-    one = cref.train_epoch(params, x, y, order, eta=1.0, batch_size=100, x_scale=1 / 256)
-    two = cref.train_epoch(params, x, y, order, eta=1.0, batch_size=100, x_scale=1 / 256,
-                           threads=2)
-    assert_trees_close(two, one, 0.0, "2 threads vs 1")
+    order = np.random.default_rng(8).permutation(2000)
+    rule = jaxnet.momentum(1.0, 0.5)
+    run = lambda threads: cref.train_epoch_with(rule, params, None, x, y, order,
+                                                batch_size=batch, x_scale=1 / 256, lmbda=2.0,
+                                                threads=threads)
+    one = run(1)
+    for threads in (2, 3):
+        assert_trees_close(run(threads), one, 0.0, f"{threads} threads vs 1")
+        _leaves_equal(run(threads), one, f"{threads} threads vs 1")
+
+
+# The sparse first layer skips the zero inputs the dense one multiplies: a skipped
+# 0·w adds exactly 0 (and its update row += (−η·0)·δ changes nothing), so the two
+# give identical numbers — tolerance 0, tighter than the fast path's own
+# tolerances against the reference (EPOCH64_RTOL, EPOCH32_RTOL).
+SPARSE_VS_DENSE_RTOL = 0.0
+
+
+def _leaves_equal(a, b, what):
+    assert_trees_close(a, b, SPARSE_VS_DENSE_RTOL, what)
+    assert all(np.array_equal(u, v) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b))), what
+
+
+def _zeros_problem(dtype, seed=12):
+    """(params, x8 (64, 50) uint8 with 85 % zeros, all-zero rows 3 and 40 and a row
+    (17) with none, y (64, 4), order): the zero patterns the sparse layer meets."""
+    rng = np.random.default_rng(seed)
+    x8 = np.where(rng.uniform(size=(64, 50)) < 0.85, 0,
+                  rng.integers(1, 256, (64, 50))).astype(np.uint8)
+    x8[[3, 40]] = 0
+    x8[17] = rng.integers(1, 256, 50)
+    y = np.eye(4)[rng.integers(0, 4, 64)]
+    params = jaxnet.init_params(jax.random.PRNGKey(seed), [50, 37, 4], dtype=dtype)
+    return params, x8, y, rng.permutation(64)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("lmbda,reg,momentum", [(None, "l2", 0.0), (4.0, "l2", 0.0),
+                                                (4.0, "l1", 0.0), (None, "l2", 0.7),
+                                                (4.0, "l2", 0.7), (4.0, "l1", 0.7)])
+def test_sparse_and_dense_first_layers_agree_on_many_zeros(dtype, lmbda, reg, momentum):
+    params, x8, y, order = _zeros_problem(dtype)
+    model = jaxnet.Model.dense([50, 37, 4], cost="cross_entropy", activation="relu", reg=reg)
+    rule = jaxnet.momentum(0.5, momentum) if momentum else jaxnet.sgd(0.5)
+    run = lambda kernel, threads=1, x=x8, scale=1 / 256: cref.train_epoch_with(
+        rule, params, None, x, y, order, batch_size=9, model=model, lmbda=lmbda,
+        x_scale=scale, kernel=kernel, threads=threads)
+    sparse, dense = run("fast"), run("fast-dense")
+    _leaves_equal(sparse, dense, "sparse vs dense")
+    _leaves_equal(run("fast-dense", threads=2), dense, "dense, 2 threads vs 1")
+    _leaves_equal(run("fast", threads=3), sparse, "sparse, 3 threads vs 1")
+    floats = x8.astype(dtype) * dtype(1 / 256)
+    _leaves_equal(run("fast-dense", x=floats, scale=None), dense, "dense, float inputs")
+    rtol = EPOCH64_RTOL if dtype == np.float64 else EPOCH32_RTOL
+    assert_trees_close(sparse, run("reference"), rtol, "sparse vs reference")
+    # the weights of the pixels that are zero in every row but 17 moved: row 17 reached them
+    moved = np.abs(np.asarray(sparse[0][0].w) - np.asarray(params[0].w))
+    assert moved.max() > 1e-4
+
+
+def test_sparse_and_dense_first_layers_agree_over_a_real_mnist_epoch(mnist):
+    """The book's epoch (784-30-10, η 3, mini-batch 10, 50,000 digits, uint8 pixels)."""
+    params = jaxnet.init_params(jax.random.PRNGKey(13), [784, 30, 10])
+    x8, y = mnist.train.images, mnist.train.y()
+    assert 0.75 < float(np.mean(x8 == 0)) < 0.85       # MNIST: 81 % of its pixels are 0
+    order = np.random.default_rng(14).permutation(len(x8))
+    kw = dict(eta=3.0, batch_size=10, x_scale=1 / 256)
+    sparse = cref.train_epoch(params, x8, y, order, **kw)
+    _leaves_equal(cref.train_epoch(params, x8, y, order, kernel="fast-dense", **kw), sparse,
+                  "dense vs sparse, 50,000 digits")
+    _leaves_equal(cref.train_epoch(params, x8, y, order, threads=2, **kw), sparse,
+                  "sparse, 2 threads vs 1, 50,000 digits")
+    assert float(np.max(np.abs(sparse[0].w - np.asarray(params[0].w)))) > 1e-2
+
+
+def test_the_dense_fast_kernel_is_for_dense_chains(sample):
+    model = jaxnet.Model((784,), (jaxnet.Dense(10, "sigmoid", dropout=0.5),
+                                  jaxnet.Dense(10, "sigmoid")))
+    params = jaxnet.init_params(jax.random.PRNGKey(9), model)
+    x, y = sample.train.images[:20], sample.train.y()[:20]
+    with pytest.raises(ValueError, match="kernel: 'fast-dense' is for Dense chains without "
+                                         "dropout"):
+        cref.train_epoch(params, x, y, np.arange(20), eta=1.0, batch_size=10, x_scale=1 / 256,
+                         model=model, kernel="fast-dense", key=jax.random.PRNGKey(0))
 
 
 def test_a_nan_input_names_its_row_and_changes_nothing(sample):

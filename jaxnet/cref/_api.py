@@ -226,8 +226,10 @@ def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None
       model, lmbda: as jaxnet.train_epoch; n: n in λ/n (default N; network3
         divides by the number of mini-batches).
       kernel: ``"fast"``, the default (csrc/jaxnet_dense_chain_fast.h for Dense chains,
-        csrc/jaxnet_net_fast.h for chapter-6 models: ConvPool layers, dropout,
-        mixed activations) or ``"reference"`` (the readable loops).
+        whose first layer skips zero inputs; csrc/jaxnet_net_fast.h for chapter-6
+        models: ConvPool layers, dropout, mixed activations), ``"fast-dense"``
+        (Dense chains: the same fast path with a dense first layer, the same
+        numbers) or ``"reference"`` (the readable loops).
       key: the dropout masks' PRNG key, drawn as jaxnet.train_epoch draws them
         (or ``masks``: ``(N, *input shape)`` per dropout layer, row t for the
         t-th example visited).

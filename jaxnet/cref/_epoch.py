@@ -23,9 +23,11 @@ from ._net import Net, as_array, check, exact, host, rule_values
 from ._pinned import Pinned
 
 #: The C kernels of a step or an epoch: ``"fast"``, the default (csrc/jaxnet_dense_chain_fast.h for
-#: Dense chains, csrc/jaxnet_net_fast.h for chapter 6's networks: ConvPool layers,
-#: dropout, mixed activations) and ``"reference"`` (the readable loops, csrc/jaxnet_net.h).
-KERNELS = ("fast", "reference")
+#: Dense chains, whose first layer skips zero inputs, csrc/jaxnet_net_fast.h for chapter 6's
+#: networks: ConvPool layers, dropout, mixed activations), ``"fast-dense"`` (Dense chains only:
+#: the same fast path with a dense first layer, the same numbers; kept to measure and check
+#: the sparse one against) and ``"reference"`` (the readable loops, csrc/jaxnet_net.h).
+KERNELS = ("fast", "fast-dense", "reference")
 #: The most threads a fast-path call may use (csrc/jaxnet_dense_chain_fast.h's JN_MAX_THREADS).
 MAX_THREADS = int(lib.JN_MAX_THREADS)
 #: ``batch_size`` of a step: one mini-batch of every example, in order.
@@ -46,6 +48,9 @@ def check_kernel(kernel, net) -> str:
         return "fast"
     if kernel not in KERNELS:
         raise ValueError(f"kernel: expected one of {KERNELS}, got {kernel!r}")
+    if kernel == "fast-dense" and net.network:
+        raise ValueError("kernel: 'fast-dense' is for Dense chains without dropout; "
+                         "this model runs on 'fast' or 'reference'")
     return kernel
 
 
@@ -79,7 +84,7 @@ class Epoch:
         self.net = net = Net(params, model, network=network)
         self.kernel = check_kernel(kernel, net)
         self.n, self.xh, self.x_u8, self.scale = _inputs(
-            net, as_array(x, "x"), x_scale, self.kernel == "fast", allow_int)
+            net, as_array(x, "x"), x_scale, self.kernel != "reference", allow_int)
         y = as_array(y, "y")
         check_y(net.model, y, self.n)
         self.yh = host(y, net.dtype)
@@ -111,8 +116,8 @@ class Epoch:
                                     self.batch_size, net.dtype)
             run = self._convfast if self.kernel == "fast" else self._network
             run(w, b, vw, vb, order, net.host_masks(masks, self.n), eta, cfg)
-        elif self.kernel == "fast":
-            self._fast(w, b, vw, vb, order, eta, cfg)
+        elif self.kernel != "reference":
+            self._fast(w, b, vw, vb, order, eta, cfg, sparse=self.kernel == "fast")
         else:
             self._reference(w, b, vw, vb, order, eta, cfg)
         new = state if vw is None else state._replace(velocity=net.layers(vw, vb))
@@ -126,7 +131,7 @@ class Epoch:
                  pin(self.yh, d), pin(order, np.int64), eta, cfg, pin(net.c_sizes),
                  net.n_layers, self.n, self.batch_size, pin.out(work), work.size)
 
-    def _fast(self, w, b, vw, vb, order, eta, cfg):
+    def _fast(self, w, b, vw, vb, order, eta, cfg, sparse):
         net = self.net
         size, pin, d = ffi.new("size_t *"), Pinned(), net.dtype
         check(lib.jn_fast_work_bytes(size, pin(net.c_sizes), net.n_layers, self.batch_size,
@@ -137,7 +142,7 @@ class Epoch:
             pin.ptrs(w, d, out=True), pin.ptrs(b, d, out=True), pin.ptrs(vw, d, out=True),
             pin.ptrs(vb, d, out=True), pin(self.xh, d), pin(self.x_u8, np.uint8), self.scale,
             pin(self.yh, d), pin(order, np.int64), eta, cfg, pin(net.c_sizes), net.n_layers,
-            self.n, self.batch_size, self.threads, bad, pin.out(work), work.size)
+            self.n, self.batch_size, self.threads, int(sparse), bad, pin.out(work), work.size)
         if rc == lib.JN_ERR_INPUT:
             raise ValueError(f"x: row {bad[0]} contains NaN or Inf")
         check(rc, f"jn_fast_train_epoch_{net.sfx}")
