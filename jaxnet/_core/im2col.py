@@ -11,17 +11,16 @@ patch matrix has one row per convolution output and one column per weight:
 
 so that ``conv = P Wqᵀ`` with ``Wq[f, (i, j, c)] = w[f, c, i, j]`` is
 ``(m, Hp, Wp, p·p, F)``: the p·p entries of every pool block are p·p consecutive
-rows, and pooling and its routing compare and select along that axis. Every row
-block ``(py, px, i, j)`` of P is one strided slice of the input, and P is one
-stack of the k·k·p·p slices along that axis: a single pass that writes P once.
+rows, and pooling and its routing compare and select along that axis. P is one
+gather of the input's channel rows: a single pass that writes P once.
 
 Measured on XLA's CPU backend (benchmarks/conv_forms.py, benchmarks/conv_speed.py):
 every product is then a 2-D product with its long axis major (forward ``P Wqᵀ``,
 ∂C/∂w ``Dᵀ P``, ∂C/∂A's patches ``D Wq``), each near the machine's matmul peak,
 where the same products as convolutions, or with the output positions minor, ran at
 a quarter of it. The pool position minor (rather than major, the layout of
-2026-12-03) builds P in one stack instead of p·p stacks and a concatenation: the
-two-ConvPool net's second patch matrix in a quarter of the time.
+2026-12-03) and the gather build P in one pass instead of k·k·p·p slices, p·p
+stacks and a concatenation (101 kernels a chunk's gradient to 31).
 
 :func:`unpatches` is the adjoint of :func:`patches` (col2im): it adds every
 patch entry back at the input position it was read from.
@@ -30,6 +29,7 @@ patch entry back at the input position it was read from.
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
 
 def _sizes(h: int, w: int, k: int, p: int):
@@ -40,13 +40,14 @@ def _sizes(h: int, w: int, k: int, p: int):
 
 def patches(an, k: int, p: int):
     """The patch matrix ``P (m·Hp·Wp·p·p, k·k·C)`` of ``an (m, H, W, C)`` (rows
-    ``(n, Y, X, py, px)``, columns ``(i, j, c)``; the module's docstring)."""
+    ``(n, Y, X, py, px)``, columns ``(i, j, c)``; the module's docstring): one gather of
+    whole channel rows ``an[n, y, x, :]`` at positions fixed when the program is traced."""
     m, h, w, c = an.shape
     hp, wp, _ = _sizes(h, w, k, p)
-    return jnp.stack([an[:, py + i:py + i + p * hp:p, px + j:px + j + p * wp:p, :]
-                      for py in range(p) for px in range(p)
-                      for i in range(k) for j in range(k)], 3
-                     ).reshape(m * hp * wp * p * p, k * k * c)
+    y, x, py, px, i, j = np.meshgrid(*map(np.arange, (hp, wp, p, p, k, k)), indexing="ij")
+    at = ((p * y + py + i) * w + p * x + px + j).reshape(-1).astype(np.int32)
+    rows = an.reshape(m, h * w, c).at[:, jnp.asarray(at)].get(mode="promise_in_bounds")
+    return rows.reshape(m * hp * wp * p * p, k * k * c)
 
 
 def unpatches(dp, shape: tuple, k: int, p: int):
