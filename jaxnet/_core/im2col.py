@@ -46,7 +46,7 @@ def patches(an, k: int, p: int):
     hp, wp, _ = _sizes(h, w, k, p)
     y, x, py, px, i, j = np.meshgrid(*map(np.arange, (hp, wp, p, p, k, k)), indexing="ij")
     at = ((p * y + py + i) * w + p * x + px + j).reshape(-1).astype(np.int32)
-    rows = an.reshape(m, h * w, c).at[:, jnp.asarray(at)].get(mode="promise_in_bounds")
+    rows = jnp.asarray(an).reshape(m, h * w, c).at[:, at].get(mode="promise_in_bounds")
     return rows.reshape(m * hp * wp * p * p, k * k * c)
 
 
