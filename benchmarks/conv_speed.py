@@ -2,6 +2,8 @@
 C kernel and PyTorch, side by side in one run.
 
     python benchmarks/conv_speed.py [--repeats 3] [--examples 50000] [--out benchmarks/results]
+    python benchmarks/conv_speed.py --table --examples 10000 [--before /work/main]
+        [--torch-modes default,max-autotune-no-cudagraphs]
 
 1. **epoch** — network3's row 3 (``conv:20:5,pool:2,conv:40:5,pool:2,fc:100,softmax:10``,
    sigmoid, η = 0.1, λ = 0, mini-batch 10, float32) over the book's MNIST training
@@ -24,6 +26,16 @@ C kernel and PyTorch, side by side in one run.
 4. **memory** — each path's epoch at mini-batches 10 and 1000 in a fresh process:
    its peak resident set (VmHWM, reset just before the epoch, so the data and the
    imports count once, in the baseline) and the baseline it grew from.
+
+5. **table** (``--table``, alone) — the issue-32 table: µs per example at mini-batches
+   10, 100 and 1000 over the first ``--examples`` digits for the JAX epoch, the C fast
+   path (2 threads), PyTorch eager and every torch.compile form and mode asked for
+   (``peers/torch_conv.py``: the model or the whole step compiled, NCHW or channels-last;
+   its compile time apart, and its first two steps checked against
+   ``jaxnet.train_epoch``'s before it is timed), ``--repeats`` rounds with every path
+   once a round; each against the same run's sgemm peak, and JAX's speed-up over the
+   fastest torch.compile form. ``--before TREE`` times another checkout's JAX epoch
+   (e.g. main's, before a change) in a child process, a round at a time.
 
 For one core, run it under ``taskset -c 0`` (XLA, OpenMP and torch then share one).
 
@@ -265,7 +277,7 @@ TABLE_BATCHES = (10, 100, 1000)
 TORCH_CHECK_RTOL = 1e-3
 
 
-def jax_epochs(tree_label, model, params, x8, labels, order, batches):
+def jax_epochs(model, params, x8, labels, order, batches):
     """{batch: a function running one ``jaxnet.train_epoch`` from ``params``}."""
     import jax
 
@@ -289,7 +301,7 @@ def table_child(n, batches, rounds):
     model = parse_layers(SPEC, 784)
     params = jaxnet.init_params(jax.random.PRNGKey(0), model, init="network3")
     order = np.random.default_rng(1).permutation(n)
-    runs = jax_epochs("", model, params, d.train.images[:n], d.train.labels[:n], order, batches)
+    runs = jax_epochs(model, params, d.train.images[:n], d.train.labels[:n], order, batches)
     for run in runs.values():
         run()
     for _ in range(rounds):
@@ -339,7 +351,8 @@ def torch_paths(model, params, x8, labels, order, forms, modes, batches):
             k = 2 * bs
             net = torch_conv.model(model, params)
             train = torch_conv.compiled_trainer(net, ETA, form, mode)
-            compile_s[name][bs] = _seconds(lambda: train(xt[:k], lt[:k], torch.arange(k), bs))
+            compile_s[name][bs] = _seconds(lambda t=train, k=k, bs=bs: t(xt[:k], lt[:k],
+                                                                        torch.arange(k), bs))
             want = jaxnet.train_epoch(params, x8[:k], np.eye(10, dtype=np.float32)[labels[:k]],
                                       np.arange(k), eta=ETA, batch_size=bs, model=model,
                                       x_scale=data.PIXEL_SCALE)
@@ -358,16 +371,19 @@ def part_table(model, d, n, rounds, flops, before=None, forms=(), modes=("defaul
     import jax
 
     import jaxnet
-    from jaxnet import cref
     params = jaxnet.init_params(jax.random.PRNGKey(0), model, init="network3")
     order = np.random.default_rng(1).permutation(n)
     x8, labels = d.train.images[:n], d.train.labels[:n]
     y = np.eye(10, dtype=np.float32)[labels]
     kw = dict(eta=ETA, model=model, x_scale=jaxnet.data.PIXEL_SCALE)
-    runs = {"jaxnet, JAX (XLA CPU)": jax_epochs("", model, params, x8, labels, order,
-                                                TABLE_BATCHES),
-            "jaxnet, C fast path (2 threads)": {bs: (lambda bs=bs: cref.train_epoch(
-                params, x8, y, order, threads=2, batch_size=bs, **kw)) for bs in TABLE_BATCHES}}
+    runs = {"jaxnet, JAX (XLA CPU)": jax_epochs(model, params, x8, labels, order,
+                                                TABLE_BATCHES)}
+    try:
+        from jaxnet import cref
+        runs["jaxnet, C fast path (2 threads)"] = {bs: (lambda bs=bs: cref.train_epoch(
+            params, x8, y, order, threads=2, batch_size=bs, **kw)) for bs in TABLE_BATCHES}
+    except ImportError as e:
+        print(f"  no C row: {e}", file=sys.stderr)
     compile_s, checks = {}, {}
     try:
         more, compile_s, checks = torch_paths(model, params, x8, labels, order, forms, modes,
@@ -378,7 +394,7 @@ def part_table(model, d, n, rounds, flops, before=None, forms=(), modes=("defaul
     us = {name: {bs: [] for bs in r} for name, r in runs.items()}
     if before is not None:
         us[f"jaxnet, JAX, before ({before})"] = {bs: [] for bs in TABLE_BATCHES}
-    for name, r in runs.items():          # warm-up (JAX compiles here)
+    for r in runs.values():               # warm-up (JAX compiles here)
         for run in r.values():
             run()
     for k in range(rounds):
@@ -486,6 +502,33 @@ def markdown(doc):
     return "\n".join(lines) + "\n"
 
 
+#: torch.compile forms the table tries by default (peers/torch_conv.py FORMS).
+TORCH_FORMS = ("model", "step", "model-channels-last", "step-channels-last")
+
+
+def table_main(args, doc, model, d, flops):
+    """``--table``: part_table, printed and saved as results/DATE-conv-speed[-SUFFIX]."""
+    doc["table"] = part_table(model, d, args.examples, args.repeats, flops, args.before and
+                              str(args.before), args.torch_forms.split(","),
+                              args.torch_modes.split(","))
+    peak = doc["peak"].get("jax") or max(v for v in doc["peak"].values() if v)
+    md = "\n".join([
+        f"# Chapter 6 on the CPU: µs per example by mini-batch ({doc['date'][:10]})", "",
+        f"- command: `{doc['command']}`",
+        f"- machine: {doc['machine']['processor']}, {doc['machine']['cores']} cores; "
+        f"versions {doc['machine']['versions']}",
+        *([f"- conditions: {doc['note']}"] if doc.get("note") else []),
+        f"- network: `{SPEC}`, sigmoid, η = {ETA}, float32, the first {args.examples:,} MNIST "
+        f"training images in one shuffled order; {flops / 1e6:.2f} MFLOP per example's "
+        "training step",
+        "- measured float32 matmul peak (2048³): " + ", ".join(
+            f"{k} {v:.0f} GFLOP/s" for k, v in doc["peak"].items() if v)
+        + " (% of peak below: of JAX's)", "", table_markdown(doc["table"], peak)])
+    print(md)
+    stem = args.out / f"{doc['date'][:10]}-conv-speed{'-' + args.suffix if args.suffix else ''}"
+    return save(stem, doc, md, prog=PROG)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
@@ -495,6 +538,20 @@ def main(argv=None):
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--rss-child", nargs=3, metavar=("PATH", "BATCH", "N"),
                     help=argparse.SUPPRESS)   # part_memory's own processes
+    ap.add_argument("--table-child", nargs=3, metavar=("N", "BATCHES", "ROUNDS"),
+                    help=argparse.SUPPRESS)   # before_round's own processes
+    ap.add_argument("--table", action="store_true",
+                    help="only the table: µs/example at mini-batches 10, 100, 1000 of every "
+                         "path (JAX, C 2 threads, PyTorch eager and torch.compile) in "
+                         "interleaved rounds, against the same run's sgemm peak")
+    ap.add_argument("--before", type=Path, default=None, metavar="TREE",
+                    help="with --table: also time the JAX epoch of this checkout's jaxnet "
+                         "(e.g. /work/main), a round at a time in a child process")
+    ap.add_argument("--torch-forms", default=",".join(TORCH_FORMS),
+                    help="with --table: torch.compile forms (peers/torch_conv.py FORMS)")
+    ap.add_argument("--torch-modes", default="default",
+                    help="with --table: torch.compile modes, e.g. "
+                         "default,max-autotune-no-cudagraphs")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--note", default="", help="conditions to record (e.g. taskset, load)")
     ap.add_argument("--suffix", default="", help="results/DATE-conv-speed-SUFFIX.{md,json} "
@@ -504,6 +561,10 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.rss_child:
         rss_child(args.rss_child[0], int(args.rss_child[1]), int(args.rss_child[2]))
+        return 0
+    if args.table_child:
+        n, batches, rounds = args.table_child
+        table_child(int(n), [int(b) for b in batches.split(",")], int(rounds))
         return 0
     if args.render:
         doc = json.loads(args.render.read_text())
@@ -516,6 +577,8 @@ def main(argv=None):
         sys.argv[1:] if argv is None else argv), machine=bench.machine(),
         examples=args.examples, flops_per_example=flops, peak=bench.matmul_peak(),
         note=args.note)
+    if args.table:
+        return table_main(args, doc, model, d, flops)
     doc["step_check"] = part_step_check(model, d)
     refused = [k for k, v in doc["step_check"].items() if not v <= STEP_RTOL]
     doc["epoch"] = part_epoch(model, d, args.examples, args.repeats, flops, refused)
