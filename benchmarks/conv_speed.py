@@ -270,11 +270,15 @@ def part_sweep(model, d, n, flops):
 # run, rounds interleaved, against the same run's sgemm peak (``--table``). ---
 
 TABLE_BATCHES = (10, 100, 1000)
-#: A torch.compile form is timed only when its float32 epoch over the first
-#: ``2 · batch`` digits (from the same start, in order) updates the parameters as
-#: jaxnet.train_epoch does to this (relative): float32 rounding over two steps differs
-#: ~1e-6, a wrong gradient or update by O(1).
-TORCH_CHECK_RTOL = 1e-3
+#: A torch.compile form is timed only when its float32 epoch over the first ``2 · batch``
+#: digits (from the same start, in order) updates the parameters as jaxnet.train_epoch
+#: does to within this many times PyTorch eager's own float32 difference from it (eager is
+#: checked in float64 by part_step_check): float32 rounding sets the scale (on 2026-12-07,
+#: 4e-4 to 6e-2 for two steps of the compiled forms, the same for both forms: p − p0 of
+#: a leaf whose update is small), a wrong gradient or update is O(1).
+TORCH_CHECK_FACTOR = 10
+#: ... or to within this, whatever eager's difference.
+TORCH_CHECK_RTOL = 1e-4
 
 
 def jax_epochs(model, params, x8, labels, order, batches):
@@ -343,7 +347,15 @@ def torch_paths(model, params, x8, labels, order, forms, modes, batches):
     runs = {f"PyTorch {torch.__version__} eager ({threads} threads)": {
         bs: (lambda bs=bs: torch_conv.epoch(torch_conv.model(model, params), xt, lt, ot, ETA, bs))
         for bs in batches}}
-    compile_s, checks = {}, {}
+    compile_s, checks, want, eager = {}, {}, {}, {}
+    for bs in batches:    # eager's float32 distance from jaxnet over the same two steps
+        k = 2 * bs
+        want[bs] = jaxnet.train_epoch(params, x8[:k], np.eye(10, dtype=np.float32)[labels[:k]],
+                                      np.arange(k), eta=ETA, batch_size=bs, model=model,
+                                      x_scale=data.PIXEL_SCALE)
+        eager[bs] = updates_diff(torch_conv.params_of(torch_conv.epoch(
+            torch_conv.model(model, params), xt[:k], lt[:k], torch.arange(k), ETA, bs)),
+            want[bs], params)
     for form, mode in [(f, m) for m in modes for f in forms]:
         name = f"torch.compile {form}, mode={mode} ({threads} threads)"
         runs[name], compile_s[name], checks[name] = {}, {}, {}
@@ -353,14 +365,13 @@ def torch_paths(model, params, x8, labels, order, forms, modes, batches):
             train = torch_conv.compiled_trainer(net, ETA, form, mode)
             compile_s[name][bs] = _seconds(lambda t=train, k=k, bs=bs: t(xt[:k], lt[:k],
                                                                         torch.arange(k), bs))
-            want = jaxnet.train_epoch(params, x8[:k], np.eye(10, dtype=np.float32)[labels[:k]],
-                                      np.arange(k), eta=ETA, batch_size=bs, model=model,
-                                      x_scale=data.PIXEL_SCALE)
-            checks[name][bs] = updates_diff(torch_conv.params_of(net), want, params)
+            checks[name][bs] = updates_diff(torch_conv.params_of(net), want[bs], params)
             print(f"  {name}, batch {bs}: compiled in {compile_s[name][bs]:.1f} s, "
-                  f"two steps vs jaxnet {checks[name][bs]:.1e}", file=sys.stderr, flush=True)
-            if checks[name][bs] <= TORCH_CHECK_RTOL:
+                  f"two steps vs jaxnet {checks[name][bs]:.1e} (eager {eager[bs]:.1e})",
+                  file=sys.stderr, flush=True)
+            if checks[name][bs] <= max(TORCH_CHECK_RTOL, TORCH_CHECK_FACTOR * eager[bs]):
                 runs[name][bs] = lambda t=train, bs=bs: t(xt, lt, ot, bs)
+    checks["PyTorch eager"] = eager
     return runs, compile_s, checks
 
 
@@ -428,7 +439,8 @@ def table_markdown(t, peak):
     compiled = {n: per for n, per in med.items() if n.startswith("torch.compile")}
     jx = med["jaxnet, JAX (XLA CPU)"]
     if compiled:
-        best = {bs: min((per[bs], n) for n, per in compiled.items() if bs in per)
+        best = {bs: min([(per[bs], n) for n, per in compiled.items() if bs in per],
+                        default=(float("nan"), "none passed its check (not timed)"))
                 for bs in TABLE_BATCHES}
         lines.append(f"| physical limit at the peak ({peak:.0f} GFLOP/s) | " + " | ".join(
             f"{t['flops_per_example'] / peak / 1e3:.0f}" for _ in TABLE_BATCHES) + " |")
