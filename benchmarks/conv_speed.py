@@ -2,6 +2,8 @@
 C kernel and PyTorch, side by side in one run.
 
     python benchmarks/conv_speed.py [--repeats 3] [--examples 50000] [--out benchmarks/results]
+    python benchmarks/conv_speed.py --table --examples 10000 [--before /work/main]
+        [--torch-modes default,max-autotune-no-cudagraphs]
 
 1. **epoch** — network3's row 3 (``conv:20:5,pool:2,conv:40:5,pool:2,fc:100,softmax:10``,
    sigmoid, η = 0.1, λ = 0, mini-batch 10, float32) over the book's MNIST training
@@ -24,6 +26,16 @@ C kernel and PyTorch, side by side in one run.
 4. **memory** — each path's epoch at mini-batches 10 and 1000 in a fresh process:
    its peak resident set (VmHWM, reset just before the epoch, so the data and the
    imports count once, in the baseline) and the baseline it grew from.
+
+5. **table** (``--table``, alone) — the issue-32 table: µs per example at mini-batches
+   10, 100 and 1000 over the first ``--examples`` digits for the JAX epoch, the C fast
+   path (2 threads), PyTorch eager and every torch.compile form and mode asked for
+   (``peers/torch_conv.py``: the model or the whole step compiled, NCHW or channels-last;
+   its compile time apart, and its first two steps checked against
+   ``jaxnet.train_epoch``'s before it is timed), ``--repeats`` rounds with every path
+   once a round; each against the same run's sgemm peak, and JAX's speed-up over the
+   fastest torch.compile form. ``--before TREE`` times another checkout's JAX epoch
+   (e.g. main's, before a change) in a child process, a round at a time.
 
 For one core, run it under ``taskset -c 0`` (XLA, OpenMP and torch then share one).
 
@@ -254,6 +266,199 @@ def part_sweep(model, d, n, flops):
     return out
 
 
+# --- The issue-32 table: µs per example at mini-batches 10, 100, 1000, every path in one
+# run, rounds interleaved, against the same run's sgemm peak (``--table``). ---
+
+TABLE_BATCHES = (10, 100, 1000)
+#: A torch.compile form is timed only when its float32 epoch over the first ``2 · batch``
+#: digits (from the same start, in order) updates the parameters as jaxnet.train_epoch
+#: does to within this many times PyTorch eager's own float32 difference from it (eager is
+#: checked in float64 by part_step_check): float32 rounding sets the scale (on 2026-12-07,
+#: 4e-4 to 6e-2 for two steps of the compiled forms, the same for both forms: p − p0 of
+#: a leaf whose update is small), a wrong gradient or update is O(1).
+TORCH_CHECK_FACTOR = 10
+#: ... or to within this, whatever eager's difference.
+TORCH_CHECK_RTOL = 1e-4
+
+
+def jax_epochs(model, params, x8, labels, order, batches):
+    """{batch: a function running one ``jaxnet.train_epoch`` from ``params``}."""
+    import jax
+
+    import jaxnet
+    from jaxnet import data
+    y = np.eye(10, dtype=np.float32)[labels]
+    xd, yd, od = jax.device_put(x8), jax.device_put(y), jax.device_put(order.astype(np.int32))
+    return {bs: (lambda bs=bs: jax.block_until_ready(jaxnet.train_epoch(
+        params, xd, yd, od, eta=ETA, batch_size=bs, model=model, x_scale=data.PIXEL_SCALE)))
+        for bs in batches}
+
+
+def table_child(n, batches, rounds):
+    """In a fresh process (``--table-child``, another tree's jaxnet on PYTHONPATH): the
+    JAX epoch's µs per example at each batch, one JSON line per round."""
+    import jax
+
+    import jaxnet
+    from jaxnet import data, parse_layers
+    d = data.load_mnist(progress=False)
+    model = parse_layers(SPEC, 784)
+    params = jaxnet.init_params(jax.random.PRNGKey(0), model, init="network3")
+    order = np.random.default_rng(1).permutation(n)
+    runs = jax_epochs(model, params, d.train.images[:n], d.train.labels[:n], order, batches)
+    for run in runs.values():
+        run()
+    for _ in range(rounds):
+        print(json.dumps({bs: _seconds(run) * 1e6 / n for bs, run in runs.items()}), flush=True)
+
+
+def _seconds(run):
+    import time
+    t0 = time.perf_counter()
+    run()
+    return time.perf_counter() - t0
+
+
+def before_round(tree, n, batches):
+    """One round of the JAX epoch by the jaxnet of ``tree`` (e.g. main's checkout) in a
+    child process with that tree first on its PYTHONPATH: ``{batch: µs per example}``."""
+    import subprocess
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tree), str(Path(__file__).parent)]))
+    r = subprocess.run([sys.executable, __file__, "--table-child", str(n),
+                        ",".join(map(str, batches)), "1"], env=env, capture_output=True,
+                       text=True, cwd=str(tree))
+    if r.returncode != 0:
+        raise RuntimeError(f"the before tree's epoch failed: {r.stderr.strip()[-500:]}")
+    return {int(k): v for k, v in json.loads(r.stdout.strip().splitlines()[-1]).items()}
+
+
+def torch_paths(model, params, x8, labels, order, forms, modes, batches):
+    """``({name: {batch: run}}, {name: {batch: compile s}}, {name: {batch: check}})``:
+    PyTorch eager and each torch.compile ``form``/``mode``, each compiled and checked
+    against jaxnet.train_epoch's float32 trajectory (TORCH_CHECK_RTOL) before timing."""
+    import torch
+    from peers import torch_conv
+
+    import jaxnet
+    from jaxnet import data
+    xt = torch.tensor(x8.reshape(-1, 1, 28, 28).astype(np.float32) * np.float32(data.PIXEL_SCALE))
+    lt, ot = torch.tensor(labels.astype(np.int64)), torch.tensor(order.astype(np.int64))
+    threads = torch.get_num_threads()
+    runs = {f"PyTorch {torch.__version__} eager ({threads} threads)": {
+        bs: (lambda bs=bs: torch_conv.epoch(torch_conv.model(model, params), xt, lt, ot, ETA, bs))
+        for bs in batches}}
+    compile_s, checks, want, eager = {}, {}, {}, {}
+    for bs in batches:    # eager's float32 distance from jaxnet over the same two steps
+        k = 2 * bs
+        want[bs] = jaxnet.train_epoch(params, x8[:k], np.eye(10, dtype=np.float32)[labels[:k]],
+                                      np.arange(k), eta=ETA, batch_size=bs, model=model,
+                                      x_scale=data.PIXEL_SCALE)
+        eager[bs] = updates_diff(torch_conv.params_of(torch_conv.epoch(
+            torch_conv.model(model, params), xt[:k], lt[:k], torch.arange(k), ETA, bs)),
+            want[bs], params)
+    for form, mode in [(f, m) for m in modes for f in forms]:
+        name = f"torch.compile {form}, mode={mode} ({threads} threads)"
+        runs[name], compile_s[name], checks[name] = {}, {}, {}
+        for bs in batches:
+            k = 2 * bs
+            net = torch_conv.model(model, params)
+            train = torch_conv.compiled_trainer(net, ETA, form, mode)
+            compile_s[name][bs] = _seconds(lambda t=train, k=k, bs=bs: t(xt[:k], lt[:k],
+                                                                        torch.arange(k), bs))
+            checks[name][bs] = updates_diff(torch_conv.params_of(net), want[bs], params)
+            print(f"  {name}, batch {bs}: compiled in {compile_s[name][bs]:.1f} s, "
+                  f"two steps vs jaxnet {checks[name][bs]:.1e} (eager {eager[bs]:.1e})",
+                  file=sys.stderr, flush=True)
+            if checks[name][bs] <= max(TORCH_CHECK_RTOL, TORCH_CHECK_FACTOR * eager[bs]):
+                runs[name][bs] = lambda t=train, bs=bs: t(xt, lt, ot, bs)
+    checks["PyTorch eager"] = eager
+    return runs, compile_s, checks
+
+
+def part_table(model, d, n, rounds, flops, before=None, forms=(), modes=("default",)):
+    """Every path's epoch over the first ``n`` digits at TABLE_BATCHES, ``rounds`` rounds,
+    each round every path once (interleaved): ``{"us": {path: {batch: [µs/example]}},
+    "compile_s", "checks"}``; ``before``: another tree whose JAX epoch is timed too."""
+    import jax
+
+    import jaxnet
+    params = jaxnet.init_params(jax.random.PRNGKey(0), model, init="network3")
+    order = np.random.default_rng(1).permutation(n)
+    x8, labels = d.train.images[:n], d.train.labels[:n]
+    y = np.eye(10, dtype=np.float32)[labels]
+    kw = dict(eta=ETA, model=model, x_scale=jaxnet.data.PIXEL_SCALE)
+    runs = {"jaxnet, JAX (XLA CPU)": jax_epochs(model, params, x8, labels, order,
+                                                TABLE_BATCHES)}
+    try:
+        from jaxnet import cref
+        runs["jaxnet, C fast path (2 threads)"] = {bs: (lambda bs=bs: cref.train_epoch(
+            params, x8, y, order, threads=2, batch_size=bs, **kw)) for bs in TABLE_BATCHES}
+    except ImportError as e:
+        print(f"  no C row: {e}", file=sys.stderr)
+    compile_s, checks = {}, {}
+    try:
+        more, compile_s, checks = torch_paths(model, params, x8, labels, order, forms, modes,
+                                              TABLE_BATCHES)
+        runs.update(more)
+    except ImportError:
+        print("  PyTorch is not installed: no PyTorch rows", file=sys.stderr)
+    us = {name: {bs: [] for bs in r} for name, r in runs.items()}
+    if before is not None:
+        us[f"jaxnet, JAX, before ({before})"] = {bs: [] for bs in TABLE_BATCHES}
+    for r in runs.values():               # warm-up (JAX compiles here)
+        for run in r.values():
+            run()
+    for k in range(rounds):
+        for name, r in runs.items():
+            for bs, run in r.items():
+                us[name][bs].append(_seconds(run) * 1e6 / n)
+        if before is not None:
+            for bs, v in before_round(before, n, TABLE_BATCHES).items():
+                us[f"jaxnet, JAX, before ({before})"][bs].append(v)
+        print(f"  round {k + 1}: " + "; ".join(
+            f"{name.split(' (')[0]} " + "/".join(f"{v[-1]:.0f}" for v in per.values())
+            for name, per in us.items()), file=sys.stderr, flush=True)
+    return dict(examples=n, rounds=rounds, us=us, compile_s=compile_s, checks=checks,
+                flops_per_example=flops)
+
+
+def table_markdown(t, peak):
+    """The table of :func:`part_table`: medians, % of ``peak`` GFLOP/s, JAX / fastest
+    torch.compile form per batch."""
+    import statistics
+    med = {name: {int(bs): statistics.median(v) for bs, v in per.items() if v}
+           for name, per in t["us"].items()}
+    share = lambda us: 100 * t["flops_per_example"] / (us * 1e-6) / 1e9 / peak  # noqa: E731
+    head = " | ".join(f"mb {bs}" for bs in TABLE_BATCHES)
+    lines = [f"| path (µs per example, median of {t['rounds']}; % of the sgemm peak) | {head} |",
+             "| --- |" + " --- |" * len(TABLE_BATCHES)]
+    for name, per in med.items():
+        lines.append(f"| {name} | " + " | ".join(
+            f"{per[bs]:.0f} ({share(per[bs]):.0f} %)" if bs in per else "not timed"
+            for bs in TABLE_BATCHES) + " |")
+    compiled = {n: per for n, per in med.items() if n.startswith("torch.compile")}
+    jx = med["jaxnet, JAX (XLA CPU)"]
+    if compiled:
+        best = {bs: min([(per[bs], n) for n, per in compiled.items() if bs in per],
+                        default=(float("nan"), "none passed its check (not timed)"))
+                for bs in TABLE_BATCHES}
+        lines.append(f"| physical limit at the peak ({peak:.0f} GFLOP/s) | " + " | ".join(
+            f"{t['flops_per_example'] / peak / 1e3:.0f}" for _ in TABLE_BATCHES) + " |")
+        lines += ["", "| fastest torch.compile form | " + head + " |",
+                  "| --- |" + " --- |" * len(TABLE_BATCHES),
+                  "| form | " + " | ".join(best[bs][1].split(" (")[0].replace(
+                      "torch.compile ", "") for bs in TABLE_BATCHES) + " |",
+                  "| JAX speed-up over it (its time / JAX's) | " + " | ".join(
+                      f"{best[bs][0] / jx[bs]:.2f}x" for bs in TABLE_BATCHES) + " |"]
+        lines += ["", "torch.compile, first call (compile and two checked steps, s) and its "
+                  "two steps against jaxnet.train_epoch's (updates, relative):", "",
+                  "| form | " + head + " |", "| --- |" + " --- |" * len(TABLE_BATCHES)]
+        lines += [f"| {n.split(' (')[0]} | " + " | ".join(
+            f"{t['compile_s'][n][bs]:.1f} s, {t['checks'][n][bs]:.0e}" for bs in TABLE_BATCHES)
+            + " |" for n in t["compile_s"]]
+    return "\n".join(lines) + "\n"
+
+
 def markdown(doc):
     e = doc["epoch"]
     lines = [f"# Chapter 6 on the CPU: one epoch of the two-ConvPool net ({doc['date'][:10]})", "",
@@ -309,6 +514,33 @@ def markdown(doc):
     return "\n".join(lines) + "\n"
 
 
+#: torch.compile forms the table tries by default (peers/torch_conv.py FORMS).
+TORCH_FORMS = ("model", "step", "model-channels-last", "step-channels-last")
+
+
+def table_main(args, doc, model, d, flops):
+    """``--table``: part_table, printed and saved as results/DATE-conv-speed[-SUFFIX]."""
+    doc["table"] = part_table(model, d, args.examples, args.repeats, flops, args.before and
+                              str(args.before), args.torch_forms.split(","),
+                              args.torch_modes.split(","))
+    peak = doc["peak"].get("jax") or max(v for v in doc["peak"].values() if v)
+    md = "\n".join([
+        f"# Chapter 6 on the CPU: µs per example by mini-batch ({doc['date'][:10]})", "",
+        f"- command: `{doc['command']}`",
+        f"- machine: {doc['machine']['processor']}, {doc['machine']['cores']} cores; "
+        f"versions {doc['machine']['versions']}",
+        *([f"- conditions: {doc['note']}"] if doc.get("note") else []),
+        f"- network: `{SPEC}`, sigmoid, η = {ETA}, float32, the first {args.examples:,} MNIST "
+        f"training images in one shuffled order; {flops / 1e6:.2f} MFLOP per example's "
+        "training step",
+        "- measured float32 matmul peak (2048³): " + ", ".join(
+            f"{k} {v:.0f} GFLOP/s" for k, v in doc["peak"].items() if v)
+        + " (% of peak below: of JAX's)", "", table_markdown(doc["table"], peak)])
+    print(md)
+    stem = args.out / f"{doc['date'][:10]}-conv-speed{'-' + args.suffix if args.suffix else ''}"
+    return save(stem, doc, md, prog=PROG)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
@@ -318,6 +550,20 @@ def main(argv=None):
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--rss-child", nargs=3, metavar=("PATH", "BATCH", "N"),
                     help=argparse.SUPPRESS)   # part_memory's own processes
+    ap.add_argument("--table-child", nargs=3, metavar=("N", "BATCHES", "ROUNDS"),
+                    help=argparse.SUPPRESS)   # before_round's own processes
+    ap.add_argument("--table", action="store_true",
+                    help="only the table: µs/example at mini-batches 10, 100, 1000 of every "
+                         "path (JAX, C 2 threads, PyTorch eager and torch.compile) in "
+                         "interleaved rounds, against the same run's sgemm peak")
+    ap.add_argument("--before", type=Path, default=None, metavar="TREE",
+                    help="with --table: also time the JAX epoch of this checkout's jaxnet "
+                         "(e.g. /work/main), a round at a time in a child process")
+    ap.add_argument("--torch-forms", default=",".join(TORCH_FORMS),
+                    help="with --table: torch.compile forms (peers/torch_conv.py FORMS)")
+    ap.add_argument("--torch-modes", default="default",
+                    help="with --table: torch.compile modes, e.g. "
+                         "default,max-autotune-no-cudagraphs")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--note", default="", help="conditions to record (e.g. taskset, load)")
     ap.add_argument("--suffix", default="", help="results/DATE-conv-speed-SUFFIX.{md,json} "
@@ -327,6 +573,10 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.rss_child:
         rss_child(args.rss_child[0], int(args.rss_child[1]), int(args.rss_child[2]))
+        return 0
+    if args.table_child:
+        n, batches, rounds = args.table_child
+        table_child(int(n), [int(b) for b in batches.split(",")], int(rounds))
         return 0
     if args.render:
         doc = json.loads(args.render.read_text())
@@ -339,6 +589,8 @@ def main(argv=None):
         sys.argv[1:] if argv is None else argv), machine=bench.machine(),
         examples=args.examples, flops_per_example=flops, peak=bench.matmul_peak(),
         note=args.note)
+    if args.table:
+        return table_main(args, doc, model, d, flops)
     doc["step_check"] = part_step_check(model, d)
     refused = [k for k, v in doc["step_check"].items() if not v <= STEP_RTOL]
     doc["epoch"] = part_epoch(model, d, args.examples, args.repeats, flops, refused)

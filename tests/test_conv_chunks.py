@@ -25,9 +25,9 @@ def test_the_patch_matrix_is_its_definition_and_col2im_its_adjoint(k, p, h, w, c
     rng = np.random.default_rng(0)
     m, hp, wp = 2, (h - k + 1) // p, (w - k + 1) // p
     an = rng.normal(size=(m, h, w, c))
-    want = np.zeros((p, p, m, hp, wp, k, k, c))
-    for py, px, n, yy, xx, i, j in np.ndindex(p, p, m, hp, wp, k, k):
-        want[py, px, n, yy, xx, i, j] = an[n, p * yy + py + i, p * xx + px + j]
+    want = np.zeros((m, hp, wp, p, p, k, k, c))
+    for n, yy, xx, py, px, i, j in np.ndindex(m, hp, wp, p, p, k, k):
+        want[n, yy, xx, py, px, i, j] = an[n, p * yy + py + i, p * xx + px + j]
     got = np.asarray(_im2col.patches(jnp.asarray(an), k, p))
     np.testing.assert_array_equal(got, want.reshape(got.shape))
     dp = rng.normal(size=got.shape)

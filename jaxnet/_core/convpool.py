@@ -151,7 +151,7 @@ class ConvPool:
         hp, wp = (h - k + 1) // pool, (w - k + 1) // pool
         conv = lax.dot_general(patches(a.transpose(0, 2, 3, 1), k, pool), _wq(p.w),
                                (((1,), (1,)), ((), ())), precision=lax_precision(precision))
-        pooled, idx = first_max(conv.reshape(pool * pool, m, hp, wp, f))   # the tie rule
+        pooled, idx = first_max(conv.reshape(m, hp, wp, pool * pool, f))   # the tie rule
         return (pooled.transpose(0, 3, 1, 2) + p.b[None, :, None, None],
                 idx.transpose(0, 3, 1, 2))
 
@@ -175,7 +175,7 @@ class ConvPool:
 
     def _backward(self, p: Layer, a, idx, delta, precision: str, input_grad: bool):
         """``(∂C/∂w (F, C, k, k), ∂C/∂A (m, C, H, W) or None)``: the routed δ as rows
-        ``D (p·p·m·Hp·Wp, F)`` (jaxnet._core.im2col's order), ∂C/∂w = reshape(Dᵀ P), ∂C/∂A
+        ``D (m·Hp·Wp·p·p, F)`` (jaxnet._core.im2col's order), ∂C/∂w = reshape(Dᵀ P), ∂C/∂A
         = col2im(D Wq)."""
         k, pool, (f, c) = self.kernel, self.pool, p.w.shape[:2]
         an = a.transpose(0, 2, 3, 1)
