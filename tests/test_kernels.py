@@ -2,39 +2,18 @@
 mini-batch 10 each one's ~1.5-3 µs of runtime costs more than its arithmetic (issue 32),
 so the count in the epoch's loop body is pinned as an upper bound."""
 
-import re
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import jaxnet
+from jaxnet.bench import loop_body_kernels
 from jaxnet.train import _epoch
 
 # 5 products (Z¹, Z², Δ²W², BP4 twice), the mini-batch's gather and scale, b + σ, Δ² (with
 # the targets' gather), BP2's ⊙σ', 4 updates (w¹ b¹ w² b²) and the loop counter: 14.
 # XLA's default copy insertion adds 2 copies of the carry (16): EPOCH_OPTIONS removes them.
 CH1_STEP_KERNELS = 14
-
-_NOT_KERNELS = {"parameter", "get-tuple-element", "tuple", "constant", "bitcast"}
-
-
-def loop_body_kernels(hlo: str) -> dict:
-    """Instructions by kind in the while loops' bodies of compiled HLO text, without
-    those that run no kernel (parameters, tuples, constants, bitcasts)."""
-    blocks = {}
-    for block in hlo.split("\n\n"):
-        lines = block.strip().split("\n")
-        head = re.match(r"%?(\S+) \(", lines[0])
-        if head:
-            blocks[head.group(1)] = lines[1:]
-    kinds = {}
-    for body in set(re.findall(r"body=%?([\w.\-]+)", hlo)):
-        for line in blocks[body]:
-            m = re.match(r"\s*(?:ROOT )?%\S+ = .*? ([a-z\-]+)\(", line)
-            if m and m.group(1) not in _NOT_KERNELS:
-                kinds[m.group(1)] = kinds.get(m.group(1), 0) + 1
-    return kinds
 
 
 def _chapter1(n=200):
