@@ -7,19 +7,19 @@ import numpy as np
 import pytest
 
 import jaxnet
-from jaxnet._core import validate
+from jaxnet._core import finite
 
 
 @pytest.fixture
 def reads(monkeypatch):
     """The arrays whose values were read (by id), in order."""
     seen = []
-    real = validate._finite_now
+    real = finite._finite_now
 
     def spy(a):
         seen.append(id(a))
         return real(a)
-    monkeypatch.setattr(validate, "_finite_now", spy)
+    monkeypatch.setattr(finite, "_finite_now", spy)
     return seen
 
 
@@ -61,9 +61,9 @@ def test_a_bad_jax_array_is_refused_every_time(bad):
 def test_the_memory_forgets_an_array_when_it_dies():
     import gc
     a = jnp.ones((5, 2))
-    validate.check_finite(a, "a")
+    finite.check_finite(a, "a")
     key = id(a)
-    assert key in validate._FINITE
+    assert key in finite._FINITE
     del a
     gc.collect()
-    assert key not in validate._FINITE
+    assert key not in finite._FINITE

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import numbers
 import operator
-import weakref
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
+from .finite import all_finite as all_finite
+from .finite import check_finite as check_finite
 from .params import check_container
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -71,48 +71,6 @@ def check_dtype(dtype) -> np.dtype:
         raise TypeError("dtype: float64 needs jax.config.update('jax_enable_x64', True) "
                         "before any array is created")
     return dt
-
-
-def all_finite(tree) -> jax.Array:
-    """Whether every leaf of ``tree`` is finite: a scalar bool (traceable)."""
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in jax.tree.leaves(tree)]))
-
-
-_all_finite_jit = jax.jit(all_finite)
-
-
-def _on_host(a) -> bool:
-    if not isinstance(a, jax.Array):
-        return True
-    return all(d.platform == "cpu" for d in a.devices())
-
-
-#: The jax.Arrays found finite, by id, each with a weak reference that drops its entry
-#: when the array dies. A jax.Array is immutable, so it stays finite: an epoch's 157 MB
-#: of float32 pixels is read once, not on every call (a NumPy array can change between
-#: calls, so it is read every time).
-_FINITE: dict = {}
-
-
-def _finite_now(a) -> bool:
-    """Whether ``a`` holds no NaN/Inf, read now: host memory in place with NumPy (no
-    XLA program to compile), device memory reduced on the device."""
-    return bool(np.isfinite(np.asarray(a)).all() if _on_host(a) else _all_finite_jit(a))
-
-
-def check_finite(a, name):
-    """Raises if concrete ``a`` holds NaN/Inf. A jax.Array found finite is remembered
-    (it cannot change) and not read again."""
-    if not _is_concrete(a):
-        return
-    known = _FINITE.get(id(a))
-    if known is not None and known() is a:
-        return
-    if not _finite_now(a):
-        raise ValueError(f"{name}: contains NaN or Inf")
-    if isinstance(a, jax.Array):
-        key = id(a)
-        _FINITE[key] = weakref.ref(a, lambda _, key=key: _FINITE.pop(key, None))
 
 
 def check_param_values(params, n_layers=None, name="params") -> np.dtype:
