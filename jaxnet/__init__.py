@@ -44,6 +44,7 @@ from .train import Regularization as Regularization
 from .train import SgdState as SgdState
 from .train import TrainingData as TrainingData
 from .train import apply_updates as apply_updates
+from .train import cpu_threads_for as cpu_threads_for
 from .train import evaluate as evaluate
 from .train import evaluate_ensemble as evaluate_ensemble
 from .train import fit as fit
@@ -51,6 +52,7 @@ from .train import fit_population as fit_population
 from .train import init_population as init_population
 from .train import momentum as momentum
 from .train import pallas_population_epoch as pallas_population_epoch
+from .train import set_cpu_threads as set_cpu_threads
 from .train import sgd as sgd
 from .train import sgd_step as sgd_step
 from .train import shuffle_order as shuffle_order

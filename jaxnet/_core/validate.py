@@ -13,9 +13,10 @@ import numbers
 import operator
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
+from .finite import all_finite as all_finite
+from .finite import check_finite as check_finite
 from .params import check_container
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -70,30 +71,6 @@ def check_dtype(dtype) -> np.dtype:
         raise TypeError("dtype: float64 needs jax.config.update('jax_enable_x64', True) "
                         "before any array is created")
     return dt
-
-
-def all_finite(tree) -> jax.Array:
-    """Whether every leaf of ``tree`` is finite: a scalar bool (traceable)."""
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in jax.tree.leaves(tree)]))
-
-
-_all_finite_jit = jax.jit(all_finite)
-
-
-def _on_host(a) -> bool:
-    if not isinstance(a, jax.Array):
-        return True
-    return all(d.platform == "cpu" for d in a.devices())
-
-
-def check_finite(a, name):
-    """Raises if concrete ``a`` holds NaN/Inf. Host memory is read in place
-    with NumPy (no XLA program to compile); device memory is reduced on the device."""
-    if not _is_concrete(a):
-        return
-    finite = np.isfinite(np.asarray(a)).all() if _on_host(a) else _all_finite_jit(a)
-    if not bool(finite):
-        raise ValueError(f"{name}: contains NaN or Inf")
 
 
 def check_param_values(params, n_layers=None, name="params") -> np.dtype:

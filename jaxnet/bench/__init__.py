@@ -13,6 +13,7 @@ from ._harness import jaxnet_implementations as jaxnet_implementations
 from ._harness import measure as measure
 from ._harness import run_table as run_table
 from ._harness import table as table
+from ._kernels import loop_body_kernels as loop_body_kernels
 from ._machine import PEAK_N as PEAK_N
 from ._machine import machine as machine
 from ._machine import matmul_peak as matmul_peak

@@ -16,6 +16,8 @@ def announce(args, model, d, split) -> None:
     if args.momentum:
         extras.append(f"momentum={args.momentum}")
     where = f"{jax.default_backend()}, precision {args.precision}"
+    if jax.default_backend() == "cpu" and getattr(args, "cpu_threads_note", None):
+        where += f", {args.cpu_threads_note}"
     if args.impl == "c":
         from ..cref import uses_network_kernel
         where = ("C kernel (chapter 6's network, csrc/jaxnet_net.h)"

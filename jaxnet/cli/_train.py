@@ -27,7 +27,8 @@ from ._train_flags import check_flags
 
 
 def setup(args, d, split):
-    """``(model, params, fit key)`` for the data, or an exit status."""
+    """``(model, params, fit key)`` for the data, or an exit status. XLA:CPU's threads
+    are set here, between the model and its first array."""
     import jax
     import jax.numpy as jnp
 
@@ -39,7 +40,10 @@ def setup(args, d, split):
                      "examples", 2)
     try:
         model = model_from_args(args, n_in, n_classes)
-        check_run_memory(args, model, d, split, members=args.ensemble)
+        problem = choose_cpu_threads(args, model, args.batch_size * args.ensemble)
+        if problem:
+            return error(problem, 2)
+        check_run_memory(args, model, d, split, members=args.ensemble)  # starts JAX
     except ValueError as e:
         return error(str(e), 2)
     dtype = jnp.float64 if args.dtype == "float64" else jnp.float32
@@ -50,6 +54,29 @@ def setup(args, d, split):
         return error(f"{'--layers' if args.layers else '--sizes'} "
                      f"{args.layers or ','.join(map(str, model.sizes))}: {e}", 2)
     return model, params, key_fit
+
+
+def choose_cpu_threads(args, model, rows):
+    """Sets XLA:CPU's intra-op threads: ``--cpu-threads``, else
+    jaxnet.cpu_threads_for(model, rows) (``rows``: a step's examples, over every
+    member). Records what the header says in ``args.cpu_threads_note``; returns a
+    problem (an explicit ``--cpu-threads`` after JAX started in this process) or None."""
+    import os
+
+    from .._core.threads import THREADS_ENV, backend_started, step_flops
+    from ..train import cpu_threads_for, set_cpu_threads
+    n = args.cpu_threads or cpu_threads_for(model, rows)
+    why = ("--cpu-threads" if args.cpu_threads else
+           f"chosen: {step_flops(model, rows) / 1e6:.1f} MFLOP of products a step")
+    if backend_started():   # main() called again in one process: the pool is fixed
+        if args.cpu_threads:
+            return f"--cpu-threads {args.cpu_threads}: JAX already started in this process"
+        why = "fixed before this run in this process"
+    else:
+        set_cpu_threads(n)
+    count = os.environ.get(THREADS_ENV) or len(os.sched_getaffinity(0))
+    args.cpu_threads_note = f"{count} XLA:CPU thread{'s' * (str(count) != '1')} ({why})"
+    return None
 
 
 def run_fit(args, model, params, key, d, split, bar, watch=None):

@@ -6,6 +6,8 @@ from .._core.rules import SgdState as SgdState
 from .._core.rules import apply_updates as apply_updates
 from .._core.rules import momentum as momentum
 from .._core.rules import sgd as sgd
+from .._core.threads import cpu_threads_for as cpu_threads_for
+from .._core.threads import set_cpu_threads as set_cpu_threads
 from ._checkpoint import CheckpointError as CheckpointError
 from ._epoch import shuffle_order as shuffle_order
 from ._evaluate import evaluate as evaluate

@@ -26,6 +26,13 @@ PROGRESS_REPORTS = 20
 _STATIC = ("model", "rule", "grad", "batch_size", "progress", "sharding")
 _SHUFFLED_STATIC = _STATIC + ("shuffle",)
 
+#: XLA compile options of the epoch programs run at the top level (train_epoch, fit).
+#: Copy insertion's region analysis sees that the scan's carried parameters and step
+#: counter can be updated in place: the chapter-1 step loses its 2 copies, 16 kernels
+#: to 14, with the same numbers bit for bit (tests/test_kernels.py). Nested in another
+#: program (populations) the epochs are plain ``jax.jit``s: options are top-level only.
+EPOCH_OPTIONS = {"xla_cpu_copy_insertion_use_region_analysis": True}
+
 
 def minibatch(x, y, idx, x_scale, dtype, sharding=None):
     """Rows ``idx`` of the training set, converted to the compute dtype.
@@ -95,6 +102,25 @@ def epoch(params, state, x, y, order, x_scale, penalty, key=None, masks=None, *,
         if progress is not None:
             jax.debug.callback(progress, n_steps, n_steps)
     return params, state
+
+
+_TOP: dict = {}
+
+
+def top_level(name: str):
+    """``epoch`` or ``shuffled_epoch`` (by ``name``) jitted with :data:`EPOCH_OPTIONS`,
+    for a call at the top level; the plain one where this JAX or XLA lacks an option
+    (asked once, by compiling an identity: call it when JAX may start)."""
+    if not _TOP:
+        try:
+            jax.jit(lambda a: a, compiler_options=EPOCH_OPTIONS).lower(1.0).compile()
+            ok = True
+        except (TypeError, RuntimeError):   # no compiler_options; "No such compile option"
+            ok = False
+        for fn, static in ((epoch, _STATIC), (shuffled_epoch, _SHUFFLED_STATIC)):
+            _TOP[fn.__name__] = (jax.jit(fn.__wrapped__, static_argnames=static,
+                                         compiler_options=EPOCH_OPTIONS) if ok else fn)
+    return _TOP[name]
 
 
 def _fold(key, i):

@@ -15,7 +15,7 @@ from .._core.inputs import penalty as penalty_value
 from .._core.inputs import resolve
 from .._core.params import like
 from .._core.rules import Momentum, MomentumState, Sgd, SgdState, book_rule, check_rule, with_eta
-from ._epoch import shuffle_jit, shuffled_epoch
+from ._epoch import shuffle_jit, top_level
 from ._evaluate import monitor_jit
 from ._history import EpochRecord, FitResult, LoopState, Schedule, check_monitor, record
 from ._loop import prepare_data, run_epoch
@@ -258,7 +258,7 @@ def _epoch_fn(impl, data, model, rule, grad, pen, reg, threads, shuffle, progres
         check_supported(model, loop.params[0].w.dtype, rule, grad)
         interpret_mode()                        # says so here, once, when there is no GPU
         return pallas_shuffled_epoch.lower(*args, **kw).compile()
-    return shuffled_epoch.lower(*args, progress=progress, **kw).compile()
+    return top_level("shuffled_epoch").lower(*args, progress=progress, **kw).compile()
 
 
 def _c_epoch(data, model, rule, reg, threads, shuffle, params, state):

@@ -17,7 +17,8 @@ from .._core.network import GRADIENTS
 from .._core.params import like, state_layers, state_like
 from .._core.rules import check_rule, check_state, sgd
 from .._core.validate import check_batch_size, check_order
-from ._epoch import epoch, step_jit
+from ._epoch import epoch as plain_epoch
+from ._epoch import step_jit, top_level
 from ._pallas import check_supported, solo_epoch
 
 #: The epochs' implementations: the compiled JAX program, or the fused Pallas kernel.
@@ -215,6 +216,8 @@ def train_epoch_with(rule, params, state, x, y, order, *, batch_size, model=None
     if mesh is not None:
         sharding, (params, state, x, y, order) = data_parallel(
             mesh, batch_size, [params, state, x, y, order])
+    traced = any(isinstance(a, jax.core.Tracer) for a in jax.tree.leaves((params, x, y, order)))
+    epoch = plain_epoch if traced else top_level("epoch")   # options: top level only
     return _theirs(template, epoch(params, state, x, y, order, scale_a, pen, key, masks,
                                    model=model, rule=rule, grad=grad, batch_size=batch_size,
                                    progress=progress, sharding=sharding))
