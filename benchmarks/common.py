@@ -53,3 +53,14 @@ def updates_diff(p, q, p0):
     (p, q, p0: sequences of layers, each a sequence of arrays)."""
     return max(rel(np.asarray(a) - np.asarray(z), np.asarray(b, np.float64) - np.asarray(z))
                for pa, pb, pz in zip(p, q, p0) for a, b, z in zip(pa, pb, pz))
+
+
+def torch_threads(n) -> None:
+    """``torch.set_num_threads(n)`` when torch is installed and ``n`` is given (the
+    peers' ``--torch-threads``)."""
+    if n is not None:
+        try:
+            import torch
+        except ImportError:
+            return
+        torch.set_num_threads(n)

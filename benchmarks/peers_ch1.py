@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import RESULTS, save
+from common import RESULTS, save, torch_threads
 
 #: Examples of the checked epoch: the first CHECK_EXAMPLES images, in their own shuffled
 #: order (500 steps), so the check measures the paths' agreement rather than how far a
@@ -227,7 +227,7 @@ def main(argv=None):
                          "torch's spinning threads slow it 20x or more, and 1 does not)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
-    _torch_threads(args.torch_threads)
+    torch_threads(args.torch_threads)
     args.skip = set(filter(None, args.skip.split(",")))
     from jaxnet import bench
     t = Task(args.examples)
@@ -277,16 +277,6 @@ def markdown(doc, peak) -> str:
                      f"{r['min_max'][1]:.3f} | {r['gflops']:.1f} | {100 * r['peak_share']:.1f} % "
                      f"| {r['compile_s']:.1f} | {r['rel_diff']:.1e} ({r['rtol']:.0e}) |")
     return "\n".join(lines) + "\n"
-
-
-def _torch_threads(n) -> None:
-    """torch.set_num_threads(n) when torch is here and n is given."""
-    if n is not None:
-        try:
-            import torch
-        except ImportError:
-            return
-        torch.set_num_threads(n)
 
 
 if __name__ == "__main__":

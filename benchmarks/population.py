@@ -39,7 +39,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import RESULTS, save
+from common import RESULTS, save, torch_threads
 
 # float32, η up to 3 (chaotic members amplify a step's one-ulp change, and the
 # products' kernel depends on the members per device): the sharded run's parameters
@@ -64,7 +64,7 @@ def main(argv=None):
                     help="torch.set_num_threads(N) (default: torch's own; on a loaded machine "
                          "torch's spinning threads slow it 20x or more, and 1 does not)")
     args = ap.parse_args(argv)
-    _torch_threads(args.torch_threads)
+    torch_threads(args.torch_threads)
     members = [int(v) for v in args.members.split(",")]
     if args.only_sharded and not args.devices:
         ap.error("--only-sharded needs --devices")
@@ -233,16 +233,6 @@ def _sharded_table(rows) -> list:
                      f"| {r['member_epochs_per_s']:.1f} | {r['speedup']:.2f}x "
                      f"| {r['compile_s']:.1f} | {r['rel_diff_vs_one_device']:.1e} |")
     return lines
-
-
-def _torch_threads(n) -> None:
-    """torch.set_num_threads(n) when torch is here and n is given."""
-    if n is not None:
-        try:
-            import torch
-        except ImportError:
-            return
-        torch.set_num_threads(n)
 
 
 if __name__ == "__main__":
