@@ -116,9 +116,9 @@ def test_set_cpu_threads_refuses_a_bad_count(bad):
         jaxnet.set_cpu_threads(bad)
 
 
-def _train(*flags):
+def _train(*flags, **extra_env):
     env = {k: v for k, v in os.environ.items() if k not in ("PJRT_NPROC", "NPROC")}
-    env.update(JAX_PLATFORMS="cpu")
+    env.update(JAX_PLATFORMS="cpu", **extra_env)
     return subprocess.run([sys.executable, "-m", "jaxnet", "train", "--data", "sample",
                            "--epochs", "0", "--compile-cache", "none", *flags],
                           capture_output=True, text=True, env=env, timeout=300,
@@ -134,3 +134,7 @@ def test_train_chooses_and_prints_its_threads():
     assert "2 XLA:CPU threads (--cpu-threads)" in told.stdout
     bad = _train("--cpu-threads", "0")
     assert bad.returncode == 2 and "--cpu-threads" in bad.stderr
+    # The user's own PJRT_NPROC is kept (not replaced by the advice, nor removed) and named.
+    own = _train("--batch-size", "100", PJRT_NPROC="2")
+    assert own.returncode == 0, own.stderr[-2000:]
+    assert "2 XLA:CPU threads (PJRT_NPROC in the environment)" in own.stdout

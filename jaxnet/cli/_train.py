@@ -57,10 +57,11 @@ def setup(args, d, split):
 
 
 def choose_cpu_threads(args, model, rows):
-    """Sets XLA:CPU's intra-op threads: ``--cpu-threads``, else
-    jaxnet.cpu_threads_for(model, rows) (``rows``: a step's examples, over every
-    member). Records what the header says in ``args.cpu_threads_note``; returns a
-    problem (an explicit ``--cpu-threads`` after JAX started in this process) or None."""
+    """Sets XLA:CPU's intra-op threads: ``--cpu-threads``, else the user's own
+    ``PJRT_NPROC`` (kept as it is), else jaxnet.cpu_threads_for(model, rows)
+    (``rows``: a step's examples, over every member). Records what the header says
+    in ``args.cpu_threads_note``; returns a problem (an explicit ``--cpu-threads``
+    after JAX started in this process) or None."""
     import os
 
     from .._core.threads import THREADS_ENV, backend_started, step_flops
@@ -68,11 +69,13 @@ def choose_cpu_threads(args, model, rows):
     n = args.cpu_threads or cpu_threads_for(model, rows)
     why = ("--cpu-threads" if args.cpu_threads else
            f"chosen: {step_flops(model, rows) / 1e6:.1f} MFLOP of products a step")
+    if not args.cpu_threads and os.environ.get(THREADS_ENV):   # the user's own setting wins
+        why = f"{THREADS_ENV} in the environment"
     if backend_started():   # main() called again in one process: the pool is fixed
         if args.cpu_threads:
             return f"--cpu-threads {args.cpu_threads}: JAX already started in this process"
         why = "fixed before this run in this process"
-    else:
+    elif not why.startswith(THREADS_ENV):
         set_cpu_threads(n)
     count = os.environ.get(THREADS_ENV) or len(os.sched_getaffinity(0))
     args.cpu_threads_note = f"{count} XLA:CPU thread{'s' * (str(count) != '1')} ({why})"

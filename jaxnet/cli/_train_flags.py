@@ -50,7 +50,8 @@ def add_train(sub) -> None:
     t.add_argument("--cpu-threads", type=threads, default=None, metavar="N",
                    help="XLA:CPU's intra-op threads for the JAX epochs (default: chosen by "
                         "the model and --batch-size: 1 where a step's products are tiny, "
-                        "as in the book's chapter-1 network, else every CPU)")
+                        "as in the book's chapter-1 network, else every CPU; PJRT_NPROC in the "
+                        "environment is kept)")
     t.add_argument("--lmbda", type=non_negative_float, default=0.0, metavar="LAMBDA",
                    help="regularisation strength; the decay is eta*lambda/n with n the "
                         "training-set size (default 0: none)")
