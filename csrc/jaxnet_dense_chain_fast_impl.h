@@ -77,6 +77,33 @@ JN_INLINE void JN_SFX(fast_axpy_rows)(JN_T *restrict wt, int64_t P,
 #endif
 }
 
+/* fast_dot and fast_axpy_rows for one block and for JN_WIDE blocks, out of
+ * line: inlined into the callers' loops, GCC derived every row's address from
+ * the outer loops' indices again (callgrind: 8 % more instructions an epoch). */
+JN_NOINLINE void JN_SFX(fast_dot1)(JN_T *restrict z, const JN_T *restrict bias,
+                                   const JN_T *restrict wt, int64_t P, const int32_t *restrict ix,
+                                   const JN_T *restrict vx, int32_t nnz) {
+    JN_SFX(fast_dot)(z, bias, wt, P, ix, vx, nnz, 1);
+}
+
+JN_NOINLINE void JN_SFX(fast_dotw)(JN_T *restrict z, const JN_T *restrict bias,
+                                   const JN_T *restrict wt, int64_t P, const int32_t *restrict ix,
+                                   const JN_T *restrict vx, int32_t nnz) {
+    JN_SFX(fast_dot)(z, bias, wt, P, ix, vx, nnz, JN_WIDE);
+}
+
+JN_NOINLINE void JN_SFX(fast_axpy_rows1)(JN_T *restrict wt, int64_t P, const int32_t *restrict ix,
+                                         const JN_T *restrict vx, int32_t nnz, JN_T eta,
+                                         const JN_T *restrict d) {
+    JN_SFX(fast_axpy_rows)(wt, P, ix, vx, nnz, eta, d, 1);
+}
+
+JN_NOINLINE void JN_SFX(fast_axpy_rowsw)(JN_T *restrict wt, int64_t P, const int32_t *restrict ix,
+                                         const JN_T *restrict vx, int32_t nnz, JN_T eta,
+                                         const JN_T *restrict d) {
+    JN_SFX(fast_axpy_rows)(wt, P, ix, vx, nnz, eta, d, JN_WIDE);
+}
+
 /* The output blocks of a layer with P outputs, as work items: item i covers
  * outputs [start, start + nb B) with nb = JN_WIDE while they last, then 1. */
 static inline int64_t JN_SFX(fast_items)(int64_t P) {
@@ -192,6 +219,87 @@ static int64_t JN_SFX(fast_pack_avx512)(int32_t *restrict ix, JN_T *restrict vx,
 }
 #endif
 
+#if defined(JN_AVX2) || defined(JN_WORD_CTZ)
+/* Appends pixel k0 + q, as (index, scaled value), for each set bit q of mask
+ * (ascending; the bits of src[k0 + q] != 0 for q < 32) to the row's lists at
+ * *c. */
+JN_INLINE void JN_SFX(fast_pack_bits)(int32_t *restrict ix, JN_T *restrict vx, int32_t *c,
+                                      uint32_t mask, const uint8_t *restrict src, int64_t k0,
+                                      const JN_T *restrict scaled) {
+    int32_t cc = *c;
+    for (; mask; mask &= mask - 1) {
+        const int64_t k = k0 + __builtin_ctz(mask);
+        ix[cc] = (int32_t)k;
+        vx[cc++] = scaled[src[k]];
+    }
+    *c = cc;
+}
+#endif
+
+#ifdef JN_AVX2
+/* The uint8 packing of fast_pack_input, 32 pixels tested at once with AVX2;
+ * only their non-zero ones are visited (float64), or each 8 with a non-zero
+ * one is widened, scaled (p * scale, the same float operation as the table)
+ * and its non-zero lanes moved to the front by one permutation and stored
+ * whole (float32; the row's slots beyond c are free: c <= k). Returns where
+ * it stopped (a multiple of 32); *c is the count so far. */
+static int64_t JN_SFX(fast_pack_avx2)(int32_t *restrict ix, JN_T *restrict vx, int32_t *c,
+                                      const uint8_t *restrict src, int64_t n0,
+                                      const JN_T *restrict scaled) {
+    const __m256i zero = _mm256_setzero_si256();
+#if !JN_IS_DOUBLE
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i shifts = _mm256_setr_epi32(0, 3, 6, 9, 12, 15, 18, 21);
+    const __m256 scale = _mm256_set1_ps(scaled[1]);
+#endif
+    int64_t k = 0;
+    for (; k + 32 <= n0; k += 32) {
+        const __m256i pix = _mm256_loadu_si256((const __m256i *)(src + k));
+        const uint32_t nz = ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(pix, zero));
+#if JN_IS_DOUBLE
+        JN_SFX(fast_pack_bits)(ix, vx, c, nz, src, k, scaled);
+#else
+        for (int g = 0; g < 32 && (nz >> g); g += 8) {
+            const uint32_t m = (nz >> g) & 0xff;
+            if (!m) continue;
+            const __m256i perm = _mm256_and_si256(
+                _mm256_srlv_epi32(_mm256_set1_epi32((int)jn_compress8[m]), shifts),
+                _mm256_set1_epi32(7));
+            const __m256i p32 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(src + k + g)));
+            const __m256i at = _mm256_add_epi32(iota, _mm256_set1_epi32((int)(k + g)));
+            _mm256_storeu_si256((__m256i *)(ix + *c), _mm256_permutevar8x32_epi32(at, perm));
+            _mm256_storeu_ps(vx + *c, _mm256_permutevar8x32_ps(
+                _mm256_mul_ps(_mm256_cvtepi32_ps(p32), scale), perm));
+            *c += __builtin_popcount(m);
+        }
+#endif
+    }
+    return k;
+}
+#endif
+
+#ifdef JN_WORD_CTZ
+/* The portable uint8 packing: 8 pixels tested at once as a 64-bit word (the
+ * top bit of each non-zero byte, without carries between bytes), the
+ * non-zero ones visited. Returns where it stopped (a multiple of 8 after k). */
+static int64_t JN_SFX(fast_pack_words)(int32_t *restrict ix, JN_T *restrict vx, int32_t *c,
+                                       const uint8_t *restrict src, int64_t k, int64_t n0,
+                                       const JN_T *restrict scaled) {
+    const uint64_t low7 = 0x7f7f7f7f7f7f7f7full;
+    for (; k + 8 <= n0; k += 8) {
+        uint64_t word;
+        memcpy(&word, src + k, sizeof word);
+        const uint64_t top = (((word & low7) + low7) | word) & ~low7;  /* 0x80 per non-zero byte */
+        for (uint64_t m = top; m; m &= m - 1) {
+            const int64_t q = k + (__builtin_ctzll(m) >> 3);
+            ix[*c] = (int32_t)q;
+            vx[(*c)++] = scaled[src[q]];
+        }
+    }
+    return k;
+}
+#endif
+
 /* Packs the mini-batch's input rows r0 <= r < r1 (data rows `rows`) as
  * (index, value) lists of their entries, ascending, without the zeros when
  * net->sparse (else every entry): from uint8 pixels p as scaled[p] (the table
@@ -216,6 +324,11 @@ static int64_t JN_SFX(fast_pack_input)(const JN_SFX(fast_net) *net, const JN_T *
             int64_t k = 0;
 #ifdef JN_AVX512
             if (!all) k = JN_SFX(fast_pack_avx512)(ix, vx, &c, src, n0, scaled[1]);
+#elif defined(JN_AVX2)
+            if (!all) k = JN_SFX(fast_pack_avx2)(ix, vx, &c, src, n0, scaled);
+#endif
+#ifdef JN_WORD_CTZ
+            if (!all) k = JN_SFX(fast_pack_words)(ix, vx, &c, src, k, n0, scaled);
 #endif
             for (; !all && k + 8 <= n0; k += 8) {  /* 8 zero pixels at once: MNIST's margins */
                 uint64_t word;
@@ -284,11 +397,11 @@ static void JN_SFX(fast_forward)(const JN_SFX(fast_net) *net, int64_t l, int64_t
         const int64_t j0 = JN_SFX(fast_item)(P, i, &nb);
         for (int64_t r = r0; r < r1; r++) {
             if (nb == JN_WIDE)
-                JN_SFX(fast_dot)(z + r * P + j0, bp + j0, wt + j0, P, idx + r * n_in,
-                                 val + r * n_in, nnz[r], JN_WIDE);
+                JN_SFX(fast_dotw)(z + r * P + j0, bp + j0, wt + j0, P, idx + r * n_in,
+                                  val + r * n_in, nnz[r]);
             else
-                JN_SFX(fast_dot)(z + r * P + j0, bp + j0, wt + j0, P, idx + r * n_in,
-                                 val + r * n_in, nnz[r], 1);
+                JN_SFX(fast_dot1)(z + r * P + j0, bp + j0, wt + j0, P, idx + r * n_in,
+                                  val + r * n_in, nnz[r]);
         }
     }
     const int act = l < net->n_layers - 1 ? net->cfg->activation : jn__output_activation(net->cfg);
@@ -371,11 +484,11 @@ static void JN_SFX(fast_update)(const JN_SFX(fast_net) *net, int64_t l, int64_t 
             const int32_t lo = team == 1 ? 0 : fast_lower_bound(ix, nnz[r], k0);
             const int32_t hi = team == 1 ? nnz[r] : fast_lower_bound(ix, nnz[r], k1);
             if (nb == JN_WIDE)
-                JN_SFX(fast_axpy_rows)(acc_base + j0, P, ix + lo, val + r * n_in + lo, hi - lo,
-                                       eta, d + r * P + j0, JN_WIDE);
+                JN_SFX(fast_axpy_rowsw)(acc_base + j0, P, ix + lo, val + r * n_in + lo, hi - lo,
+                                        eta, d + r * P + j0);
             else
-                JN_SFX(fast_axpy_rows)(acc_base + j0, P, ix + lo, val + r * n_in + lo, hi - lo,
-                                       eta, d + r * P + j0, 1);
+                JN_SFX(fast_axpy_rows1)(acc_base + j0, P, ix + lo, val + r * n_in + lo, hi - lo,
+                                        eta, d + r * P + j0);
         }
     }
     if (momentum)

@@ -9,9 +9,11 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define JN_INLINE static inline __attribute__((always_inline))
+#define JN_NOINLINE static __attribute__((noinline))
 #define JN_PREFETCH(p) __builtin_prefetch(p)
 #else
 #define JN_INLINE static inline
+#define JN_NOINLINE static
 #define JN_PREFETCH(p) ((void)(p))
 #endif
 
