@@ -25,6 +25,10 @@ int jn_fast_parallel(void) {
  * independent adds hide each other's latency. */
 #define JN_WIDE 4
 
+/* The smallest run of outputs a thread owns when a layer's outputs are shared
+ * out (a 64-byte cache line of float32, 2 of float64): half a block. */
+#define JN_HALF (JN_FAST_BLOCK / 2)
+
 /* uint8 rows are packed 16 pixels at a time with AVX-512 where the compiler
  * targets it (-march=native on such a machine); else 32 pixels are tested at
  * once with AVX2 (JN_AVX2) and 8 with a 64-bit word (JN_WORD_CTZ, GCC/Clang

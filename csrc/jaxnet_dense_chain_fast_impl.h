@@ -14,33 +14,35 @@
 typedef JN_T JN_SFX(jn_vec) __attribute__((vector_size(JN_VECTOR_BYTES), aligned(sizeof(JN_T)),
                                            may_alias));
 #define JN_NV (JN_FAST_BLOCK * (int)sizeof(JN_T) / JN_VECTOR_BYTES)
+#define JN_VL (JN_VECTOR_BYTES / (int)sizeof(JN_T))  /* lanes per vector */
 #endif
 
-/* z (nb B,) = bias (nb B,) + sum over t < nnz of vx[t] * wt[ix[t] * P + (0..nb B)], t
- * ascending; nb is 1 or JN_WIDE, a constant where it is inlined, so the nb B
- * accumulators live in registers (JN_WIDE of them hide the adds' latency). */
+/* z (n,) = bias (n,) + sum over t < nnz of vx[t] * wt[ix[t] * P + (0..n)], t
+ * ascending; n is JN_HALF, B or JN_WIDE B lanes, a constant where it is
+ * inlined, so the n accumulators live in registers (JN_WIDE blocks of them
+ * hide the adds' latency). */
 JN_INLINE void JN_SFX(fast_dot)(JN_T *restrict z, const JN_T *restrict bias,
                                        const JN_T *restrict wt, int64_t P,
                                        const int32_t *restrict ix, const JN_T *restrict vx,
-                                       int32_t nnz, const int nb) {
+                                       int32_t nnz, const int n) {
 #ifdef JN_VECTOR_BYTES
     typedef JN_SFX(jn_vec) V;
     V acc[JN_WIDE * JN_NV];
-    for (int q = 0; q < nb * JN_NV; q++) acc[q] = ((const V *)bias)[q];
+    for (int q = 0; q < n / JN_VL; q++) acc[q] = ((const V *)bias)[q];
     for (int32_t t = 0; t < nnz; t++) {
         const V *row = (const V *)(wt + (int64_t)ix[t] * P);
         const JN_T v = vx[t];
-        for (int q = 0; q < nb * JN_NV; q++) acc[q] += v * row[q];
+        for (int q = 0; q < n / JN_VL; q++) acc[q] += v * row[q];
     }
-    for (int q = 0; q < nb * JN_NV; q++) ((V *)z)[q] = acc[q];
+    for (int q = 0; q < n / JN_VL; q++) ((V *)z)[q] = acc[q];
 #else
     JN_T acc[JN_WIDE * JN_FAST_BLOCK];
-    for (int jj = 0; jj < nb * JN_FAST_BLOCK; jj++) acc[jj] = bias[jj];
+    for (int jj = 0; jj < n; jj++) acc[jj] = bias[jj];
     for (int32_t t = 0; t < nnz; t++) {
         const JN_T v = vx[t], *row = wt + (int64_t)ix[t] * P;
-        for (int jj = 0; jj < nb * JN_FAST_BLOCK; jj++) acc[jj] += v * row[jj];
+        for (int jj = 0; jj < n; jj++) acc[jj] += v * row[jj];
     }
-    memcpy(z, acc, (size_t)(nb * JN_FAST_BLOCK) * sizeof(JN_T));
+    memcpy(z, acc, (size_t)n * sizeof(JN_T));
 #endif
 }
 
@@ -54,68 +56,72 @@ static inline void JN_SFX(fast_axpy_block)(JN_T *restrict y, JN_T c, const JN_T 
 #endif
 }
 
-/* For t < nnz: wt[ix[t] * P + (0..nb B)] += (-eta vx[t]) * d (nb B,). */
+/* For t < nnz: wt[ix[t] * P + (0..n)] += (-eta vx[t]) * d (n,); n as fast_dot's. */
 JN_INLINE void JN_SFX(fast_axpy_rows)(JN_T *restrict wt, int64_t P,
                                              const int32_t *restrict ix, const JN_T *restrict vx,
                                              int32_t nnz, JN_T eta, const JN_T *restrict d,
-                                             const int nb) {
+                                             const int n) {
 #ifdef JN_VECTOR_BYTES
     typedef JN_SFX(jn_vec) V;
     V dv[JN_WIDE * JN_NV];
-    for (int q = 0; q < nb * JN_NV; q++) dv[q] = ((const V *)d)[q];
+    for (int q = 0; q < n / JN_VL; q++) dv[q] = ((const V *)d)[q];
     for (int32_t t = 0; t < nnz; t++) {
         V *row = (V *)(wt + (int64_t)ix[t] * P);
         const JN_T c = -eta * vx[t];
-        for (int q = 0; q < nb * JN_NV; q++) row[q] += c * dv[q];
+        for (int q = 0; q < n / JN_VL; q++) row[q] += c * dv[q];
     }
 #else
     for (int32_t t = 0; t < nnz; t++) {
         const JN_T c = -eta * vx[t];
         JN_T *row = wt + (int64_t)ix[t] * P;
-        for (int jj = 0; jj < nb * JN_FAST_BLOCK; jj++) row[jj] += c * d[jj];
+        for (int jj = 0; jj < n; jj++) row[jj] += c * d[jj];
     }
 #endif
 }
 
-/* fast_dot and fast_axpy_rows for one block and for JN_WIDE blocks, out of
- * line: inlined into the callers' loops, GCC derived every row's address from
- * the outer loops' indices again (callgrind: 8 % more instructions an epoch). */
-JN_NOINLINE void JN_SFX(fast_dot1)(JN_T *restrict z, const JN_T *restrict bias,
-                                   const JN_T *restrict wt, int64_t P, const int32_t *restrict ix,
-                                   const JN_T *restrict vx, int32_t nnz) {
-    JN_SFX(fast_dot)(z, bias, wt, P, ix, vx, nnz, 1);
+/* fast_dot and fast_axpy_rows over n lanes (a run of a layer's outputs,
+ * from a multiple of JN_HALF): JN_WIDE blocks while they last, then blocks,
+ * then a half block; returns the lanes taken. The bodies are out of line:
+ * inlined into the callers' loops, GCC derived every row's address from the
+ * outer loops' indices again (callgrind: 8 % more instructions an epoch). */
+static inline int64_t JN_SFX(fast_lanes)(int64_t n) {
+    return n >= JN_WIDE * JN_FAST_BLOCK ? JN_WIDE * JN_FAST_BLOCK
+         : n >= JN_FAST_BLOCK           ? JN_FAST_BLOCK
+                                        : JN_HALF;
 }
 
-JN_NOINLINE void JN_SFX(fast_dotw)(JN_T *restrict z, const JN_T *restrict bias,
-                                   const JN_T *restrict wt, int64_t P, const int32_t *restrict ix,
-                                   const JN_T *restrict vx, int32_t nnz) {
-    JN_SFX(fast_dot)(z, bias, wt, P, ix, vx, nnz, JN_WIDE);
+#define JN_OUT_OF_LINE(name, lanes)                                                             \
+    JN_NOINLINE void JN_SFX(fast_dot_##name)(JN_T *restrict z, const JN_T *restrict bias,      \
+                                             const JN_T *restrict wt, int64_t P,               \
+                                             const int32_t *restrict ix,                       \
+                                             const JN_T *restrict vx, int32_t nnz) {           \
+        JN_SFX(fast_dot)(z, bias, wt, P, ix, vx, nnz, lanes);                                  \
+    }                                                                                          \
+    JN_NOINLINE void JN_SFX(fast_rows_##name)(JN_T *restrict wt, int64_t P,                    \
+                                              const int32_t *restrict ix,                      \
+                                              const JN_T *restrict vx, int32_t nnz, JN_T eta,  \
+                                              const JN_T *restrict d) {                        \
+        JN_SFX(fast_axpy_rows)(wt, P, ix, vx, nnz, eta, d, lanes);                             \
+    }
+JN_OUT_OF_LINE(wide, JN_WIDE * JN_FAST_BLOCK)
+JN_OUT_OF_LINE(block, JN_FAST_BLOCK)
+JN_OUT_OF_LINE(half, JN_HALF)
+#undef JN_OUT_OF_LINE
+
+/* z (n,) as fast_dot, n from fast_lanes. */
+static inline void JN_SFX(fast_dot_n)(JN_T *z, const JN_T *bias, const JN_T *wt, int64_t P,
+                                      const int32_t *ix, const JN_T *vx, int32_t nnz, int64_t n) {
+    if (n == JN_WIDE * JN_FAST_BLOCK) JN_SFX(fast_dot_wide)(z, bias, wt, P, ix, vx, nnz);
+    else if (n == JN_FAST_BLOCK) JN_SFX(fast_dot_block)(z, bias, wt, P, ix, vx, nnz);
+    else JN_SFX(fast_dot_half)(z, bias, wt, P, ix, vx, nnz);
 }
 
-JN_NOINLINE void JN_SFX(fast_axpy_rows1)(JN_T *restrict wt, int64_t P, const int32_t *restrict ix,
-                                         const JN_T *restrict vx, int32_t nnz, JN_T eta,
-                                         const JN_T *restrict d) {
-    JN_SFX(fast_axpy_rows)(wt, P, ix, vx, nnz, eta, d, 1);
-}
-
-JN_NOINLINE void JN_SFX(fast_axpy_rowsw)(JN_T *restrict wt, int64_t P, const int32_t *restrict ix,
-                                         const JN_T *restrict vx, int32_t nnz, JN_T eta,
-                                         const JN_T *restrict d) {
-    JN_SFX(fast_axpy_rows)(wt, P, ix, vx, nnz, eta, d, JN_WIDE);
-}
-
-/* The output blocks of a layer with P outputs, as work items: item i covers
- * outputs [start, start + nb B) with nb = JN_WIDE while they last, then 1. */
-static inline int64_t JN_SFX(fast_items)(int64_t P) {
-    const int64_t wide = P / (JN_WIDE * JN_FAST_BLOCK);
-    return wide + (P - wide * JN_WIDE * JN_FAST_BLOCK) / JN_FAST_BLOCK;
-}
-
-static inline int64_t JN_SFX(fast_item)(int64_t P, int64_t i, int *nb) {
-    const int64_t wide = P / (JN_WIDE * JN_FAST_BLOCK);
-    *nb = i < wide ? JN_WIDE : 1;
-    return i < wide ? i * JN_WIDE * JN_FAST_BLOCK
-                    : wide * JN_WIDE * JN_FAST_BLOCK + (i - wide) * JN_FAST_BLOCK;
+/* wt += as fast_axpy_rows, n from fast_lanes. */
+static inline void JN_SFX(fast_axpy_n)(JN_T *wt, int64_t P, const int32_t *ix, const JN_T *vx,
+                                       int32_t nnz, JN_T eta, const JN_T *d, int64_t n) {
+    if (n == JN_WIDE * JN_FAST_BLOCK) JN_SFX(fast_rows_wide)(wt, P, ix, vx, nnz, eta, d);
+    else if (n == JN_FAST_BLOCK) JN_SFX(fast_rows_block)(wt, P, ix, vx, nnz, eta, d);
+    else JN_SFX(fast_rows_half)(wt, P, ix, vx, nnz, eta, d);
 }
 
 typedef struct {
@@ -381,31 +387,27 @@ static void JN_SFX(fast_pack_hidden)(const JN_SFX(fast_net) *net, int64_t l, int
     }
 }
 
-/* Forward through layer l for rows r0 <= r < r1: z = b + sum over the packed
- * inputs of value * wt row, B outputs at a time held in registers, each block
- * over every row (its weights stay in cache); then a = f(z) on the n_out lanes. */
+/* Forward through layer l for rows r0 <= r < r1 and outputs [c0, c1) (a
+ * run from a multiple of JN_HALF): z = b + sum over the packed inputs of
+ * value * wt row, a few blocks of outputs at a time held in registers, each
+ * over every row (its weights stay in cache); then a = f(z) on those of the
+ * n_out lanes (on all of them where [c0, c1) is every output: softmax). */
 static void JN_SFX(fast_forward)(const JN_SFX(fast_net) *net, int64_t l, int64_t r0,
-                                 int64_t r1) {
+                                 int64_t r1, int64_t c0, int64_t c1) {
     const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1], P = padded(n_out);
     const JN_T *wt = JN_AT(net, wt[l], JN_T), *bp = JN_AT(net, bp[l], JN_T);
     const int32_t *idx = JN_AT(net, idx[l], int32_t), *nnz = JN_AT(net, nnz[l], int32_t);
     const JN_T *val = JN_AT(net, val[l], JN_T);
     JN_T *z = JN_AT(net, act[l + 1], JN_T);
-    const int64_t items = JN_SFX(fast_items)(P);
-    for (int64_t i = 0; i < items; i++) {
-        int nb;
-        const int64_t j0 = JN_SFX(fast_item)(P, i, &nb);
-        for (int64_t r = r0; r < r1; r++) {
-            if (nb == JN_WIDE)
-                JN_SFX(fast_dotw)(z + r * P + j0, bp + j0, wt + j0, P, idx + r * n_in,
-                                  val + r * n_in, nnz[r]);
-            else
-                JN_SFX(fast_dot1)(z + r * P + j0, bp + j0, wt + j0, P, idx + r * n_in,
-                                  val + r * n_in, nnz[r]);
-        }
+    for (int64_t j0 = c0, n; j0 < c1; j0 += n) {
+        n = JN_SFX(fast_lanes)(c1 - j0);
+        for (int64_t r = r0; r < r1; r++)
+            JN_SFX(fast_dot_n)(z + r * P + j0, bp + j0, wt + j0, P, idx + r * n_in,
+                               val + r * n_in, nnz[r], n);
     }
     const int act = l < net->n_layers - 1 ? net->cfg->activation : jn__output_activation(net->cfg);
-    for (int64_t r = r0; r < r1; r++) JN_SFX(activate)(z + r * P, n_out, act);
+    const int64_t e1 = c1 < n_out ? c1 : n_out;
+    for (int64_t r = r0; r < r1 && c0 < e1; r++) JN_SFX(activate)(z + r * P + c0, e1 - c0, act);
 }
 
 /* BP1 into d[L-1] and BP2 down to d[0] for rows r0 <= r < r1 of a mini-batch of
@@ -447,19 +449,20 @@ static void JN_SFX(fast_deltas)(const JN_SFX(fast_net) *net, const JN_T *y, int6
     }
 }
 
-/* The update of layer l (BP3, BP4 and the step fused) by thread tid of team,
- * which owns the weights of inputs [k0, k1) and a share of the bias blocks: the
- * penalty and the momentum decay over its weights, then for each row r
- * ascending and each packed input k of its range, wt[k] (or vt[k]) +=
- * (-eta a_k) d_r, B outputs at a time; its biases from the sum of d over rows.
- * Every element sees the same operations in the same order on any team. */
+/* The update of layer l (BP3, BP4 and the step fused) by one thread, which
+ * owns the weights of inputs [k0, k1) and outputs [c0, c1) (a run from a
+ * multiple of JN_HALF) and the biases [b0, b1): the penalty and the momentum
+ * decay over its weights, then for each row r ascending and each packed input
+ * k of its range, wt[k] (or vt[k]) += (-eta a_k) d_r, a few blocks of outputs
+ * at a time; its biases from the sum of d over rows. `search`: [k0, k1) is
+ * not every input, so each row's stretch of its sorted list is found by
+ * binary search. Every element sees the same operations in the same order
+ * however the weights are shared out. */
 static void JN_SFX(fast_update)(const JN_SFX(fast_net) *net, int64_t l, int64_t m, JN_T eta,
-                                int64_t tid, int64_t team) {
+                                int64_t k0, int64_t k1, int64_t c0, int64_t c1, int64_t b0,
+                                int64_t b1) {
     const int64_t n_in = net->sizes[l], P = padded(net->sizes[l + 1]);
-    const int64_t k0 = n_in * tid / team, k1 = n_in * (tid + 1) / team;
-    const int64_t blocks = P / JN_FAST_BLOCK;
-    const int64_t j0b = blocks * tid / team * JN_FAST_BLOCK;
-    const int64_t j1b = blocks * (tid + 1) / team * JN_FAST_BLOCK;
+    const int search = k0 > 0 || k1 < n_in;
     JN_T *wt = JN_AT(net, wt[l], JN_T), *vt = JN_AT(net, vt[l], JN_T);
     JN_T *bp = JN_AT(net, bp[l], JN_T), *vbp = JN_AT(net, vbp[l], JN_T);
     const JN_T *d = JN_AT(net, d[l], JN_T), *val = JN_AT(net, val[l], JN_T);
@@ -468,32 +471,28 @@ static void JN_SFX(fast_update)(const JN_SFX(fast_net) *net, int64_t l, int64_t 
     const JN_T mu = (JN_T)net->cfg->momentum;
     const JN_T scale = (JN_T)(net->cfg->lmbda > 0 ? net->cfg->lmbda / net->cfg->n_train : 0);
     const int reg = net->cfg->reg;
-    const int64_t items = JN_SFX(fast_items)(P);
     JN_T *acc_base = momentum ? vt : wt;  /* where -eta a d^T goes */
     if (momentum || scale != 0)
-        for (int64_t e = k0 * P; e < k1 * P; e++) {
-            const JN_T pen = scale != 0 ? JN_SFX(penalty)(wt[e], scale, reg) : 0;
-            if (momentum) vt[e] = mu * vt[e] - eta * pen;
-            else wt[e] -= eta * pen;
-        }
-    for (int64_t i = 0; i < items; i++) {
-        int nb;
-        const int64_t j0 = JN_SFX(fast_item)(P, i, &nb);
+        for (int64_t k = k0; k < k1; k++)
+            for (int64_t e = k * P + c0; e < k * P + c1; e++) {
+                const JN_T pen = scale != 0 ? JN_SFX(penalty)(wt[e], scale, reg) : 0;
+                if (momentum) vt[e] = mu * vt[e] - eta * pen;
+                else wt[e] -= eta * pen;
+            }
+    for (int64_t j0 = c0, n; j0 < c1; j0 += n) {
+        n = JN_SFX(fast_lanes)(c1 - j0);
         for (int64_t r = 0; r < m; r++) {
             const int32_t *ix = idx + r * n_in;
-            const int32_t lo = team == 1 ? 0 : fast_lower_bound(ix, nnz[r], k0);
-            const int32_t hi = team == 1 ? nnz[r] : fast_lower_bound(ix, nnz[r], k1);
-            if (nb == JN_WIDE)
-                JN_SFX(fast_axpy_rowsw)(acc_base + j0, P, ix + lo, val + r * n_in + lo, hi - lo,
-                                        eta, d + r * P + j0);
-            else
-                JN_SFX(fast_axpy_rows1)(acc_base + j0, P, ix + lo, val + r * n_in + lo, hi - lo,
-                                        eta, d + r * P + j0);
+            const int32_t lo = search ? fast_lower_bound(ix, nnz[r], k0) : 0;
+            const int32_t hi = search ? fast_lower_bound(ix, nnz[r], k1) : nnz[r];
+            JN_SFX(fast_axpy_n)(acc_base + j0, P, ix + lo, val + r * n_in + lo, hi - lo, eta,
+                                d + r * P + j0, n);
         }
     }
     if (momentum)
-        for (int64_t e = k0 * P; e < k1 * P; e++) wt[e] += vt[e];
-    for (int64_t j = j0b; j < j1b; j++) {
+        for (int64_t k = k0; k < k1; k++)
+            for (int64_t e = k * P + c0; e < k * P + c1; e++) wt[e] += vt[e];
+    for (int64_t j = b0; j < b1; j++) {
         JN_T s = 0;
         for (int64_t r = 0; r < m; r++) s += d[r * P + j];
         if (momentum) bp[j] += (vbp[j] = mu * vbp[j] - eta * s);
@@ -517,7 +516,7 @@ static void JN_SFX(fast_prefetch)(const unsigned char *xb, size_t row_bytes, con
 /* The mini-batches of an epoch on one team of threads (one thread without
  * OpenMP): thread tid packs, runs forward and computes the deltas of its rows
  * [r0, r1) of each mini-batch, then (after a barrier) updates the weights of
- * its inputs. Returns the mini-batch position of the first bad float row (the
+ * its inputs; layer 0 is shared out by outputs instead where split0 says. Returns the mini-batch position of the first bad float row (the
  * epoch stops there, before its update), else -1. */
 static int64_t JN_SFX(fast_epoch)(const JN_SFX(fast_net) *net, const JN_T *x,
                                   const uint8_t *x_u8, const JN_T *scaled, const JN_T *y,
@@ -532,6 +531,15 @@ static int64_t JN_SFX(fast_epoch)(const JN_SFX(fast_net) *net, const JN_T *x,
     JN_PARALLEL_REGION
     {
         const int64_t tid = JN_THREAD_ID, team = JN_TEAM_SIZE;
+        /* With more than one thread and a layer after it (so its activation is
+         * elementwise), layer 0's outputs are shared out in half blocks, each
+         * thread's forward and update over every row: its weights stay in its
+         * core's cache (split by rows, half of the wt rows a thread read had
+         * been written by the other in the step before). */
+        const int split0 = team > 1 && L > 1;
+        const int64_t P0 = padded(net->sizes[1]), halves = P0 / JN_HALF;
+        const int64_t c0 = split0 ? halves * tid / team * JN_HALF : 0;
+        const int64_t c1 = split0 ? halves * (tid + 1) / team * JN_HALF : P0;
         for (int64_t start = 0; start < n; start += batch) {
             const int64_t m = n - start < batch ? n - start : batch;
             const int64_t r0 = m * tid / team, r1 = m * (tid + 1) / team;
@@ -546,14 +554,31 @@ static int64_t JN_SFX(fast_epoch)(const JN_SFX(fast_net) *net, const JN_T *x,
                 JN_CRITICAL
                 if (bad_at < 0 || bad < bad_at) bad_at = bad;
             }
-            for (int64_t l = 0; l < L; l++) {
-                if (l > 0) JN_SFX(fast_pack_hidden)(net, l, r0, r1);
-                JN_SFX(fast_forward)(net, l, r0, r1);
+            if (split0) {
+                fast_barrier_wait(&bar, team);  /* every row packed */
+                if (bad_at >= 0) break;         /* every thread reads the same bad_at here */
+                JN_SFX(fast_forward)(net, 0, 0, m, c0, c1);
+                fast_barrier_wait(&bar, team);  /* a[1] whole */
+            } else {
+                JN_SFX(fast_forward)(net, 0, r0, r1, 0, P0);
+            }
+            for (int64_t l = 1; l < L; l++) {
+                JN_SFX(fast_pack_hidden)(net, l, r0, r1);
+                JN_SFX(fast_forward)(net, l, r0, r1, 0, padded(net->sizes[l + 1]));
             }
             JN_SFX(fast_deltas)(net, y, m, r0, r1);
             fast_barrier_wait(&bar, team);
             if (bad_at >= 0) break;  /* every thread reads the same bad_at here */
-            for (int64_t l = 0; l < L; l++) JN_SFX(fast_update)(net, l, m, eta, tid, team);
+            for (int64_t l = 0; l < L; l++) {
+                const int64_t n_in = net->sizes[l], P = padded(net->sizes[l + 1]);
+                const int64_t blocks = P / JN_FAST_BLOCK;
+                if (l == 0 && split0)
+                    JN_SFX(fast_update)(net, 0, m, eta, 0, n_in, c0, c1, c0, c1);
+                else
+                    JN_SFX(fast_update)(net, l, m, eta, n_in * tid / team, n_in * (tid + 1) / team,
+                                        0, P, blocks * tid / team * JN_FAST_BLOCK,
+                                        blocks * (tid + 1) / team * JN_FAST_BLOCK);
+            }
             fast_barrier_wait(&bar, team);
         }
     }

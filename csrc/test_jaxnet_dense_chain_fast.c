@@ -281,6 +281,96 @@ static void test_max_threads(void) {
     release(&start); release(&one); release(&most);
 }
 
+/* The uint8 packing's vector and word paths (32 pixels tested at once, each
+ * 8 compressed by a permutation for float32; 8 as a 64-bit word) on rows of
+ * 109 pixels (three 32-pixel runs, then a word, then 5 bytes): a row with no
+ * non-zero pixel, one without zeros (pixels 1 and 255), one whose non-zeros
+ * sit on the 32- and 8-pixel boundaries (k mod 32 in {0, 31}, k mod 8 in
+ * {0, 7}), one with only its last pixel, one with pixels 95 and 96 (the
+ * last run's end, the word's start), MNIST-like ones. The sparse epoch from
+ * uint8 must give exactly the epoch from the same pixels as floats (packed by
+ * the plain loop), the dense first layer's, and 2 threads' (outputs shared
+ * out by half blocks), for float32 and float64, SGD and momentum with L2. */
+#define PK_N 12
+static void test_packing(void) {
+    static const int64_t sz[3] = {109, 20, 3};
+    uint8_t x8[PK_N * 109];
+    float xf[PK_N * 109], yf[PK_N * 3], w32[2][109 * 20], b32[2][20], v32[2][109 * 20], c32[2][20];
+    double xd[PK_N * 109], yd[PK_N * 3], w64[2][109 * 20], b64[2][20], v64[2][109 * 20], c64[2][20];
+    int64_t order[PK_N];
+    for (int r = 0; r < PK_N; r++) {
+        order[r] = (r * 5 + 1) % PK_N;
+        for (int k = 0; k < 109; k++) {
+            const int edge = k % 32 == 0 || k % 32 == 31 || k % 8 == 0 || k % 8 == 7;
+            const uint8_t p = r == 0   ? 0
+                            : r == 1   ? (uint8_t)(k % 2 ? 255 : 1)
+                            : r == 2   ? (uint8_t)(edge ? 1 + k : 0)
+                            : r == 3   ? (uint8_t)(k == 108 ? 200 : 0)
+                            : r == 4   ? (uint8_t)(k == 95 || k == 96 ? 77 : 0)
+                            : uniform() < 0.8 ? 0 : (uint8_t)(1 + uniform() * 254);
+            x8[r * 109 + k] = p;
+            xf[r * 109 + k] = (float)p * (1.0f / 256);
+            xd[r * 109 + k] = (double)p * (1.0 / 256);
+        }
+        for (int j = 0; j < 3; j++) yd[r * 3 + j] = yf[r * 3 + j] = (float)(j == r % 3);
+    }
+    const jn_config sgd = {JN_COST_QUADRATIC, JN_ACT_SIGMOID, JN_REG_L2, 0.0, 40.0, 0.0};
+    const jn_config mom = {JN_COST_CROSS_ENTROPY, JN_ACT_SIGMOID, JN_REG_L2, 3.0, 40.0, 0.6};
+    /* runs: uint8 sparse 1 thread (the base), floats sparse, uint8 dense, uint8 sparse 2 threads */
+    const int64_t run_threads[4] = {1, 1, 1, 2}, run_sparse[4] = {1, 1, 0, 1};
+    for (int cfg_i = 0; cfg_i < 2; cfg_i++) {
+        const jn_config *c = cfg_i ? &mom : &sgd;
+        float out32[4][109 * 20 + 3 * 20];
+        double out64[4][109 * 20 + 3 * 20];
+        for (int run = 0; run < 4; run++) {
+            rng_state = 0x9E3779B97F4A7C15ull;  /* the same start for every run */
+            for (int l = 0; l < 2; l++)
+                for (int i = 0; i < sz[l] * sz[l + 1]; i++) {
+                    w64[l][i] = uniform() - 0.5;
+                    w32[l][i] = (float)w64[l][i];
+                    v64[l][i] = v32[l][i] = 0;
+                    if (i < sz[l + 1]) b64[l][i] = b32[l][i] = 0, c64[l][i] = c32[l][i] = 0;
+                }
+            float *w32p[2] = {w32[0], w32[1]}, *b32p[2] = {b32[0], b32[1]};
+            float *v32p[2] = {v32[0], v32[1]}, *c32p[2] = {c32[0], c32[1]};
+            double *w64p[2] = {w64[0], w64[1]}, *b64p[2] = {b64[0], b64[1]};
+            double *v64p[2] = {v64[0], v64[1]}, *c64p[2] = {c64[0], c64[1]};
+            const int floats = run == 1;
+            size_t l32, l64;
+            jn_fast_work_bytes(&l32, sz, 2, 4, sizeof(float));
+            jn_fast_work_bytes(&l64, sz, 2, 4, sizeof(double));
+            void *work = malloc(l32 > l64 ? l32 : l64);
+            int err = jn_fast_train_epoch_f32(w32p, b32p, cfg_i ? v32p : NULL, cfg_i ? c32p : NULL,
+                                              floats ? xf : NULL, floats ? NULL : x8, 1.0f / 256,
+                                              yf, order, 0.9f, c, sz, 2, PK_N, 4,
+                                              run_threads[run], run_sparse[run], NULL, work, l32);
+            err |= jn_fast_train_epoch_f64(w64p, b64p, cfg_i ? v64p : NULL, cfg_i ? c64p : NULL,
+                                           floats ? xd : NULL, floats ? NULL : x8, 1.0 / 256, yd,
+                                           order, 0.9, c, sz, 2, PK_N, 4, run_threads[run],
+                                           run_sparse[run], NULL, work, l64);
+            free(work);
+            CHECK(err == JN_OK, "packing test epochs ran (config %d, run %d)", cfg_i, run);
+            memcpy(out32[run], w32[0], sizeof(float) * 2180);
+            memcpy(out32[run] + 2180, w32[1], sizeof(float) * 60);
+            memcpy(out64[run], w64[0], sizeof(double) * 2180);
+            memcpy(out64[run] + 2180, w64[1], sizeof(double) * 60);
+        }
+        int moved = 0;
+        rng_state = 0x9E3779B97F4A7C15ull;
+        for (int i = 0; i < 2180; i++) moved += (float)(uniform() - 0.5) != out32[0][i];
+        CHECK(moved > 500, "config %d: the packing epoch moved only %d first-layer weights",
+              cfg_i, moved);
+        for (int run = 1; run < 4; run++) {
+            CHECK(memcmp(out32[run], out32[0], sizeof out32[0]) == 0,
+                  "config %d: float32 run %d (floats/dense/2 threads) differs from uint8 sparse",
+                  cfg_i, run);
+            CHECK(memcmp(out64[run], out64[0], sizeof out64[0]) == 0,
+                  "config %d: float64 run %d (floats/dense/2 threads) differs from uint8 sparse",
+                  cfg_i, run);
+        }
+    }
+}
+
 int main(void) {
     rng_state = 0x2545F4914F6CDD1Dull;
     for (int64_t i = 0; i < N; i++) ORDER[i] = (i * 7 + 3) % N;  /* a permutation of 0..22 */
@@ -288,6 +378,7 @@ int main(void) {
     test_float32();
     test_errors();
     test_max_threads();
+    test_packing();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;
