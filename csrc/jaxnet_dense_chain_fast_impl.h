@@ -66,9 +66,11 @@ JN_INLINE void JN_SFX(fast_axpy_rows)(JN_T *restrict wt, int64_t P,
     V dv[JN_WIDE * JN_NV];
     for (int q = 0; q < n / JN_VL; q++) dv[q] = ((const V *)d)[q];
     for (int32_t t = 0; t < nnz; t++) {
-        V *row = (V *)(wt + (int64_t)ix[t] * P);
+        V *row = (V *)(wt + (int64_t)ix[t] * P), r[JN_WIDE * JN_NV];
         const JN_T c = -eta * vx[t];
-        for (int q = 0; q < n / JN_VL; q++) row[q] += c * dv[q];
+        for (int q = 0; q < n / JN_VL; q++) r[q] = row[q];
+        for (int q = 0; q < n / JN_VL; q++) r[q] += c * dv[q];
+        for (int q = 0; q < n / JN_VL; q++) row[q] = r[q];
     }
 #else
     for (int32_t t = 0; t < nnz; t++) {
@@ -492,11 +494,15 @@ static void JN_SFX(fast_update)(const JN_SFX(fast_net) *net, int64_t l, int64_t 
     if (momentum)
         for (int64_t k = k0; k < k1; k++)
             for (int64_t e = k * P + c0; e < k * P + c1; e++) wt[e] += vt[e];
-    for (int64_t j = b0; j < b1; j++) {
-        JN_T s = 0;
-        for (int64_t r = 0; r < m; r++) s += d[r * P + j];
-        if (momentum) bp[j] += (vbp[j] = mu * vbp[j] - eta * s);
-        else bp[j] -= eta * s;
+    for (int64_t j0 = b0; j0 < b1; j0 += JN_HALF) {  /* b0, b1: multiples of JN_HALF */
+        JN_T s[JN_HALF] = {0};                          /* each lane's sum over r ascending */
+        for (int64_t r = 0; r < m; r++)
+            for (int jj = 0; jj < JN_HALF; jj++) s[jj] += d[r * P + j0 + jj];
+        for (int jj = 0; jj < JN_HALF; jj++) {
+            const int64_t j = j0 + jj;
+            if (momentum) bp[j] += (vbp[j] = mu * vbp[j] - eta * s[jj]);
+            else bp[j] -= eta * s[jj];
+        }
     }
     if (l > 0) JN_SFX(fast_refresh_natural)(net, l, k0, k1);
 }
