@@ -9,7 +9,8 @@ The book's net (784-30-10, sigmoid, quadratic cost, η = 3, float32) over the
 (``x_scale = 1/256``): mini-batch 10 (the book's) and 100. Each round runs
 every path once, in turn (so a busy moment of the machine hits all of them
 alike); the table gives the medians over the rounds after one warm-up round,
-each path's share of the float32 matrix-product peak measured in the same run
+the process's CPU seconds beside them (less shaken by a loaded machine), each
+path's share of the float32 matrix-product peak measured in the same run
 (the best of ``jaxnet.bench.matmul_peak``'s JAX and NumPy figures; the FLOPs
 are the dense products', ``jaxnet.bench.flops_per_example``, though the sparse
 layer skips zero pixels), and NumPy's time over each C path's. The NumPy peer
@@ -63,15 +64,18 @@ def check(run):
 
 
 def rounds(run, n_rounds):
-    """{label: seconds of each round}, every path once per round in turn; the first
-    round is a warm-up and is dropped."""
-    times = {label: [] for label in run}
+    """{label: (wall seconds of each round, process CPU seconds of each round)},
+    every path once per round in turn; the first round is a warm-up and is
+    dropped. The CPU seconds (all threads) are less shaken by a loaded machine
+    than the wall-clock ones for one thread; for two they add the spinning."""
+    times = {label: ([], []) for label in run}
     for _ in range(n_rounds + 1):
         for label, f in run.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             f()
-            times[label].append(time.perf_counter() - t0)
-    return {label: ts[1:] for label, ts in times.items()}
+            times[label][0].append(time.perf_counter() - t0)
+            times[label][1].append(time.process_time() - c0)
+    return {label: (ts[1:], cs[1:]) for label, (ts, cs) in times.items()}
 
 
 def main(argv=None):
@@ -98,9 +102,10 @@ def main(argv=None):
     for batch in args.batches:
         run = paths(params, x8, x, y, order, batch)
         check(run)
-        for label, ts in rounds(run, args.rounds).items():
+        for label, (ts, cs) in rounds(run, args.rounds).items():
             s = statistics.median(ts)
             rows.append(dict(batch=batch, name=label, median_s=s, times=ts,
+                             cpu_median_s=statistics.median(cs), cpu_times=cs,
                              peak_share=flop / s / 1e9 / best))
             print(f"mini-batch {batch}: {label}: {s:.4f} s", file=sys.stderr, flush=True)
     doc = dict(date=bench.now(), command="python benchmarks/c_kernel_sparse.py " + " ".join(
@@ -130,10 +135,11 @@ def markdown(doc) -> str:
         rs = [r for r in doc["rows"] if r["batch"] == batch]
         numpy_s = next(r["median_s"] for r in rs if r["name"] == NUMPY)
         lines += [f"## mini-batch {batch}", "",
-                  "| path | s / epoch | share of the peak | NumPy / this |",
-                  "| --- | --- | --- | --- |"]
-        lines += [f"| {r['name']} | {r['median_s']:.4f} | {100 * r['peak_share']:.1f} % "
-                  f"| {numpy_s / r['median_s']:.1f} |" for r in rs]
+                  "| path | s / epoch | CPU s / epoch (all threads) | share of the peak "
+                  "| NumPy / this |",
+                  "| --- | --- | --- | --- | --- |"]
+        lines += [f"| {r['name']} | {r['median_s']:.4f} | {r.get('cpu_median_s', float('nan')):.4f} "
+                  f"| {100 * r['peak_share']:.1f} % | {numpy_s / r['median_s']:.1f} |" for r in rs]
         lines.append("")
     return "\n".join(lines)
 

@@ -22,9 +22,11 @@
  *     runs the whole epoch: each thread packs, runs forward and computes the
  *     deltas of its share of each mini-batch's rows, then, after a barrier,
  *     updates the weights of its share of each layer's inputs (and biases),
- *     and a second barrier ends the step. Every element is computed by the
- *     same sequence of operations whatever the thread count, so the numbers
- *     are identical;
+ *     and a barrier ends the step; the first layer (when a layer follows it)
+ *     is shared out by outputs instead, each thread's forward and update over
+ *     every row, so its weights stay in its core's cache. Every element is
+ *     computed by the same sequence of operations whatever the thread count,
+ *     so the numbers are identical;
  *   - nothing allocates: `work` holds everything (jn_fast_work_bytes).
  * Forward values and deltas are computed as the reference computes them (the
  * same sums in the same order; a skipped zero adds exactly 0); the update
