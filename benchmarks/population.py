@@ -7,11 +7,14 @@
 images of the book's training set, each member its own η (0.5 to 3), seed and
 order. For each P, every path trains one epoch of every member from the same
 start: ``jaxnet.fit_population`` (all members in one compiled program), a loop
-of ``jaxnet.train_epoch`` calls (one member after another), a ``vmap``'d
+of ``jaxnet.train_epoch`` calls (one member after another),
+``jaxnet.fit_population(impl="c")`` (each member's epoch by the C kernel, the
+members over the machine's cores; the whole call timed), a ``vmap``'d
 Equinox + optax population and a ``torch.compile``'d
 ``torch.func.vmap(grad(functional_call))`` population (benchmarks/population_peers.py;
 each absent without its package, and the table says so). Each peer is first
-checked against ``fit_population``'s members (population_peers.PEER_RTOL) and not
+checked against ``fit_population``'s members (population_peers.PEER_RTOL; the C
+kernel's row: C_RTOL, its float32 tolerance against JAX) and not
 timed if it differs (the table's notes say so). Then ``--repeats`` rounds time every path in turn (the
 first call, compile included, apart); reported as the median seconds per epoch
 (``fit_population``'s: its ``epoch_seconds``, the compiled epoch; the call's
@@ -127,7 +130,7 @@ def _fit_population(m, model, seconds: list):
 def _peer_rows(args, members, x, labels):
     """One row per (P, path), every path checked, then timed in rounds; ``(rows,
     notes)``, the notes naming the absent peers and any that disagreed (not timed)."""
-    from population_peers import PEER_RTOL, checked_times, peers
+    from population_peers import checked_times, peers
     from population_peers import members as make_members
 
     import jaxnet
@@ -143,10 +146,10 @@ def _peer_rows(args, members, x, labels):
         first = {"jaxnet.fit_population": (0.0, time.perf_counter() - t0)}
         for peer in available:
             runs[peer.name] = peer.make(m)
-            diff, f, times = checked_times(runs[peer.name], ref, 0)
+            diff, f, times = checked_times(runs[peer.name], ref, 0, peer.rtol)
             if times is None:
                 notes.append(f"P={p}: {peer.name} differs from fit_population by {diff:.1e} "
-                             f"> {PEER_RTOL:.0e}: not timed")
+                             f"> {peer.rtol:.0e}: not timed")
                 print(notes[-1], file=sys.stderr)
                 del runs[peer.name]
                 continue

@@ -2,6 +2,9 @@
 other means, each checked against ``jaxnet.fit_population`` before it is timed.
 
 - ``loop``: ``jaxnet.train_epoch`` called once per member, in turn (the public API).
+- ``c``: ``jaxnet.fit_population(impl="c")``: each member's epoch by the C kernel's
+  fast path, the members spread over the machine's cores (the whole call timed,
+  its set-up included).
 - ``equinox``: a ``vmap``'d Equinox + optax epoch (``peers/equinox_optax.py``).
 - ``torch``: ``torch.compile``'d ``torch.func.vmap(grad(functional_call))`` steps
   (``peers/torch_compiled.py``); absent without torch.
@@ -25,6 +28,13 @@ import numpy as np
 # 1.9e-5, its η ≈ 3 members the farthest (the median member 6e-7). A wrong η,
 # order or member is ≥ 1e-2 (tests/test_population_peers.py: a swapped η).
 PEER_RTOL = 2e-4
+# The C kernel's fast path sums every product in its own order in every step, and
+# in float32 that is the C fast path's named tolerance against the JAX epoch
+# (tests/test_cref_fast.py's EPOCH32_RTOL): 64 members of 1,000 steps differed by
+# 3.7e-4 at most (8 members: 1.8e-5 to 4.3e-5, each above its one-ulp nudge; in
+# float64 the same 8 stayed within 6.1e-13, tests/test_population_c.py). A wrong η
+# or order is ≥ 1e-2 (tests/test_population_peers.py).
+C_RTOL = 1e-3
 
 
 class Members(NamedTuple):
@@ -48,10 +58,12 @@ class Members(NamedTuple):
 
 class Peer(NamedTuple):
     """A path: its name and ``make(members) -> run``; ``run()`` trains one epoch of
-    every member from the start and returns ``[(w (P, ..), b (P, ..))]`` NumPy."""
+    every member from the start and returns ``[(w (P, ..), b (P, ..))]`` NumPy;
+    ``rtol``: how far it may be from fit_population's members and still be timed."""
 
     name: str
     make: Callable
+    rtol: float = PEER_RTOL
 
 
 def members(p: int, x, labels, model, seed=0) -> Members:
@@ -84,6 +96,16 @@ def _loop(m: Members):
                for i in range(len(m.etas))]
         return [(np.stack([np.asarray(o[l][0]) for o in out]),
                  np.stack([np.asarray(o[l][1]) for o in out])) for l in range(len(out[0]))]
+    return run
+
+
+def _c(m: Members):
+    import jaxnet
+
+    def run():
+        res = jaxnet.fit_population(m.keys, m.pop, m.x, m.labels, epochs=1, eta=m.etas,
+                                    batch_size=10, x_scale=m.scale, impl="c")
+        return [(np.asarray(layer.w), np.asarray(layer.b)) for layer in res.params]
     return run
 
 
@@ -120,6 +142,11 @@ def peers() -> tuple[list, list]:
     """``(the available Peers, notes on the absent ones)``."""
     out, notes = [Peer("loop of train_epoch", _loop)], []
     try:
+        from jaxnet import cref  # noqa: F401  (the C extension, built at install)
+        out.append(Peer('jaxnet.fit_population(impl="c")', _c, C_RTOL))
+    except ImportError as e:
+        notes.append(f"jaxnet.cref absent ({e})")
+    try:
         import equinox
         import optax
         out.append(Peer(f"Equinox {equinox.__version__} + optax {optax.__version__}, vmap",
@@ -140,13 +167,13 @@ def rel(out, ref) -> float:
                for o, r in zip(out, ref) for a, b in zip(o, r))
 
 
-def checked_times(run, ref, repeats: int):
+def checked_times(run, ref, repeats: int, rtol: float = PEER_RTOL):
     """``(rel. difference, first call's seconds, [seconds] of ``repeats`` more)``, or
-    the difference and Nones when it exceeds PEER_RTOL (not timed)."""
+    the difference and Nones when it exceeds ``rtol`` (not timed)."""
     t0 = time.perf_counter()
     diff = rel(run(), ref)
     first = time.perf_counter() - t0
-    if not diff <= PEER_RTOL:
+    if not diff <= rtol:
         return diff, None, None
     times = []
     for _ in range(repeats):

@@ -225,7 +225,7 @@ def test_fit_population_with_pallas_is_fit_population():
                        "fit_population, 2 epochs")    # two epochs: twice the steps of RTOL's
     assert np.array_equal(got.correct, want.correct)
     with pytest.raises(ValueError, match="impl: expected one of"):
-        jaxnet.fit_population(keys, params, x, labels, impl="c", **kw)
+        jaxnet.fit_population(keys, params, x, labels, impl="cuda", **kw)
 
 
 def _dropout_model():

@@ -32,3 +32,17 @@ def test_the_train_epoch_loop_follows_fit_population(sample):
     wrong = m._replace(etas=m.etas[::-1].copy())
     off = pp.rel(loop(wrong)(), ref)
     assert off > 10 * pp.PEER_RTOL, off
+
+
+def test_the_c_population_follows_fit_population(sample):
+    x, labels = sample.train.images[:200], sample.train.labels[:200]
+    model = jaxnet.Model.dense([784, 30, 10])
+    m = pp.members(4, x, labels, model)
+    res = jaxnet.fit_population(m.keys, m.pop, m.x, m.labels, epochs=1, eta=m.etas,
+                                batch_size=10, x_scale=m.scale, model=model)
+    ref = [(np.asarray(layer.w), np.asarray(layer.b)) for layer in res.params]
+    peer = next(p for p in pp.peers()[0] if p.name == 'jaxnet.fit_population(impl="c")')
+    assert peer.rtol == pp.C_RTOL and pp.rel(peer.make(m)(), ref) <= pp.PEER_RTOL
+    # a member trained with another η is caught by the C row's own tolerance
+    off = pp.rel(peer.make(m._replace(etas=m.etas[::-1].copy()))(), ref)
+    assert off > 10 * pp.C_RTOL, off

@@ -24,10 +24,12 @@ from ._flags import (
     add_model_flags,
     add_training_flags,
     floats,
+    impl_problem,
     lambda_n,
     model_from_args,
     non_negative_float,
     positive,
+    threads,
     unit_float,
 )
 from ._sweep_devices import add_device_flags, check_device_flags, sweep_mesh
@@ -57,8 +59,13 @@ def add_sweep(sub) -> None:
                     help="regularisation strengths, comma-separated (default 0)")
     sw.add_argument("--momentum", type=floats(unit_float), default=[0.0], metavar="LIST",
                     help="momentum co-efficients, comma-separated (default 0)")
-    sw.add_argument("--impl", choices=("jax", "pallas"), default="jax",
-                    help="pallas: every member's epoch in one fused kernel (Dense models)")
+    sw.add_argument("--impl", choices=("jax", "pallas", "c"), default="jax",
+                    help="pallas: every member's epoch in one fused kernel (Dense models); "
+                         "c: each member's epoch by the C kernel, members spread over "
+                         "--threads (one device)")
+    sw.add_argument("--threads", type=threads, default=None,
+                    help="members trained at once with --impl c (default: this machine's "
+                         "cores; refused with another --impl)")
     sw.add_argument("--checkpoint", type=Path, default=None, metavar="FILE",
                     help="save every member's state here after every --checkpoint-every "
                          "epochs and at the end (atomic); Ctrl-C or SIGTERM then finishes the "
@@ -99,8 +106,8 @@ def _check_flags(args):
         return error("--resume and --overwrite: choose one", 2)
     outputs = [("--plot", args.plot), ("--json", args.json), ("--csv", args.csv),
                ("--save-best", args.save_best), ("--checkpoint", args.checkpoint)]
-    problem = (check_device_flags(args) or outputs_unwritable(outputs)
-               or same_file(outputs, data_files(args.data)))
+    problem = (check_device_flags(args) or impl_problem(args) or _c_on_devices(args)
+               or outputs_unwritable(outputs) or same_file(outputs, data_files(args.data)))
     if problem:
         return error(problem, 2)
     if args.checkpoint is not None and args.checkpoint.exists() and not (
@@ -108,6 +115,14 @@ def _check_flags(args):
         return error(f"--checkpoint {args.checkpoint}: exists; add --resume to continue it or "
                      "--overwrite to start over", 2)
     return None if plot_ready(args) else 1
+
+
+def _c_on_devices(args) -> str | None:
+    """--impl c trains on this host's threads: no --devices or processes."""
+    if args.impl == "c" and (args.devices is not None or args.coordinator is not None):
+        return ("--impl c trains the members on this host's --threads; --devices and "
+                "--coordinator split them with --impl jax")
+    return None
 
 
 def sweep(args) -> int:
@@ -176,7 +191,7 @@ def _fit(args, model, params, keys, members, d, split, mesh, lead):
                 grad=args.grad, on_epoch=on_epoch, shuffle=args.shuffle, n=lambda_n(args),
                 mesh=mesh, checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
                 resume=args.resume, overwrite=args.overwrite, impl=args.impl,
-                names=run_names(args, seeds=args.seeds))
+                threads=args.threads, names=run_names(args, seeds=args.seeds))
         except FloatingPointError as e:   # every member: name them by their seeds too
             if getattr(e, "diverged", None) is None:
                 raise

@@ -8,6 +8,7 @@ each call trains one epoch over an order the caller made, on host parameters.
 
 from __future__ import annotations
 
+import copy
 import numbers
 import threading
 
@@ -95,11 +96,26 @@ class Epoch:
         self.threads = check_threads(threads)
         state = rule.init(net.params) if state is None else state   # host: exact η, μ
         eta, self.mu, vw, vb = rule_values(net, rule, state)
-        self.penalty = check_reg_strength(lmbda, self.n if n is None else n)
+        self.rule, self.reg_n = rule, self.n if n is None else n
+        self.penalty = check_reg_strength(lmbda, self.reg_n)
         self.params = net.params
         host_eta, host_mu = net.dtype.type(eta), net.dtype.type(self.mu)
         self.state = (SgdState(np.asarray(host_eta)) if vw is None else
                       MomentumState(np.asarray(host_eta), np.asarray(host_mu), net.layers(vw, vb)))
+
+    def member(self, state, lmbda=None) -> "Epoch":
+        """This epoch for another member of a population: the same model, data, batch
+        size, threads and n of λ/n (checked once, shared, not copied), with its own
+        ``state`` of the same rule (its η and μ; the velocity's shapes those of
+        ``params``) and ``lmbda`` — these two checked here as the constructor checks
+        them. Call it with that member's parameters and state."""
+        other = copy.copy(self)
+        eta, other.mu, vw, vb = rule_values(self.net, self.rule, state)
+        other.penalty = check_reg_strength(lmbda, self.reg_n)
+        d = self.net.dtype
+        other.state = (SgdState(np.asarray(d.type(eta))) if vw is None else MomentumState(
+            np.asarray(d.type(eta)), np.asarray(d.type(other.mu)), self.net.layers(vw, vb)))
+        return other
 
     def __call__(self, params, state, order, key=None, masks=None):
         net = self.net

@@ -35,6 +35,7 @@ from ..._core.params import Layer
 from ..._core.rescue import WriteError
 from .._checkpoint import CheckpointError, check_config, write_npz
 from .._identity import NAMES, run_config
+from .mesh import slots
 
 FORMAT = "jaxnet.population_checkpoint"
 # 2: the caller's names and the (absent) test data in the config, as fit's (version 1
@@ -158,3 +159,18 @@ def _layers(z, prefix, shapes, p, dtype):
             raise CheckpointError(f"{z.path}: layer {l} {prefix or 'params'} contains NaN or Inf")
         out.append(Layer(w, b))
     return tuple(out)
+
+
+def member_split(pop: int, sharding) -> dict:
+    """The sharding that changes results (a checkpoint's config): how many members
+    share a device (the batched products' shape) and how many ways a mini-batch is
+    split (the gradients' summation order)."""
+    if sharding is None:   # not partitioned (None: even a 1-device mesh is another program)
+        return dict(members_per_device=None, data_shards=1)
+    return dict(members_per_device=slots(pop, sharding) // sharding.devices,
+                data_shards=sharding.data_shards)
+
+
+def member_shapes(model) -> list:
+    """One member's ``Layer(w shape, b shape)`` per layer."""
+    return [layer.param_shapes(s) for layer, s in zip(model.layers, model.shapes)]

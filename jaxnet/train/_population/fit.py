@@ -29,7 +29,8 @@ from .._identity import check_names
 from .._loop import prepare, reg_count
 from .._pallas import check_supported, population_shuffled_epoch
 from .blocks import blocked
-from .checkpoint import population_config
+from .checkpoint import member_shapes, member_split, population_config
+from .cref import c_population_epoch, check_c_options
 from .loop import PopulationRun, PopulationSaver, train_population
 from .members import (
     best_members,
@@ -126,7 +127,8 @@ def fit_population(keys, params, x, labels, *, model=None, epochs: int = 30, eta
                    on_epoch: Optional[Callable[[int, np.ndarray], None]] = None,
                    shuffle: bool = True, n=None, mesh=None, checkpoint=None,
                    checkpoint_every: int = 1, resume: bool = False,
-                   overwrite: bool = False, impl: str = "jax", names=None) -> PopulationResult:
+                   overwrite: bool = False, impl: str = "jax", names=None,
+                   threads: Optional[int] = None) -> PopulationResult:
     """Trains ``P`` networks at once, one compiled program per epoch for all of them.
 
     Args:
@@ -158,7 +160,14 @@ def fit_population(keys, params, x, labels, *, model=None, epochs: int = 30, eta
         ``fit``'s). The result equals an uninterrupted run's bit for bit.
       overwrite: start over although ``checkpoint`` exists (without it or
         ``resume``, an existing checkpoint is a CheckpointError before training).
-      impl: ``"jax"``, or ``"pallas"``: one fused kernel (Dense, float32, no mesh).
+      impl: ``"jax"``; ``"pallas"``: one fused kernel (Dense, float32, no mesh); or
+        ``"c"``: each member's epoch by the C kernel's fast path (jaxnet.cref.Epoch,
+        one thread a member) over the same shuffles and dropout keys as ``"jax"``,
+        the members spread over ``threads`` host threads; the evaluation is JAX's.
+        No mesh; a checkpoint of one impl does not resume another.
+      threads: with ``impl="c"``, how many members train at once (a positive int;
+        None: the cores this process may use). It does not change the results.
+        Only with ``impl="c"``.
       names: as ``fit``'s (the command line's seeds or ensemble, init, evaluation
         split and data), recorded in the checkpoint to name a refused resume.
 
@@ -197,9 +206,11 @@ def fit_population(keys, params, x, labels, *, model=None, epochs: int = 30, eta
     check_names(names)
     hyper = member_hyper(pop, eta, lmbda, momentum)
     given, params = params, as_layers(jax.tree.map(jnp.asarray, params))
-    rule, state, pen = member_state(params, hyper, reg_count(n, data.n, data.batch_size))
-    if impl not in ("jax", "pallas"):
-        raise ValueError(f"impl: expected one of ('jax', 'pallas'), got {impl!r}")
+    reg_n = reg_count(n, data.n, data.batch_size)
+    rule, state, pen = member_state(params, hyper, reg_n)
+    if impl not in ("jax", "pallas", "c"):
+        raise ValueError(f"impl: expected one of ('jax', 'pallas', 'c'), got {impl!r}")
+    threads = check_c_options(impl, threads, mesh)
     if impl == "pallas":
         check_supported(model, params[0].w.dtype, rule, grad, mesh=mesh)
     run, saver = PopulationRun(params, state, keys, 0, [], np.full(pop, -1, np.int64)), None
@@ -209,13 +220,14 @@ def fit_population(keys, params, x, labels, *, model=None, epochs: int = 30, eta
             model=model, dtype=params[0].w.dtype, x=x, labels=labels, x_scale=x_scale,
             eval_data=eval_data, keys=keys, params=params, hyper=hyper, names=names,
             batch_size=data.batch_size, grad=grad, shuffle=shuffle,
-            reg_n="examples" if n is None else n, impl=impl, **_split(pop, sharding))
-        saver = PopulationSaver(checkpoint, config, shapes=_member_shapes(model),
+            reg_n="examples" if n is None else n, impl=impl, **member_split(pop, sharding))
+        saver = PopulationSaver(checkpoint, config, shapes=member_shapes(model),
                                 resume=resume, overwrite=overwrite, every=checkpoint_every,
                                 pop=pop)
         run = saver.resume(run, epochs, total)
     t0 = time.perf_counter()
-    run, epoch_fn, eval_fn = _compiled(run, pen, data, pop, sharding, impl, model=model,
+    c = None if threads is None else dict(hyper=hyper, reg_n=reg_n, threads=threads)
+    run, epoch_fn, eval_fn = _compiled(run, pen, data, pop, sharding, impl, c, model=model,
                                        rule=rule, grad=grad, batch_size=data.batch_size,
                                        shuffle=shuffle)
     compile_seconds = time.perf_counter() - t0
@@ -233,9 +245,10 @@ def fit_population(keys, params, x, labels, *, model=None, epochs: int = 30, eta
                             np.asarray(run.diverged, np.int64))
 
 
-def _compiled(run, pen, data, pop, sharding, impl, **static):
+def _compiled(run, pen, data, pop, sharding, impl, c, **static):
     """The run and the data placed on the mesh (if any), and the compiled ``(epoch of
-    every member, evaluation or None)``, closed over the data.
+    every member, evaluation or None)``, closed over the data; ``c``: impl "c"'s
+    ``(hyper, reg_n, threads)`` as a dict, else None.
 
     The one place that runs an epoch of all members: another implementation of the
     epoch takes the place of ``population_epoch`` here."""
@@ -247,11 +260,15 @@ def _compiled(run, pen, data, pop, sharding, impl, **static):
             pen = Penalty(put_members(pen.lmbda, pop, sharding), put_replicated(pen.n, sharding))
         data = data._replace(**put_replicated(dict(x=data.x, y=data.y, scale=data.scale,
                                                    eval=data.eval), sharding))
-    epoch, extra = ((population_shuffled_epoch, {}) if impl == "pallas"
-                    else (population_epoch, {"sharding": sharding}))
-    fn = epoch.lower(run.params, run.state, run.keys, data.x, data.y, data.scale, pen,
-                     **extra, **static).compile()
-    epoch_fn = partial(_epoch_with, fn, data, pen)
+    if impl == "c":
+        epoch_fn = c_population_epoch(run.params, run.state, data=data, model=static["model"],
+                                      rule=static["rule"], shuffle=static["shuffle"], **c)
+    else:
+        epoch, extra = ((population_shuffled_epoch, {}) if impl == "pallas"
+                        else (population_epoch, {"sharding": sharding}))
+        fn = epoch.lower(run.params, run.state, run.keys, data.x, data.y, data.scale, pen,
+                         **extra, **static).compile()
+        epoch_fn = partial(_epoch_with, fn, data, pen)
     if data.eval is None:
         return run, epoch_fn, None
     ev = population_monitor.lower(static["model"], run.params, *data.eval, data.scale, pen,
@@ -278,18 +295,3 @@ def _check_options(shuffle, checkpoint_every, resume, overwrite) -> None:
             or checkpoint_every < 1):
         raise ValueError(f"checkpoint_every: expected a positive int (epochs), got "
                          f"{checkpoint_every!r}")
-
-
-def _split(pop: int, sharding) -> dict:
-    """The sharding that changes results (a checkpoint's config): how many members
-    share a device (the batched products' shape) and how many ways a mini-batch is
-    split (the gradients' summation order)."""
-    if sharding is None:   # not partitioned (None: even a 1-device mesh is another program)
-        return dict(members_per_device=None, data_shards=1)
-    return dict(members_per_device=slots(pop, sharding) // sharding.devices,
-                data_shards=sharding.data_shards)
-
-
-def _member_shapes(model) -> list:
-    """One member's ``Layer(w shape, b shape)`` per layer."""
-    return [layer.param_shapes(s) for layer, s in zip(model.layers, model.shapes)]
