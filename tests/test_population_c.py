@@ -127,6 +127,23 @@ def test_the_host_draws_the_orders_fit_draws(n):
         np.testing.assert_array_equal(np.asarray(nxt[i]), np.asarray(want_key))
 
 
+def test_a_jax_whose_permutation_changed_falls_back_to_its_own_orders(sample, monkeypatch):
+    """If the host's sort no longer reproduces jax.random.permutation (a future JAX),
+    impl="c" draws the orders with shuffle_order itself: the same run, not a refusal
+    and not other orders. Here the host's sort of the keys is broken on purpose."""
+    from jaxnet.train._population import cref
+    model = jaxnet.Model.dense((784, 20, 10))
+    keys, pop, x, labels, kw = _setup(sample, model, n=200)
+    want = jaxnet.fit_population(keys, pop, x, labels, epochs=2, impl="c", **kw)
+    right = cref._order
+    monkeypatch.setattr(cref, "_order", lambda drawn: (   # sort keys: a wrong permutation
+        right(drawn) if np.ndim(drawn) == 1 else np.arange(np.shape(drawn)[1])))
+    assert not cref.host_sort_reproduces(keys, 200)
+    got = jaxnet.fit_population(keys, pop, x, labels, epochs=2, impl="c", **kw)
+    assert max(_worst(got.params, want.params)) <= SAME_RTOL
+    np.testing.assert_array_equal(got.correct, want.correct)
+
+
 @pytest.mark.parametrize("kw, match", [
     (dict(impl="c", threads=0), r"threads: expected a positive int .*got 0"),
     (dict(impl="c", threads=True), r"threads: expected a positive int .*got True"),

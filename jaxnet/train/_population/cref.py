@@ -58,15 +58,19 @@ def _rounds(n: int) -> int:
     return int(np.ceil(3 * np.log(max(1, n)) / np.log(np.iinfo(np.uint32).max)))
 
 
-@partial(jax.jit, static_argnums=(1, 2, 3))
-def _draw(keys, n: int, shuffle: bool, dropout: bool):
+@partial(jax.jit, static_argnums=(1, 2, 3, 4))
+def _draw(keys, n: int, shuffle: bool, dropout: bool, host_sort: bool = True):
     """Every member's ``(next key, order (n,) int32 or its sort keys (rounds, n) uint32,
     dropout key or None)``, drawn as ``shuffled_epoch`` draws them under
     ``population_epoch``'s vmap. With ``shuffle`` the order is left to the host
     (:func:`_order`): ``jax.random.permutation``'s sorts, slow on XLA:CPU (~1 s for
-    64 orders of 10,000), take a few ms in NumPy and run in the member's thread."""
+    64 orders of 10,000), take a few ms in NumPy and run in the member's thread.
+    ``host_sort=False``: the orders themselves, by ``shuffle_order`` (slower, for a JAX
+    whose permutation :func:`host_sort_reproduces` no longer)."""
     def one(key):
-        if shuffle:                      # shuffle_order: key, sub = split(key); permutation(sub)
+        if shuffle and not host_sort:
+            key, order = shuffle_order(key, n)
+        elif shuffle:                    # shuffle_order: key, sub = split(key); permutation(sub)
             key, sub = jax.random.split(key)
             bits = []
             for _ in range(_rounds(n)):  # permutation's _shuffle: sub, k = split(sub); bits(k)
@@ -94,14 +98,13 @@ def _order(drawn: np.ndarray) -> np.ndarray:
     return order
 
 
-def check_draw(keys, n: int) -> None:
-    """Raises RuntimeError unless the host's order from ``keys[0]`` equals
-    ``shuffle_order``'s (if JAX's permutation changed): checked once a run."""
+def host_sort_reproduces(keys, n: int) -> bool:
+    """Whether the host's order from ``keys[0]`` equals ``shuffle_order``'s: False if
+    this JAX's permutation draws its orders otherwise (then the orders are drawn by
+    ``shuffle_order`` itself, slower, the same orders). Asked once a run."""
     want = np.asarray(shuffle_order(keys[0], n)[1])
     got = _order(np.asarray(_draw(keys[:1], n, True, False)[1][0]))
-    if not np.array_equal(got, want):
-        raise RuntimeError("impl='c': this JAX's jax.random.permutation no longer draws "
-                           "the order the C epoch reproduces; use impl='jax'")
+    return bool(np.array_equal(got, want))
 
 
 def c_population_epoch(params, state, *, hyper: dict, data, model, rule, reg_n, shuffle,
@@ -124,11 +127,10 @@ def c_population_epoch(params, state, *, hyper: dict, data, model, rule, reg_n, 
     epochs = [base.member(_member(host[1], i), _lmbda(hyper["lmbda"][i], dtype))
               for i in range(pop)]
     workers = max(1, min(threads, pop))
-    if shuffle:
-        check_draw(jax.random.PRNGKey(0)[None], base.n)
+    host_sort = bool(shuffle) and host_sort_reproduces(jax.random.PRNGKey(0)[None], base.n)
 
     def epoch_fn(params, state, keys):
-        keys, orders, drops = _draw(keys, base.n, shuffle, model.has_dropout)
+        keys, orders, drops = _draw(keys, base.n, shuffle, model.has_dropout, host_sort)
         orders, p, s = jax.tree.map(np.asarray, (orders, params, state))
 
         def train(i):
