@@ -3,6 +3,8 @@ computation of large mini-batches (jaxnet._core.chunked, ConvPool.CHUNK): the pa
 matrix against its definition by loops, col2im as its adjoint, and chunked gradients
 and layers against the same computation on the whole batch."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -15,6 +17,7 @@ from jaxnet._core import convpool as _convpool
 from jaxnet._core import im2col as _im2col
 from jaxnet._core.costs import Penalty
 from jaxnet._core.network import GRADIENTS
+from jaxnet.train import _epoch
 
 # float64, the same sums in another order (chunks against one product).
 F64_RTOL = 1e-12
@@ -85,3 +88,20 @@ def test_a_layer_over_more_than_a_chunk_is_the_layer_over_its_parts():
     assert_trees_close(g, jax.tree.map(lambda *t: sum(t), *[b[0] for b in back]), F64_RTOL,
                        "the summed parts")
     assert_trees_close(g_in, jnp.concatenate([b[1] for b in back]), F64_RTOL, "dC/dA")
+
+
+def test_a_scanned_chunk_gathers_its_patches_once():
+    # The forward and ∂C/∂w read the same patch matrix. In an epoch (the steps' loop
+    # around the groups' loop) XLA merged neither gather while every call made its own
+    # constants (2 a chunk, issue 32): one a chunk now.
+    m = 2 * _chunked.GROUP * _chunked.CHUNK_ROWS                  # two groups: a real loop
+    model, params, x, y, _ = _conv_net(2 * m, 0.0)                # two steps: a real loop
+    rule = jaxnet.sgd(0.1)
+    hlo = _epoch.epoch.lower(params, rule.init(params), x, y, jnp.arange(2 * m), None, None,
+                             model=model, rule=rule, grad="backprop",
+                             batch_size=m).compile().as_text()
+    rows = _chunked.CHUNK_ROWS * 4 * 4 * 2 * 2                     # (m·Hp·Wp·p·p, k·k·C)
+    gathers = [ln for ln in hlo.splitlines()
+               if re.match(rf"\s*(ROOT )?%\S+ = f64\[{rows},25\]\S* fusion\(", ln)
+               and "gather" in ln]
+    assert len(gathers) == _chunked.GROUP, gathers                # one per chunk of a group

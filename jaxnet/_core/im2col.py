@@ -28,8 +28,11 @@ patch entry back at the input position it was read from.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 
 def _sizes(h: int, w: int, k: int, p: int):
@@ -44,10 +47,33 @@ def patches(an, k: int, p: int):
     whole channel rows ``an[n, y, x, :]`` at positions fixed when the program is traced."""
     m, h, w, c = an.shape
     hp, wp, _ = _sizes(h, w, k, p)
+    rows = lax.gather(jnp.asarray(an).reshape(m, h * w, c), _positions(h, w, k, p)[:, None],
+                      _ROWS, slice_sizes=(m, 1, c), mode="promise_in_bounds")
+    return rows.reshape(m * hp * wp * p * p, k * k * c)
+
+
+#: ``an (m, H·W, C)`` gathered at positions ``(N, 1)`` → ``(m, N, C)``. lax.gather, not
+#: ``an.at[:, at].get``: jnp's indexing adds a select for negative indices with its own
+#: mask constant per call, which (like an index array per call) inside a loop became a
+#: loop operand of its own and kept XLA from merging the forward's and the gradient's
+#: gathers of the same patches.
+_ROWS = lax.GatherDimensionNumbers(offset_dims=(0, 2), collapsed_slice_dims=(1,),
+                                   start_index_map=(1,))
+
+
+@lru_cache(maxsize=None)
+def _positions(h: int, w: int, k: int, p: int):
+    """The input positions ``y·W + x`` that :func:`patches` reads, ``(Hp·Wp·p·p·k·k,)``
+    int32 in its row and column order; read-only, and **one object per shape**: a
+    program traces it as one constant however often a layer's patches are taken, so
+    inside a loop (the chunk groups of jaxnet._core.chunked) the forward's and the
+    gradient's gathers are one (XLA's CSE merges them), where an array per call
+    became one loop operand each and the gather was computed twice."""
+    hp, wp, _ = _sizes(h, w, k, p)
     y, x, py, px, i, j = np.meshgrid(*map(np.arange, (hp, wp, p, p, k, k)), indexing="ij")
     at = ((p * y + py + i) * w + p * x + px + j).reshape(-1).astype(np.int32)
-    rows = jnp.asarray(an).reshape(m, h * w, c).at[:, at].get(mode="promise_in_bounds")
-    return rows.reshape(m * hp * wp * p * p, k * k * c)
+    at.flags.writeable = False
+    return at
 
 
 def unpatches(dp, shape: tuple, k: int, p: int):
