@@ -178,5 +178,11 @@ def test_sweep_command_with_the_c_kernel():
     got, want = re.findall(rows, c.stdout, re.M), re.findall(rows, j.stdout, re.M)
     assert [r[0] for r in got] == ["0.5", "3"], c.stdout
     assert all(abs(float(a[3]) - float(b[3])) <= 1 for a, b in zip(got, want)), (got, want)
-    bad = _sweep("--threads", "2")
-    assert bad.returncode == 2 and "--threads 2 applies to --impl c only" in bad.stderr
+
+
+def test_sweep_threads_without_the_c_kernel_is_refused(capsys):
+    from jaxnet.cli import main
+    code = main(["sweep", "--data", "sample", "--seeds", "2", "--sizes", "784,10,10",
+                 "--threads", "2"])                  # refused before any data is loaded
+    assert code == 2
+    assert "--threads 2 applies to --impl c only" in capsys.readouterr().err

@@ -19,13 +19,18 @@ def test_a_peer_that_differs_is_not_timed():
     assert diff > pp.PEER_RTOL and first is None and times is None and len(calls) == 1
 
 
-def test_the_train_epoch_loop_follows_fit_population(sample):
+def _members_and_reference(sample, P: int):
+    """P members of 784-30-10 on 200 images and fit_population's host (w, b) after an epoch."""
     x, labels = sample.train.images[:200], sample.train.labels[:200]
     model = jaxnet.Model.dense([784, 30, 10])
-    m = pp.members(5, x, labels, model)
+    m = pp.members(P, x, labels, model)
     res = jaxnet.fit_population(m.keys, m.pop, m.x, m.labels, epochs=1, eta=m.etas,
                                 batch_size=10, x_scale=m.scale, model=model)
-    ref = [(np.asarray(layer.w), np.asarray(layer.b)) for layer in res.params]
+    return m, [(np.asarray(layer.w), np.asarray(layer.b)) for layer in res.params]
+
+
+def test_the_train_epoch_loop_follows_fit_population(sample):
+    m, ref = _members_and_reference(sample, 5)
     loop = pp.peers()[0][0].make        # the loop of train_epoch, always available
     assert pp.rel(loop(m)(), ref) <= pp.PEER_RTOL
     # a member trained with another η is caught
@@ -35,12 +40,7 @@ def test_the_train_epoch_loop_follows_fit_population(sample):
 
 
 def test_the_c_population_follows_fit_population(sample):
-    x, labels = sample.train.images[:200], sample.train.labels[:200]
-    model = jaxnet.Model.dense([784, 30, 10])
-    m = pp.members(4, x, labels, model)
-    res = jaxnet.fit_population(m.keys, m.pop, m.x, m.labels, epochs=1, eta=m.etas,
-                                batch_size=10, x_scale=m.scale, model=model)
-    ref = [(np.asarray(layer.w), np.asarray(layer.b)) for layer in res.params]
+    m, ref = _members_and_reference(sample, 4)
     peer = next(p for p in pp.peers()[0] if p.name == 'jaxnet.fit_population(impl="c")')
     assert peer.rtol == pp.C_RTOL and pp.rel(peer.make(m)(), ref) <= pp.PEER_RTOL
     # a member trained with another η is caught by the C row's own tolerance
