@@ -79,8 +79,21 @@ CHILD = textwrap.dedent("""
                               eval_data=(x, labels), model=M)
         opt = optax.sgd(1.0)
         jaxnet.train_epoch_with(opt, p, opt.init(p), x, y, order, batch_size=5, model=M)
-    if len(sys.argv) > 3:  # a product that names no precision: the check must catch it
-        jax.jit(lambda a: a @ a.T)(x)
+""")
+
+# The checker's own test: one jaxnet program and one product that names no precision,
+# which the check must catch (the whole CHILD again would only add ~25 s of compiles).
+BARE_CHILD = textwrap.dedent("""
+    import sys
+    import jax, numpy as np
+    jax.config.update("jax_dump_ir_to", sys.argv[2])
+    import jaxnet
+    P = sys.argv[1]
+    x = np.random.default_rng(0).uniform(size=(12, 6)).astype(np.float32)
+    p = jaxnet.init_params(jax.random.PRNGKey(0), [6, 5, 3])
+    jaxnet.backprop(p, x, np.eye(3, dtype=np.float32)[np.arange(12) % 3],
+                    model=jaxnet.Model.dense([6, 5, 3], precision=P))
+    jax.jit(lambda a: a @ a.T)(x)
 """)
 
 _PRODUCT = re.compile(r"stablehlo\.(dot_general|convolution)\b[^\n]*")
@@ -100,7 +113,7 @@ def products_by_program(folder) -> dict:
 
 def lowered_products(precision, tmp_path, inject_bare=False) -> dict:
     env = dict(os.environ, JAX_DEFAULT_MATMUL_PRECISION=OTHER_DEFAULT[precision])
-    argv = [sys.executable, "-c", CHILD, precision, str(tmp_path)] + (["bare"] if inject_bare else [])
+    argv = [sys.executable, "-c", BARE_CHILD if inject_bare else CHILD, precision, str(tmp_path)]
     r = subprocess.run(argv, capture_output=True, text=True, timeout=600, env=env,
                        cwd=tempfile.gettempdir())
     assert r.returncode == 0, r.stderr[-3000:]
@@ -123,6 +136,7 @@ def test_every_product_carries_the_requested_precision(precision, tmp_path):
 
 def test_a_product_without_precision_is_caught(tmp_path):
     found = lowered_products("highest", tmp_path, inject_bare=True)
+    assert any("backprop" in name for name in found), sorted(found)
     bad = wrong_products(found, "highest")
     assert list(bad) == ["_lambda"], bad
     assert bad["_lambda"] == [("DEFAULT", "DEFAULT")]

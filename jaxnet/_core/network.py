@@ -31,6 +31,8 @@ a tuple with one mask or None per layer, or None (evaluation).
 
 from __future__ import annotations
 
+import math
+
 import jax
 
 from .activations import activate, prime
@@ -40,9 +42,11 @@ from .costs import cost0, output_delta, penalty_grad, penalty_value
 def unchecked_dropout_masks(key, model, m: int, dtype):
     """One 0/1 mask ``(m, *input shape)`` per layer with dropout (each entry kept with
     probability ``1 − p``), None for the others; layer ``l`` draws from
-    ``fold_in(key, l)``."""
+    ``fold_in(key, l)``. Drawn as ``(m, prod(shape))`` and reshaped: the same bits as a
+    draw of ``(m, *shape)`` (threefry numbers the entries in row-major order), and
+    XLA:CPU compiles a 4-D draw ~9x slower (3.6 s against 0.4 s for a conv layer's)."""
     return tuple(jax.random.bernoulli(jax.random.fold_in(key, l), 1 - layer.dropout,
-                                      (m,) + shape).astype(dtype)
+                                      (m, math.prod(shape))).astype(dtype).reshape((m,) + shape)
                  if getattr(layer, "dropout", 0) else None
                  for l, (layer, shape) in enumerate(zip(model.layers, model.shapes)))
 

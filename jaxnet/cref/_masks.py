@@ -7,10 +7,13 @@ parameters' dtype on the host."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import numpy as np
 
 from .._core.inputs import check_key
+from .._core.network import unchecked_dropout_masks
 from ..nn import dropout_masks
 
 #: The dtype the masks are drawn in (exact for 0/1; the bits drawn do not depend on it).
@@ -29,9 +32,18 @@ def epoch_masks(model, key, n: int, batch_size: int, dtype):
     layer (None for the others), step ``i``'s rows from ``fold_in(key, i)``."""
     n_full, rem = divmod(n, batch_size)
     del dtype   # converted by the caller
-    full = jax.vmap(lambda i: dropout_masks(jax.random.fold_in(key, i), model, batch_size,
-                                            _DRAW))(np.arange(n_full))
+    full = _full_steps_masks(key, model, batch_size, n_full)
     last = dropout_masks(jax.random.fold_in(key, n_full), model, rem, _DRAW) if rem else None
     return tuple(None if f is None else np.concatenate(
         [np.asarray(f).reshape((-1,) + f.shape[2:])] + ([np.asarray(last[l])] if rem else []))
         for l, f in enumerate(full))
+
+
+@partial(jax.jit, static_argnames=("model", "batch_size", "n_full"))
+def _full_steps_masks(key, model, batch_size: int, n_full: int):
+    """Steps ``0..n_full-1``'s masks, ``(n_full, batch_size, *input shape)`` per dropout
+    layer: one compiled loop over the steps (drawn op by op, or vmapped over the steps,
+    a 50-step conv epoch's masks took 7-9 s to dispatch or compile; the bits are the
+    same every way)."""
+    return jax.lax.map(lambda i: unchecked_dropout_masks(jax.random.fold_in(key, i), model,
+                                                         batch_size, _DRAW), np.arange(n_full))
