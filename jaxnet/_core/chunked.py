@@ -31,7 +31,11 @@ from .network import GRADIENTS
 #: matrices and convolutions of a chunk stay in the cache: on XLA's CPU backend the
 #: two-ConvPool net's time per example was flat from batch 10 to 1000 chunked by 20,
 #: where unchunked it grew 1.5x to 100 and 2x more to 1000 (benchmarks/conv_forms.py).
-CHUNK_ROWS = 20
+#: 25 rather than 20: a mini-batch of 100 is one whole group (20 left a fifth chunk alone
+#: on one core) and 1000 ten, with fewer kernels (157 -> 128 and 208 -> 147); quiet, side
+#: by side, 185 -> 170 µs an example at 100 and 177 -> 170 at 1000
+#: (benchmarks/results/2026-12-08-conv-speed-chunk25.md).
+CHUNK_ROWS = 25
 
 #: Chunks whose gradients one scan step computes independently. On 2 cores the
 #: two-ConvPool net's time per example fell from 139 to 111 µs at batch 100 and from
