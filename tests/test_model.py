@@ -146,3 +146,25 @@ def test_new_eta_lambda_mu_and_orders_never_recompile(sample):
             jaxnet.train_epoch(params, x, y, rng.permutation(200), eta=eta, batch_size=10,
                                x_scale=1 / 256, model=model, lmbda=lmbda)
     assert n[0] == 0, f"{n[0]} recompilations for new values"
+
+
+# w / sqrt(fan) (the library) against w * fan**-0.5 (here): a rounding or two apart.
+SCALE_RTOL = 1e-15
+
+
+@pytest.mark.parametrize("init, scale", [("large", lambda f, c, k: 1.0),
+                                         ("scaled", lambda f, c, k: (c * k * k) ** -0.5)])
+def test_a_convpools_weights_are_the_documented_4d_draw(init, scale):
+    """ConvPool.init draws its weights flat and reshapes (a 4-D draw compiles several times
+    slower on XLA:CPU); the numbers must be the docstring's: ``N(0, 1)`` drawn as
+    ``normal(keys[2l], (filters, C, k, k))`` from ``split(key, 2L)``, then scaled."""
+    model = jaxnet.Model((2, 9, 9), (jaxnet.ConvPool(3, 4, 2, "relu"),
+                                     jaxnet.ConvPool(5, 2, 1, "tanh"),
+                                     jaxnet.Dense(4, "softmax")), cost="log_likelihood")
+    key = jax.random.PRNGKey(21)
+    params = jaxnet.init_params(key, model, dtype=np.float64, init=init)
+    keys = jax.random.split(key, 2 * len(model.layers))
+    for l, (f, c, k) in enumerate([(3, 2, 4), (5, 3, 2)]):
+        want = jax.random.normal(keys[2 * l], (f, c, k, k), np.float64) * scale(f, c, k)
+        np.testing.assert_allclose(params[l].w, want, rtol=SCALE_RTOL, atol=0)
+        assert np.std(params[l].w) > 0.1 * scale(f, c, k)      # a draw, not zeros

@@ -190,11 +190,37 @@ def test_compile_cache_onto_a_file_is_refused_before_loading_data(tmp_path, caps
 
 
 def _train(cache):
-    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    # Every program kept: by default only those compiled in 0.5 s or more are, and on a
+    # quiet machine this small net's epoch compiles faster than that.
+    env = dict(os.environ, JAX_PLATFORMS="cpu", JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
     return subprocess.run([sys.executable, "-m", "jaxnet", "train", "--data", "sample",
                            "--sizes", "784,10,10", "--epochs", "1", "--compile-cache",
                            str(cache)], capture_output=True, text=True, env=env, timeout=300,
                           cwd=cache.parent)
+
+
+@pytest.mark.parametrize("env, want", [(None, 0.5), ("0", 0.0), ("2.5", 2.5)])
+def test_the_cache_threshold_is_half_a_second_unless_the_user_sets_jaxs(env, want, tmp_path,
+                                                                      monkeypatch):
+    from types import SimpleNamespace
+
+    from jaxnet.cli import _cache
+    from jaxnet.cli._common import setup_jax
+    monkeypatch.setattr(_cache, "watch", lambda folder: None)     # no log handler left behind
+    names = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs")
+    saved = {n: getattr(jax.config, n) for n in names}
+    try:
+        if env is None:
+            monkeypatch.delenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", raising=False)
+        else:   # what JAX reads from the variable when it starts
+            monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", env)
+            jax.config.update("jax_persistent_cache_min_compile_time_secs", float(env))
+        setup_jax(SimpleNamespace(dtype="float64", compile_cache=tmp_path / "xla"))
+        assert jax.config.jax_compilation_cache_dir == str(tmp_path / "xla")
+        assert jax.config.jax_persistent_cache_min_compile_time_secs == want
+    finally:
+        for n, v in saved.items():
+            jax.config.update(n, v)
 
 
 def test_a_corrupt_compile_cache_entry_is_said_once_and_rewritten(tmp_path):

@@ -29,6 +29,7 @@ Backward, from ``Δ = ∂C/∂Z (m, F, Ho/p, Wo/p)``:
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 from typing import ClassVar
@@ -127,7 +128,9 @@ class ConvPool:
         """``w ~ N(0, 1)`` (``"large"``), ``N(0, 1/(C·k²))`` (``"scaled"``) or network3's
         ``N(0, 1/n_out)``, ``n_out = filters·k²/p²`` (``"network3"``); ``b ~ N(0, 1)``."""
         shape = self.param_shapes(in_shape).w
-        w = jax.random.normal(keys[0], shape, dtype)
+        # drawn flat and reshaped: the bits of a 4-D draw (threefry numbers the entries
+        # in row-major order), which XLA:CPU compiles several times slower
+        w = jax.random.normal(keys[0], (math.prod(shape),), dtype).reshape(shape)
         fan = {"scaled": in_shape[0] * self.kernel ** 2,
                "network3": self.filters * self.kernel ** 2 / self.pool ** 2}.get(scheme)
         if fan is not None:

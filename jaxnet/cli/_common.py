@@ -242,7 +242,10 @@ def setup_jax(args) -> None:
         folder = args.compile_cache or jdata.cache_dir() / "xla"
         if cache_folder_problem(folder) is None:
             jax.config.update("jax_compilation_cache_dir", str(folder))
-            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+            if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:
+                # programs that compile faster are not worth a file; a user's own
+                # JAX setting of the threshold wins
+                jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
             repair(folder)
             watch(folder)
 

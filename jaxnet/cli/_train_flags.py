@@ -107,8 +107,10 @@ def add_outputs(t) -> None:
     t.add_argument("--compile-cache", type=Path, default=None, metavar="FOLDER",
                    help="JAX's persistent compilation cache, which makes later runs skip "
                         "most compilation (default: CACHE/xla, CACHE as for the data; "
-                        "'none' disables it); a corrupt entry is removed, said in one line, "
-                        "and rewritten")
+                        "'none' disables it; programs compiled in under 0.5 s are not "
+                        "kept unless JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS says "
+                        "otherwise); a corrupt entry is removed, said in one line, and "
+                        "rewritten")
 
 
 def check_flags(args):
