@@ -19,10 +19,11 @@ F64_RTOL = 1e-12
 # A gradient below this would make a comparison near-vacuous.
 MIN_GRAD = 1e-4
 
-# Every pair of the three factors, not every triple: each first layer with each
-# activation, and each of those with and without dropout (masks act on the Dense layers
-# only, so no case of the triple product differs from the pairs it is made of). The
-# full product compiled 24 nets (~150 s of the suite's CPU); these are 12.
+# Every pair of the three factors, not every triple (a 2-way covering design): each first
+# layer with each activation, and each of those with and without dropout. A fault only a
+# triple shows would need the first layer's shape, its activation and the masks to
+# interact, and the masks act on the Dense layers only. The full product compiled 24 nets
+# (~150 s of the suite's CPU); these are 12.
 _FIRSTS = [(2, 3, 2), (3, 5, 2), (4, 3, 3)]     # filters, kernel, pool of the first ConvPool
 _ACTS = ["sigmoid", "tanh", "relu", "linear"]
 CONFIGS = [(first, act, bool((i + j) % 2))      # dropout masks on the Dense layers
