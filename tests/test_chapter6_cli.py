@@ -79,7 +79,6 @@ def test_an_ensemble_resumed_from_its_checkpoint_is_one_run(tmp_path):
     (["--layers", "fc:30,softmax:5"], "the data has 10 classes"),
     (["--layers", "fc:30,softmax:10", "--sizes", "784,30,10"], "not allowed with argument"),
     (["--ensemble", "3", "--save", "x.npz"], "--ensemble 3 trains a population; --save"),
-    (["--ensemble", "3", "--impl", "c"], "--ensemble 3 trains a population; --impl c"),
     (["--layers", "conv:4:5,pool:2,softmax:10", "--ensemble", "2", "--impl", "pallas"],
      "impl='pallas': layers[0] is a ConvPool"),
     (["--test-at-best"], "--test-at-best evaluates the test split"),

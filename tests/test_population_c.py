@@ -186,3 +186,25 @@ def test_sweep_threads_without_the_c_kernel_is_refused(capsys):
                  "--threads", "2"])                  # refused before any data is loaded
     assert code == 2
     assert "--threads 2 applies to --impl c only" in capsys.readouterr().err
+
+
+def test_train_ensemble_with_the_c_kernel_votes_as_with_jax(capsys):
+    """``jaxnet train --ensemble 3 --impl c``: a conv net with dropout, float64, so C
+    follows JAX to EPOCH64_RTOL and every member's count and the vote are the same
+    integers; the header says how many members train at once."""
+    from jaxnet.cli import main
+    argv = ["train", "--data", "sample", "--layers", "conv:2:5,pool:2,fc:10,softmax:10",
+            "--dropout", "0.2", "--dtype", "float64", "--eta", "0.5", "--epochs", "1",
+            "--ensemble", "3", "--eval", "validation", "--progress", "never",
+            "--compile-cache", "none"]
+    outs = []
+    for impl in (["--impl", "c", "--threads", "2"], ["--impl", "jax"]):
+        assert main(argv + impl) == 0
+        outs.append(capsys.readouterr().out.splitlines())
+    (c_head, *c_rest), (j_head, *j_rest) = outs
+    assert "C kernel" in c_head and "2 members at once" in c_head, c_head
+    counts = [ln for ln in c_rest if ln.startswith(("Epoch 0:", "ensemble of 3"))]
+    assert len(counts) == 3, c_rest              # the epoch, the votes on validation and test
+    assert counts == [ln for ln in j_rest if ln.startswith(("Epoch 0:", "ensemble of 3"))]
+    members = [int(v) for v in counts[0].split("members ")[1].split(" /")[0].split()]
+    assert len(set(members)) > 1 and min(members) > 200, members   # three nets that learnt

@@ -22,6 +22,9 @@ def announce(args, model, d, split) -> None:
         from ..cref import uses_network_kernel
         where = ("C kernel (chapter 6's network, csrc/jaxnet_net.h)"
                  if uses_network_kernel(model) else "C kernel (fast path)")
+        if getattr(args, "ensemble", 1) > 1:
+            where += (f", {args.threads} members at once" if args.threads
+                      else ", a member on each core at once")
     print(f"jaxnet: {describe(model)} network, eta={args.eta}, batch "
           f"{args.batch_size}, {args.epochs} epochs, {args.dtype}, {', '.join(extras + [''])}"
           f"{len(d.train)} training / {len(split)} {args.eval} examples, {where}", flush=True)

@@ -11,7 +11,8 @@ from ._flags import lambda_n
 
 def train_ensemble(args, model, d, split) -> int:
     """``--ensemble N``: N members in one population (member i: the keys of
-    ``--seed SEED+i``; ``--impl pallas``: the fused epoch; ``--checkpoint``: the
+    ``--seed SEED+i``; ``--impl pallas``: the fused epoch; ``--impl c``: each member's
+    epoch by the C kernel, ``--threads`` members at once; ``--checkpoint``: the
     population's state every epoch, as ``jaxnet sweep``'s), then the members' and the
     majority vote's accuracy. A member that became NaN or Inf stopped alone: it is
     left out of the vote, a line says which, and the exit status is 3 (as ``jaxnet
@@ -39,7 +40,8 @@ def train_ensemble(args, model, d, split) -> int:
         eval_data=(split.images, split.labels), lmbda=args.lmbda, momentum=args.momentum,
         grad=args.grad, shuffle=args.shuffle, n=lambda_n(args), on_epoch=on_epoch,
         checkpoint=args.checkpoint, resume=args.resume, overwrite=args.overwrite,
-        impl=args.impl, names=run_names(args, seed=args.seed, ensemble=args.ensemble)),
+        impl=args.impl, threads=args.threads if args.impl == "c" else None,
+        names=run_names(args, seed=args.seed, ensemble=args.ensemble)),
         done, "the ensemble")
     if isinstance(res, int):
         return res

@@ -45,8 +45,9 @@ def add_train(sub) -> None:
                         "or pallas (one fused GPU kernel; interpreted, slowly, without a GPU); "
                         "same keys, shuffles and evaluation (default jax)")
     t.add_argument("--threads", type=threads, default=None,
-                   help=f"threads for --impl c, at most {MAX_THREADS} (default 1; refused "
-                        "with another --impl)")
+                   help=f"threads for --impl c, at most {MAX_THREADS} (default 1; with "
+                        "--ensemble N: members trained at once, default this machine's "
+                        "cores; refused with another --impl)")
     t.add_argument("--cpu-threads", type=threads, default=None, metavar="N",
                    help="XLA:CPU's intra-op threads for the JAX epochs (default: chosen by "
                         "the model and --batch-size: 1 where a step's products are tiny, "
@@ -137,8 +138,8 @@ def check_flags(args):
                          f"--monitor (now {','.join(args.monitor)})", 2)
     single = [f for f, v in (("--save", args.save), ("--plot", args.plot),
                              ("--report", args.report), ("--early-stop", args.early_stop),
-                             ("--schedule", args.schedule), ("--test-at-best", args.test_at_best),
-                             ("--impl c", args.impl == "c")) if v]
+                             ("--schedule", args.schedule), ("--test-at-best", args.test_at_best))
+              if v]
     if args.ensemble > 1 and single:
         return error(f"--ensemble {args.ensemble} trains a population; {', '.join(single)} "
                      "apply to one network", 2)
