@@ -269,8 +269,11 @@ def test_the_margin_is_the_documented_share_of_what_is_available():
 
 
 # The estimate is an upper bound of what XLA holds, but not so loose that it refuses
-# runs that fit: measured <= estimated <= OVERESTIMATE x measured.
-OVERESTIMATE = 3.0
+# runs that fit: measured <= estimated <= OVERESTIMATE x measured. 3.5, not 3: a conv
+# step is counted as a whole group of chunks at once (4 x 25 rows since 2026-12-08, 4 x 20
+# before), and for the unpooled conv:200:5 XLA holds less than that at once: measured
+# 2.88x and 3.003x in two runs (VmHWM's pages vary by ~4 %); the others 1.4-1.9x.
+OVERESTIMATE = 3.5
 MEASURE = """
 import os
 def hwm():
