@@ -40,7 +40,7 @@ def train_ensemble(args, model, d, split) -> int:
         eval_data=(split.images, split.labels), lmbda=args.lmbda, momentum=args.momentum,
         grad=args.grad, shuffle=args.shuffle, n=lambda_n(args), on_epoch=on_epoch,
         checkpoint=args.checkpoint, resume=args.resume, overwrite=args.overwrite,
-        impl=args.impl, threads=args.threads if args.impl == "c" else None,
+        impl=args.impl, threads=args.threads,   # set only with --impl c (check_flags)
         names=run_names(args, seed=args.seed, ensemble=args.ensemble)),
         done, "the ensemble")
     if isinstance(res, int):
