@@ -269,11 +269,11 @@ def test_the_margin_is_the_documented_share_of_what_is_available():
 
 
 # The estimate is an upper bound of what XLA holds, but not so loose that it refuses
-# runs that fit: measured <= estimated <= OVERESTIMATE x measured. 3.5, not 3: a conv
-# step is counted as a whole group of chunks at once (4 x 25 rows since 2026-12-08, 4 x 20
-# before), and for the unpooled conv:200:5 XLA holds less than that at once: measured
-# 2.88x and 3.003x in two runs (VmHWM's pages vary by ~4 %); the others 1.4-1.9x.
-OVERESTIMATE = 3.5
+# runs that fit: measured <= estimated <= OVERESTIMATE x measured. The loosest case
+# measured 1.92x (the pooled conv's step; the others 1.16-1.9x, 2026-12-08), and VmHWM's
+# pages vary by ~4 % between runs: 2.5 leaves ~30 % for that and for XLA's scheduling.
+# (It was 3.5 while an unpooled conv counted pooling values it does not have: 3.0x.)
+OVERESTIMATE = 2.5
 MEASURE = """
 import os
 def hwm():
