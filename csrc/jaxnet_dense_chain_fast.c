@@ -86,6 +86,53 @@ static const uint32_t jn_compress8[256] = {
 #define JN_WORD_CTZ 1
 #endif
 
+/* z (n,) <- 1 / (1 + e^-z) in float32 (the fast path's sigmoid). With AVX2 and
+ * FMA, 8 lanes at a time, the last few through a masked load and store, so
+ * every lane sees the same operations wherever it sits: e^-z as Cephes's expf
+ * (x = k ln 2 + r with |r| <= ln 2 / 2 and k an integer, e^r by its degree-5
+ * polynomial, 2^k put into the exponent bits), then the scalar sigmoid's
+ * division. It is within JN_SIGMOID_ULPS of the scalar 1 / (1 + expf(-z)),
+ * which test_jaxnet_dense_chain_fast.c checks over a sweep of floats. Where
+ * e^-z would pass 2^127.5 (z < -88.3762, where the scalar gives 0 or a
+ * subnormal below 4.2e-39) it gives 0, and where it would fall below 2^-126
+ * (z > 87) the exponent is held there (1 + e^-z rounds to 1 all the same);
+ * NaN stays NaN. Without AVX2 and FMA, the scalar sigmoid itself (0 there too). */
+void jn__fast_sigmoid_f32(float *z, int64_t n) {
+#if defined(__AVX2__) && defined(__FMA__) && !defined(JAXNET_PLAIN)
+    const __m256 lo = _mm256_set1_ps(-87.0f), hi = _mm256_set1_ps(88.3762f);
+    const __m256 log2e = _mm256_set1_ps(1.44269504088896341f), one = _mm256_set1_ps(1.0f);
+    const __m256 ln2_hi = _mm256_set1_ps(0.693359375f), ln2_lo = _mm256_set1_ps(-2.12194440e-4f);
+    const __m256 p0 = _mm256_set1_ps(1.9875691500e-4f), p1 = _mm256_set1_ps(1.3981999507e-3f);
+    const __m256 p2 = _mm256_set1_ps(8.3334519073e-3f), p3 = _mm256_set1_ps(4.1665795894e-2f);
+    const __m256 p4 = _mm256_set1_ps(1.6666665459e-1f), p5 = _mm256_set1_ps(5.0000001201e-1f);
+    for (int64_t j = 0; j < n; j += 8) {
+        const int left = n - j < 8 ? (int)(n - j) : 8;
+        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(left),
+                                                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        const __m256 x0 = _mm256_sub_ps(_mm256_setzero_ps(), _mm256_maskload_ps(z + j, mask));
+        /* maxps and minps return their second operand where either is NaN */
+        const __m256 x = _mm256_min_ps(hi, _mm256_max_ps(lo, x0));
+        const __m256 k = _mm256_round_ps(_mm256_mul_ps(x, log2e),
+                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        const __m256 r = _mm256_fnmadd_ps(k, ln2_lo, _mm256_fnmadd_ps(k, ln2_hi, x));
+        __m256 y = _mm256_fmadd_ps(p0, r, p1);
+        y = _mm256_fmadd_ps(y, r, p2);
+        y = _mm256_fmadd_ps(y, r, p3);
+        y = _mm256_fmadd_ps(y, r, p4);
+        y = _mm256_fmadd_ps(y, r, p5);
+        y = _mm256_add_ps(_mm256_fmadd_ps(y, _mm256_mul_ps(r, r), r), one);
+        const __m256i two_k = _mm256_slli_epi32(
+            _mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+        const __m256 e = _mm256_mul_ps(y, _mm256_castsi256_ps(two_k));
+        const __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, e));
+        _mm256_maskstore_ps(z + j, mask,
+                            _mm256_andnot_ps(_mm256_cmp_ps(x0, hi, _CMP_GT_OQ), s));
+    }
+#else
+    for (int64_t j = 0; j < n; j++) z[j] = -z[j] > 88.3762f ? 0.0f : 1.0f / (1.0f + expf(-z[j]));
+#endif
+}
+
 /* Byte offsets of everything in the work buffer (from its 64-byte-aligned start). */
 typedef struct {
     size_t wt[JN_MAX_LAYERS], vt[JN_MAX_LAYERS];    /* (n_in, P) transposed, padded weights */

@@ -46,6 +46,48 @@ JN_INLINE void JN_SFX(fast_dot)(JN_T *restrict z, const JN_T *restrict bias,
 #endif
 }
 
+/* fast_dot for two rows at once: za (n,) from (ixa, vxa, na) and zb (n,) from
+ * (ixb, vxb, nb), each row's sum the same operations in the same order as
+ * fast_dot's, the two chains of adds interleaved: twice the independent
+ * accumulators, so the adds' latency is hidden where one row's n lanes are
+ * too few vectors to hide it (n is JN_HALF or B). */
+JN_INLINE void JN_SFX(fast_dot2)(JN_T *restrict za, JN_T *restrict zb,
+                                 const JN_T *restrict bias, const JN_T *restrict wt, int64_t P,
+                                 const int32_t *restrict ixa, const JN_T *restrict vxa,
+                                 int32_t na, const int32_t *restrict ixb,
+                                 const JN_T *restrict vxb, int32_t nb, const int n) {
+#ifdef JN_VECTOR_BYTES
+    typedef JN_SFX(jn_vec) V;
+    V a[JN_NV], b[JN_NV];
+    for (int q = 0; q < n / JN_VL; q++) a[q] = b[q] = ((const V *)bias)[q];
+    const int32_t both = na < nb ? na : nb;
+    for (int32_t t = 0; t < both; t++) {
+        const V *ra = (const V *)(wt + (int64_t)ixa[t] * P);
+        const V *rb = (const V *)(wt + (int64_t)ixb[t] * P);
+        const JN_T va = vxa[t], vb = vxb[t];
+        for (int q = 0; q < n / JN_VL; q++) {
+            a[q] += va * ra[q];
+            b[q] += vb * rb[q];
+        }
+    }
+    for (int32_t t = both; t < na; t++) {
+        const V *ra = (const V *)(wt + (int64_t)ixa[t] * P);
+        for (int q = 0; q < n / JN_VL; q++) a[q] += vxa[t] * ra[q];
+    }
+    for (int32_t t = both; t < nb; t++) {
+        const V *rb = (const V *)(wt + (int64_t)ixb[t] * P);
+        for (int q = 0; q < n / JN_VL; q++) b[q] += vxb[t] * rb[q];
+    }
+    for (int q = 0; q < n / JN_VL; q++) {
+        ((V *)za)[q] = a[q];
+        ((V *)zb)[q] = b[q];
+    }
+#else
+    JN_SFX(fast_dot)(za, bias, wt, P, ixa, vxa, na, n);
+    JN_SFX(fast_dot)(zb, bias, wt, P, ixb, vxb, nb, n);
+#endif
+}
+
 /* y (B,) += c * x (B,). */
 static inline void JN_SFX(fast_axpy_block)(JN_T *restrict y, JN_T c, const JN_T *restrict x) {
 #ifdef JN_VECTOR_BYTES
@@ -106,6 +148,20 @@ static inline int64_t JN_SFX(fast_lanes)(int64_t n) {
         JN_SFX(fast_axpy_rows)(wt, P, ix, vx, nnz, eta, d, lanes);                             \
     }
 JN_OUT_OF_LINE(wide, JN_WIDE * JN_FAST_BLOCK)
+JN_OUT_OF_LINE(block, JN_FAST_BLOCK)
+JN_OUT_OF_LINE(half, JN_HALF)
+#undef JN_OUT_OF_LINE
+
+#define JN_OUT_OF_LINE(name, lanes)                                                             \
+    JN_NOINLINE void JN_SFX(fast_dot2_##name)(JN_T *restrict za, JN_T *restrict zb,            \
+                                              const JN_T *restrict bias,                       \
+                                              const JN_T *restrict wt, int64_t P,              \
+                                              const int32_t *restrict ixa,                     \
+                                              const JN_T *restrict vxa, int32_t na,            \
+                                              const int32_t *restrict ixb,                     \
+                                              const JN_T *restrict vxb, int32_t nb) {          \
+        JN_SFX(fast_dot2)(za, zb, bias, wt, P, ixa, vxa, na, ixb, vxb, nb, lanes);              \
+    }
 JN_OUT_OF_LINE(block, JN_FAST_BLOCK)
 JN_OUT_OF_LINE(half, JN_HALF)
 #undef JN_OUT_OF_LINE
@@ -403,13 +459,34 @@ static void JN_SFX(fast_forward)(const JN_SFX(fast_net) *net, int64_t l, int64_t
     JN_T *z = JN_AT(net, act[l + 1], JN_T);
     for (int64_t j0 = c0, n; j0 < c1; j0 += n) {
         n = JN_SFX(fast_lanes)(c1 - j0);
-        for (int64_t r = r0; r < r1; r++)
+        int64_t r = r0;
+        if (n < JN_WIDE * JN_FAST_BLOCK)  /* two rows at a time (fast_dot2) */
+            for (; r + 1 < r1; r += 2) {
+                const int64_t s = r + 1;
+                if (n == JN_FAST_BLOCK)
+                    JN_SFX(fast_dot2_block)(z + r * P + j0, z + s * P + j0, bp + j0, wt + j0, P,
+                                            idx + r * n_in, val + r * n_in, nnz[r],
+                                            idx + s * n_in, val + s * n_in, nnz[s]);
+                else
+                    JN_SFX(fast_dot2_half)(z + r * P + j0, z + s * P + j0, bp + j0, wt + j0, P,
+                                           idx + r * n_in, val + r * n_in, nnz[r],
+                                           idx + s * n_in, val + s * n_in, nnz[s]);
+            }
+        for (; r < r1; r++)
             JN_SFX(fast_dot_n)(z + r * P + j0, bp + j0, wt + j0, P, idx + r * n_in,
                                val + r * n_in, nnz[r], n);
     }
     const int act = l < net->n_layers - 1 ? net->cfg->activation : jn__output_activation(net->cfg);
     const int64_t e1 = c1 < n_out ? c1 : n_out;
-    for (int64_t r = r0; r < r1 && c0 < e1; r++) JN_SFX(activate)(z + r * P + c0, e1 - c0, act);
+    for (int64_t r = r0; r < r1 && c0 < e1; r++) {
+#if !JN_IS_DOUBLE
+        if (act == JN_ACT_SIGMOID) {
+            jn__fast_sigmoid_f32(z + r * P + c0, e1 - c0);
+            continue;
+        }
+#endif
+        JN_SFX(activate)(z + r * P + c0, e1 - c0, act);
+    }
 }
 
 /* BP1 into d[L-1] and BP2 down to d[0] for rows r0 <= r < r1 of a mini-batch of

@@ -40,4 +40,10 @@ static inline int jn__output_activation(const jn_config *cfg) {
     return cfg->cost == JN_COST_LOG_LIKELIHOOD ? JN_ACT_SOFTMAX : JN_ACT_SIGMOID;
 }
 
+/* The fast path's float32 sigmoid, in place on z (n,) (jaxnet_dense_chain_fast.c):
+ * within JN_SIGMOID_ULPS units in the last place of the scalar
+ * 1 / (1 + expf(-z)), 0 for z < -88.3762, NaN kept. */
+#define JN_SIGMOID_ULPS 4
+void jn__fast_sigmoid_f32(float *z, int64_t n);
+
 #endif /* JN_COMMON_H */

@@ -1,7 +1,8 @@
 /* The activations, their derivatives and the regularisation term, written
  * once for a float type (JN_T, JN_SFX, JN_EXP, JN_TANH as in
  * jaxnet_net_impl.h) and shared by the reference and the fast path, so the
- * two compute every f(z) identically. No include guard on purpose. */
+ * two compute every f(z) identically (the fast path's float32 sigmoid aside:
+ * jn__fast_sigmoid_f32, within JN_SIGMOID_ULPS). No include guard on purpose. */
 
 /* sigma(z) = 1 / (1 + e^-z); e^-z overflows to inf for z << 0, giving 0. */
 static inline JN_T JN_SFX(sigmoid)(JN_T z) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jn_common.h"
 #include "jn_test.h"
 
 /* float64: the fast path adds each example's a d^T to w in turn where the
@@ -371,6 +372,59 @@ static void test_packing(void) {
     }
 }
 
+/* The fast path's float32 sigmoid (jn__fast_sigmoid_f32) against the scalar
+ * 1 / (1 + expf(-z)): within JN_SIGMOID_ULPS over a sweep of every sign and
+ * exponent (every 997th float bit pattern, 4.3 M values), 0 below z =
+ * -88.3762, the special values exactly, and each value the same at every
+ * position of rows of 1 to 17 (the masked tail is computed as the rest). */
+static void test_sigmoid(void) {
+    enum { CHUNK = 4096 };
+    static float z[CHUNK], in[CHUNK];
+    uint32_t worst = 0;
+    int64_t count = 0;
+    for (uint32_t sign = 0; sign < 2; sign++) {
+        int m = 0;
+        for (uint32_t u = 0; u < 0x7f800000u; u += 997) {
+            const uint32_t b = u | sign << 31;
+            memcpy(&in[m], &b, sizeof b);
+            if (++m < CHUNK && u + 997 < 0x7f800000u) continue;
+            memcpy(z, in, sizeof(float) * (size_t)m);
+            jn__fast_sigmoid_f32(z, m);
+            for (int i = 0; i < m; i++, count++) {
+                const float want = 1.0f / (1.0f + expf(-in[i]));
+                if (in[i] < -88.3762f) {
+                    CHECK(z[i] == 0, "sigmoid(%.9g) = %.9g, not 0", in[i], z[i]);
+                    continue;
+                }
+                uint32_t a, g;
+                memcpy(&a, &want, sizeof a);
+                memcpy(&g, &z[i], sizeof g);
+                const uint32_t ulps = a > g ? a - g : g - a;  /* both in [0, 1]: ordered bits */
+                worst = ulps > worst ? ulps : worst;
+                CHECK(ulps <= JN_SIGMOID_ULPS, "sigmoid(%.9g) = %.9g, scalar %.9g: %u ulps",
+                      in[i], z[i], want, ulps);
+            }
+            m = 0;
+        }
+    }
+    CHECK(count > 4000000, "the sweep took %lld values", (long long)count);
+    float special[5] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN};
+    jn__fast_sigmoid_f32(special, 5);
+    CHECK(special[0] == 0.5f && special[1] == 0.5f, "sigmoid(+-0) = %g, %g", special[0], special[1]);
+    CHECK(special[2] == 1.0f && special[3] == 0.0f, "sigmoid(+-inf) = %g, %g", special[2], special[3]);
+    CHECK(isnan(special[4]), "sigmoid(NaN) = %g", special[4]);
+    for (int n = 1; n <= 17; n++) {
+        float row[17], one = 0.37f * (float)n - 3.1f;
+        for (int i = 0; i < n; i++) row[i] = one;
+        jn__fast_sigmoid_f32(row, n);
+        jn__fast_sigmoid_f32(&one, 1);
+        for (int i = 0; i < n; i++)
+            CHECK(memcmp(&row[i], &one, sizeof one) == 0, "lane %d of %d: %.9g, alone %.9g", i, n,
+                  row[i], one);
+    }
+    printf("fast sigmoid: %lld values, worst %u ulps of the scalar\n", (long long)count, worst);
+}
+
 int main(void) {
     rng_state = 0x2545F4914F6CDD1Dull;
     for (int64_t i = 0; i < N; i++) ORDER[i] = (i * 7 + 3) % N;  /* a permutation of 0..22 */
@@ -379,6 +433,7 @@ int main(void) {
     test_errors();
     test_max_threads();
     test_packing();
+    test_sigmoid();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;
