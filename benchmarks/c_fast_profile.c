@@ -18,7 +18,9 @@
  *   S=csrc; cc -std=c11 -O3 -march=native -g -fopenmp -I$S -o prof benchmarks/c_fast_profile.c \
  *     $S/jn_common.c $S/jaxnet_net.c $S/jaxnet_convpool.c $S/jaxnet_dense_chain.c \
  *     $S/jaxnet_dense_chain_fast.c -lm
- *   valgrind --tool=callgrind ./prof DIR 5000 10 1 1 1     # DIR n batch threads sparse epochs */
+ *   valgrind --tool=callgrind ./prof DIR 5000 10 1 1 1 0  # DIR n batch threads sparse epochs packed
+ * (packed 1: the first layer's inputs packed once, jn_fast_pack_f32, its seconds
+ * printed apart, and the epochs run over them: jn_fast_train_epoch_packed_f32). */
 #define _DEFAULT_SOURCE /* madvise's MADV_HUGEPAGE */
 #include <stdint.h>
 #include <stdio.h>
@@ -64,7 +66,7 @@ int main(int argc, char **argv) {
     const char *dir = argv[1];
     const int64_t n = argc > 2 ? atol(argv[2]) : 50000, batch = argc > 3 ? atol(argv[3]) : 10;
     const int64_t threads = argc > 4 ? atol(argv[4]) : 1, sparse = argc > 5 ? atol(argv[5]) : 1;
-    const int epochs = argc > 6 ? atoi(argv[6]) : 1;
+    const int epochs = argc > 6 ? atoi(argv[6]) : 1, packed = argc > 7 ? atoi(argv[7]) : 0;
     const int64_t sizes[3] = {784, 30, 10};
     if (n < 1 || n > 50000) return 2;
     uint8_t *x8 = load(dir, "x8.bin", 50000 * 784);
@@ -78,12 +80,34 @@ int main(int argc, char **argv) {
     size_t bytes;
     if (jn_fast_work_bytes(&bytes, sizes, 2, batch, sizeof(float))) return 2;
     void *work = malloc(bytes);
+    int64_t *start = NULL;
+    int32_t *idx = NULL;
+    float *val = NULL;
+    double pack_s = 0;
+    if (packed) {  /* the first layer's lists once, the epochs over them */
+        const double t0 = now();
+        start = malloc((size_t)(n + 1) * sizeof(int64_t));
+        start[0] = 0;
+        for (int64_t r = 0; r < n; r++) {
+            int64_t c = 0;
+            for (int64_t k = 0; k < 784; k++) c += !sparse || x8[r * 784 + k] != 0;
+            start[r + 1] = start[r] + c;
+        }
+        idx = malloc((size_t)(start[n] + 784) * sizeof(int32_t));
+        val = malloc((size_t)(start[n] + 784) * sizeof(float));
+        if (jn_fast_pack_f32(idx, val, start, NULL, x8, 1.0f / 256, n, 784, sparse, NULL)) return 2;
+        pack_s = now() - t0;
+    }
     double best = 1e300;
     for (int e = 0; e < epochs; e++) {
         const double t0 = now();
-        const int err = jn_fast_train_epoch_f32(w, b, NULL, NULL, NULL, x8, 1.0f / 256, y, order,
-                                                3.0f, &cfg, sizes, 2, n, batch, threads, sparse,
-                                                NULL, work, bytes);
+        const int err =
+            packed ? jn_fast_train_epoch_packed_f32(w, b, NULL, NULL, start, idx, val, y, order,
+                                                    3.0f, &cfg, sizes, 2, n, batch, threads,
+                                                    work, bytes)
+                   : jn_fast_train_epoch_f32(w, b, NULL, NULL, NULL, x8, 1.0f / 256, y, order,
+                                             3.0f, &cfg, sizes, 2, n, batch, threads, sparse,
+                                             NULL, work, bytes);
         const double t = now() - t0;
         if (err) {
             fprintf(stderr, "c_fast_profile: %s\n", jn_strerror(err));
@@ -99,8 +123,8 @@ int main(int argc, char **argv) {
         p = (const unsigned char *)b[l];
         for (size_t i = 0; i < nb * sizeof(float); i++) h = (h ^ p[i]) * 1099511628211ull;
     }
-    printf("n %lld batch %lld threads %lld sparse %lld epochs %d best %.4f s digest %016llx\n",
-           (long long)n, (long long)batch, (long long)threads, (long long)sparse, epochs, best,
-           (unsigned long long)h);
+    printf("n %lld batch %lld threads %lld sparse %lld packed %d (%.4f s) epochs %d best %.4f s "
+           "digest %016llx\n", (long long)n, (long long)batch, (long long)threads,
+           (long long)sparse, packed, pack_s, epochs, best, (unsigned long long)h);
     return 0;
 }

@@ -142,6 +142,8 @@ typedef struct {
     size_t d[JN_MAX_LAYERS];                        /* deltas (m, P) of layer l's outputs */
     size_t idx[JN_MAX_LAYERS], val[JN_MAX_LAYERS];  /* packed non-zero inputs (m, n_in) */
     size_t nnz[JN_MAX_LAYERS];                      /* (m,) entries per packed row */
+    size_t rix[JN_MAX_LAYERS], rvx[JN_MAX_LAYERS];  /* (m,) each row's list (its slot, or */
+                                                    /* for layer 0 its lists packed once) */
     size_t rows;                                    /* (m,) the data rows of the mini-batch */
     size_t total;
 } jn_fast_layout;
@@ -176,6 +178,8 @@ static int fast_layout(jn_fast_layout *F, const int64_t *sizes, int64_t n_layers
         JN_PLACE(F->idx[l], batch, sizes[l], sizeof(int32_t));
         JN_PLACE(F->val[l], batch, sizes[l], es);
         JN_PLACE(F->nnz[l], batch, 1, sizeof(int32_t));
+        JN_PLACE(F->rix[l], batch, 1, sizeof(int32_t *));
+        JN_PLACE(F->rvx[l], batch, 1, sizeof(void *));
     }
     JN_PLACE(F->rows, batch, 1, sizeof(int64_t));
 #undef JN_PLACE
@@ -193,6 +197,15 @@ int jn_fast_work_bytes(size_t *out, const int64_t *sizes, int64_t n_layers, int6
     int err = fast_layout(&F, sizes, n_layers, batch_size, (size_t)elem_size);
     if (!err) *out = F.total;
     return err;
+}
+
+/* Inputs packed once (jn_fast_pack_*): start (n + 1,) from 0, each row's
+ * count in [0, n0]; else JN_ERR_SIZE. */
+static int fast_check_start(const int64_t *start, int64_t n, int64_t n0) {
+    if (start[0] != 0) return JN_ERR_SIZE;
+    for (int64_t r = 0; r < n; r++)
+        if (start[r + 1] - start[r] < 0 || start[r + 1] - start[r] > n0) return JN_ERR_SIZE;
+    return JN_OK;
 }
 
 /* The first t in [0, n) with ix[t] >= k (ix ascending), else n: where a packed

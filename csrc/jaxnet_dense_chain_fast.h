@@ -81,6 +81,43 @@ int jn_fast_train_epoch_f32(float *const *w, float *const *b, float *const *vw,
                             int64_t n, int64_t batch_size, int64_t threads, int64_t sparse,
                             int64_t *bad_row, void *work, size_t work_bytes);
 
+/* The first layer's inputs packed once, for many epochs: row r of x (n, n0)
+ * floats (x_u8 NULL) or of x_u8 (n, n0) uint8 pixels standing for x_u8 *
+ * x_scale (x NULL) as the (index, value) list the fast epoch would build for
+ * it each step, ascending, its zeros left out where sparse is 1 (every entry
+ * where 0): start[r + 1] - start[r] entries at idx + start[r] and val +
+ * start[r]. start (n + 1,) is the caller's: 0, then each row's count (its
+ * entries other than 0, NaN counted, where sparse), summed; idx and val hold
+ * start[n] + n0 entries (the last n0 are scratch). JN_ERR_SIZE where start is
+ * not such counts (start[0] != 0, a count outside [0, n0], or not the row's);
+ * a NaN or Inf float gives JN_ERR_INPUT and its row in *bad_row (when not
+ * NULL). */
+int jn_fast_pack_f64(int32_t *idx, double *val, const int64_t *start, const double *x,
+                     const uint8_t *x_u8, double x_scale, int64_t n, int64_t n0, int64_t sparse,
+                     int64_t *bad_row);
+int jn_fast_pack_f32(int32_t *idx, float *val, const int64_t *start, const float *x,
+                     const uint8_t *x_u8, float x_scale, int64_t n, int64_t n0, int64_t sparse,
+                     int64_t *bad_row);
+
+/* jn_fast_train_epoch_* (sparse 1) over inputs jn_fast_pack_* packed (start
+ * (n + 1,), idx, val, with sparse 1 or 0: the same numbers), so each
+ * mini-batch's rows are not packed again: idx's entries must be in [0,
+ * sizes[0]) and ascending in each row, as jn_fast_pack_* makes them (start is
+ * checked, JN_ERR_SIZE; idx is not). The same numbers as jn_fast_train_epoch_*
+ * from the rows that were packed. */
+int jn_fast_train_epoch_packed_f64(double *const *w, double *const *b, double *const *vw,
+                                   double *const *vb, const int64_t *start, const int32_t *idx,
+                                   const double *val, const double *y, const int64_t *order,
+                                   double eta, const jn_config *cfg, const int64_t *sizes,
+                                   int64_t n_layers, int64_t n, int64_t batch_size,
+                                   int64_t threads, void *work, size_t work_bytes);
+int jn_fast_train_epoch_packed_f32(float *const *w, float *const *b, float *const *vw,
+                                   float *const *vb, const int64_t *start, const int32_t *idx,
+                                   const float *val, const float *y, const int64_t *order,
+                                   float eta, const jn_config *cfg, const int64_t *sizes,
+                                   int64_t n_layers, int64_t n, int64_t batch_size,
+                                   int64_t threads, void *work, size_t work_bytes);
+
 /* 1 if the extension was built with OpenMP (threads > 1 run in parallel), else 0. */
 int jn_fast_parallel(void);
 

@@ -190,6 +190,9 @@ typedef struct {
     const jn_config *cfg;
     int velocity;               /* velocities given: v = mu v - eta g, p += v */
     int sparse;                 /* layer 0's rows packed without their zeros (else every entry) */
+    const int64_t *pstart;      /* inputs packed once (jn_fast_pack_*), else NULL: row k's */
+    const int32_t *pidx;        /* list is pidx, pval [pstart[k], pstart[k + 1]) */
+    const JN_T *pval;
 } JN_SFX(fast_net);
 
 #define JN_AT(net, field, type) ((type *)((net)->base + (net)->F->field))
@@ -364,65 +367,108 @@ static int64_t JN_SFX(fast_pack_words)(int32_t *restrict ix, JN_T *restrict vx, 
 }
 #endif
 
-/* Packs the mini-batch's input rows r0 <= r < r1 (data rows `rows`) as
- * (index, value) lists of their entries, ascending, without the zeros when
- * net->sparse (else every entry): from uint8 pixels p as scaled[p] (the table
- * of (JN_T)p * x_scale, so exactly the float path's values), or from floats.
+/* Packs one input row of n0 entries as an (index, value) list of its entries,
+ * ascending, without the zeros unless `all` (then every entry): from uint8
+ * pixels p (src8) as scaled[p] (the table of (JN_T)p * x_scale, so exactly the
+ * float path's values), or from floats (srcf). Returns the list's length; *bad
+ * is set where a float is NaN or Inf. ix and vx have room for n0 entries (the
+ * vector packers store whole vectors: slots past the count are scratch).
+ * Branch-free: whether a pixel is 0 is unpredictable, and a mispredicted
+ * branch per input cost more than the arithmetic it skips. NaN counts as
+ * non-zero. */
+static int32_t JN_SFX(fast_pack_row)(int32_t *restrict ix, JN_T *restrict vx,
+                                     const uint8_t *restrict src8, const JN_T *restrict srcf,
+                                     int64_t n0, const JN_T *restrict scaled, int32_t all,
+                                     int *bad) {
+    int32_t c = 0;
+    if (src8) {
+        const uint8_t *src = src8;
+        int64_t k = 0;
+#ifdef JN_AVX512
+        if (!all) k = JN_SFX(fast_pack_avx512)(ix, vx, &c, src, n0, scaled[1]);
+#elif defined(JN_AVX2)
+        if (!all) k = JN_SFX(fast_pack_avx2)(ix, vx, &c, src, n0, scaled);
+#endif
+#ifdef JN_WORD_CTZ
+        if (!all) k = JN_SFX(fast_pack_words)(ix, vx, &c, src, k, n0, scaled);
+#endif
+        for (; !all && k + 8 <= n0; k += 8) {  /* 8 zero pixels at once: MNIST's margins */
+            uint64_t word;
+            memcpy(&word, src + k, sizeof word);
+            if (!word) continue;
+            for (int64_t q = k; q < k + 8; q++) {
+                ix[c] = (int32_t)q;
+                vx[c] = scaled[src[q]];
+                c += src[q] != 0;
+            }
+        }
+        for (; k < n0; k++) {
+            ix[c] = (int32_t)k;
+            vx[c] = scaled[src[k]];
+            c += all | (src[k] != 0);
+        }
+    } else {
+        int b = 0;
+        for (int64_t k = 0; k < n0; k++) {
+            ix[c] = (int32_t)k;
+            vx[c] = srcf[k];
+            b |= !isfinite(srcf[k]);
+            c += all | (srcf[k] != 0);
+        }
+        *bad |= b;
+    }
+    return c;
+}
+
+/* Packs the mini-batch's input rows r0 <= r < r1 (data rows `rows`) into their
+ * slots of the work buffer (fast_pack_row, zeros left out when net->sparse).
  * Returns the first position r whose float row holds NaN or Inf, else -1 (every
- * row is packed either way). Branch-free: whether a pixel is 0 is
- * unpredictable, and a mispredicted branch per input cost more than the
- * arithmetic it skips. NaN counts as non-zero. */
+ * row is packed either way). */
 static int64_t JN_SFX(fast_pack_input)(const JN_SFX(fast_net) *net, const JN_T *x,
                                        const uint8_t *x_u8, const JN_T *scaled, int64_t r0,
                                        int64_t r1) {
     const int64_t n0 = net->sizes[0], *rows = JN_AT(net, rows, int64_t);
     int32_t *idx = JN_AT(net, idx[0], int32_t), *nnz = JN_AT(net, nnz[0], int32_t);
     JN_T *val = JN_AT(net, val[0], JN_T);
-    const int32_t all = !net->sparse;  /* 1: every entry counts */
     int64_t first_bad = -1;
     for (int64_t r = r0; r < r1; r++) {
-        int32_t *ix = idx + r * n0, c = 0;
-        JN_T *vx = val + r * n0;
-        if (x_u8) {
-            const uint8_t *src = x_u8 + rows[r] * n0;
-            int64_t k = 0;
-#ifdef JN_AVX512
-            if (!all) k = JN_SFX(fast_pack_avx512)(ix, vx, &c, src, n0, scaled[1]);
-#elif defined(JN_AVX2)
-            if (!all) k = JN_SFX(fast_pack_avx2)(ix, vx, &c, src, n0, scaled);
-#endif
-#ifdef JN_WORD_CTZ
-            if (!all) k = JN_SFX(fast_pack_words)(ix, vx, &c, src, k, n0, scaled);
-#endif
-            for (; !all && k + 8 <= n0; k += 8) {  /* 8 zero pixels at once: MNIST's margins */
-                uint64_t word;
-                memcpy(&word, src + k, sizeof word);
-                if (!word) continue;
-                for (int64_t q = k; q < k + 8; q++) {
-                    ix[c] = (int32_t)q;
-                    vx[c] = scaled[src[q]];
-                    c += src[q] != 0;
-                }
-            }
-            for (; k < n0; k++) {
-                ix[c] = (int32_t)k;
-                vx[c] = scaled[src[k]];
-                c += all | (src[k] != 0);
-            }
-        } else {
-            const JN_T *src = x + rows[r] * n0;
-            int bad = 0;
-            for (int64_t k = 0; k < n0; k++) {
-                ix[c] = (int32_t)k;
-                vx[c] = src[k];
-                bad |= !isfinite(src[k]);
-                c += all | (src[k] != 0);
-            }
-            if (bad && first_bad < 0) first_bad = r;
-        }
-        nnz[r] = c;
+        int bad = 0;
+        nnz[r] = JN_SFX(fast_pack_row)(idx + r * n0, val + r * n0,
+                                       x_u8 ? x_u8 + rows[r] * n0 : NULL,
+                                       x_u8 ? NULL : x + rows[r] * n0, n0, scaled, !net->sparse,
+                                       &bad);
+        if (bad && first_bad < 0) first_bad = r;
     }
     return first_bad;
+}
+
+/* Points the mini-batch's rows r0 <= r < r1 at their lists packed once
+ * (net->pstart, pidx, pval): layer 0's row pointers and lengths. */
+static void JN_SFX(fast_point_packed)(const JN_SFX(fast_net) *net, int64_t r0, int64_t r1) {
+    const int64_t *rows = JN_AT(net, rows, int64_t);
+    const int32_t **rix = JN_AT(net, rix[0], const int32_t *);
+    const JN_T **rvx = JN_AT(net, rvx[0], const JN_T *);
+    int32_t *nnz = JN_AT(net, nnz[0], int32_t);
+    for (int64_t r = r0; r < r1; r++) {
+        const int64_t s = net->pstart[rows[r]];
+        rix[r] = net->pidx + s;
+        rvx[r] = net->pval + s;
+        nnz[r] = (int32_t)(net->pstart[rows[r] + 1] - s);
+    }
+}
+
+/* Every layer's row pointers at its rows' slots in the work buffer (layer 0's
+ * are moved to the packed lists each step where they were packed once). */
+static void JN_SFX(fast_point_slots)(const JN_SFX(fast_net) *net, int64_t batch) {
+    for (int64_t l = 0; l < net->n_layers; l++) {
+        const int64_t n_in = net->sizes[l];
+        const int32_t **rix = JN_AT(net, rix[l], const int32_t *);
+        const JN_T **rvx = JN_AT(net, rvx[l], const JN_T *);
+        for (int64_t r = 0; r < batch; r++) {
+            rix[r] = JN_AT(net, idx[l], int32_t) + r * n_in;
+            rvx[r] = JN_AT(net, val[l], JN_T) + r * n_in;
+        }
+    }
 }
 
 /* Packs layer l's input rows r0 <= r < r1 of a[l] (m, padded(n_in)) for l >= 1,
@@ -452,10 +498,11 @@ static void JN_SFX(fast_pack_hidden)(const JN_SFX(fast_net) *net, int64_t l, int
  * n_out lanes (on all of them where [c0, c1) is every output: softmax). */
 static void JN_SFX(fast_forward)(const JN_SFX(fast_net) *net, int64_t l, int64_t r0,
                                  int64_t r1, int64_t c0, int64_t c1) {
-    const int64_t n_in = net->sizes[l], n_out = net->sizes[l + 1], P = padded(n_out);
+    const int64_t n_out = net->sizes[l + 1], P = padded(n_out);
     const JN_T *wt = JN_AT(net, wt[l], JN_T), *bp = JN_AT(net, bp[l], JN_T);
-    const int32_t *idx = JN_AT(net, idx[l], int32_t), *nnz = JN_AT(net, nnz[l], int32_t);
-    const JN_T *val = JN_AT(net, val[l], JN_T);
+    const int32_t *const *ix = JN_AT(net, rix[l], const int32_t *const);
+    const JN_T *const *vx = JN_AT(net, rvx[l], const JN_T *const);
+    const int32_t *nnz = JN_AT(net, nnz[l], int32_t);
     JN_T *z = JN_AT(net, act[l + 1], JN_T);
     for (int64_t j0 = c0, n; j0 < c1; j0 += n) {
         n = JN_SFX(fast_lanes)(c1 - j0);
@@ -465,16 +512,13 @@ static void JN_SFX(fast_forward)(const JN_SFX(fast_net) *net, int64_t l, int64_t
                 const int64_t s = r + 1;
                 if (n == JN_FAST_BLOCK)
                     JN_SFX(fast_dot2_block)(z + r * P + j0, z + s * P + j0, bp + j0, wt + j0, P,
-                                            idx + r * n_in, val + r * n_in, nnz[r],
-                                            idx + s * n_in, val + s * n_in, nnz[s]);
+                                            ix[r], vx[r], nnz[r], ix[s], vx[s], nnz[s]);
                 else
                     JN_SFX(fast_dot2_half)(z + r * P + j0, z + s * P + j0, bp + j0, wt + j0, P,
-                                           idx + r * n_in, val + r * n_in, nnz[r],
-                                           idx + s * n_in, val + s * n_in, nnz[s]);
+                                           ix[r], vx[r], nnz[r], ix[s], vx[s], nnz[s]);
             }
         for (; r < r1; r++)
-            JN_SFX(fast_dot_n)(z + r * P + j0, bp + j0, wt + j0, P, idx + r * n_in,
-                               val + r * n_in, nnz[r], n);
+            JN_SFX(fast_dot_n)(z + r * P + j0, bp + j0, wt + j0, P, ix[r], vx[r], nnz[r], n);
     }
     const int act = l < net->n_layers - 1 ? net->cfg->activation : jn__output_activation(net->cfg);
     const int64_t e1 = c1 < n_out ? c1 : n_out;
@@ -544,8 +588,10 @@ static void JN_SFX(fast_update)(const JN_SFX(fast_net) *net, int64_t l, int64_t 
     const int search = k0 > 0 || k1 < n_in;
     JN_T *wt = JN_AT(net, wt[l], JN_T), *vt = JN_AT(net, vt[l], JN_T);
     JN_T *bp = JN_AT(net, bp[l], JN_T), *vbp = JN_AT(net, vbp[l], JN_T);
-    const JN_T *d = JN_AT(net, d[l], JN_T), *val = JN_AT(net, val[l], JN_T);
-    const int32_t *idx = JN_AT(net, idx[l], int32_t), *nnz = JN_AT(net, nnz[l], int32_t);
+    const JN_T *d = JN_AT(net, d[l], JN_T);
+    const int32_t *const *rix = JN_AT(net, rix[l], const int32_t *const);
+    const JN_T *const *rvx = JN_AT(net, rvx[l], const JN_T *const);
+    const int32_t *nnz = JN_AT(net, nnz[l], int32_t);
     const int momentum = net->velocity;
     const JN_T mu = (JN_T)net->cfg->momentum;
     const JN_T scale = (JN_T)(net->cfg->lmbda > 0 ? net->cfg->lmbda / net->cfg->n_train : 0);
@@ -561,10 +607,10 @@ static void JN_SFX(fast_update)(const JN_SFX(fast_net) *net, int64_t l, int64_t 
     for (int64_t j0 = c0, n; j0 < c1; j0 += n) {
         n = JN_SFX(fast_lanes)(c1 - j0);
         for (int64_t r = 0; r < m; r++) {
-            const int32_t *ix = idx + r * n_in;
+            const int32_t *ix = rix[r];
             const int32_t lo = search ? fast_lower_bound(ix, nnz[r], k0) : 0;
             const int32_t hi = search ? fast_lower_bound(ix, nnz[r], k1) : nnz[r];
-            JN_SFX(fast_axpy_n)(acc_base + j0, P, ix + lo, val + r * n_in + lo, hi - lo, eta,
+            JN_SFX(fast_axpy_n)(acc_base + j0, P, ix + lo, rvx[r] + lo, hi - lo, eta,
                                 d + r * P + j0, n);
         }
     }
@@ -587,11 +633,18 @@ static void JN_SFX(fast_update)(const JN_SFX(fast_net) *net, int64_t l, int64_t 
 /* Asks for rows [s0, s1) of the mini-batch starting at `start` (the rows are
  * scattered over the data set: order is a shuffle), so they are in cache when
  * packed. */
-static void JN_SFX(fast_prefetch)(const unsigned char *xb, size_t row_bytes, const JN_T *y,
-                                  int64_t n_y, const int64_t *order, int64_t s0, int64_t s1) {
+static void JN_SFX(fast_prefetch)(const JN_SFX(fast_net) *net, const unsigned char *xb,
+                                  size_t row_bytes, const JN_T *y, int64_t n_y,
+                                  const int64_t *order, int64_t s0, int64_t s1) {
     for (int64_t r = s0; r < s1; r++) {
-        for (size_t off = 0; off < row_bytes; off += 64)
-            JN_PREFETCH(xb + (size_t)order[r] * row_bytes + off);
+        if (net->pstart) {  /* the row's packed lists */
+            const int64_t a = net->pstart[order[r]], e = net->pstart[order[r] + 1];
+            for (int64_t t = a; t < e; t += 64 / (int64_t)sizeof(JN_T)) JN_PREFETCH(net->pval + t);
+            for (int64_t t = a; t < e; t += 16) JN_PREFETCH(net->pidx + t);
+        } else {
+            for (size_t off = 0; off < row_bytes; off += 64)
+                JN_PREFETCH(xb + (size_t)order[r] * row_bytes + off);
+        }
         JN_PREFETCH(y + order[r] * n_y);
     }
 }
@@ -629,10 +682,13 @@ static int64_t JN_SFX(fast_epoch)(const JN_SFX(fast_net) *net, const JN_T *x,
             for (int64_t r = r0; r < r1; r++) rows[r] = order ? order[start + r] : start + r;
             if (order) {
                 const int64_t next = n - start - m < batch ? n - start - m : batch;
-                JN_SFX(fast_prefetch)(xb, row_bytes, y, n_y, order, start + m + next * tid / team,
+                JN_SFX(fast_prefetch)(net, xb, row_bytes, y, n_y, order,
+                                      start + m + next * tid / team,
                                       start + m + next * (tid + 1) / team);
             }
-            const int64_t bad = JN_SFX(fast_pack_input)(net, x, x_u8, scaled, r0, r1);
+            int64_t bad = -1;
+            if (net->pstart) JN_SFX(fast_point_packed)(net, r0, r1);
+            else bad = JN_SFX(fast_pack_input)(net, x, x_u8, scaled, r0, r1);
             if (bad >= 0) {
                 JN_CRITICAL
                 if (bad_at < 0 || bad < bad_at) bad_at = bad;
@@ -668,16 +724,20 @@ static int64_t JN_SFX(fast_epoch)(const JN_SFX(fast_net) *net, const JN_T *x,
     return bad_at;
 }
 
-int JN_SFX(jn_fast_train_epoch)(JN_T *const *w, JN_T *const *b, JN_T *const *vw,
-                                JN_T *const *vb, const JN_T *x, const uint8_t *x_u8,
-                                JN_T x_scale, const JN_T *y, const int64_t *order, JN_T eta,
-                                const jn_config *cfg, const int64_t *sizes, int64_t n_layers,
-                                int64_t n, int64_t batch_size, int64_t threads, int64_t sparse,
-                                int64_t *bad_row, void *work, size_t work_bytes) {
+/* The checks and the epoch behind jn_fast_train_epoch_* and
+ * jn_fast_train_epoch_packed_* (pstart NULL: pack each mini-batch's rows). */
+static int JN_SFX(fast_train)(JN_T *const *w, JN_T *const *b, JN_T *const *vw, JN_T *const *vb,
+                              const JN_T *x, const uint8_t *x_u8, JN_T x_scale,
+                              const int64_t *pstart, const int32_t *pidx, const JN_T *pval,
+                              const JN_T *y, const int64_t *order, JN_T eta,
+                              const jn_config *cfg, const int64_t *sizes, int64_t n_layers,
+                              int64_t n, int64_t batch_size, int64_t threads, int64_t sparse,
+                              int64_t *bad_row, void *work, size_t work_bytes) {
     jn_fast_layout F;
     const jn_config *c;
     if (w == NULL || b == NULL || y == NULL || work == NULL || sizes == NULL
-        || (x == NULL) == (x_u8 == NULL))
+        || (pstart == NULL && (x == NULL) == (x_u8 == NULL))
+        || (pstart != NULL && (pidx == NULL || pval == NULL)))
         return JN_ERR_NULL;
     if (threads < 1 || threads > JN_MAX_THREADS) return JN_ERR_THREADS;
     if (sparse != 0 && sparse != 1) return JN_ERR_CONFIG;
@@ -686,6 +746,7 @@ int JN_SFX(jn_fast_train_epoch)(JN_T *const *w, JN_T *const *b, JN_T *const *vw,
     int err = jn__check_config(&c, cfg);
     if (!err) err = fast_layout(&F, sizes, n_layers, batch_size, sizeof(JN_T));
     if (!err && order) err = jn__check_epoch(order, sizes, n_layers, n, batch_size);
+    if (!err && pstart) err = fast_check_start(pstart, n, sizes[0]);
     if (err) return err;
     if (work_bytes < F.total) return JN_ERR_WORK;
     if ((vw == NULL) != (vb == NULL)) return JN_ERR_NULL;
@@ -696,9 +757,11 @@ int JN_SFX(jn_fast_train_epoch)(JN_T *const *w, JN_T *const *b, JN_T *const *vw,
 
     unsigned char *base = (unsigned char *)work;
     base += (JN_ALIGN - (uintptr_t)base % JN_ALIGN) % JN_ALIGN;
-    const JN_SFX(fast_net) net = {&F, base, sizes, n_layers, c, vw != NULL, (int)sparse};
+    const JN_SFX(fast_net) net = {&F, base, sizes, n_layers, c, vw != NULL, (int)sparse,
+                                  pstart, pidx, pval};
     JN_SFX(fast_load)(&net, w, b, vw, vb);
     for (int64_t l = 1; l < n_layers; l++) JN_SFX(fast_refresh_natural)(&net, l, 0, sizes[l]);
+    JN_SFX(fast_point_slots)(&net, batch_size);
     JN_T scaled[256];
     for (int p = 0; p < 256; p++) scaled[p] = (JN_T)p * x_scale;
     /* a thread per row at most: a thread without rows would only wait */
@@ -710,6 +773,58 @@ int JN_SFX(jn_fast_train_epoch)(JN_T *const *w, JN_T *const *b, JN_T *const *vw,
         return JN_ERR_INPUT;
     }
     JN_SFX(fast_store)(&net, w, b, vw, vb);
+    return JN_OK;
+}
+
+int JN_SFX(jn_fast_train_epoch)(JN_T *const *w, JN_T *const *b, JN_T *const *vw,
+                                JN_T *const *vb, const JN_T *x, const uint8_t *x_u8,
+                                JN_T x_scale, const JN_T *y, const int64_t *order, JN_T eta,
+                                const jn_config *cfg, const int64_t *sizes, int64_t n_layers,
+                                int64_t n, int64_t batch_size, int64_t threads, int64_t sparse,
+                                int64_t *bad_row, void *work, size_t work_bytes) {
+    return JN_SFX(fast_train)(w, b, vw, vb, x, x_u8, x_scale, NULL, NULL, NULL, y, order, eta,
+                              cfg, sizes, n_layers, n, batch_size, threads, sparse, bad_row,
+                              work, work_bytes);
+}
+
+int JN_SFX(jn_fast_train_epoch_packed)(JN_T *const *w, JN_T *const *b, JN_T *const *vw,
+                                       JN_T *const *vb, const int64_t *start,
+                                       const int32_t *idx, const JN_T *val, const JN_T *y,
+                                       const int64_t *order, JN_T eta, const jn_config *cfg,
+                                       const int64_t *sizes, int64_t n_layers, int64_t n,
+                                       int64_t batch_size, int64_t threads, void *work,
+                                       size_t work_bytes) {
+    if (start == NULL) return JN_ERR_NULL;
+    return JN_SFX(fast_train)(w, b, vw, vb, NULL, NULL, 1, start, idx, val, y, order, eta, cfg,
+                              sizes, n_layers, n, batch_size, threads, 1, NULL, work, work_bytes);
+}
+
+int JN_SFX(jn_fast_pack)(int32_t *idx, JN_T *val, const int64_t *start, const JN_T *x,
+                         const uint8_t *x_u8, JN_T x_scale, int64_t n, int64_t n0,
+                         int64_t sparse, int64_t *bad_row) {
+    if (idx == NULL || val == NULL || start == NULL || (x == NULL) == (x_u8 == NULL))
+        return JN_ERR_NULL;
+    if (sparse != 0 && sparse != 1) return JN_ERR_CONFIG;
+    if (n < 1 || n0 < 1 || n0 > INT32_MAX) return JN_ERR_SIZE;
+    size_t cells;
+    if (jn__mul(&cells, (size_t)n, (size_t)n0)) return JN_ERR_OVERFLOW;
+    int err = fast_check_start(start, n, n0);
+    if (err) return err;
+    if (x_u8 && !isfinite(x_scale)) return JN_ERR_ETA;
+    JN_T scaled[256];
+    for (int p = 0; p < 256; p++) scaled[p] = (JN_T)p * x_scale;
+    for (int64_t r = 0; r < n; r++) {  /* a row may write up to n0 slots from its start */
+        int bad = 0;
+        const int32_t c = JN_SFX(fast_pack_row)(idx + start[r], val + start[r],
+                                                x_u8 ? x_u8 + r * n0 : NULL,
+                                                x_u8 ? NULL : x + r * n0, n0, scaled,
+                                                !(int32_t)sparse, &bad);
+        if (bad) {
+            if (bad_row) *bad_row = r;
+            return JN_ERR_INPUT;
+        }
+        if (c != start[r + 1] - start[r]) return JN_ERR_SIZE;
+    }
     return JN_OK;
 }
 

@@ -122,10 +122,46 @@ static int fast_epoch(params64 *p, const double *x, const uint8_t *x8, const dou
     return err;
 }
 
+/* Each row's count of entries (its non-zero ones where sparse), summed from 0:
+ * the start jn_fast_pack_f64 asks for. */
+static void counts(int64_t *start, const double *x, int64_t sparse) {
+    start[0] = 0;
+    for (int r = 0; r < N; r++) {
+        int64_t c = 0;
+        for (int k = 0; k < SIZES[0]; k++) c += !sparse || x[r * SIZES[0] + k] != 0;
+        start[r + 1] = start[r] + c;
+    }
+}
+
+/* fast_epoch over inputs packed once (jn_fast_pack_f64 with `sparse`, from
+ * uint8 pixels or floats, then jn_fast_train_epoch_packed_f64). */
+static int packed_epoch(params64 *p, const double *x, const uint8_t *x8, const double *y,
+                        const jn_config *c, int64_t batch, int64_t threads, int64_t sparse) {
+    int64_t start[N + 1];
+    counts(start, x, sparse);
+    int32_t *idx = malloc((size_t)(start[N] + SIZES[0]) * sizeof(int32_t));
+    double *val = malloc((size_t)(start[N] + SIZES[0]) * sizeof(double));
+    size_t len;
+    int err = jn_fast_pack_f64(idx, val, start, x8 ? NULL : x, x8, 1.0 / 256, N, SIZES[0], sparse,
+                               NULL);
+    if (!err) err = jn_fast_work_bytes(&len, SIZES, L, batch, sizeof(double));
+    void *work = err ? NULL : malloc(len);
+    if (!err)
+        err = jn_fast_train_epoch_packed_f64(p->w, p->b, p->vw[0] ? p->vw : NULL,
+                                             p->vb[0] ? p->vb : NULL, start, idx, val, y, ORDER,
+                                             0.7, c, SIZES, L, N, batch, threads, work, len);
+    free(work);
+    free(idx);
+    free(val);
+    return err;
+}
+
 /* Every cost x activation x regularisation x momentum, three zero fractions
  * (none, MNIST-like, all): fast == reference to STEP64 for a step, EPOCH64 for
  * an epoch with a smaller last mini-batch; uint8 == float, the dense first
- * layer == the sparse one and 2 and 3 threads == 1 thread exactly. */
+ * layer == the sparse one, 2 and 3 threads == 1 thread and the rows packed
+ * once (sparse or dense lists, uint8 or floats, 1 to 3 threads) == packed each
+ * step, exactly. */
 static void test_fast_equals_reference(void) {
     double x[N * 37], y[N * 6];
     uint8_t x8[N * 37];
@@ -140,7 +176,8 @@ static void test_fast_equals_reference(void) {
             params64 start = make(momentum);
             params64 ref = copy(&start), fast = copy(&start), fast8 = copy(&start),
                      two = copy(&start), three = copy(&start), dense = copy(&start),
-                     dense2 = copy(&start);
+                     dense2 = copy(&start), pk = copy(&start), pk2 = copy(&start),
+                     pk3 = copy(&start);
             int err = reference_epoch(&ref, x, y, &c, 5);
             err |= fast_epoch(&fast, x, NULL, y, &c, 5, 1, 1, ORDER, NULL);
             err |= fast_epoch(&fast8, x, x8, y, &c, 5, 1, 1, ORDER, NULL);
@@ -148,6 +185,9 @@ static void test_fast_equals_reference(void) {
             err |= fast_epoch(&three, x, x8, y, &c, 5, 3, 1, ORDER, NULL);
             err |= fast_epoch(&dense, x, x8, y, &c, 5, 1, 0, ORDER, NULL);
             err |= fast_epoch(&dense2, x, NULL, y, &c, 5, 2, 0, ORDER, NULL);
+            err |= packed_epoch(&pk, x, x8, y, &c, 5, 1, 1);
+            err |= packed_epoch(&pk2, x, NULL, y, &c, 5, 2, 1);
+            err |= packed_epoch(&pk3, x, x8, y, &c, 5, 3, 0);
             CHECK(err == JN_OK, "epochs ran (config %d)", cfg_i);
             double r = rel(&fast, &ref);
             CHECK(r <= EPOCH64_RTOL, "zeros %.1f config %d: fast vs reference epoch %.3e",
@@ -158,6 +198,11 @@ static void test_fast_equals_reference(void) {
             CHECK(rel(&three, &fast8) == 0, "config %d: 3 threads differ from 1", cfg_i);
             CHECK(rel(&dense, &fast8) == 0, "config %d: dense first layer differs", cfg_i);
             CHECK(rel(&dense2, &fast8) == 0, "config %d: dense, 2 threads, floats differ", cfg_i);
+            CHECK(rel(&pk, &fast8) == 0, "config %d: packed once (uint8) differs", cfg_i);
+            CHECK(rel(&pk2, &fast8) == 0, "config %d: packed once (floats, 2 threads) differs",
+                  cfg_i);
+            CHECK(rel(&pk3, &fast8) == 0, "config %d: packed once (dense, 3 threads) differs",
+                  cfg_i);
             /* one step (order NULL: rows 0..4) against jn_sgd_step */
             params64 s_ref = copy(&start), s_fast = copy(&start);
             size_t len;
@@ -172,6 +217,7 @@ static void test_fast_equals_reference(void) {
             free(work);
             release(&start); release(&ref); release(&fast); release(&fast8); release(&two);
             release(&three); release(&dense); release(&dense2);
+            release(&pk); release(&pk2); release(&pk3);
             release(&s_ref); release(&s_fast);
         }
     }
@@ -372,6 +418,56 @@ static void test_packing(void) {
     }
 }
 
+/* jn_fast_pack_f64 and jn_fast_train_epoch_packed_f64 refuse a start that is
+ * not the rows' counts (JN_ERR_SIZE), NULL buffers, and a NaN float (by row). */
+static void test_pack_errors(void) {
+    double x[N * 37], y[N * 6];
+    uint8_t x8[N * 37];
+    data(x, x8, y, 0.8);
+    int64_t start[N + 1], bad = -1;
+    int32_t *idx = malloc((size_t)(N + 1) * 37 * sizeof(int32_t));
+    double *val = malloc((size_t)(N + 1) * 37 * sizeof(double));
+    counts(start, x, 1);
+    CHECK(jn_fast_pack_f64(idx, val, start, NULL, x8, 1.0 / 256, N, 37, 1, NULL) == JN_OK,
+          "the rows' own counts pack");
+    start[3] += 1;  /* row 2's count one too many, row 3's one too few */
+    CHECK(jn_fast_pack_f64(idx, val, start, NULL, x8, 1.0 / 256, N, 37, 1, NULL) == JN_ERR_SIZE,
+          "a count that is not the row's is refused");
+    counts(start, x, 0);
+    start[0] = 1;
+    CHECK(jn_fast_pack_f64(idx, val, start, x, NULL, 1, N, 37, 0, NULL) == JN_ERR_SIZE,
+          "start[0] != 0 is refused");
+    counts(start, x, 0);
+    start[N] = start[N - 1] + 38;
+    CHECK(jn_fast_pack_f64(idx, val, start, x, NULL, 1, N, 37, 0, NULL) == JN_ERR_SIZE,
+          "a count over n0 is refused");
+    CHECK(jn_fast_pack_f64(NULL, val, start, x, NULL, 1, N, 37, 0, NULL) == JN_ERR_NULL,
+          "no idx is refused");
+    CHECK(jn_fast_pack_f64(idx, val, start, x, x8, 1, N, 37, 0, NULL) == JN_ERR_NULL,
+          "both x and x_u8 are refused");
+    counts(start, x, 0);
+    x[7 * 37 + 4] = NAN;
+    CHECK(jn_fast_pack_f64(idx, val, start, x, NULL, 1, N, 37, 0, &bad) == JN_ERR_INPUT
+          && bad == 7, "a NaN in row 7 is refused by row (got %lld)", (long long)bad);
+    counts(start, x, 1);
+    start[1] = -1;
+    params64 p = make(0);
+    size_t len;
+    jn_fast_work_bytes(&len, SIZES, L, 5, sizeof(double));
+    void *work = malloc(len);
+    const jn_config c = {JN_COST_QUADRATIC, JN_ACT_SIGMOID, JN_REG_L2, 0, 40, 0};
+    CHECK(jn_fast_train_epoch_packed_f64(p.w, p.b, NULL, NULL, start, idx, val, y, ORDER, 0.7,
+                                         &c, SIZES, L, N, 5, 1, work, len) == JN_ERR_SIZE,
+          "an epoch over a start that is not counts is refused");
+    CHECK(jn_fast_train_epoch_packed_f64(p.w, p.b, NULL, NULL, NULL, idx, val, y, ORDER, 0.7,
+                                         &c, SIZES, L, N, 5, 1, work, len) == JN_ERR_NULL,
+          "an epoch without start is refused");
+    free(work);
+    release(&p);
+    free(idx);
+    free(val);
+}
+
 /* The fast path's float32 sigmoid (jn__fast_sigmoid_f32) against the scalar
  * 1 / (1 + expf(-z)): within JN_SIGMOID_ULPS over a sweep of every sign and
  * exponent (every 997th float bit pattern, 4.3 M values), 0 below z =
@@ -434,6 +530,7 @@ int main(void) {
     test_max_threads();
     test_packing();
     test_sigmoid();
+    test_pack_errors();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

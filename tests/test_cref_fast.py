@@ -190,6 +190,8 @@ def test_a_nan_input_names_its_row_and_changes_nothing(sample):
     x[42, 300] = np.nan
     with pytest.raises(ValueError, match="x: row 42 contains NaN or Inf"):
         cref.train_epoch(params, x, y, np.arange(100), eta=1.0, batch_size=10)
+    with pytest.raises(ValueError, match="x: row 42 contains NaN or Inf"):   # packed once
+        cref.Epoch(jaxnet.sgd(1.0), params, None, x, y, batch_size=10, pack_once=True)
     with pytest.raises(ValueError, match="x: contains NaN or Inf"):
         cref.train_epoch(params, x, y, np.arange(100), eta=1.0, batch_size=10,
                          kernel="reference")
@@ -199,6 +201,39 @@ def test_a_nan_input_names_its_row_and_changes_nothing(sample):
         with pytest.raises(ValueError, match=r"threads: expected an int in \[1, 1024\]"):
             cref.train_epoch(params, sample.train.images[:100], y, np.arange(100), eta=1.0,
                              batch_size=10, x_scale=1 / 256, threads=threads)
+
+
+@pytest.mark.parametrize("dtype, pixels, momentum, threads", [
+    (np.float32, True, 0.0, 1), (np.float32, False, 0.9, 2), (np.float64, True, 0.5, 3)])
+def test_rows_packed_once_give_the_numbers_of_rows_packed_each_step(sample, monkeypatch, dtype,
+                                                                    pixels, momentum, threads):
+    """An Epoch with pack_once (what fit(impl="c") builds once) packs the sparse first
+    layer's rows once; with no room for them (PACK_SHARE 0) each epoch packs its
+    mini-batches' rows: the same bits, two epochs in a row, from uint8 pixels or floats."""
+    from jaxnet.cref import _epoch
+    params = jaxnet.init_params(jax.random.PRNGKey(5), [784, 30, 10], dtype=dtype)
+    x = sample.train.images[:300] if pixels else sample.train.x[:300].astype(dtype)
+    y, scale = sample.train.y()[:300].astype(dtype), (1 / 256 if pixels else None)
+    rule = jaxnet.momentum(0.5, momentum) if momentum else jaxnet.sgd(3.0)
+    orders = [np.random.default_rng(s).permutation(300) for s in (1, 2)]
+
+    def two_epochs(pack_once=True):
+        e = _epoch.Epoch(rule, params, None, x, y, batch_size=10, x_scale=scale, threads=threads,
+                         pack_once=pack_once)
+        p, st = e.params, e.state
+        for order in orders:
+            p, st = e(p, st, order)
+        return e.packed, p
+    packed, once = two_epochs()
+    assert two_epochs(pack_once=False)[0] is None   # cref.train_epoch's: one epoch a call
+    monkeypatch.setattr(_epoch, "PACK_SHARE", 0.0)
+    unpacked, each = two_epochs()
+    assert packed is not None and unpacked is None
+    start, idx, val = packed
+    assert start[-1] == np.count_nonzero(x) and not idx.flags.writeable
+    assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(once), jax.tree.leaves(each)))
+    assert max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+               for a, b in zip(jax.tree.leaves(once), jax.tree.leaves(params))) > 1e-3
 
 
 def test_the_most_threads_allowed_give_the_one_thread_numbers(sample):

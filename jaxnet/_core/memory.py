@@ -162,6 +162,13 @@ def available_memory() -> tuple[int, str]:
         stats = {}
     if stats.get("bytes_limit"):
         return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0)), "on the device"
+    return host_memory()
+
+
+def host_memory() -> tuple[int, str]:
+    """``(bytes, where they are)``: the host's available memory (/proc/meminfo's
+    MemAvailable, else the free pages), lowered to what a cgroup's limit or this
+    process's address-space limit (RLIMIT_AS) leaves."""
     have = _meminfo_available()
     limits = [(have, "on the host")]
     cgroup = _read_int("/sys/fs/cgroup/memory.max")

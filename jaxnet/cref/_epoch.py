@@ -15,7 +15,7 @@ import threading
 import numpy as np
 
 from .._core.inputs import check_key, check_x, check_y
-from .._core.memory import check_memory
+from .._core.memory import check_memory, host_memory
 from .._core.rules import MomentumState, SgdState
 from .._core.validate import check_batch_size, check_reg_strength
 from ._lib import ffi, lib
@@ -33,6 +33,10 @@ KERNELS = ("fast", "fast-dense", "reference")
 MAX_THREADS = int(lib.JN_MAX_THREADS)
 #: ``batch_size`` of a step: one mini-batch of every example, in order.
 WHOLE_BATCH = object()
+#: The Dense chains' sparse first layer packs the training set's rows once for every
+#: epoch where the lists take at most this share of the host's available memory (else
+#: each epoch packs its mini-batches' rows, to the same numbers).
+PACK_SHARE = 0.25
 
 
 def check_threads(threads) -> int:
@@ -69,10 +73,40 @@ def _inputs(net, x, x_scale, fast, allow_int):
     return n, (xh if x_scale is None else xh * net.dtype.type(x_scale)), None, 1.0
 
 
+def _pack_once(net, xh, x_u8, scale, n):
+    """The training set's rows packed once as the sparse first layer's lists
+    (csrc's ``jn_fast_pack_*``: each row's non-zero entries, ascending) —
+    ``(start (N + 1,) int64, idx int32, val)``, read-only — or None where they would
+    take more than :data:`PACK_SHARE` of the host's available memory. A NaN or Inf
+    float is refused here, by row."""
+    x = x_u8 if x_u8 is not None else xh
+    n0 = x.shape[1]
+    start = np.zeros(n + 1, np.int64)
+    np.cumsum(np.count_nonzero(x, axis=1), out=start[1:])   # NaN != 0: counted, as in C
+    total = int(start[-1]) + n0                              # n0 slots of scratch (csrc)
+    if total * (4 + net.dtype.itemsize) + start.nbytes > PACK_SHARE * host_memory()[0]:
+        return None
+    idx, val = np.empty(total, np.int32), np.empty(total, net.dtype)
+    bad, pin = ffi.new("int64_t *", -1), Pinned()
+    rc = getattr(lib, f"jn_fast_pack_{net.sfx}")(
+        pin.out(idx), pin.out(val), pin(start, np.int64), pin(xh, net.dtype),
+        pin(x_u8, np.uint8), scale, n, n0, 1, bad)
+    if rc == lib.JN_ERR_INPUT:
+        raise ValueError(f"x: row {bad[0]} contains NaN or Inf")
+    check(rc, f"jn_fast_pack_{net.sfx}")
+    for a in (start, idx, val):
+        a.flags.writeable = False
+    return start, idx, val
+
+
 class Epoch:
     """One model, training set, batch size, λ and rule, checked once (the constructor
     raises what ``train_epoch_with`` raises for them; ``network=True`` routes a Dense
-    chain to the network kernel, as given masks do). ``params``/``state`` are the
+    chain to the network kernel, as given masks do). ``pack_once=True`` (for many
+    epochs over one set, as ``fit`` runs them) packs the rows for a Dense chain's
+    sparse first layer once, here, where they fit in :data:`PACK_SHARE` of the host's
+    memory; else each call packs its mini-batches' rows — the same numbers either way,
+    and for one epoch no slower. ``params``/``state`` are the
     checked starting point as host arrays; each call
     ``epoch(params, state, order, key=None, masks=None) -> (params, state)`` trains
     one epoch over ``order`` — ``(N,)`` int64, a permutation the caller made and does
@@ -81,11 +115,14 @@ class Epoch:
     """
 
     def __init__(self, rule, params, state, x, y, *, batch_size, model=None, x_scale=None,
-                 lmbda=None, n=None, kernel=None, threads=1, network=False, allow_int=True):
+                 lmbda=None, n=None, kernel=None, threads=1, network=False, allow_int=True,
+                 pack_once=False):
         self.net = net = Net(params, model, network=network)
         self.kernel = check_kernel(kernel, net)
         self.n, self.xh, self.x_u8, self.scale = _inputs(
             net, as_array(x, "x"), x_scale, self.kernel != "reference", allow_int)
+        self.packed = (_pack_once(net, self.xh, self.x_u8, self.scale, self.n)
+                       if pack_once and self.kernel == "fast" and not net.network else None)
         y = as_array(y, "y")
         check_y(net.model, y, self.n)
         self.yh = host(y, net.dtype)
@@ -153,6 +190,15 @@ class Epoch:
         check(lib.jn_fast_work_bytes(size, pin(net.c_sizes), net.n_layers, self.batch_size,
                                      d.itemsize), "jn_fast_work_bytes")
         work = _work_buffer(size[0])
+        if sparse and self.packed is not None:   # the rows packed once (the same numbers)
+            start, idx, val = self.packed
+            check(getattr(lib, f"jn_fast_train_epoch_packed_{net.sfx}")(
+                pin.ptrs(w, d, out=True), pin.ptrs(b, d, out=True), pin.ptrs(vw, d, out=True),
+                pin.ptrs(vb, d, out=True), pin(start, np.int64), pin(idx, np.int32),
+                pin(val, d), pin(self.yh, d), pin(order, np.int64), eta, cfg,
+                pin(net.c_sizes), net.n_layers, self.n, self.batch_size, self.threads,
+                pin.out(work), work.size), f"jn_fast_train_epoch_packed_{net.sfx}")
+            return
         bad = ffi.new("int64_t *", -1)
         rc = getattr(lib, f"jn_fast_train_epoch_{net.sfx}")(
             pin.ptrs(w, d, out=True), pin.ptrs(b, d, out=True), pin.ptrs(vw, d, out=True),

@@ -269,7 +269,8 @@ def _c_epoch(data, model, rule, reg, threads, shuffle, params, state):
     from ..cref import Epoch
     c_epoch = Epoch(rule, params, state, np.asarray(data.x_host), np.asarray(data.y),
                     batch_size=data.batch_size, model=model, lmbda=reg[0], n=reg[1],
-                    x_scale=None if data.scale is None else float(data.scale), threads=threads)
+                    x_scale=None if data.scale is None else float(data.scale), threads=threads,
+                    pack_once=True)
     n = c_epoch.n
 
     def epoch(params, state, key, _x, _y, _scale, _pen):

@@ -123,7 +123,7 @@ def c_population_epoch(params, state, *, hyper: dict, data, model, rule, reg_n, 
     scale = None if data.scale is None else float(data.scale)
     base = Epoch(rule, _member(host[0], 0), _member(host[1], 0), np.asarray(data.x_host),
                  np.asarray(data.y), batch_size=data.batch_size, model=model,
-                 x_scale=scale, n=reg_n, threads=1)
+                 x_scale=scale, n=reg_n, threads=1, pack_once=True)
     epochs = [base.member(_member(host[1], i), _lmbda(hyper["lmbda"][i], dtype))
               for i in range(pop)]
     workers = max(1, min(threads, pop))
