@@ -18,15 +18,27 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def save(stem: Path, doc: dict, md: str, *, prog: str, png: bytes | None = None) -> int:
-    """Writes STEM.json (``doc``), STEM.md (``md``) and, given, STEM.png through
+    """Writes STEM.json (``doc``), STEM.md (``md``) and, given, STEM.png (STEM-2 and so
+    on where a run the same day wrote STEM already: :func:`free_stem`) through
     jaxnet.io's rescue path (a full disk: a copy elsewhere, one line saying where,
     ``PROG: error: ...``); returns the exit status, 0 or 1."""
     from jaxnet.io import write_files
     stem.parent.mkdir(parents=True, exist_ok=True)
+    stem = free_stem(stem)
     files = {stem.with_suffix(".json"): json.dumps(doc, indent=1), stem.with_suffix(".md"): md}
     if png is not None:
         files[stem.with_suffix(".png")] = png
     return write_files(files, prog=prog)
+
+
+def free_stem(stem: Path) -> Path:
+    """STEM, else STEM-2, STEM-3, ...: the first with no .json or .md yet, so a second
+    run on the same day keeps the first one's results."""
+    k, out = 1, stem
+    while out.with_suffix(".json").exists() or out.with_suffix(".md").exists():
+        k += 1
+        out = stem.with_name(f"{stem.name}-{k}")
+    return out
 
 
 def timed(run, repeats):

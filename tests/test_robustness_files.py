@@ -587,8 +587,9 @@ def test_every_benchmark_saves_its_results_through_the_rescue_path(tmp_path, ful
     assert json.loads(rescued[".json"].read_text()) == doc
     assert rescued[".md"].read_text() == "# table\n"
     full_disk.folders.clear()
-    assert bench.save(stem, doc, "# table\n", prog=name) == 0
-    assert json.loads(stem.with_suffix(".json").read_text()) == doc
+    assert bench.save(stem, doc, "# table\n", prog=name) == 0   # beside the old, not over it
+    assert json.loads(stem.with_name(stem.name + "-2.json").read_text()) == doc
+    assert stem.with_suffix(".json").read_text() == "old"
 
 
 def test_no_benchmark_writes_a_result_around_the_rescue_path():
@@ -706,3 +707,16 @@ def test_distinct_outputs_with_one_name_in_two_folders_still_run(tmp_path, capsy
                      str(tmp_path / "b" / "x")])
     assert code == 0, capsys.readouterr().err
     assert jaxnet.layer_sizes(jaxnet.load_params(tmp_path / "a" / "x")) == (784, 10)
+
+
+def test_a_second_benchmark_run_the_same_day_keeps_the_first_ones_results(tmp_path, monkeypatch):
+    """benchmarks/common.save writes STEM-2 (then STEM-3) where STEM's files exist: a
+    rerun never replaces the results already recorded (refactor_speed.py had)."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import common
+    stem = tmp_path / "2026-01-01-x"
+    for k in (1, 2, 3):
+        assert common.save(stem, {"run": k}, f"# run {k}\n", prog="bench") == 0
+    assert json.loads(stem.with_suffix(".json").read_text()) == {"run": 1}
+    assert (tmp_path / "2026-01-01-x-2.md").read_text() == "# run 2\n"
+    assert json.loads((tmp_path / "2026-01-01-x-3.json").read_text()) == {"run": 3}
