@@ -17,18 +17,28 @@ import numpy as np
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def save(stem: Path, doc: dict, md: str, *, prog: str, png: bytes | None = None) -> int:
-    """Writes STEM.json (``doc``), STEM.md (``md``) and, given, STEM.png (STEM-2 and so
-    on where a run the same day wrote STEM already: :func:`free_stem`) through
+def save(stem: Path, doc: dict, md: str, *, prog: str, png: bytes | None = None,
+         replace: bool = False) -> int:
+    """Writes STEM.json (``doc``), STEM.md (``md``) and, given, STEM.png through
     jaxnet.io's rescue path (a full disk: a copy elsewhere, one line saying where,
-    ``PROG: error: ...``); returns the exit status, 0 or 1."""
+    ``PROG: error: ...``); returns the exit status, 0 or 1. Where an earlier run wrote
+    STEM already, this process's results go to STEM-2 (STEM-3, ...: :func:`free_stem`),
+    chosen at its first save, so a script that saves after each part keeps one set of
+    files; ``replace=True`` writes STEM itself (re-rendering its own .json)."""
     from jaxnet.io import write_files
     stem.parent.mkdir(parents=True, exist_ok=True)
-    stem = free_stem(stem)
+    if not replace:
+        if stem not in _CHOSEN:
+            _CHOSEN[stem] = free_stem(stem)
+        stem = _CHOSEN[stem]
     files = {stem.with_suffix(".json"): json.dumps(doc, indent=1), stem.with_suffix(".md"): md}
     if png is not None:
         files[stem.with_suffix(".png")] = png
     return write_files(files, prog=prog)
+
+
+#: The stem each requested stem was given at this process's first save of it.
+_CHOSEN: dict = {}
 
 
 def free_stem(stem: Path) -> Path:

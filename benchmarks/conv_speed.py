@@ -580,7 +580,7 @@ def main(argv=None):
         return 0
     if args.render:
         doc = json.loads(args.render.read_text())
-        return save(args.render.with_suffix(""), doc, markdown(doc), prog=PROG)
+        return save(args.render.with_suffix(""), doc, markdown(doc), prog=PROG, replace=True)
     from jaxnet import bench, data, parse_layers
     d = data.load_mnist(progress=False)
     model = parse_layers(SPEC, 784)

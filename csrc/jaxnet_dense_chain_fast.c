@@ -204,7 +204,7 @@ int jn_fast_work_bytes(size_t *out, const int64_t *sizes, int64_t n_layers, int6
 static int fast_check_start(const int64_t *start, int64_t n, int64_t n0) {
     if (start[0] != 0) return JN_ERR_SIZE;
     for (int64_t r = 0; r < n; r++)
-        if (start[r + 1] - start[r] < 0 || start[r + 1] - start[r] > n0) return JN_ERR_SIZE;
+        if (start[r + 1] < start[r] || start[r + 1] - start[r] > n0) return JN_ERR_SIZE;
     return JN_OK;
 }
 

@@ -87,11 +87,12 @@ int jn_fast_train_epoch_f32(float *const *w, float *const *b, float *const *vw,
  * it each step, ascending, its zeros left out where sparse is 1 (every entry
  * where 0): start[r + 1] - start[r] entries at idx + start[r] and val +
  * start[r]. start (n + 1,) is the caller's: 0, then each row's count (its
- * entries other than 0, NaN counted, where sparse), summed; idx and val hold
- * start[n] + n0 entries (the last n0 are scratch). JN_ERR_SIZE where start is
- * not such counts (start[0] != 0, a count outside [0, n0], or not the row's);
- * a NaN or Inf float gives JN_ERR_INPUT and its row in *bad_row (when not
- * NULL). */
+ * entries other than 0, NaN counted, where sparse), summed. idx and val hold
+ * start[n] + n0 entries: a row may write n0 slots from its start (whole
+ * vectors past its count, scratch the next row overwrites). JN_ERR_SIZE where
+ * start is not such counts (start[0] != 0, a count outside [0, n0], or not
+ * the row's); a NaN or Inf float gives JN_ERR_INPUT and its row in *bad_row
+ * (when not NULL). */
 int jn_fast_pack_f64(int32_t *idx, double *val, const int64_t *start, const double *x,
                      const uint8_t *x_u8, double x_scale, int64_t n, int64_t n0, int64_t sparse,
                      int64_t *bad_row);

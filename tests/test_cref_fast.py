@@ -192,6 +192,11 @@ def test_a_nan_input_names_its_row_and_changes_nothing(sample):
         cref.train_epoch(params, x, y, np.arange(100), eta=1.0, batch_size=10)
     with pytest.raises(ValueError, match="x: row 42 contains NaN or Inf"):   # packed once
         cref.Epoch(jaxnet.sgd(1.0), params, None, x, y, batch_size=10, pack_once=True)
+    e = cref.Epoch(jaxnet.sgd(1.0), params, None, sample.train.images[:100], y, batch_size=10,
+                   x_scale=1 / 256)
+    for short in (np.arange(7), np.arange(200), np.zeros((10, 10), np.int64)):
+        with pytest.raises(ValueError, match=r"order: expected shape \(100,\)"):
+            e(e.params, e.state, short)
     with pytest.raises(ValueError, match="x: contains NaN or Inf"):
         cref.train_epoch(params, x, y, np.arange(100), eta=1.0, batch_size=10,
                          kernel="reference")

@@ -710,13 +710,21 @@ def test_distinct_outputs_with_one_name_in_two_folders_still_run(tmp_path, capsy
 
 
 def test_a_second_benchmark_run_the_same_day_keeps_the_first_ones_results(tmp_path, monkeypatch):
-    """benchmarks/common.save writes STEM-2 (then STEM-3) where STEM's files exist: a
-    rerun never replaces the results already recorded (refactor_speed.py had)."""
+    """benchmarks/common.save: a run whose STEM an earlier run wrote goes to STEM-2 (the
+    next to STEM-3), never over the results already recorded (refactor_speed.py had);
+    one run saving after each part keeps one set of files; replace=True re-renders."""
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     import common
     stem = tmp_path / "2026-01-01-x"
-    for k in (1, 2, 3):
-        assert common.save(stem, {"run": k}, f"# run {k}\n", prog="bench") == 0
-    assert json.loads(stem.with_suffix(".json").read_text()) == {"run": 1}
-    assert (tmp_path / "2026-01-01-x-2.md").read_text() == "# run 2\n"
-    assert json.loads((tmp_path / "2026-01-01-x-3.json").read_text()) == {"run": 3}
+    for run in (1, 2, 3):
+        monkeypatch.setattr(common, "_CHOSEN", {})   # a new process
+        for part in ("a", "b"):                      # run.py saves after each section
+            assert common.save(stem, {"run": run, "part": part}, f"# {run}{part}\n",
+                               prog="bench") == 0
+    assert json.loads(stem.with_suffix(".json").read_text()) == {"run": 1, "part": "b"}
+    assert (tmp_path / "2026-01-01-x-2.md").read_text() == "# 2b\n"
+    assert json.loads((tmp_path / "2026-01-01-x-3.json").read_text()) == {"run": 3, "part": "b"}
+    assert {p.name for p in tmp_path.iterdir()} == {
+        f"2026-01-01-x{s}.{e}" for s in ("", "-2", "-3") for e in ("json", "md")}
+    assert common.save(stem, {"run": 1}, "# again\n", prog="bench", replace=True) == 0
+    assert stem.with_suffix(".md").read_text() == "# again\n"

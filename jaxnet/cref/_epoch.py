@@ -109,8 +109,8 @@ class Epoch:
     and for one epoch no slower. ``params``/``state`` are the
     checked starting point as host arrays; each call
     ``epoch(params, state, order, key=None, masks=None) -> (params, state)`` trains
-    one epoch over ``order`` — ``(N,)`` int64, a permutation the caller made and does
-    not need checked again — from host parameters like these. The dropout masks are
+    one epoch over ``order`` — ``(N,)`` int64, a permutation the caller made (its
+    length is checked here, its entries in C) — from host parameters like these. The dropout masks are
     ``masks`` (checked by the caller) or drawn from ``key`` as the JAX epoch draws them.
     """
 
@@ -156,6 +156,8 @@ class Epoch:
 
     def __call__(self, params, state, order, key=None, masks=None):
         net = self.net
+        if np.shape(order) != (self.n,):   # C reads n entries
+            raise ValueError(f"order: expected shape ({self.n},), got {np.shape(order)}")
         w = [np.array(l.w, net.dtype, order="C") for l in params]   # C updates these
         b = [np.array(l.b, net.dtype, order="C") for l in params]
         vw = vb = None
