@@ -106,12 +106,13 @@ class Epoch:
     epochs over one set, as ``fit`` runs them) packs the rows for a Dense chain's
     sparse first layer once, here, where they fit in :data:`PACK_SHARE` of the host's
     memory; else each call packs its mini-batches' rows — the same numbers either way,
-    and for one epoch no slower. ``params``/``state`` are the
-    checked starting point as host arrays; each call
+    and for one epoch no slower. ``params``/``state`` are the checked starting point
+    as host arrays; each call
     ``epoch(params, state, order, key=None, masks=None) -> (params, state)`` trains
     one epoch over ``order`` — ``(N,)`` int64, a permutation the caller made (its
-    length is checked here, its entries in C) — from host parameters like these. The dropout masks are
-    ``masks`` (checked by the caller) or drawn from ``key`` as the JAX epoch draws them.
+    length is checked here, its entries in C) — from host parameters like these. The
+    dropout masks are ``masks`` (checked by the caller) or drawn from ``key`` as the
+    JAX epoch draws them.
     """
 
     def __init__(self, rule, params, state, x, y, *, batch_size, model=None, x_scale=None,
@@ -121,8 +122,6 @@ class Epoch:
         self.kernel = check_kernel(kernel, net)
         self.n, self.xh, self.x_u8, self.scale = _inputs(
             net, as_array(x, "x"), x_scale, self.kernel != "reference", allow_int)
-        self.packed = (_pack_once(net, self.xh, self.x_u8, self.scale, self.n)
-                       if pack_once and self.kernel == "fast" and not net.network else None)
         y = as_array(y, "y")
         check_y(net.model, y, self.n)
         self.yh = host(y, net.dtype)
@@ -139,6 +138,8 @@ class Epoch:
         host_eta, host_mu = net.dtype.type(eta), net.dtype.type(self.mu)
         self.state = (SgdState(np.asarray(host_eta)) if vw is None else
                       MomentumState(np.asarray(host_eta), np.asarray(host_mu), net.layers(vw, vb)))
+        self.packed = (_pack_once(net, self.xh, self.x_u8, self.scale, self.n)  # all checked
+                       if pack_once and self.kernel == "fast" and not net.network else None)
 
     def member(self, state, lmbda=None) -> "Epoch":
         """This epoch for another member of a population: the same model, data, batch
