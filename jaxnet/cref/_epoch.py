@@ -193,7 +193,7 @@ class Epoch:
         check(lib.jn_fast_work_bytes(size, pin(net.c_sizes), net.n_layers, self.batch_size,
                                      d.itemsize), "jn_fast_work_bytes")
         work = _work_buffer(size[0])
-        if sparse and self.packed is not None:   # the rows packed once (the same numbers)
+        if self.packed is not None:   # the rows packed once (only for "fast"; the same numbers)
             start, idx, val = self.packed
             check(getattr(lib, f"jn_fast_train_epoch_packed_{net.sfx}")(
                 pin.ptrs(w, d, out=True), pin.ptrs(b, d, out=True), pin.ptrs(vw, d, out=True),
